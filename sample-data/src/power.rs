@@ -1,0 +1,273 @@
+//! PowerTrace: per-site switchboards, generators, transformers and equipment load lists,
+//! meters, what-if scenarios, and a year of 15-minute meter readings with daily and
+//! weekly seasonality, a trend, outages and noise — streamed a day at a time.
+
+use chrono::{Datelike, Days, Duration, Timelike};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+use uuid::Uuid;
+
+use crate::catalog::{self, LOADS};
+use crate::csv::{AUDIT_COLUMNS, Audit, Row, TableData};
+use crate::{Options, World, moment};
+
+/// Quarter hours in a day.
+const SLOTS_PER_DAY: u32 = 96;
+
+/// One meter's behaviour over the history.
+#[derive(Debug, Clone)]
+struct MeterModel {
+    id: Uuid,
+    /// Mean active power in kW.
+    base_kw: f64,
+    /// tan φ of the loads behind the meter, to derive reactive power.
+    tan_phi: f64,
+    onshore: bool,
+    /// Relative change per year.
+    trend: f64,
+    /// Quarter hours (from the start of history) when the meter read nothing.
+    outages: Vec<(u64, u64)>,
+}
+
+/// The meter readings, generated on demand one day at a time: ten million rows at
+/// scale 1 never sit in memory at once.
+#[derive(Debug, Clone)]
+pub struct ReadingsPlan {
+    options: Options,
+    meters: Vec<MeterModel>,
+}
+
+/// One day of readings for every meter, as `COPY` CSV.
+#[derive(Debug)]
+pub struct ReadingsChunk {
+    pub csv: String,
+    pub rows: u64,
+}
+
+impl ReadingsPlan {
+    pub const TABLE: &'static str = "powertrace.meter_readings";
+
+    pub fn columns() -> Vec<&'static str> {
+        let mut columns = vec!["id", "meter_id", "read_at", "kw", "kvar"];
+        columns.extend(AUDIT_COLUMNS);
+        columns
+    }
+
+    pub fn meter_count(&self) -> usize {
+        self.meters.len()
+    }
+
+    pub fn total_rows(&self) -> u64 {
+        self.meters.len() as u64 * u64::from(self.options.history_days()) * u64::from(SLOTS_PER_DAY)
+    }
+
+    /// The readings in time order (all meters at one instant, then the next), which
+    /// keeps the time-ordered identifiers and the `(meter_id, read_at)` index appending.
+    pub fn chunks(&self) -> impl Iterator<Item = ReadingsChunk> + '_ {
+        (0..self.options.history_days()).map(move |day_index| self.day(day_index))
+    }
+
+    fn day(&self, day_index: u32) -> ReadingsChunk {
+        // Each day has its own random stream, so any day can be generated alone.
+        let mut rng = self.options.rng(&format!("readings-{day_index}"));
+        let date = self.options.start() + Days::new(u64::from(day_index));
+        let weekday = date.weekday().num_days_from_monday();
+        let years = f64::from(day_index) / 365.0;
+        let mut csv = String::with_capacity(self.meters.len() * SLOTS_PER_DAY as usize * 170);
+        for slot in 0..SLOTS_PER_DAY {
+            let read_at = moment(date, 0, 0) + Duration::minutes(i64::from(slot) * 15);
+            let stamp = format!("{}+00", read_at.format("%Y-%m-%d %H:%M:%S"));
+            let hour = f64::from(read_at.hour()) + f64::from(read_at.minute()) / 60.0;
+            let quarter = u64::from(day_index) * u64::from(SLOTS_PER_DAY) + u64::from(slot);
+            let millis = u64::try_from(read_at.timestamp_millis()).unwrap_or_default();
+            for meter in &self.meters {
+                let profile = if meter.onshore {
+                    // Offices and workshops: a working-day bell, quieter weekends.
+                    let bell = (-((hour - 13.0) / 4.5).powi(2)).exp();
+                    let week = if weekday >= 5 { 0.72 } else { 1.0 };
+                    (0.55 + 0.55 * bell) * week
+                } else {
+                    // Process loads run flat; quarters and galley add a daytime swell.
+                    1.0 + 0.07 * ((hour - 9.0) / 24.0 * std::f64::consts::TAU).sin() - if weekday == 6 { 0.03 } else { 0.0 }
+                };
+                let noise: f64 = rng.sample(StandardNormal);
+                let in_outage = meter.outages.iter().any(|(from, to)| (*from..*to).contains(&quarter));
+                let (kw, kvar) = if in_outage {
+                    (0.0, 0.0)
+                } else {
+                    let kw = (meter.base_kw * (1.0 + meter.trend * years) * profile * (1.0 + 0.035 * noise)).max(0.0);
+                    let reactive_noise: f64 = rng.sample(StandardNormal);
+                    (kw, kw * meter.tan_phi * (1.0 + 0.02 * reactive_noise))
+                };
+                let mut random = [0u8; 10];
+                rng.fill(&mut random);
+                let id = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
+                // The timestamp text is formatted once and shared by every meter of the slot.
+                Row::new(&mut csv).uuid(id).uuid(meter.id).raw(&stamp).decimal(kw, 3).decimal(kvar, 3)
+                    .null().raw(&stamp).raw(&stamp).null().null().end();
+            }
+        }
+        ReadingsChunk { csv, rows: self.meters.len() as u64 * u64::from(SLOTS_PER_DAY) }
+    }
+}
+
+pub(crate) fn generate(options: &Options, world: &World) -> (Vec<TableData>, ReadingsPlan) {
+    let mut rng = options.rng("powertrace");
+    let start = options.start();
+    let setup = moment(start - Days::new(300), 8, 0);
+    let engineer = world.engineers.first().copied().unwrap_or(world.admin);
+    let audit = |external_id| Audit { external_id, created_at: setup, created_by: Some(engineer) };
+    let meters_per_site = ((28.5 * options.scale.sqrt()).round() as usize).max(3);
+
+    let mut switchboards = TableData::new("powertrace.switchboards", &["id", "site_id", "parent_switchboard_id", "code", "name", "voltage_v", "rated_current_a"]);
+    let mut generators = TableData::new("powertrace.generators", &["id", "site_id", "switchboard_id", "tag", "rated_kva", "power_factor", "fuel_type", "status"]);
+    let mut transformers = TableData::new("powertrace.transformers", &["id", "site_id", "primary_switchboard_id", "secondary_switchboard_id", "tag", "rated_kva", "primary_voltage_v", "secondary_voltage_v"]);
+    let mut equipment = TableData::new("powertrace.equipment", &["id", "site_id", "switchboard_id", "tag", "description", "rated_kw", "absorbed_kw", "power_factor", "efficiency", "load_category", "quantity"]);
+    let mut meters = TableData::new("powertrace.meters", &["id", "site_id", "switchboard_id", "tag", "description"]);
+    let mut scenarios = TableData::new("powertrace.scenarios", &["id", "site_id", "name", "description", "base_date", "status"]);
+    let mut scenario_items = TableData::new("powertrace.scenario_items", &["id", "scenario_id", "equipment_id", "action", "tag", "description", "rated_kw", "absorbed_kw", "power_factor", "load_category"]);
+    let mut models = Vec::new();
+    let total_quarters = u64::from(options.history_days()) * u64::from(SLOTS_PER_DAY);
+    let site_outage_start = |rng: &mut ChaCha8Rng| rng.random_range(0..total_quarters.max(1));
+
+    for site in &world.sites {
+        let onshore = !site.site.is_offshore();
+        let hv_voltage = if onshore { 20_000 } else { 11_000 };
+        // Main HV board, two LV boards fed by transformers, and distribution boards.
+        let mut boards: Vec<(Uuid, String, i64)> = Vec::new();
+        let hv = catalog::uuid(&mut rng);
+        switchboards.row(audit(None), |row| {
+            row.uuid(hv).uuid(site.id).null().text("TGHT-01").text("Tableau général haute tension").int(hv_voltage).int(1250);
+        });
+        boards.push((hv, "TGHT-01".into(), hv_voltage));
+        for (index, voltage) in [(1, 690), (2, 400)] {
+            let id = catalog::uuid(&mut rng);
+            let code = format!("TGBT-{index:02}");
+            switchboards.row(audit(None), |row| {
+                row.uuid(id).uuid(site.id).uuid(hv).text(&code).text(&format!("Tableau général basse tension {index}")).int(voltage).int(4000);
+            });
+            transformers.row(audit(None), |row| {
+                row.uuid(catalog::uuid(&mut rng)).uuid(site.id).uuid(hv).uuid(id).text(&format!("TR-{index:02}"))
+                    .decimal(if onshore { 1600.0 } else { 3150.0 }, 1).int(hv_voltage).int(voltage);
+            });
+            boards.push((id, code, voltage));
+        }
+        let n_distribution = meters_per_site.saturating_sub(3).clamp(1, 20);
+        for index in 1..=n_distribution {
+            let id = catalog::uuid(&mut rng);
+            let code = format!("TD-{index:02}");
+            let parent = boards[1 + index % 2].0;
+            switchboards.row(audit(None), |row| {
+                row.uuid(id).uuid(site.id).uuid(parent).text(&code).text(&format!("Tableau divisionnaire {index}")).int(400).int(630);
+            });
+            boards.push((id, code, 400));
+        }
+
+        // The equipment load list: large machines on the HV board, the rest below.
+        let mut board_load = vec![0.0_f64; boards.len()];
+        let mut board_reactive = vec![0.0_f64; boards.len()];
+        let n_equipment = if onshore { rng.random_range(20..35) } else { rng.random_range(35..60) };
+        let mut listed = Vec::new();
+        for index in 0..n_equipment {
+            let (description, low, high, load_factor, power_factor, category) = *catalog::pick(&mut rng, LOADS);
+            let scale = if onshore { 0.4 } else { 1.0 };
+            let rated = (rng.random_range(low..high) * scale / 5.0).round() * 5.0;
+            let absorbed = rated * load_factor * rng.random_range(0.9..1.1);
+            let power_factor = (power_factor + rng.random_range(-0.02..0.02_f64)).min(0.99);
+            let efficiency = rng.random_range(0.90..0.965);
+            let board = if rated >= 400.0 { 0 } else { 1 + rng.random_range(0..boards.len() - 1) };
+            let prefix = match description.split_whitespace().next() {
+                Some("Pompe") => "P",
+                Some("Compresseur") => "K",
+                Some("Ventilateur") | Some("Groupe") => "HV",
+                Some("Éclairage") => "L",
+                Some("Grue") | Some("Treuil") => "CR",
+                _ => "E",
+            };
+            let tag = format!("{prefix}-{}{:02}{}", 1 + index / 26, index % 100, (b'A' + (index % 26) as u8) as char);
+            let id = catalog::uuid(&mut rng);
+            let quantity: i32 = if rng.random_bool(0.15) { 2 } else { 1 };
+            let external_id = format!("{}:{tag}", site.site.code);
+            equipment.row(Audit { external_id: Some(&external_id), ..audit(None) }, |row| {
+                row.uuid(id).uuid(site.id).uuid(boards[board].0).text(&tag).text(description).decimal(rated, 2)
+                    .decimal(absorbed, 2).decimal(power_factor, 3).decimal(efficiency, 3).text(category).int(i64::from(quantity));
+            });
+            let duty = match category { "continuous" => 1.0, "intermittent" => 0.35, _ => 0.0 };
+            let running_kw = absorbed * f64::from(quantity) * duty;
+            board_load[board] += running_kw;
+            board_reactive[board] += running_kw * power_factor.acos().tan();
+            listed.push((id, tag, description, absorbed, category));
+        }
+        let site_load: f64 = board_load.iter().sum();
+
+        // Generators sized for the site's load with N+1 redundancy.
+        let n_generators = if onshore { 2 } else { rng.random_range(3..=4) };
+        let unit_kva = ((site_load / 0.8 / f64::from(n_generators - 1)) / 250.0).ceil().max(2.0) * 250.0;
+        for index in 1..=n_generators {
+            let status = if index == n_generators { "standby" } else { "running" };
+            generators.row(audit(None), |row| {
+                row.uuid(catalog::uuid(&mut rng)).uuid(site.id).uuid(hv).text(&format!("G-{index:02}")).decimal(unit_kva, 1)
+                    .decimal(0.8, 3).text(if onshore { "diesel" } else { "dual_fuel" }).text(status);
+            });
+        }
+
+        // Meters: one per board, the rest on the busiest boards' outgoing feeders.
+        let site_trend = rng.random_range(-0.03..0.06);
+        let blackout_start = site_outage_start(&mut rng);
+        let blackout = (blackout_start, blackout_start + rng.random_range(4..16));
+        let mut meters_on_board = vec![0usize; boards.len()];
+        let assignments: Vec<usize> = (0..meters_per_site).map(|index| index % boards.len()).collect();
+        for board in &assignments {
+            meters_on_board[*board] += 1;
+        }
+        for (index, board) in assignments.iter().enumerate() {
+            let id = catalog::uuid(&mut rng);
+            let tag = format!("CPT-{:03}", index + 1);
+            let external_id = format!("{}:{tag}", site.site.code);
+            meters.row(Audit { external_id: Some(&external_id), ..audit(None) }, |row| {
+                row.uuid(id).uuid(site.id).uuid(boards[*board].0).text(&tag).text(&format!("Comptage {}", boards[*board].1));
+            });
+            let share = meters_on_board[*board] as f64;
+            let base_kw = (board_load[*board] / share).max(15.0);
+            let tan_phi = if board_load[*board] > 0.0 { board_reactive[*board] / board_load[*board] } else { 0.6 };
+            let mut outages = vec![blackout];
+            let n_outages = (total_quarters as f64 / 35_040.0 * 3.0).round() as u64;
+            for _ in 0..n_outages {
+                let from = rng.random_range(0..total_quarters.max(1));
+                outages.push((from, from + rng.random_range(8..48)));
+            }
+            models.push(MeterModel { id, base_kw, tan_phi, onshore, trend: site_trend, outages });
+        }
+
+        // Two what-if scenarios per site.
+        for (name, description) in [
+            ("Ajout d'un compresseur de réinjection", "Impact d'un compresseur de 2,2 MW sur le bilan de puissance"),
+            ("Délestage des charges intermittentes", "Retrait des charges intermittentes en mode dégradé"),
+        ] {
+            let scenario_id = catalog::uuid(&mut rng);
+            scenarios.row(audit(None), |row| {
+                row.uuid(scenario_id).uuid(site.id).text(name).text(description).date(options.end).text(if rng.random_bool(0.5) { "published" } else { "draft" });
+            });
+            for _ in 0..rng.random_range(3..=6) {
+                let (equipment_id, tag, item_description, absorbed, category) = catalog::pick(&mut rng, &listed).clone();
+                let action = *catalog::pick(&mut rng, &["add", "remove", "modify"]);
+                let item_id = catalog::uuid(&mut rng);
+                scenario_items.row(audit(None), |row| {
+                    row.uuid(item_id).uuid(scenario_id);
+                    match action {
+                        "add" => row.null().text("add").text(&format!("{tag}-N")).text(item_description).decimal(absorbed * 1.25, 2)
+                            .decimal(absorbed, 2).decimal(0.86, 3).text(category),
+                        "remove" => row.uuid(equipment_id).text("remove").text(&tag).null().null().null().null().null(),
+                        _ => row.uuid(equipment_id).text("modify").text(&tag).text(item_description).null()
+                            .decimal(absorbed * 1.1, 2).null().null(),
+                    };
+                });
+            }
+        }
+    }
+    (
+        vec![switchboards, generators, transformers, equipment, meters, scenarios, scenario_items],
+        ReadingsPlan { options: *options, meters: models },
+    )
+}
