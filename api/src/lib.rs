@@ -1,1 +1,8 @@
-//! placeholder
+//! The `opsflux` binary's library: command line, HTTP server, configuration, the
+//! private PostgreSQL cluster, imports — the only crate that composes the others.
+
+pub mod cli;
+pub mod cluster;
+pub mod database;
+pub mod import;
+pub mod web;

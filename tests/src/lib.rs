@@ -1,1 +1,146 @@
-//! placeholder
+//! Test support: a real PostgreSQL for every test binary, and a fresh migrated database
+//! for every test.
+//!
+//! The server is an ephemeral cluster started from the PostgreSQL binaries on this
+//! machine (`wal_level=logical`, private port, removed when the test process exits), or
+//! the server named by `OPSFLUX_TEST_DATABASE_URL`. A missing server fails the test with
+//! a message saying how to get one; it is never skipped.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use opsflux_api::cluster::{Cluster, ClusterOptions};
+use sqlx::{Connection, PgConnection, PgPool};
+
+/// Where test databases are created.
+#[derive(Debug)]
+pub struct TestServer {
+    /// A URL on the server's maintenance database (`postgres`).
+    admin_url: String,
+    /// Kept so the cluster's handle lives as long as the process.
+    _cluster: Option<Cluster>,
+}
+
+static SERVER: OnceLock<Result<TestServer, String>> = OnceLock::new();
+static TEMPLATE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// The shared server of this test process, started on first use.
+pub fn server() -> &'static TestServer {
+    let server = SERVER.get_or_init(|| {
+        if let Ok(url) = std::env::var("OPSFLUX_TEST_DATABASE_URL") {
+            return Ok(TestServer { admin_url: url, _cluster: None });
+        }
+        let directory = tempfile::Builder::new()
+            .prefix("opsflux-test-pg-")
+            .tempdir_in(std::env::temp_dir())
+            .map_err(|error| format!("cannot create a directory for the test cluster: {error}"))?
+            .keep();
+        let cluster = Cluster::start(&ClusterOptions { directory, port: None, durable: false })
+            .map_err(|error| format!("cannot start the test PostgreSQL: {error}"))?;
+        cluster
+            .remove_when_process_exits(std::process::id())
+            .map_err(|error| format!("cannot arrange the test cluster's removal: {error}"))?;
+        Ok(TestServer { admin_url: cluster.url("postgres"), _cluster: Some(cluster) })
+    });
+    match server {
+        Ok(server) => server,
+        Err(message) => panic!(
+            "{message}\nTests need a real PostgreSQL: install the server binaries \
+             (`apt-get install -y postgresql`, done by scripts/test.sh) or set \
+             OPSFLUX_TEST_DATABASE_URL to a server where this user may create databases."
+        ),
+    }
+}
+
+impl TestServer {
+    /// A URL for `database` on this server.
+    pub fn url(&self, database: &str) -> String {
+        format!("{}/{database}", url_without_database(&self.admin_url))
+    }
+
+    async fn admin(&self) -> PgConnection {
+        PgConnection::connect(&self.admin_url)
+            .await
+            .unwrap_or_else(|error| panic!("cannot connect to the test server: {error}"))
+    }
+
+    /// Creates an empty database (no schema) and returns its URL.
+    pub async fn empty_database(&self, label: &str) -> String {
+        let name = unique_name(label);
+        let statement = format!("CREATE DATABASE \"{name}\"");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&mut self.admin().await)
+            .await
+            .unwrap_or_else(|error| panic!("cannot create database {name}: {error}"));
+        self.url(&name)
+    }
+
+    /// Creates a database with every migration applied and returns its URL. Migrations
+    /// run once per process, into a template that each test database is copied from.
+    pub async fn migrated_database(&self, label: &str) -> String {
+        let template = TEMPLATE
+            .get_or_init(|| async {
+                let name = unique_name("template");
+                let url = self.url(&name);
+                opsflux_api::database::migrate(&url)
+                    .await
+                    .unwrap_or_else(|error| panic!("migrating the template database failed: {error}"));
+                name
+            })
+            .await;
+        let name = unique_name(label);
+        let statement = format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&mut self.admin().await)
+            .await
+            .unwrap_or_else(|error| panic!("cannot create database {name}: {error}"));
+        self.url(&name)
+    }
+}
+
+/// A fresh, migrated database and a pool on it.
+pub async fn migrated_pool(label: &str) -> (String, PgPool) {
+    let url = server().migrated_database(label).await;
+    let pool = PgPool::connect(&url).await.unwrap_or_else(|error| panic!("cannot connect to {url}: {error}"));
+    (url, pool)
+}
+
+fn unique_name(label: &str) -> String {
+    let clean: String = label.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(30).collect();
+    format!("t{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), clean.to_lowercase())
+}
+
+fn url_without_database(url: &str) -> String {
+    // postgres://user@host:port/db?params → postgres://user@host:port
+    let after_scheme = url.find("://").map_or(0, |index| index + 3);
+    match url[after_scheme..].find('/') {
+        Some(index) => url[..after_scheme + index].to_owned(),
+        None => url.to_owned(),
+    }
+}
+
+/// Per-table row counts and order-independent checksums over every column.
+pub async fn table_checksums(pool: &PgPool) -> Vec<(String, i64, String)> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_schema || '.' || table_name FROM information_schema.tables
+         WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema', 'public')
+         ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap_or_else(|error| panic!("listing tables failed: {error}"));
+    let mut checksums = Vec::new();
+    for table in tables {
+        let statement = format!(
+            "SELECT count(*), coalesce(md5(string_agg(row_hash, '' ORDER BY row_hash)), '-')
+             FROM (SELECT md5(t::text) AS row_hash FROM {table} t) rows"
+        );
+        let (rows, checksum): (i64, String) = sqlx::query_as(sqlx::AssertSqlSafe(statement))
+            .fetch_one(pool)
+            .await
+            .unwrap_or_else(|error| panic!("checksum of {table} failed: {error}"));
+        checksums.push((table, rows, checksum));
+    }
+    checksums
+}

@@ -1,1 +1,7 @@
-//! x
+//! End-to-end tests across crates, against a real PostgreSQL (see `opsflux_tests`).
+
+mod cli;
+mod import;
+mod migrations;
+mod sample_data;
+mod web;

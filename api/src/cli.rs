@@ -1,0 +1,249 @@
+//! The `opsflux` command line: argument definitions (shown by `--help`) and what each
+//! subcommand does. `main.rs` only parses and calls [`run`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use opsflux_sample_data::{Dataset, LoadEvent, Options};
+
+use crate::cluster::{Cluster, ClusterOptions};
+use crate::database;
+use crate::import::{self, ImportKind};
+use crate::web::{self, AppState};
+
+/// OpsFlux — data and reporting platform for industrial operations.
+///
+/// Operational modules write into PostgreSQL; OpsFlux loads sample data, imports load
+/// lists and serves the data. Start with `opsflux demo`.
+#[derive(Debug, Parser)]
+#[command(name = "opsflux", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run everything on this machine with no configuration: a private PostgreSQL under
+    /// the data directory, migrations, sample data, and the web pages.
+    Demo(DemoArgs),
+    /// Apply the database migrations (creates the database if needed; idempotent).
+    Migrate(DatabaseArgs),
+    /// Generate deterministic sample data for every module and load it with COPY.
+    SampleData(SampleDataArgs),
+    /// Import a file into the operational database, checking every row first.
+    Import(ImportArgs),
+    /// Serve the web pages and JSON API over an existing database.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL connection URL, e.g. postgres://user@127.0.0.1:5432/opsflux.
+    #[arg(long, env = "OPSFLUX_DATABASE_URL")]
+    pub database_url: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SampleDataArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Random seed: the same seed and scale always give the same rows.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Size: 1 ≈ ten million 15-minute meter readings over a year; 0.01 for quick tests.
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+    /// First day after the generated history (planned work lies beyond it).
+    #[arg(long, default_value_t = Options::DEFAULT_END)]
+    pub end_date: chrono::NaiveDate,
+    /// Apply the migrations first.
+    #[arg(long)]
+    pub migrate: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// What the file holds.
+    #[arg(long, value_enum)]
+    pub kind: ImportKind,
+    /// Worksheet to read (default: the first one).
+    #[arg(long)]
+    pub sheet: Option<String>,
+    /// Check the file and report, without writing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The file: .xlsx, .xlsm, .xls, .ods, or .csv (`,` or `;` separated, UTF-8).
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the private PostgreSQL cluster (and later the warehouse) live; kept between runs.
+    #[arg(long, default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Address the web pages listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Loopback port of the private PostgreSQL.
+    #[arg(long, default_value_t = 55432)]
+    pub postgres_port: u16,
+    /// Seed of the sample data loaded on first start.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Scale of the sample data loaded on first start (0.1 ≈ one million meter readings).
+    #[arg(long, default_value_t = 0.1)]
+    pub scale: f64,
+    /// Stop after loading instead of serving (for scripted checks).
+    #[arg(long)]
+    pub no_serve: bool,
+}
+
+/// Runs one command to completion.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Migrate(args) => migrate(&args.database_url).await,
+        Command::SampleData(args) => {
+            if args.migrate {
+                migrate(&args.database.database_url).await?;
+            }
+            let mut options = Options::new(args.seed, args.scale)?;
+            options.end = args.end_date;
+            load_sample_data(&args.database.database_url, options).await.map(|_| ())
+        }
+        Command::Import(args) => run_import(args).await,
+        Command::Serve(args) => {
+            let pool = database::connect(&args.database.database_url, 8).await?;
+            serve(AppState { pool, source: database::describe(&args.database.database_url) }, args.listen).await
+        }
+        Command::Demo(args) => demo(args).await,
+    }
+}
+
+async fn migrate(url: &str) -> anyhow::Result<()> {
+    let report = database::migrate(url).await?;
+    if report.created_database {
+        tracing::info!(database = %database::describe(url), "created the database");
+    }
+    if report.applied.is_empty() {
+        tracing::info!("schema is up to date");
+    } else {
+        tracing::info!(versions = ?report.applied, "applied migrations");
+    }
+    Ok(())
+}
+
+/// Generates and loads sample data with a progress bar; returns the rows loaded.
+pub async fn load_sample_data(url: &str, options: Options) -> anyhow::Result<u64> {
+    tracing::info!(seed = options.seed, scale = options.scale, from = %options.start(), until = %options.end, "generating sample data");
+    let dataset = tokio::task::spawn_blocking(move || Dataset::generate(options)).await?;
+    let bar = ProgressBar::new(dataset.total_rows());
+    bar.set_style(
+        ProgressStyle::with_template("{msg:32} [{bar:30}] {human_pos}/{human_len} rows, {per_sec}, ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let pool = database::connect(url, 1).await?;
+    let mut connection = pool.acquire().await.context("cannot open a connection")?;
+    let started = std::time::Instant::now();
+    let report = opsflux_sample_data::load(&mut connection, &dataset, |event| match event {
+        LoadEvent::Table { name, .. } => bar.set_message(name),
+        LoadEvent::Rows(rows) => bar.inc(rows),
+    })
+    .await;
+    bar.finish_and_clear();
+    let report = report?;
+    let seconds = started.elapsed().as_secs_f64();
+    tracing::info!(
+        rows = report.total_rows(),
+        tables = report.tables.len(),
+        seconds = format!("{seconds:.1}"),
+        rows_per_second = format!("{:.0}", report.total_rows() as f64 / seconds),
+        "sample data loaded"
+    );
+    Ok(report.total_rows())
+}
+
+async fn run_import(args: ImportArgs) -> anyhow::Result<()> {
+    match args.kind {
+        ImportKind::Equipment => {
+            let file = args.file.clone();
+            let sheet = args.sheet.clone();
+            let rows = tokio::task::spawn_blocking(move || import::read_equipment(&file, sheet.as_deref())).await??;
+            if args.dry_run {
+                println!("{}: {} equipment rows are valid (dry run, nothing written)", args.file.display(), rows.len());
+                return Ok(());
+            }
+            let pool = database::connect(&args.database.database_url, 2).await?;
+            let report = import::write_equipment(&pool, &rows).await?;
+            println!(
+                "{}: {} equipment inserted, {} updated{}",
+                args.file.display(),
+                report.inserted,
+                report.updated,
+                if report.switchboards_created.is_empty() {
+                    String::new()
+                } else {
+                    format!("; switchboards created: {}", report.switchboards_created.join(", "))
+                }
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn serve(state: AppState, listen: SocketAddr) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!("serving on http://{listen}/ (Ctrl-C to stop)");
+    axum::serve(listener, web::router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("the HTTP server stopped")
+}
+
+async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    let cluster_options = ClusterOptions { directory: args.data_dir.join("postgres"), port: Some(args.postgres_port), durable: true };
+    tracing::info!(directory = %cluster_options.directory.display(), "starting the private PostgreSQL");
+    let cluster = tokio::task::spawn_blocking(move || Cluster::start(&cluster_options)).await??;
+    let url = cluster.url("opsflux");
+    let outcome = demo_on(&url, &args).await;
+    tracing::info!("stopping the private PostgreSQL");
+    if let Err(error) = tokio::task::spawn_blocking(move || cluster.stop()).await? {
+        tracing::warn!(%error, "PostgreSQL did not stop cleanly");
+    }
+    outcome
+}
+
+async fn demo_on(url: &str, args: &DemoArgs) -> anyhow::Result<()> {
+    migrate(url).await?;
+    let pool = database::connect(url, 8).await?;
+    let sites: i64 = sqlx::query_scalar("SELECT count(*) FROM core.sites").fetch_one(&pool).await?;
+    if sites == 0 {
+        load_sample_data(url, Options::new(args.seed, args.scale)?).await?;
+    } else {
+        tracing::info!(sites, "sample data already loaded; keeping it (delete the data directory to start afresh)");
+    }
+    if args.no_serve {
+        return Ok(());
+    }
+    if args.listen.ip().is_unspecified() {
+        bail!("refusing to serve the demo on {}: it has no authentication; use a loopback address", args.listen);
+    }
+    serve(AppState { pool, source: database::describe(url) }, args.listen).await
+}

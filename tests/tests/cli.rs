@@ -1,0 +1,63 @@
+//! The `opsflux` command line, run in-process as a user would type it.
+
+use clap::Parser;
+use opsflux_api::cli::{Cli, run};
+use opsflux_tests::server;
+
+fn cli(args: &[&str]) -> Cli {
+    Cli::try_parse_from(std::iter::once("opsflux").chain(args.iter().copied())).unwrap()
+}
+
+#[tokio::test]
+async fn migrate_then_sample_data_then_import_from_the_command_line() {
+    let url = server().url("cli_flow");
+    run(cli(&["migrate", "--database-url", &url])).await.unwrap();
+    run(cli(&["migrate", "--database-url", &url])).await.unwrap();
+    run(cli(&["sample-data", "--database-url", &url, "--seed", "11", "--scale", "0.01"])).await.unwrap();
+    let load_list = concat!(env!("CARGO_MANIFEST_DIR"), "/../sample-data/equipment-load-list.xlsx");
+    run(cli(&["import", "--database-url", &url, "--kind", "equipment", load_list])).await.unwrap();
+
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let imported: i64 = sqlx::query_scalar("SELECT count(*) FROM powertrace.equipment WHERE tag LIKE '%-9__%'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(imported, 28);
+    let error = run(cli(&["sample-data", "--database-url", &url, "--scale", "0.01"])).await.unwrap_err();
+    assert!(error.to_string().contains("already holds 10 rows in core.sites"), "{error:#}");
+}
+
+#[tokio::test]
+async fn bad_arguments_are_explained() {
+    let error = run(cli(&["sample-data", "--database-url", "postgres://x@127.0.0.1:1/x", "--scale", "0"])).await.unwrap_err();
+    assert_eq!(error.to_string(), "--scale must be a number from 0.001 to 10 (1 ≈ ten million meter readings), got 0");
+    let error = Cli::try_parse_from(["opsflux", "import", "--database-url", "u", "--kind", "pumps", "f.xlsx"]).unwrap_err();
+    assert!(error.to_string().contains("invalid value 'pumps' for '--kind <KIND>'"), "{error}");
+    let error = run(cli(&["migrate", "--database-url", "mysql://nope"])).await.unwrap_err();
+    assert_eq!(format!("{error:#}"), "invalid --database-url: `mysql://nope` is not a PostgreSQL URL; expected postgres://USER@HOST:PORT/DATABASE");
+}
+
+#[tokio::test]
+async fn demo_starts_its_own_postgres_and_keeps_it_between_runs() {
+    let directory = tempfile::Builder::new().prefix("opsflux-demo-").tempdir_in(std::env::temp_dir()).unwrap();
+    // The private cluster may run as the `postgres` user, who must reach the directory.
+    std::fs::set_permissions(directory.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let data_dir = directory.path().join("data");
+    let args = ["demo", "--data-dir", data_dir.to_str().unwrap(), "--postgres-port", &port, "--scale", "0.01", "--no-serve"];
+    run(cli(&args)).await.unwrap();
+    assert!(data_dir.join("postgres/pgdata/PG_VERSION").exists());
+    // A second start reuses the cluster and keeps the data.
+    run(cli(&args)).await.unwrap();
+    let cluster = opsflux_api::cluster::Cluster::start(&opsflux_api::cluster::ClusterOptions {
+        directory: data_dir.join("postgres"),
+        port: Some(port.parse().unwrap()),
+        durable: true,
+    })
+    .unwrap();
+    let pool = sqlx::PgPool::connect(&cluster.url("opsflux")).await.unwrap();
+    let sites: i64 = sqlx::query_scalar("SELECT count(*) FROM core.sites").fetch_one(&pool).await.unwrap();
+    pool.close().await;
+    cluster.stop().unwrap();
+    assert_eq!(sites, 10);
+}

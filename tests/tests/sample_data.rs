@@ -1,0 +1,101 @@
+//! Sample data: deterministic per seed, loaded whole or not at all, and shaped like a
+//! real operation (POB over capacity on some days, crews changing on set weekdays).
+
+use opsflux_sample_data::{Dataset, Options, SampleDataError};
+use opsflux_tests::{migrated_pool, table_checksums};
+
+async fn load(pool: &sqlx::PgPool, seed: u64) -> u64 {
+    let dataset = Dataset::generate(Options::new(seed, 0.01).unwrap());
+    let mut connection = pool.acquire().await.unwrap();
+    opsflux_sample_data::load(&mut connection, &dataset, |_| {}).await.unwrap().total_rows()
+}
+
+#[tokio::test]
+async fn same_seed_gives_identical_tables_and_another_seed_different_ones() {
+    let (_, first) = migrated_pool("seed_a").await;
+    let (_, second) = migrated_pool("seed_b").await;
+    let (_, other) = migrated_pool("seed_c").await;
+    let rows = load(&first, 7).await;
+    assert_eq!(load(&second, 7).await, rows);
+    load(&other, 8).await;
+
+    let first = table_checksums(&first).await;
+    let second = table_checksums(&second).await;
+    let other = table_checksums(&other).await;
+    assert_eq!(first, second, "the same seed must give the same rows in every table");
+    let empty: Vec<&str> = first.iter().filter(|(_, rows, _)| *rows == 0).map(|(table, _, _)| table.as_str()).collect();
+    assert_eq!(empty, Vec::<&str>::new(), "every table holds sample rows");
+    let unchanged: Vec<&str> = first.iter().zip(&other).filter(|(mine, theirs)| mine.2 == theirs.2).map(|(mine, _)| mine.0.as_str()).collect();
+    assert_eq!(unchanged, Vec::<&str>::new(), "another seed changes every table");
+}
+
+#[tokio::test]
+async fn loading_twice_is_refused_and_changes_nothing() {
+    let (url, pool) = migrated_pool("twice").await;
+    load(&pool, 3).await;
+    let before = table_checksums(&pool).await;
+    let dataset = Dataset::generate(Options::new(4, 0.01).unwrap());
+    let mut connection = pool.acquire().await.unwrap();
+    let error = opsflux_sample_data::load(&mut connection, &dataset, |_| {}).await.unwrap_err();
+    assert!(matches!(error, SampleDataError::DatabaseNotEmpty { ref table, rows: 10 } if table == "core.sites"), "{error}");
+    assert_eq!(
+        error.to_string(),
+        "the database already holds 10 rows in core.sites: sample data loads only into an empty, migrated database"
+    );
+    drop(connection);
+    assert_eq!(table_checksums(&pool).await, before);
+
+    // Without migrations the loader says what to do.
+    let bare = opsflux_tests::server().empty_database("bare").await;
+    let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&bare).await.unwrap();
+    let error = opsflux_sample_data::load(&mut connection, &dataset, |_| {}).await.unwrap_err();
+    assert_eq!(error.to_string(), "the database has no table core.sites: apply the migrations first (`opsflux migrate`)");
+    let _ = url;
+}
+
+#[tokio::test]
+async fn the_sample_world_behaves_like_an_operation() {
+    let (_, pool) = migrated_pool("world").await;
+    load(&pool, 42).await;
+    // POB per site and night: some sites exceed their bed capacity on some days.
+    let over_capacity_days: i64 = sqlx::query_scalar(
+        "WITH nights AS (
+             SELECT s.id, s.bed_capacity, d::date AS night
+             FROM core.sites s, generate_series(date '2026-10-10', date '2026-11-15', interval '1 day') d)
+         SELECT count(*) FROM nights n
+         WHERE (SELECT count(*) FROM pob.stays st WHERE st.site_id = n.id AND st.status IN ('approved', 'completed')
+                AND st.arrival_date <= n.night AND n.night < st.departure_date) > n.bed_capacity",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(over_capacity_days > 0, "POB never exceeds capacity");
+
+    // Crew-change weekdays fill the helicopters; other days carry a few visitors.
+    let (crew_day_load, other_day_load): (f64, f64) = sqlx::query_as(
+        "WITH legs AS (
+             SELECT l.id, extract(isodow FROM l.departs_at)::int - 1 AS weekday, v.seat_capacity,
+                    (SELECT count(*) FROM travel.manifest_passengers p WHERE p.trip_leg_id = l.id) AS passengers,
+                    (SELECT code FROM core.sites WHERE id = l.to_site_id) AS destination
+             FROM travel.trip_legs l JOIN travel.trips t ON t.id = l.trip_id JOIN travel.vehicles v ON v.id = t.vehicle_id
+             WHERE v.kind = 'helicopter' AND l.leg_number = 1 AND t.status = 'completed')
+         SELECT avg(passengers::float8 / seat_capacity) FILTER (WHERE destination = 'MRN' AND weekday IN (2, 6)),
+                avg(passengers::float8 / seat_capacity) FILTER (WHERE destination = 'MRN' AND weekday NOT IN (2, 6))
+         FROM legs",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(crew_day_load > 2.0 * other_day_load, "crew days {crew_day_load:.2} vs other days {other_day_load:.2}");
+
+    // Meter readings: 96 a day per meter, with outages reading zero.
+    let (per_meter_day, zero_readings): (f64, i64) = sqlx::query_as(
+        "SELECT count(*)::float8 / count(DISTINCT meter_id) / count(DISTINCT read_at::date), count(*) FILTER (WHERE kw = 0)
+         FROM powertrace.meter_readings",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(per_meter_day, 96.0);
+    assert!(zero_readings > 0);
+}
