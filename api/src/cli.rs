@@ -218,7 +218,8 @@ async fn serve(state: AppState, listen: SocketAddr) -> anyhow::Result<()> {
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<()> {
-    let cluster_options = ClusterOptions { directory: args.data_dir.join("postgres"), port: Some(args.postgres_port), durable: true };
+    let cluster_options =
+        ClusterOptions { directory: args.data_dir.join("postgres"), port: Some(args.postgres_port), durable: true };
     tracing::info!(directory = %cluster_options.directory.display(), "starting the private PostgreSQL");
     let cluster = tokio::task::spawn_blocking(move || Cluster::start(&cluster_options)).await??;
     let url = cluster.url("opsflux");

@@ -20,10 +20,14 @@ pub enum ClusterError {
     )]
     BinariesMissing,
     /// PostgreSQL refuses to run as root, and the `postgres` user to run it as is missing.
-    #[error("PostgreSQL cannot run as root and there is no `postgres` user to run it as: create one (`useradd -r postgres`) or run opsflux as an ordinary user")]
+    #[error(
+        "PostgreSQL cannot run as root and there is no `postgres` user to run it as: create one (`useradd -r postgres`) or run opsflux as an ordinary user"
+    )]
     NoUnprivilegedUser,
     /// The data directory lies where the `postgres` user cannot reach it.
-    #[error("the `postgres` user cannot reach {path}: PostgreSQL runs as that user because this process runs as root; give it access to every parent directory (e.g. `chmod o+x`) or choose a data directory under /var/lib or /tmp")]
+    #[error(
+        "the `postgres` user cannot reach {path}: PostgreSQL runs as that user because this process runs as root; give it access to every parent directory (e.g. `chmod o+x`) or choose a data directory under /var/lib or /tmp"
+    )]
     NotAccessible { path: PathBuf },
     /// A command of the PostgreSQL tool set failed.
     #[error("`{command}` failed ({status}): {output}")]
@@ -46,9 +50,8 @@ impl Binaries {
         if let Some(directory) = std::env::var_os("OPSFLUX_PG_BIN").map(PathBuf::from) {
             return if has_tools(&directory) { Ok(Self { directory }) } else { Err(ClusterError::BinariesMissing) };
         }
-        let on_path = std::env::var_os("PATH")
-            .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
-            .unwrap_or_default();
+        let on_path =
+            std::env::var_os("PATH").map(|path| std::env::split_paths(&path).collect::<Vec<_>>()).unwrap_or_default();
         if let Some(directory) = on_path.into_iter().find(|directory| has_tools(directory)) {
             return Ok(Self { directory });
         }
@@ -101,8 +104,11 @@ impl Cluster {
     pub fn start(options: &ClusterOptions) -> Result<Self, ClusterError> {
         let binaries = Binaries::find()?;
         let directory = absolute(&options.directory)?;
-        std::fs::create_dir_all(&directory)
-            .map_err(|source| ClusterError::Io { what: "cannot create", path: directory.clone(), source })?;
+        std::fs::create_dir_all(&directory).map_err(|source| ClusterError::Io {
+            what: "cannot create",
+            path: directory.clone(),
+            source,
+        })?;
         let run_as = if running_as_root(&directory) { Some(unprivileged_user()?) } else { None };
         if let Some(user) = &run_as {
             run(Command::new("chown").arg("-R").arg(format!("{user}:")).arg(&directory))?;
@@ -120,27 +126,40 @@ impl Cluster {
         let cluster = Cluster { binaries, directory, port: 0, run_as };
         let pgdata = cluster.pgdata();
         if !pgdata.join("PG_VERSION").exists() {
-            run(cluster.tool("initdb")
-                .arg("-D").arg(&pgdata)
-                .args(["-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-instructions"]))?;
+            run(cluster.tool("initdb").arg("-D").arg(&pgdata).args([
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-instructions",
+            ]))?;
             let conf = pgdata.join("postgresql.conf");
-            let mut text = std::fs::read_to_string(&conf)
-                .map_err(|source| ClusterError::Io { what: "cannot read", path: conf.clone(), source })?;
+            let mut text = std::fs::read_to_string(&conf).map_err(|source| ClusterError::Io {
+                what: "cannot read",
+                path: conf.clone(),
+                source,
+            })?;
             text.push_str("\n# Settings written by opsflux on every start.\ninclude_if_exists = 'opsflux.conf'\n");
-            std::fs::write(&conf, text).map_err(|source| ClusterError::Io { what: "cannot write", path: conf.clone(), source })?;
+            std::fs::write(&conf, text).map_err(|source| ClusterError::Io {
+                what: "cannot write",
+                path: conf.clone(),
+                source,
+            })?;
         }
         if let Some(port) = cluster.running_port() {
             return Ok(Cluster { port, ..cluster });
         }
         let port = match options.port {
             Some(port) => port,
-            None => free_port().map_err(|source| ClusterError::Io { what: "cannot find a free port near", path: "127.0.0.1".into(), source })?,
+            None => free_port().map_err(|source| ClusterError::Io {
+                what: "cannot find a free port near",
+                path: "127.0.0.1".into(),
+                source,
+            })?,
         };
-        let durability = if options.durable {
-            ""
-        } else {
-            "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
-        };
+        let durability =
+            if options.durable { "" } else { "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n" };
         let settings = format!(
             "listen_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = ''\n\
              wal_level = logical\nmax_replication_slots = 20\nmax_wal_senders = 20\n\
@@ -148,24 +167,24 @@ impl Cluster {
              logical_decoding_work_mem = 1GB\nmax_wal_size = 4GB\n{durability}"
         );
         let settings_path = pgdata.join("opsflux.conf");
-        std::fs::write(&settings_path, settings)
-            .map_err(|source| ClusterError::Io { what: "cannot write", path: settings_path.clone(), source })?;
+        std::fs::write(&settings_path, settings).map_err(|source| ClusterError::Io {
+            what: "cannot write",
+            path: settings_path.clone(),
+            source,
+        })?;
         if let Some(user) = &cluster.run_as {
             run(Command::new("chown").arg(format!("{user}:")).arg(&settings_path))?;
         }
         let log = cluster.directory.join("postgres.log");
-        run(cluster.tool("pg_ctl")
-            .arg("-D").arg(&pgdata)
-            .arg("-l").arg(&log)
-            .args(["-w", "-t", "120", "start"]))
-        .map_err(|error| match error {
-            ClusterError::CommandFailed { command, status, output } => ClusterError::CommandFailed {
-                command,
-                status,
-                output: format!("{output}\n--- {} (last lines) ---\n{}", log.display(), tail(&log, 20)),
-            },
-            other => other,
-        })?;
+        run(cluster.tool("pg_ctl").arg("-D").arg(&pgdata).arg("-l").arg(&log).args(["-w", "-t", "120", "start"]))
+            .map_err(|error| match error {
+                ClusterError::CommandFailed { command, status, output } => ClusterError::CommandFailed {
+                    command,
+                    status,
+                    output: format!("{output}\n--- {} (last lines) ---\n{}", log.display(), tail(&log, 20)),
+                },
+                other => other,
+            })?;
         Ok(Cluster { port, ..cluster })
     }
 
@@ -194,7 +213,11 @@ impl Cluster {
     pub fn remove_when_process_exits(&self, pid: u32) -> Result<(), ClusterError> {
         let pg_ctl = self.binaries.directory.join("pg_ctl");
         let stop = match &self.run_as {
-            Some(user) => format!("runuser -u {user} -- '{}' -D '{}' -m immediate -w stop", pg_ctl.display(), self.pgdata().display()),
+            Some(user) => format!(
+                "runuser -u {user} -- '{}' -D '{}' -m immediate -w stop",
+                pg_ctl.display(),
+                self.pgdata().display()
+            ),
             None => format!("'{}' -D '{}' -m immediate -w stop", pg_ctl.display(), self.pgdata().display()),
         };
         let script = format!(
@@ -208,7 +231,11 @@ impl Cluster {
             .stderr(Stdio::null())
             .spawn()
             .map(|_| ())
-            .map_err(|source| ClusterError::Io { what: "cannot start the watchdog for", path: self.directory.clone(), source })
+            .map_err(|source| ClusterError::Io {
+                what: "cannot start the watchdog for",
+                path: self.directory.clone(),
+                source,
+            })
     }
 
     fn pgdata(&self) -> PathBuf {
@@ -217,8 +244,16 @@ impl Cluster {
 
     /// The port of an already running server of this cluster, from its `postmaster.pid`.
     fn running_port(&self) -> Option<u16> {
-        let running = self.tool("pg_ctl").arg("-D").arg(self.pgdata()).arg("status")
-            .stdout(Stdio::null()).stderr(Stdio::null()).status().ok()?.success();
+        let running = self
+            .tool("pg_ctl")
+            .arg("-D")
+            .arg(self.pgdata())
+            .arg("status")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .ok()?
+            .success();
         if !running {
             return None;
         }
@@ -258,25 +293,35 @@ fn run(command: &mut Command) -> Result<String, ClusterError> {
     if output.status.success() {
         Ok(text)
     } else {
-        Err(ClusterError::CommandFailed { command: describe(command), status: output.status.to_string(), output: text.trim().to_owned() })
+        Err(ClusterError::CommandFailed {
+            command: describe(command),
+            status: output.status.to_string(),
+            output: text.trim().to_owned(),
+        })
     }
 }
 
 fn absolute(path: &Path) -> Result<PathBuf, ClusterError> {
-    std::path::absolute(path).map_err(|source| ClusterError::Io { what: "cannot resolve", path: path.to_owned(), source })
+    std::path::absolute(path).map_err(|source| ClusterError::Io {
+        what: "cannot resolve",
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Whether this process runs as root, read from the owner of `/proc/self` (no unsafe
 /// call needed). Falls back to the owner of a directory just created by this process.
 fn running_as_root(created: &Path) -> bool {
-    std::fs::metadata("/proc/self")
-        .or_else(|_| std::fs::metadata(created))
-        .is_ok_and(|metadata| metadata.uid() == 0)
+    std::fs::metadata("/proc/self").or_else(|_| std::fs::metadata(created)).is_ok_and(|metadata| metadata.uid() == 0)
 }
 
 fn unprivileged_user() -> Result<String, ClusterError> {
-    let exists = Command::new("id").args(["-u", "postgres"]).stdout(Stdio::null()).stderr(Stdio::null())
-        .status().is_ok_and(|status| status.success());
+    let exists = Command::new("id")
+        .args(["-u", "postgres"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
     if exists { Ok("postgres".to_owned()) } else { Err(ClusterError::NoUnprivilegedUser) }
 }
 

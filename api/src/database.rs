@@ -76,7 +76,9 @@ pub async fn migrate(url: &str) -> Result<MigrationReport, DatabaseError> {
     {
         false
     } else {
-        Postgres::create_database(url).await.map_err(|source| DatabaseError::Create { target: target.clone(), source })?;
+        Postgres::create_database(url)
+            .await
+            .map_err(|source| DatabaseError::Create { target: target.clone(), source })?;
         true
     };
     let pool = connect(url, 2).await?;
@@ -84,7 +86,10 @@ pub async fn migrate(url: &str) -> Result<MigrationReport, DatabaseError> {
     MIGRATOR.run(&pool).await.map_err(|source| DatabaseError::Migrate { target: target.clone(), source })?;
     let after = applied_versions(&pool).await.map_err(|source| DatabaseError::Query { target, source })?;
     pool.close().await;
-    Ok(MigrationReport { created_database, applied: after.into_iter().filter(|version| !before.contains(version)).collect() })
+    Ok(MigrationReport {
+        created_database,
+        applied: after.into_iter().filter(|version| !before.contains(version)).collect(),
+    })
 }
 
 async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>, sqlx::Error> {

@@ -116,6 +116,9 @@ enum Cell {
     Other(String),
 }
 
+/// Rows of cells, each with its 1-based row number as spreadsheet software shows it.
+type Grid = Vec<(u32, Vec<Cell>)>;
+
 /// Reads and checks a load list. Returns every problem at once, not just the first.
 pub fn read_equipment(path: &Path, sheet: Option<&str>) -> Result<Vec<EquipmentRow>, ImportError> {
     let display = path.display().to_string();
@@ -131,14 +134,16 @@ pub fn read_equipment(path: &Path, sheet: Option<&str>) -> Result<Vec<EquipmentR
     check_rows(&sheet_name, &grid)
 }
 
-fn read_workbook(path: &Path, sheet: Option<&str>) -> Result<(String, Vec<(u32, Vec<Cell>)>), ImportError> {
+fn read_workbook(path: &Path, sheet: Option<&str>) -> Result<(String, Grid), ImportError> {
     let unreadable = |message: String| ImportError::Unreadable { path: path.display().to_string(), message };
     let mut workbook = calamine::open_workbook_auto(path).map_err(|error| unreadable(error.to_string()))?;
     let names = workbook.sheet_names();
     let name = match sheet {
-        Some(wanted) => names.iter().find(|name| name.as_str() == wanted).cloned().ok_or_else(|| {
-            unreadable(format!("no sheet named `{wanted}` (sheets: {})", names.join(", ")))
-        })?,
+        Some(wanted) => names
+            .iter()
+            .find(|name| name.as_str() == wanted)
+            .cloned()
+            .ok_or_else(|| unreadable(format!("no sheet named `{wanted}` (sheets: {})", names.join(", "))))?,
         None => names.first().cloned().ok_or_else(|| unreadable("the workbook has no sheet".to_owned()))?,
     };
     let range = workbook.worksheet_range(&name).map_err(|error| unreadable(error.to_string()))?;
@@ -165,7 +170,7 @@ fn read_workbook(path: &Path, sheet: Option<&str>) -> Result<(String, Vec<(u32, 
     Ok((name, rows))
 }
 
-fn read_csv(path: &Path) -> Result<Vec<(u32, Vec<Cell>)>, ImportError> {
+fn read_csv(path: &Path) -> Result<Grid, ImportError> {
     let unreadable = |message: String| ImportError::Unreadable { path: path.display().to_string(), message };
     let bytes = std::fs::read(path).map_err(|error| unreadable(error.to_string()))?;
     let text = String::from_utf8(bytes).map_err(|_| unreadable("not UTF-8 text (save the CSV as UTF-8)".to_owned()))?;
@@ -173,7 +178,8 @@ fn read_csv(path: &Path) -> Result<Vec<(u32, Vec<Cell>)>, ImportError> {
     // French spreadsheet software writes `;`-separated CSV with decimal commas.
     let header = text.lines().next().unwrap_or_default();
     let delimiter = if header.matches(';').count() > header.matches(',').count() { b';' } else { b',' };
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(text.as_bytes());
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(text.as_bytes());
     let mut rows = Vec::new();
     for (index, record) in reader.records().enumerate() {
         let record = record.map_err(|error| unreadable(error.to_string()))?;
@@ -221,9 +227,14 @@ fn column_letter(mut index: usize) -> String {
     letters.iter().rev().collect()
 }
 
-fn check_rows(sheet: &str, grid: &[(u32, Vec<Cell>)]) -> Result<Vec<EquipmentRow>, ImportError> {
+fn check_rows(sheet: &str, grid: &Grid) -> Result<Vec<EquipmentRow>, ImportError> {
     let mut issues = Vec::new();
-    let issue = |row: Option<u32>, column: Option<(String, String)>, message: String| Issue { sheet: sheet.to_owned(), row, column, message };
+    let issue = |row: Option<u32>, column: Option<(String, String)>, message: String| Issue {
+        sheet: sheet.to_owned(),
+        row,
+        column,
+        message,
+    };
     // Load lists often open with a title block (project, revision, author): the header
     // is the first row naming at least three known columns.
     let known_headers = |cells: &[Cell]| {
@@ -233,7 +244,15 @@ fn check_rows(sheet: &str, grid: &[(u32, Vec<Cell>)]) -> Result<Vec<EquipmentRow
         let message = if grid.iter().all(|(_, cells)| cells.iter().all(|cell| matches!(cell, Cell::Empty))) {
             "the sheet is empty; expected a header row then one row per equipment".to_owned()
         } else {
-            format!("no header row found in the first 30 rows; expected columns such as {}", HEADERS.iter().filter(|(_, required, _)| *required).map(|(_, _, names)| format!("`{}`", names[0])).collect::<Vec<_>>().join(", "))
+            format!(
+                "no header row found in the first 30 rows; expected columns such as {}",
+                HEADERS
+                    .iter()
+                    .filter(|(_, required, _)| *required)
+                    .map(|(_, _, names)| format!("`{}`", names[0]))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         };
         return Err(ImportError::Invalid(vec![issue(None, None, message)]));
     };
@@ -259,7 +278,8 @@ fn check_rows(sheet: &str, grid: &[(u32, Vec<Cell>)]) -> Result<Vec<EquipmentRow
     let mut rows = Vec::new();
     let mut first_seen: HashMap<(String, String), u32> = HashMap::new();
     for (row_number, cells) in grid.iter().filter(|(number, _)| number > header_row) {
-        let cell = |field: Field| columns.get(&field).and_then(|(index, _)| cells.get(*index)).cloned().unwrap_or(Cell::Empty);
+        let cell =
+            |field: Field| columns.get(&field).and_then(|(index, _)| cells.get(*index)).cloned().unwrap_or(Cell::Empty);
         // Blank lines, subtotals and remarks name no equipment: no site, board or tag.
         if [Field::Site, Field::Switchboard, Field::Tag].iter().all(|field| matches!(cell(*field), Cell::Empty)) {
             continue;
@@ -312,20 +332,38 @@ fn check_rows(sheet: &str, grid: &[(u32, Vec<Cell>)]) -> Result<Vec<EquipmentRow
             value
         };
         let rated_kw = number(Field::RatedKw, None, &|value| value >= 0.0, "rated power must be zero or more (kW)");
-        let absorbed_kw = number(Field::AbsorbedKw, None, &|value| value >= 0.0, "absorbed power must be zero or more (kW)");
-        let power_factor = number(Field::PowerFactor, None, &|value| value > 0.0 && value <= 1.0, "power factor must be above 0 and at most 1");
-        let efficiency = number(Field::Efficiency, Some(1.0), &|value| value > 0.0 && value <= 1.0, "efficiency must be above 0 and at most 1 (e.g. 0.95)");
-        let quantity = number(Field::Quantity, Some(1.0), &|value| value >= 1.0 && value.fract() == 0.0 && value <= 10_000.0, "quantity must be a whole number of at least 1");
+        let absorbed_kw =
+            number(Field::AbsorbedKw, None, &|value| value >= 0.0, "absorbed power must be zero or more (kW)");
+        let power_factor = number(
+            Field::PowerFactor,
+            None,
+            &|value| value > 0.0 && value <= 1.0,
+            "power factor must be above 0 and at most 1",
+        );
+        let efficiency = number(
+            Field::Efficiency,
+            Some(1.0),
+            &|value| value > 0.0 && value <= 1.0,
+            "efficiency must be above 0 and at most 1 (e.g. 0.95)",
+        );
+        let quantity = number(
+            Field::Quantity,
+            Some(1.0),
+            &|value| value >= 1.0 && value.fract() == 0.0 && value <= 10_000.0,
+            "quantity must be a whole number of at least 1",
+        );
         let load_category = match cell(Field::Category) {
-            Cell::Text(value) => match normalize(&value).as_str() {
-                "continu" | "continuous" | "c" => "continuous",
-                "intermittent" | "i" => "intermittent",
-                "secours" | "standby" | "s" | "attente" => "standby",
-                _ => {
-                    issues.push(issue(Some(*row_number), located(Field::Category), format!("unknown category `{value}`: expected continu/continuous, intermittent or secours/standby")));
-                    "continuous"
+            Cell::Text(value) => {
+                match normalize(&value).as_str() {
+                    "continu" | "continuous" | "c" => "continuous",
+                    "intermittent" | "i" => "intermittent",
+                    "secours" | "standby" | "s" | "attente" => "standby",
+                    _ => {
+                        issues.push(issue(Some(*row_number), located(Field::Category), format!("unknown category `{value}`: expected continu/continuous, intermittent or secours/standby")));
+                        "continuous"
+                    }
                 }
-            },
+            }
             _ => {
                 issues.push(issue(Some(*row_number), located(Field::Category), "required value is empty".to_owned()));
                 "continuous"
@@ -334,14 +372,26 @@ fn check_rows(sheet: &str, grid: &[(u32, Vec<Cell>)]) -> Result<Vec<EquipmentRow
         if !tag.is_empty() {
             let key = (site.to_lowercase(), tag.to_lowercase());
             if let Some(first) = first_seen.get(&key) {
-                issues.push(issue(Some(*row_number), located(Field::Tag), format!("tag `{tag}` already appears on row {first} for site `{site}`")));
+                issues.push(issue(
+                    Some(*row_number),
+                    located(Field::Tag),
+                    format!("tag `{tag}` already appears on row {first} for site `{site}`"),
+                ));
             } else {
                 first_seen.insert(key, *row_number);
             }
         }
         if issues.len() == before {
             rows.push(EquipmentRow {
-                site, switchboard, tag, description, rated_kw, absorbed_kw, power_factor, efficiency, load_category,
+                site,
+                switchboard,
+                tag,
+                description,
+                rated_kw,
+                absorbed_kw,
+                power_factor,
+                efficiency,
+                load_category,
                 quantity: quantity as i32,
                 origin: (sheet.to_owned(), *row_number),
             });
@@ -351,7 +401,11 @@ fn check_rows(sheet: &str, grid: &[(u32, Vec<Cell>)]) -> Result<Vec<EquipmentRow
         return Err(ImportError::Invalid(issues));
     }
     if rows.is_empty() {
-        return Err(ImportError::Invalid(vec![issue(Some(*header_row), None, "no equipment rows below the header".to_owned())]));
+        return Err(ImportError::Invalid(vec![issue(
+            Some(*header_row),
+            None,
+            "no equipment rows below the header".to_owned(),
+        )]));
     }
     Ok(rows)
 }
@@ -361,9 +415,10 @@ fn check_rows(sheet: &str, grid: &[(u32, Vec<Cell>)]) -> Result<Vec<EquipmentRow
 /// are created. An unknown site fails the whole import.
 pub async fn write_equipment(pool: &PgPool, rows: &[EquipmentRow]) -> Result<ImportReport, ImportError> {
     let mut transaction = pool.begin().await?;
-    let sites: Vec<(Uuid, String, String)> = sqlx::query_as("SELECT id, code, name FROM core.sites WHERE deleted_at IS NULL ORDER BY code")
-        .fetch_all(&mut *transaction)
-        .await?;
+    let sites: Vec<(Uuid, String, String)> =
+        sqlx::query_as("SELECT id, code, name FROM core.sites WHERE deleted_at IS NULL ORDER BY code")
+            .fetch_all(&mut *transaction)
+            .await?;
     let mut issues = Vec::new();
     let mut site_ids = Vec::with_capacity(rows.len());
     for row in rows {
@@ -374,7 +429,11 @@ pub async fn write_equipment(pool: &PgPool, rows: &[EquipmentRow]) -> Result<Imp
                 sheet: row.origin.0.clone(),
                 row: Some(row.origin.1),
                 column: None,
-                message: format!("unknown site `{}`: known sites are {}", row.site, sites.iter().map(|(_, code, _)| code.as_str()).collect::<Vec<_>>().join(", ")),
+                message: format!(
+                    "unknown site `{}`: known sites are {}",
+                    row.site,
+                    sites.iter().map(|(_, code, _)| code.as_str()).collect::<Vec<_>>().join(", ")
+                ),
             }),
         }
     }
@@ -388,8 +447,12 @@ pub async fn write_equipment(pool: &PgPool, rows: &[EquipmentRow]) -> Result<Imp
         let board_id = match boards.get(&key) {
             Some(id) => *id,
             None => {
-                let existing: Option<Uuid> = sqlx::query_scalar("SELECT id FROM powertrace.switchboards WHERE site_id = $1 AND code = $2")
-                    .bind(site_id).bind(&row.switchboard).fetch_optional(&mut *transaction).await?;
+                let existing: Option<Uuid> =
+                    sqlx::query_scalar("SELECT id FROM powertrace.switchboards WHERE site_id = $1 AND code = $2")
+                        .bind(site_id)
+                        .bind(&row.switchboard)
+                        .fetch_optional(&mut *transaction)
+                        .await?;
                 let id = match existing {
                     Some(id) => id,
                     None => {

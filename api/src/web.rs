@@ -53,7 +53,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/tables", get(tables_json))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async {
-            ApiError { status: StatusCode::NOT_FOUND, title: "Not found", detail: "no such page or endpoint".to_owned() }
+            ApiError {
+                status: StatusCode::NOT_FOUND,
+                title: "Not found",
+                detail: "no such page or endpoint".to_owned(),
+            }
         })
         .with_state(state)
 }
@@ -98,11 +102,16 @@ async fn overview_page(State(state): State<AppState>) -> Result<Html<String>, Ap
         if rows.is_empty() {
             continue;
         }
-        sections.push_str(&format!("<section><h2>{}</h2><table><thead><tr><th>Table</th><th class=\"n\">Lignes</th></tr></thead><tbody>", escape(title)));
+        sections.push_str(&format!(
+            "<section><h2>{}</h2><table><thead><tr><th>Table</th><th class=\"n\">Lignes</th></tr></thead><tbody>",
+            escape(title)
+        ));
         for (name, count) in rows {
             sections.push_str(&format!(
                 "<tr><td><code>{}</code></td><td class=\"n\" data-table=\"{}\">{}</td></tr>",
-                escape(name), escape(name), group_thousands(*count)
+                escape(name),
+                escape(name),
+                group_thousands(*count)
             ));
         }
         sections.push_str("</tbody></table></section>");
@@ -141,7 +150,7 @@ pub fn group_thousands(value: i64) -> String {
     let digits = value.unsigned_abs().to_string();
     let mut grouped = String::new();
     for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
             grouped.push('\u{202f}');
         }
         grouped.push(digit);

@@ -81,10 +81,7 @@ mod tests {
         let names = ReplicationNames::new("opsflux_pub", "opsflux_slot_1").unwrap();
         assert_eq!((names.publication(), names.slot()), ("opsflux_pub", "opsflux_slot_1"));
         for bad in ["", "Upper", "with-dash", &"x".repeat(64)] {
-            assert_eq!(
-                ReplicationNames::new("ok", bad),
-                Err(ConfigError::InvalidName(bad.to_owned()))
-            );
+            assert_eq!(ReplicationNames::new("ok", bad), Err(ConfigError::InvalidName(bad.to_owned())));
         }
     }
 }

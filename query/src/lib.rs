@@ -31,9 +31,9 @@ impl Grain {
         let first_of = |month: u32| NaiveDate::from_ymd_opt(date.year(), month, 1).unwrap_or(date);
         match self {
             Grain::Day => date,
-            Grain::Week => date
-                .checked_sub_days(Days::new(u64::from(date.weekday().num_days_from_monday())))
-                .unwrap_or(date),
+            Grain::Week => {
+                date.checked_sub_days(Days::new(u64::from(date.weekday().num_days_from_monday()))).unwrap_or(date)
+            }
             Grain::Month => first_of(date.month()),
             Grain::Quarter => first_of((date.month0() / 3) * 3 + 1),
             Grain::Year => first_of(1),

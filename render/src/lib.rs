@@ -48,12 +48,11 @@ pub struct Block {
 impl Document {
     /// Reads a document from its JSON text, refusing duplicate block ids.
     pub fn from_json(text: &str) -> Result<Self, DocumentError> {
-        let document: Document =
-            serde_json::from_str(text).map_err(|error| DocumentError::Malformed {
-                line: error.line(),
-                column: error.column(),
-                message: error.to_string(),
-            })?;
+        let document: Document = serde_json::from_str(text).map_err(|error| DocumentError::Malformed {
+            line: error.line(),
+            column: error.column(),
+            message: error.to_string(),
+        })?;
         let mut seen = std::collections::HashSet::new();
         for block in &document.blocks {
             if !seen.insert(block.id.as_str()) {
@@ -120,10 +119,9 @@ mod tests {
     fn malformed_json_names_its_position_and_duplicates_their_id() {
         let error = Document::from_json("{\"blocks\": [\n  {\"id\": 1}]}").unwrap_err();
         assert!(matches!(error, DocumentError::Malformed { line: 2, .. }), "{error}");
-        let error = Document::from_json(
-            r#"{"blocks": [{"id": "a", "type": "delimiter"}, {"id": "a", "type": "delimiter"}]}"#,
-        )
-        .unwrap_err();
+        let error =
+            Document::from_json(r#"{"blocks": [{"id": "a", "type": "delimiter"}, {"id": "a", "type": "delimiter"}]}"#)
+                .unwrap_err();
         assert_eq!(error.to_string(), "duplicate block id `a`");
     }
 }

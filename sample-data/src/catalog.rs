@@ -23,16 +23,115 @@ pub(crate) struct Site {
 }
 
 pub(crate) const SITES: [Site; 10] = [
-    site("PGL", "Base logistique de Port-Gentil", "onshore_base", "Gabon", -0.7193, 8.7815, 180, "Africa/Libreville", "PGL", [0, 3]),
-    site("ALB", "Plateforme Albatros", "offshore_platform", "Gabon offshore", -1.0521, 8.4210, 140, "Africa/Libreville", "PGL", [1, 4]),
-    site("CRM", "Plateforme Cormoran", "offshore_platform", "Gabon offshore", -1.3312, 8.6104, 96, "Africa/Libreville", "PGL", [2, 5]),
-    site("GLD", "Plateforme Goéland", "offshore_platform", "Gabon offshore", -0.9120, 8.2045, 80, "Africa/Libreville", "PGL", [1, 3]),
+    site(
+        "PGL",
+        "Base logistique de Port-Gentil",
+        "onshore_base",
+        "Gabon",
+        -0.7193,
+        8.7815,
+        180,
+        "Africa/Libreville",
+        "PGL",
+        [0, 3],
+    ),
+    site(
+        "ALB",
+        "Plateforme Albatros",
+        "offshore_platform",
+        "Gabon offshore",
+        -1.0521,
+        8.4210,
+        140,
+        "Africa/Libreville",
+        "PGL",
+        [1, 4],
+    ),
+    site(
+        "CRM",
+        "Plateforme Cormoran",
+        "offshore_platform",
+        "Gabon offshore",
+        -1.3312,
+        8.6104,
+        96,
+        "Africa/Libreville",
+        "PGL",
+        [2, 5],
+    ),
+    site(
+        "GLD",
+        "Plateforme Goéland",
+        "offshore_platform",
+        "Gabon offshore",
+        -0.9120,
+        8.2045,
+        80,
+        "Africa/Libreville",
+        "PGL",
+        [1, 3],
+    ),
     site("MRN", "FPSO Marianne", "fpso", "Gabon offshore", -1.6840, 8.0172, 160, "Africa/Libreville", "PGL", [2, 6]),
-    site("PNR", "Base de Pointe-Noire", "onshore_base", "Congo", -4.7761, 11.8635, 150, "Africa/Brazzaville", "PNR", [0, 4]),
-    site("SRC", "Appareil de forage Sirocco", "drilling_rig", "Congo offshore", -5.1835, 11.4392, 110, "Africa/Brazzaville", "PNR", [1, 5]),
-    site("MST", "Plateforme Mistral", "offshore_platform", "Congo offshore", -4.9520, 11.2318, 72, "Africa/Brazzaville", "PNR", [3, 6]),
-    site("NKS", "Plateforme N'Kossa Sud", "offshore_platform", "Congo offshore", -5.2740, 11.5561, 120, "Africa/Brazzaville", "PNR", [0, 3]),
-    site("LCQ", "Base technique de Lacq", "onshore_base", "Nouvelle-Aquitaine", 43.4131, -0.6275, 60, "Europe/Paris", "LCQ", [0, 3]),
+    site(
+        "PNR",
+        "Base de Pointe-Noire",
+        "onshore_base",
+        "Congo",
+        -4.7761,
+        11.8635,
+        150,
+        "Africa/Brazzaville",
+        "PNR",
+        [0, 4],
+    ),
+    site(
+        "SRC",
+        "Appareil de forage Sirocco",
+        "drilling_rig",
+        "Congo offshore",
+        -5.1835,
+        11.4392,
+        110,
+        "Africa/Brazzaville",
+        "PNR",
+        [1, 5],
+    ),
+    site(
+        "MST",
+        "Plateforme Mistral",
+        "offshore_platform",
+        "Congo offshore",
+        -4.9520,
+        11.2318,
+        72,
+        "Africa/Brazzaville",
+        "PNR",
+        [3, 6],
+    ),
+    site(
+        "NKS",
+        "Plateforme N'Kossa Sud",
+        "offshore_platform",
+        "Congo offshore",
+        -5.2740,
+        11.5561,
+        120,
+        "Africa/Brazzaville",
+        "PNR",
+        [0, 3],
+    ),
+    site(
+        "LCQ",
+        "Base technique de Lacq",
+        "onshore_base",
+        "Nouvelle-Aquitaine",
+        43.4131,
+        -0.6275,
+        60,
+        "Europe/Paris",
+        "LCQ",
+        [0, 3],
+    ),
 ];
 
 #[allow(clippy::too_many_arguments)]
@@ -68,46 +167,188 @@ impl Site {
         let (lat1, lat2) = (self.latitude.to_radians(), other.latitude.to_radians());
         let delta_lat = lat2 - lat1;
         let delta_lon = (other.longitude - self.longitude).to_radians();
-        let haversine = (delta_lat / 2.0).sin().powi(2)
-            + lat1.cos() * lat2.cos() * (delta_lon / 2.0).sin().powi(2);
+        let haversine = (delta_lat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (delta_lon / 2.0).sin().powi(2);
         2.0 * 3440.065 * haversine.sqrt().asin()
     }
 }
 
 pub(crate) const FIRST_NAMES: &[&str] = &[
-    "Jean", "Pierre", "Michel", "Philippe", "Alain", "Nicolas", "Christophe", "Laurent", "Julien",
-    "Sébastien", "Thomas", "Antoine", "Mathieu", "Olivier", "Guillaume", "Hervé", "Franck", "Rémi",
-    "Jérôme", "Benoît", "Cédric", "Loïc", "Yannick", "François", "Grégoire", "Marie", "Nathalie",
-    "Isabelle", "Sophie", "Claire", "Camille", "Émilie", "Céline", "Aurélie", "Hélène", "Léa",
-    "Chloé", "Manon", "Joël", "Serge", "Armel", "Landry", "Rodrigue", "Ghislain", "Brice", "Aimé",
-    "Fabrice", "Ulrich", "Arsène", "Prisca", "Nadège", "Gaëlle", "Noémie", "Maëlle", "Jérémie",
+    "Jean",
+    "Pierre",
+    "Michel",
+    "Philippe",
+    "Alain",
+    "Nicolas",
+    "Christophe",
+    "Laurent",
+    "Julien",
+    "Sébastien",
+    "Thomas",
+    "Antoine",
+    "Mathieu",
+    "Olivier",
+    "Guillaume",
+    "Hervé",
+    "Franck",
+    "Rémi",
+    "Jérôme",
+    "Benoît",
+    "Cédric",
+    "Loïc",
+    "Yannick",
+    "François",
+    "Grégoire",
+    "Marie",
+    "Nathalie",
+    "Isabelle",
+    "Sophie",
+    "Claire",
+    "Camille",
+    "Émilie",
+    "Céline",
+    "Aurélie",
+    "Hélène",
+    "Léa",
+    "Chloé",
+    "Manon",
+    "Joël",
+    "Serge",
+    "Armel",
+    "Landry",
+    "Rodrigue",
+    "Ghislain",
+    "Brice",
+    "Aimé",
+    "Fabrice",
+    "Ulrich",
+    "Arsène",
+    "Prisca",
+    "Nadège",
+    "Gaëlle",
+    "Noémie",
+    "Maëlle",
+    "Jérémie",
 ];
 
 pub(crate) const LAST_NAMES: &[&str] = &[
-    "Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy",
-    "Moreau", "Simon", "Laurent", "Lefèvre", "Michel", "Garcia", "David", "Bertrand", "Roux",
-    "Vincent", "Fournier", "Morel", "Girard", "André", "Lefèbvre", "Mercier", "Dupont", "Lambert",
-    "Bonnet", "François", "Martinez", "Legrand", "Garnier", "Faure", "Rousseau", "Blanc", "Guérin",
-    "Muller", "Henry", "Roussel", "Nicolas", "Perrin", "Morin", "Mathieu", "Clément", "Gauthier",
-    "Mba", "Nguema", "Obiang", "Ondo", "Moussavou", "Mabiala", "Nkounkou", "Makosso", "Bouanga",
-    "Loemba", "Tchicaya", "Kimbembe", "Boussougou", "Ndong", "Mavoungou", "Le Gall", "Le Goff",
-    "Kerhervé", "Etcheverry", "Lacoste", "Darrigrand", "Castaing", "Duhalde",
+    "Martin",
+    "Bernard",
+    "Dubois",
+    "Thomas",
+    "Robert",
+    "Richard",
+    "Petit",
+    "Durand",
+    "Leroy",
+    "Moreau",
+    "Simon",
+    "Laurent",
+    "Lefèvre",
+    "Michel",
+    "Garcia",
+    "David",
+    "Bertrand",
+    "Roux",
+    "Vincent",
+    "Fournier",
+    "Morel",
+    "Girard",
+    "André",
+    "Lefèbvre",
+    "Mercier",
+    "Dupont",
+    "Lambert",
+    "Bonnet",
+    "François",
+    "Martinez",
+    "Legrand",
+    "Garnier",
+    "Faure",
+    "Rousseau",
+    "Blanc",
+    "Guérin",
+    "Muller",
+    "Henry",
+    "Roussel",
+    "Nicolas",
+    "Perrin",
+    "Morin",
+    "Mathieu",
+    "Clément",
+    "Gauthier",
+    "Mba",
+    "Nguema",
+    "Obiang",
+    "Ondo",
+    "Moussavou",
+    "Mabiala",
+    "Nkounkou",
+    "Makosso",
+    "Bouanga",
+    "Loemba",
+    "Tchicaya",
+    "Kimbembe",
+    "Boussougou",
+    "Ndong",
+    "Mavoungou",
+    "Le Gall",
+    "Le Goff",
+    "Kerhervé",
+    "Etcheverry",
+    "Lacoste",
+    "Darrigrand",
+    "Castaing",
+    "Duhalde",
 ];
 
 pub(crate) const NATIONALITIES: &[(&str, u32)] =
     &[("FR", 40), ("GA", 25), ("CG", 20), ("CM", 5), ("GB", 4), ("IT", 3), ("NO", 3)];
 
 pub(crate) const JOB_TITLES: &[&str] = &[
-    "Opérateur de production", "Chef de quart", "Électricien", "Instrumentiste", "Mécanicien",
-    "Grutier", "Élingueur", "Technicien HSE", "Infirmier", "Cuisinier", "Agent hôtelier",
-    "Superviseur maintenance", "Ingénieur procédés", "Chef de plateforme", "Radio-opérateur",
-    "Soudeur", "Échafaudeur", "Peintre industriel", "Foreur", "Assistant foreur", "Chef de chantier",
-    "Magasinier", "Technicien télécom", "Ingénieur électricien", "Inspecteur corrosion",
+    "Opérateur de production",
+    "Chef de quart",
+    "Électricien",
+    "Instrumentiste",
+    "Mécanicien",
+    "Grutier",
+    "Élingueur",
+    "Technicien HSE",
+    "Infirmier",
+    "Cuisinier",
+    "Agent hôtelier",
+    "Superviseur maintenance",
+    "Ingénieur procédés",
+    "Chef de plateforme",
+    "Radio-opérateur",
+    "Soudeur",
+    "Échafaudeur",
+    "Peintre industriel",
+    "Foreur",
+    "Assistant foreur",
+    "Chef de chantier",
+    "Magasinier",
+    "Technicien télécom",
+    "Ingénieur électricien",
+    "Inspecteur corrosion",
 ];
 
 pub(crate) const COMPANY_STEMS: &[&str] = &[
-    "Atlantique", "Équateur", "Océane", "Ogooué", "Kouilou", "Mayombe", "Estuaire", "Golfe",
-    "Horizon", "Mistral", "Boréal", "Lagune", "Cap Lopez", "Nyanga", "Alizé", "Tropique",
+    "Atlantique",
+    "Équateur",
+    "Océane",
+    "Ogooué",
+    "Kouilou",
+    "Mayombe",
+    "Estuaire",
+    "Golfe",
+    "Horizon",
+    "Mistral",
+    "Boréal",
+    "Lagune",
+    "Cap Lopez",
+    "Nyanga",
+    "Alizé",
+    "Tropique",
 ];
 
 pub(crate) const COMPANY_TRADES: &[(&str, &str)] = &[
@@ -126,8 +367,15 @@ pub(crate) const COMPANY_TRADES: &[(&str, &str)] = &[
 ];
 
 pub(crate) const CITIES: &[(&str, &str)] = &[
-    ("Port-Gentil", "GA"), ("Libreville", "GA"), ("Pointe-Noire", "CG"), ("Pau", "FR"),
-    ("Paris", "FR"), ("Marseille", "FR"), ("Bordeaux", "FR"), ("Douala", "CM"), ("Aberdeen", "GB"),
+    ("Port-Gentil", "GA"),
+    ("Libreville", "GA"),
+    ("Pointe-Noire", "CG"),
+    ("Pau", "FR"),
+    ("Paris", "FR"),
+    ("Marseille", "FR"),
+    ("Bordeaux", "FR"),
+    ("Douala", "CM"),
+    ("Aberdeen", "GB"),
 ];
 
 /// Electrical loads as an engineer lists them: description, typical rated kW range,
@@ -151,27 +399,33 @@ pub(crate) const LOADS: &[(&str, f64, f64, f64, f64, &str)] = &[
     ("Treuil", 75.0, 300.0, 0.40, 0.82, "intermittent"),
 ];
 
-pub(crate) fn pick<'a, T>(rng: &mut impl Rng, items: &'a [T]) -> &'a T {
-    // The lists above are constants and never empty.
+pub(crate) fn pick<T: Copy>(rng: &mut impl Rng, items: &[T]) -> T {
+    *pick_ref(rng, items)
+}
+
+/// Like [`pick`], for items that are not `Copy`.
+pub(crate) fn pick_ref<'a, T>(rng: &mut impl Rng, items: &'a [T]) -> &'a T {
+    // Every list passed here is a non-empty constant or a non-empty generated list;
+    // indexing the first item keeps an empty one from going unnoticed in the tests.
     items.choose(rng).unwrap_or(&items[0])
 }
 
 /// Picks from `(item, weight)` pairs.
-pub(crate) fn pick_weighted<'a, T>(rng: &mut impl Rng, items: &'a [(T, u32)]) -> &'a T {
+pub(crate) fn pick_weighted<T: Copy>(rng: &mut impl Rng, items: &[(T, u32)]) -> T {
     let total: u32 = items.iter().map(|(_, weight)| weight).sum();
     let mut ticket = rng.random_range(0..total);
     for (item, weight) in items {
         if ticket < *weight {
-            return item;
+            return *item;
         }
         ticket -= weight;
     }
-    &items[items.len() - 1].0
+    items[items.len() - 1].0
 }
 
 /// A person's name, drawn from the lists above.
 pub(crate) fn person(rng: &mut impl Rng) -> (&'static str, &'static str) {
-    (*pick(rng, FIRST_NAMES), *pick(rng, LAST_NAMES))
+    (pick(rng, FIRST_NAMES), pick(rng, LAST_NAMES))
 }
 
 /// A UUID (version 4 layout) from the generator's random stream, so identifiers are as

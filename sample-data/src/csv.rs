@@ -7,8 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 /// The columns every table ends with, in this order (see the migrations).
-pub(crate) const AUDIT_COLUMNS: [&str; 5] =
-    ["external_id", "created_at", "updated_at", "created_by", "updated_by"];
+pub(crate) const AUDIT_COLUMNS: [&str; 5] = ["external_id", "created_at", "updated_at", "created_by", "updated_by"];
 
 /// One generated table: its qualified name, its columns and its rows as CSV text.
 #[derive(Debug, Clone)]

@@ -28,7 +28,9 @@ pub enum SampleDataError {
     #[error("--scale must be a number from 0.001 to 10 (1 ≈ ten million meter readings), got {0}")]
     InvalidScale(f64),
     /// The target database already holds operational rows; loading again would mix two data sets.
-    #[error("the database already holds {rows} rows in {table}: sample data loads only into an empty, migrated database")]
+    #[error(
+        "the database already holds {rows} rows in {table}: sample data loads only into an empty, migrated database"
+    )]
     DatabaseNotEmpty { table: String, rows: i64 },
     /// The schema is missing: migrations have not been applied.
     #[error("the database has no table {table}: apply the migrations first (`opsflux migrate`)")]
@@ -169,11 +171,15 @@ mod tests {
 
     fn digest(dataset: &Dataset) -> Vec<(String, u64, u64)> {
         use std::hash::{Hash, Hasher};
-        let mut digests: Vec<(String, u64, u64)> = dataset.tables.iter().map(|table| {
-            let mut hasher = std::collections::hash_map::DefaultHasher::new();
-            table.csv.hash(&mut hasher);
-            (table.name.clone(), table.rows, hasher.finish())
-        }).collect();
+        let mut digests: Vec<(String, u64, u64)> = dataset
+            .tables
+            .iter()
+            .map(|table| {
+                let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                table.csv.hash(&mut hasher);
+                (table.name.clone(), table.rows, hasher.finish())
+            })
+            .collect();
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         let mut rows = 0;
         for chunk in dataset.readings.chunks() {

@@ -64,7 +64,8 @@ pub async fn load(
 
     let readings = &dataset.readings;
     progress(LoadEvent::Table { name: ReadingsPlan::TABLE.to_owned(), rows: readings.total_rows() });
-    let statement = format!("COPY {} ({}) FROM STDIN WITH (FORMAT csv)", ReadingsPlan::TABLE, ReadingsPlan::columns().join(", "));
+    let statement =
+        format!("COPY {} ({}) FROM STDIN WITH (FORMAT csv)", ReadingsPlan::TABLE, ReadingsPlan::columns().join(", "));
     let mut copy = transaction.copy_in_raw(&statement).await.map_err(database(ReadingsPlan::TABLE))?;
     let (sender, mut receiver) = tokio::sync::mpsc::channel(2);
     let plan = readings.clone();

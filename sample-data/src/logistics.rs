@@ -37,9 +37,14 @@ pub(crate) fn generate(options: &Options, world: &World) -> Vec<TableData> {
     let audit = |created_at| Audit { external_id: None, created_at, created_by: Some(world.admin) };
 
     // Tiers: the operator, then suppliers and subcontractors, each with contacts.
-    let mut companies = TableData::new("tiers.companies", &["id", "name", "kind", "registration_number", "country", "city"]);
-    let mut contacts = TableData::new("tiers.contacts", &["id", "company_id", "first_name", "last_name", "email", "phone", "job_title"]);
-    let mut external_users = TableData::new("tiers.external_users", &["id", "company_id", "contact_id", "email", "access_expires_at"]);
+    let mut companies =
+        TableData::new("tiers.companies", &["id", "name", "kind", "registration_number", "country", "city"]);
+    let mut contacts = TableData::new(
+        "tiers.contacts",
+        &["id", "company_id", "first_name", "last_name", "email", "phone", "job_title"],
+    );
+    let mut external_users =
+        TableData::new("tiers.external_users", &["id", "company_id", "contact_id", "email", "access_expires_at"]);
     let mut company_ids = Vec::new();
     let mut company_kinds = Vec::new();
     let mut taken = HashSet::new();
@@ -51,16 +56,21 @@ pub(crate) fn generate(options: &Options, world: &World) -> Vec<TableData> {
                 let (trade, kind) = catalog::pick(&mut rng, catalog::COMPANY_TRADES);
                 let name = format!("{trade} {}", catalog::pick(&mut rng, catalog::COMPANY_STEMS));
                 if taken.insert(name.clone()) {
-                    break (name, *kind);
+                    break (name, kind);
                 }
             }
         };
         let id = catalog::uuid(&mut rng);
         let (city, country) = catalog::pick(&mut rng, catalog::CITIES);
-        let registration = if *country == "FR" {
+        let registration = if country == "FR" {
             format!("{:09} {:05}", rng.random_range(300_000_000u64..999_999_999), rng.random_range(10..99_999))
         } else {
-            format!("RCCM-{country}-{}-{}-B-{:05}", &city[..3].to_uppercase(), rng.random_range(1995..2024), rng.random_range(1..99_999))
+            format!(
+                "RCCM-{country}-{}-{}-B-{:05}",
+                &city[..3].to_uppercase(),
+                rng.random_range(1995..2024),
+                rng.random_range(1..99_999)
+            )
         };
         let external_id = format!("TIERS-{:04}", company_index + 1);
         companies.row(Audit { external_id: Some(&external_id), ..audit(setup_at) }, |row| {
@@ -70,9 +80,25 @@ pub(crate) fn generate(options: &Options, world: &World) -> Vec<TableData> {
         for contact_index in 0..rng.random_range(2..=4) {
             let contact_id = catalog::uuid(&mut rng);
             let (first, last) = catalog::person(&mut rng);
-            let email = format!("{}.{}{contact_index}@{domain}.example", catalog::ascii_slug(first), catalog::ascii_slug(last));
-            let phone = format!("+241 {:02} {:02} {:02} {:02}", rng.random_range(1..99), rng.random_range(0..99), rng.random_range(0..99), rng.random_range(0..99));
-            let title = *catalog::pick(&mut rng, &["Directeur commercial", "Chargé d'affaires", "Responsable HSE", "Coordinateur opérations", "Comptable"]);
+            let email =
+                format!("{}.{}{contact_index}@{domain}.example", catalog::ascii_slug(first), catalog::ascii_slug(last));
+            let phone = format!(
+                "+241 {:02} {:02} {:02} {:02}",
+                rng.random_range(1..99),
+                rng.random_range(0..99),
+                rng.random_range(0..99),
+                rng.random_range(0..99)
+            );
+            let title = catalog::pick(
+                &mut rng,
+                &[
+                    "Directeur commercial",
+                    "Chargé d'affaires",
+                    "Responsable HSE",
+                    "Coordinateur opérations",
+                    "Comptable",
+                ],
+            );
             contacts.row(audit(setup_at), |row| {
                 row.uuid(contact_id).uuid(id).text(first).text(last).text(&email).text(&phone).text(title);
             });
@@ -86,35 +112,62 @@ pub(crate) fn generate(options: &Options, world: &World) -> Vec<TableData> {
         company_ids.push(id);
         company_kinds.push(kind);
     }
-    let employers: Vec<Uuid> = company_ids.iter().zip(&company_kinds)
+    let employers: Vec<Uuid> = company_ids
+        .iter()
+        .zip(&company_kinds)
         .filter(|(_, kind)| matches!(**kind, "client" | "subcontractor"))
-        .map(|(id, _)| *id).collect();
+        .map(|(id, _)| *id)
+        .collect();
 
     // Personnel: rotating crews sized to each site's beds, plus a pool of campaign
     // workers and visitors who come for shutdowns and short trips.
-    let mut personnel = TableData::new("pob.personnel", &["id", "company_id", "first_name", "last_name", "badge_number", "job_title", "nationality", "rotation_pattern", "home_site_id"]);
-    let mut rotations = TableData::new("pob.rotations", &["id", "personnel_id", "site_id", "pattern", "on_days", "off_days", "cycle_start_date", "ends_on"]);
+    let mut personnel = TableData::new(
+        "pob.personnel",
+        &[
+            "id",
+            "company_id",
+            "first_name",
+            "last_name",
+            "badge_number",
+            "job_title",
+            "nationality",
+            "rotation_pattern",
+            "home_site_id",
+        ],
+    );
+    let mut rotations = TableData::new(
+        "pob.rotations",
+        &["id", "personnel_id", "site_id", "pattern", "on_days", "off_days", "cycle_start_date", "ends_on"],
+    );
     let mut stays: Vec<Stay> = Vec::new();
     let mut stay_rotation: Vec<Option<Uuid>> = Vec::new();
     let mut badge = 0u32;
-    let mut add_person = |rng: &mut rand_chacha::ChaCha8Rng, personnel: &mut TableData, pattern: &str, home: Option<Uuid>| {
-        let id = catalog::uuid(rng);
-        badge += 1;
-        let (first, last) = catalog::person(rng);
-        let employer = if rng.random_bool(0.35) { employers[0] } else { *catalog::pick(rng, &employers) };
-        let external_id = format!("HR-{badge:06}");
-        personnel.row(Audit { external_id: Some(&external_id), ..audit(setup_at) }, |row| {
-            row.uuid(id).uuid(employer).text(first).text(last).text(&format!("B{badge:06}"))
-                .text(*catalog::pick(rng, catalog::JOB_TITLES)).text(*catalog::pick_weighted(rng, catalog::NATIONALITIES))
-                .text(pattern).opt_uuid(home);
-        });
-        id
-    };
+    let mut add_person =
+        |rng: &mut rand_chacha::ChaCha8Rng, personnel: &mut TableData, pattern: &str, home: Option<Uuid>| {
+            let id = catalog::uuid(rng);
+            badge += 1;
+            let (first, last) = catalog::person(rng);
+            let employer = if rng.random_bool(0.35) { employers[0] } else { catalog::pick(rng, &employers) };
+            let external_id = format!("HR-{badge:06}");
+            personnel.row(Audit { external_id: Some(&external_id), ..audit(setup_at) }, |row| {
+                row.uuid(id)
+                    .uuid(employer)
+                    .text(first)
+                    .text(last)
+                    .text(&format!("B{badge:06}"))
+                    .text(catalog::pick(rng, catalog::JOB_TITLES))
+                    .text(catalog::pick_weighted(rng, catalog::NATIONALITIES))
+                    .text(pattern)
+                    .opt_uuid(home);
+            });
+            id
+        };
     let horizon = end + Days::new(35);
     for (site_index, site) in world.sites.iter().enumerate() {
         let crew = (f64::from(site.site.bed_capacity) * 2.0 * 0.91).round() as usize;
         for _ in 0..crew {
-            let (pattern, on_days) = *catalog::pick_weighted(&mut rng, &[(("14/14", 14u64), 60), (("28/28", 28), 25), (("21/21", 21), 15)]);
+            let (pattern, on_days) =
+                catalog::pick_weighted(&mut rng, &[(("14/14", 14u64), 60), (("28/28", 28), 25), (("21/21", 21), 15)]);
             let person = add_person(&mut rng, &mut personnel, pattern, Some(site.id));
             let cycle_weeks = on_days * 2 / 7;
             // Cycles start on a crew-change weekday, some whole weeks before the history.
@@ -125,8 +178,14 @@ pub(crate) fn generate(options: &Options, world: &World) -> Vec<TableData> {
             }
             let rotation_id = catalog::uuid(&mut rng);
             rotations.row(audit(moment(cycle_start - Days::new(30), 9, 0)), |row| {
-                row.uuid(rotation_id).uuid(person).uuid(site.id).text(pattern).int(on_days as i64)
-                    .int(on_days as i64).date(cycle_start).null();
+                row.uuid(rotation_id)
+                    .uuid(person)
+                    .uuid(site.id)
+                    .text(pattern)
+                    .int(on_days as i64)
+                    .int(on_days as i64)
+                    .date(cycle_start)
+                    .null();
             });
             let mut arrival = cycle_start;
             while arrival < horizon {
@@ -140,7 +199,15 @@ pub(crate) fn generate(options: &Options, world: &World) -> Vec<TableData> {
                 };
                 let departure = arrival + Days::new(length);
                 if departure > start {
-                    stays.push(Stay { id: catalog::uuid(&mut rng), site: site_index, personnel: person, arrival, departure, travels: true, submitted_at: None });
+                    stays.push(Stay {
+                        id: catalog::uuid(&mut rng),
+                        site: site_index,
+                        personnel: person,
+                        arrival,
+                        departure,
+                        travels: true,
+                        submitted_at: None,
+                    });
                     stay_rotation.push(Some(rotation_id));
                 }
                 arrival = arrival + Days::new(on_days * 2);
@@ -172,7 +239,15 @@ pub(crate) fn generate(options: &Options, world: &World) -> Vec<TableData> {
                     continue;
                 }
                 busy_until.insert(*worker, departure);
-                stays.push(Stay { id: catalog::uuid(&mut rng), site: site_index, personnel: *worker, arrival, departure, travels: true, submitted_at: None });
+                stays.push(Stay {
+                    id: catalog::uuid(&mut rng),
+                    site: site_index,
+                    personnel: *worker,
+                    arrival,
+                    departure,
+                    travels: true,
+                    submitted_at: None,
+                });
                 stay_rotation.push(None);
                 added += 1;
             }
@@ -180,11 +255,34 @@ pub(crate) fn generate(options: &Options, world: &World) -> Vec<TableData> {
     }
 
     // Stays with their approval circuit, in the state they have on the last day.
-    let mut stays_table = TableData::new("pob.stays", &["id", "site_id", "personnel_id", "rotation_id", "status", "arrival_date", "departure_date", "purpose", "requested_by", "requested_at", "submitted_at", "approved_at"]);
-    let mut approvals = TableData::new("pob.stay_approvals", &["id", "stay_id", "level", "approver_id", "decision", "decided_at", "comment"]);
+    let mut stays_table = TableData::new(
+        "pob.stays",
+        &[
+            "id",
+            "site_id",
+            "personnel_id",
+            "rotation_id",
+            "status",
+            "arrival_date",
+            "departure_date",
+            "purpose",
+            "requested_by",
+            "requested_at",
+            "submitted_at",
+            "approved_at",
+        ],
+    );
+    let mut approvals = TableData::new(
+        "pob.stay_approvals",
+        &["id", "stay_id", "level", "approver_id", "decision", "decided_at", "comment"],
+    );
     for (stay, rotation) in stays.iter_mut().zip(&stay_rotation) {
         let site = &world.sites[stay.site];
-        let requested_at = moment(stay.arrival - Days::new(rng.random_range(12..40)), rng.random_range(6..17), rng.random_range(0..60));
+        let requested_at = moment(
+            stay.arrival - Days::new(rng.random_range(12..40)),
+            rng.random_range(6..17),
+            rng.random_range(0..60),
+        );
         let days_ahead = (stay.arrival - end).num_days();
         let roll = rng.random_range(0..1000);
         let status = if days_ahead > 21 {
@@ -209,13 +307,23 @@ pub(crate) fn generate(options: &Options, world: &World) -> Vec<TableData> {
         let decided = |level: i64, rng: &mut rand_chacha::ChaCha8Rng| {
             submitted_at.map(|at| at + Duration::hours(level * 20 + rng.random_range(1..30)))
         };
-        let approved_at = matches!(status, "approved" | "completed" | "cancelled").then(|| decided(levels, &mut rng)).flatten();
+        let approved_at =
+            matches!(status, "approved" | "completed" | "cancelled").then(|| decided(levels, &mut rng)).flatten();
         let purpose = if rotation.is_some() { "Relève équipe de quart" } else { "Campagne de maintenance" };
         let requester = world.site_managers[stay.site % world.site_managers.len()];
         stays_table.row(Audit { external_id: None, created_at: requested_at, created_by: Some(requester) }, |row| {
-            row.uuid(stay.id).uuid(site.id).uuid(stay.personnel).opt_uuid(*rotation).text(status)
-                .date(stay.arrival).date(stay.departure).text(purpose).uuid(requester)
-                .timestamp(requested_at).opt_timestamp(submitted_at).opt_timestamp(approved_at);
+            row.uuid(stay.id)
+                .uuid(site.id)
+                .uuid(stay.personnel)
+                .opt_uuid(*rotation)
+                .text(status)
+                .date(stay.arrival)
+                .date(stay.departure)
+                .text(purpose)
+                .uuid(requester)
+                .timestamp(requested_at)
+                .opt_timestamp(submitted_at)
+                .opt_timestamp(approved_at);
         });
         let Some(submitted) = submitted_at else { continue };
         for level in 1..=levels {
@@ -223,13 +331,20 @@ pub(crate) fn generate(options: &Options, world: &World) -> Vec<TableData> {
                 "pending" => ("pending", None, None),
                 "in_validation" if level == 1 => ("approved", decided(level, &mut rng), None),
                 "in_validation" => ("pending", None, None),
-                "rejected" if level == levels => ("rejected", decided(level, &mut rng), Some("Capacité d'hébergement atteinte sur la période")),
+                "rejected" if level == levels => {
+                    ("rejected", decided(level, &mut rng), Some("Capacité d'hébergement atteinte sur la période"))
+                }
                 _ => ("approved", decided(level, &mut rng), None),
             };
-            let approver = if level == 1 { requester } else { *catalog::pick(&mut rng, &world.users) };
+            let approver = if level == 1 { requester } else { catalog::pick(&mut rng, &world.users) };
             approvals.row(Audit { external_id: None, created_at: submitted, created_by: Some(requester) }, |row| {
-                row.uuid(catalog::uuid(&mut rng)).uuid(stay.id).int(level).uuid(approver).text(decision)
-                    .opt_timestamp(decided_at).opt_text(comment);
+                row.uuid(catalog::uuid(&mut rng))
+                    .uuid(stay.id)
+                    .int(level)
+                    .uuid(approver)
+                    .text(decision)
+                    .opt_timestamp(decided_at)
+                    .opt_text(comment);
             });
         }
     }
@@ -271,7 +386,20 @@ fn transport(
     let setup_at = moment(start - Days::new(200), 8, 0);
     let audit = |created_at| Audit { external_id: None, created_at, created_by: Some(world.admin) };
 
-    let mut vehicles_table = TableData::new("travel.vehicles", &["id", "kind", "name", "registration", "operator_company_id", "seat_capacity", "max_payload_kg", "cruise_speed_kn", "home_site_id"]);
+    let mut vehicles_table = TableData::new(
+        "travel.vehicles",
+        &[
+            "id",
+            "kind",
+            "name",
+            "registration",
+            "operator_company_id",
+            "seat_capacity",
+            "max_payload_kg",
+            "cruise_speed_kn",
+            "home_site_id",
+        ],
+    );
     let fleet_spec: [(&str, &str, &str, usize, f64, f64, bool); 13] = [
         ("helicopter", "PGL", "H175 Ogooué", 16, 2300.0, 140.0, false),
         ("helicopter", "PGL", "H175 Estuaire", 16, 2300.0, 140.0, false),
@@ -298,8 +426,15 @@ fn transport(
             _ => format!("{}-{:03}-{}", base, 100 + index, "GA"),
         };
         vehicles_table.row(audit(setup_at), |row| {
-            row.uuid(id).text(kind).text(name).text(&registration).uuid(operator).int(seats as i64)
-                .decimal(payload_kg, 1).decimal(speed_kn, 1).opt_uuid(home);
+            row.uuid(id)
+                .text(kind)
+                .text(name)
+                .text(&registration)
+                .uuid(operator)
+                .int(seats as i64)
+                .decimal(payload_kg, 1)
+                .decimal(speed_kn, 1)
+                .opt_uuid(home);
         });
         fleet.push(Vehicle { id, kind, base, seats, payload_kg, speed_kn, supply });
     }
@@ -316,12 +451,38 @@ fn transport(
         }
     }
 
-    let mut trips = TableData::new("travel.trips", &["id", "vehicle_id", "trip_number", "status", "departure_site_id", "arrival_site_id", "scheduled_departure_at", "actual_departure_at", "actual_arrival_at", "distance_nm", "flight_hours"]);
-    let mut legs = TableData::new("travel.trip_legs", &["id", "trip_id", "leg_number", "from_site_id", "to_site_id", "departs_at", "arrives_at", "distance_nm"]);
-    let mut bookings = TableData::new("travel.bookings", &["id", "trip_id", "personnel_id", "stay_id", "status", "booked_at"]);
-    let mut passengers = TableData::new("travel.manifest_passengers", &["id", "trip_leg_id", "booking_id", "personnel_id", "body_weight_kg", "baggage_kg"]);
-    let mut cargo = TableData::new("travel.manifest_cargo", &["id", "trip_leg_id", "description", "weight_kg", "is_dangerous_goods"]);
-    let mut fuel = TableData::new("travel.fuel_logs", &["id", "trip_id", "vehicle_id", "logged_at", "quantity_l", "fuel_type"]);
+    let mut trips = TableData::new(
+        "travel.trips",
+        &[
+            "id",
+            "vehicle_id",
+            "trip_number",
+            "status",
+            "departure_site_id",
+            "arrival_site_id",
+            "scheduled_departure_at",
+            "actual_departure_at",
+            "actual_arrival_at",
+            "distance_nm",
+            "flight_hours",
+        ],
+    );
+    let mut legs = TableData::new(
+        "travel.trip_legs",
+        &["id", "trip_id", "leg_number", "from_site_id", "to_site_id", "departs_at", "arrives_at", "distance_nm"],
+    );
+    let mut bookings =
+        TableData::new("travel.bookings", &["id", "trip_id", "personnel_id", "stay_id", "status", "booked_at"]);
+    let mut passengers = TableData::new(
+        "travel.manifest_passengers",
+        &["id", "trip_leg_id", "booking_id", "personnel_id", "body_weight_kg", "baggage_kg"],
+    );
+    let mut cargo = TableData::new(
+        "travel.manifest_cargo",
+        &["id", "trip_leg_id", "description", "weight_kg", "is_dangerous_goods"],
+    );
+    let mut fuel =
+        TableData::new("travel.fuel_logs", &["id", "trip_id", "vehicle_id", "logged_at", "quantity_l", "fuel_type"]);
     let mut trip_counter = 0u32;
     let trip_end = end + Days::new(14);
     let mut day = start;
@@ -331,18 +492,32 @@ fn transport(
             if !site.site.is_offshore() {
                 continue;
             }
-            let Some(base) = world.sites.iter().find(|candidate| candidate.site.code == site.site.base) else { continue };
+            let Some(base) = world.sites.iter().find(|candidate| candidate.site.code == site.site.base) else {
+                continue;
+            };
             let crew_day = site.site.crew_change_days.contains(&weekday);
             let mode = mode_of(site);
-            let candidates: Vec<&Vehicle> = fleet.iter().filter(|vehicle| vehicle.kind == mode && vehicle.base == site.site.base && !vehicle.supply).collect();
-            let out: Vec<(Uuid, Option<&Stay>)> = outbound.get(&(site_index, day)).map(|list| list.iter().map(|stay| (stay.personnel, Some(*stay))).collect()).unwrap_or_default();
-            let back: Vec<(Uuid, Option<&Stay>)> = inbound.get(&(site_index, day)).map(|list| list.iter().map(|stay| (stay.personnel, Some(*stay))).collect()).unwrap_or_default();
+            let candidates: Vec<&Vehicle> = fleet
+                .iter()
+                .filter(|vehicle| vehicle.kind == mode && vehicle.base == site.site.base && !vehicle.supply)
+                .collect();
+            let out: Vec<(Uuid, Option<&Stay>)> = outbound
+                .get(&(site_index, day))
+                .map(|list| list.iter().map(|stay| (stay.personnel, Some(*stay))).collect())
+                .unwrap_or_default();
+            let back: Vec<(Uuid, Option<&Stay>)> = inbound
+                .get(&(site_index, day))
+                .map(|list| list.iter().map(|stay| (stay.personnel, Some(*stay))).collect())
+                .unwrap_or_default();
             // Crew-change days carry the crews; two other weekdays carry a few visitors.
             let (out, back) = if crew_day {
                 (out, back)
             } else if (weekday + site_index as u32) % 7 < 2 {
                 let count = rng.random_range(1..=6).min(visitors.len());
-                let chosen: Vec<(Uuid, Option<&Stay>)> = rand::seq::index::sample(rng, visitors.len(), count).into_iter().map(|index| (visitors[index], None)).collect();
+                let chosen: Vec<(Uuid, Option<&Stay>)> = rand::seq::index::sample(rng, visitors.len(), count)
+                    .into_iter()
+                    .map(|index| (visitors[index], None))
+                    .collect();
                 (chosen.clone(), chosen)
             } else {
                 (Vec::new(), Vec::new())
@@ -357,17 +532,55 @@ fn transport(
                     trip_counter += 1;
                     let prefix = if mode == "helicopter" { "HEL" } else { "CRW" };
                     let hour = 6 + 2 * trip_index as u32;
-                    write_trip(&mut TripWriter { rng, trips: &mut trips, legs: &mut legs, bookings: &mut bookings, passengers: &mut passengers, cargo: &mut cargo, fuel: &mut fuel, end, created_by: world.admin },
-                        vehicle, base, site, day, hour, &format!("{prefix}-{}-{trip_counter:06}", site.site.base), out_slice, back_slice);
+                    write_trip(
+                        &mut TripWriter {
+                            rng,
+                            trips: &mut trips,
+                            legs: &mut legs,
+                            bookings: &mut bookings,
+                            passengers: &mut passengers,
+                            cargo: &mut cargo,
+                            fuel: &mut fuel,
+                            end,
+                            created_by: world.admin,
+                        },
+                        vehicle,
+                        base,
+                        site,
+                        day,
+                        hour,
+                        &format!("{prefix}-{}-{trip_counter:06}", site.site.base),
+                        out_slice,
+                        back_slice,
+                    );
                 }
             }
             // Supply boats twice a week, cargo only.
-            if (weekday + 2 * site_index as u32) % 7 == 0 || (weekday + 2 * site_index as u32) % 7 == 4 {
-                if let Some(vehicle) = fleet.iter().find(|vehicle| vehicle.supply && vehicle.base == site.site.base) {
-                    trip_counter += 1;
-                    write_trip(&mut TripWriter { rng, trips: &mut trips, legs: &mut legs, bookings: &mut bookings, passengers: &mut passengers, cargo: &mut cargo, fuel: &mut fuel, end, created_by: world.admin },
-                        vehicle, base, site, day, 5, &format!("SUP-{}-{trip_counter:06}", site.site.base), &[], &[]);
-                }
+            if matches!((weekday + 2 * site_index as u32) % 7, 0 | 4)
+                && let Some(vehicle) = fleet.iter().find(|vehicle| vehicle.supply && vehicle.base == site.site.base)
+            {
+                trip_counter += 1;
+                write_trip(
+                    &mut TripWriter {
+                        rng,
+                        trips: &mut trips,
+                        legs: &mut legs,
+                        bookings: &mut bookings,
+                        passengers: &mut passengers,
+                        cargo: &mut cargo,
+                        fuel: &mut fuel,
+                        end,
+                        created_by: world.admin,
+                    },
+                    vehicle,
+                    base,
+                    site,
+                    day,
+                    5,
+                    &format!("SUP-{}-{trip_counter:06}", site.site.base),
+                    &[],
+                    &[],
+                );
             }
         }
         day = day + Days::new(1);
@@ -375,7 +588,7 @@ fn transport(
     vec![vehicles_table, trips, legs, bookings, passengers, cargo, fuel]
 }
 
-fn slice_for<'a, T>(items: &'a [T], trip_index: usize, seats: usize) -> &'a [T] {
+fn slice_for<T>(items: &[T], trip_index: usize, seats: usize) -> &[T] {
     let from = (trip_index * seats).min(items.len());
     let to = ((trip_index + 1) * seats).min(items.len());
     &items[from..to]
@@ -429,26 +642,42 @@ fn write_trip(
         (false, true) => "cancelled",
         (false, false) => "completed",
     };
-    let delay = Duration::minutes(if rng.random_bool(0.7) { rng.random_range(0..15) } else { rng.random_range(15..120) });
+    let delay =
+        Duration::minutes(if rng.random_bool(0.7) { rng.random_range(0..15) } else { rng.random_range(15..120) });
     let departs = scheduled + delay;
     let turnaround = Duration::minutes(rng.random_range(25..50));
     let arrives = departs + leg_duration + turnaround + leg_duration;
     let flying = status == "completed";
     let trip_id = catalog::uuid(rng);
     let hours = if vehicle.kind == "helicopter" { Some((leg_duration.num_minutes() * 2) as f64 / 60.0) } else { None };
-    let audit = Audit { external_id: None, created_at: scheduled - Duration::days(5), created_by: Some(writer.created_by) };
+    let audit =
+        Audit { external_id: None, created_at: scheduled - Duration::days(5), created_by: Some(writer.created_by) };
     writer.trips.row(audit, |row| {
-        row.uuid(trip_id).uuid(vehicle.id).text(trip_number).text(status).uuid(base.id).uuid(base.id).timestamp(scheduled)
-            .opt_timestamp(flying.then_some(departs)).opt_timestamp(flying.then_some(arrives))
-            .decimal(distance * 2.0, 1).opt_decimal(hours, 2);
+        row.uuid(trip_id)
+            .uuid(vehicle.id)
+            .text(trip_number)
+            .text(status)
+            .uuid(base.id)
+            .uuid(base.id)
+            .timestamp(scheduled)
+            .opt_timestamp(flying.then_some(departs))
+            .opt_timestamp(flying.then_some(arrives))
+            .decimal(distance * 2.0, 1)
+            .opt_decimal(hours, 2);
     });
     let legs_spec = [(1, base, site, departs, out), (2, site, base, departs + leg_duration + turnaround, back)];
     let mut booked: BTreeMap<Uuid, Uuid> = BTreeMap::new();
     for (leg_number, from, to, leg_departs, people) in legs_spec {
         let leg_id = catalog::uuid(rng);
         writer.legs.row(audit, |row| {
-            row.uuid(leg_id).uuid(trip_id).int(leg_number).uuid(from.id).uuid(to.id).timestamp(leg_departs)
-                .timestamp(leg_departs + leg_duration).decimal(distance, 1);
+            row.uuid(leg_id)
+                .uuid(trip_id)
+                .int(leg_number)
+                .uuid(from.id)
+                .uuid(to.id)
+                .timestamp(leg_departs)
+                .timestamp(leg_departs + leg_duration)
+                .decimal(distance, 1);
         });
         for (person, stay) in people {
             let booking_id = *booked.entry(*person).or_insert_with(|| {
@@ -460,7 +689,12 @@ fn write_trip(
                     _ => "completed",
                 };
                 writer.bookings.row(Audit { created_at: booked_at, ..audit }, |row| {
-                    row.uuid(booking_id).uuid(trip_id).uuid(*person).opt_uuid(stay.map(|stay| stay.id)).text(booking_status).timestamp(booked_at);
+                    row.uuid(booking_id)
+                        .uuid(trip_id)
+                        .uuid(*person)
+                        .opt_uuid(stay.map(|stay| stay.id))
+                        .text(booking_status)
+                        .timestamp(booked_at);
                 });
                 booking_id
             });
@@ -469,7 +703,12 @@ fn write_trip(
             }
             let weight = (82.0 + 12.0 * rng.sample::<f64, _>(StandardNormal)).clamp(50.0, 140.0);
             writer.passengers.row(audit, |row| {
-                row.uuid(catalog::uuid(rng)).uuid(leg_id).uuid(booking_id).uuid(*person).decimal(weight, 1).decimal(rng.random_range(5.0..23.0), 1);
+                row.uuid(catalog::uuid(rng))
+                    .uuid(leg_id)
+                    .uuid(booking_id)
+                    .uuid(*person)
+                    .decimal(weight, 1)
+                    .decimal(rng.random_range(5.0..23.0), 1);
             });
         }
         if status == "cancelled" {
@@ -484,13 +723,13 @@ fn write_trip(
         for _ in 0..n_items {
             let (description, low, high, dangerous) = catalog::pick(rng, CARGO);
             let cap = (vehicle.payload_kg * 0.9 - load_kg).max(5.0);
-            let weight = rng.random_range(*low..*high).min(cap).max(1.0);
-            if vehicle.kind == "helicopter" && *low > 1000.0 {
+            let weight = rng.random_range(low..high).min(cap).max(1.0);
+            if vehicle.kind == "helicopter" && low > 1000.0 {
                 continue;
             }
             load_kg += weight;
             writer.cargo.row(audit, |row| {
-                row.uuid(catalog::uuid(rng)).uuid(leg_id).text(description).decimal(weight, 1).boolean(*dangerous);
+                row.uuid(catalog::uuid(rng)).uuid(leg_id).text(description).decimal(weight, 1).boolean(dangerous);
             });
         }
     }
@@ -501,7 +740,12 @@ fn write_trip(
             _ => (distance * 2.0 * rng.random_range(8.0..12.0), "marine_gasoil"),
         };
         writer.fuel.row(audit, |row| {
-            row.uuid(catalog::uuid(rng)).uuid(trip_id).uuid(vehicle.id).timestamp(arrives).decimal(quantity.max(1.0), 1).text(fuel_type);
+            row.uuid(catalog::uuid(rng))
+                .uuid(trip_id)
+                .uuid(vehicle.id)
+                .timestamp(arrives)
+                .decimal(quantity.max(1.0), 1)
+                .text(fuel_type);
         });
     }
 }

@@ -17,19 +17,52 @@ pub(crate) struct Generated {
 /// Roles and the permissions (`module.action.scope`) each one holds.
 const ROLES: &[(&str, &str, &[&str])] = &[
     ("admin", "Administrateur", &["admin.manage.all", "dashboards.read.all", "exports.run.all"]),
-    ("site_manager", "Chef de site", &["pob.read.site", "pob.approve.site", "moc.approve.site", "hse.read.site", "dashboards.read.site", "projects.read.site"]),
-    ("hse_officer", "Animateur HSE", &["hse.read.all", "hse.write.all", "cleanvue.write.site", "moc.approve.site", "dashboards.read.all"]),
-    ("logistics_coordinator", "Coordinateur logistique", &["travel.read.all", "travel.write.all", "pob.read.all", "dashboards.read.all"]),
-    ("electrical_engineer", "Ingénieur électricien", &["powertrace.read.all", "powertrace.write.all", "powertrace.simulate.all", "dashboards.read.all"]),
-    ("report_author", "Rédacteur de rapports", &["redacteur.read.all", "redacteur.write.all", "redacteur.render.all", "dashboards.read.all"]),
+    (
+        "site_manager",
+        "Chef de site",
+        &[
+            "pob.read.site",
+            "pob.approve.site",
+            "moc.approve.site",
+            "hse.read.site",
+            "dashboards.read.site",
+            "projects.read.site",
+        ],
+    ),
+    (
+        "hse_officer",
+        "Animateur HSE",
+        &["hse.read.all", "hse.write.all", "cleanvue.write.site", "moc.approve.site", "dashboards.read.all"],
+    ),
+    (
+        "logistics_coordinator",
+        "Coordinateur logistique",
+        &["travel.read.all", "travel.write.all", "pob.read.all", "dashboards.read.all"],
+    ),
+    (
+        "electrical_engineer",
+        "Ingénieur électricien",
+        &["powertrace.read.all", "powertrace.write.all", "powertrace.simulate.all", "dashboards.read.all"],
+    ),
+    (
+        "report_author",
+        "Rédacteur de rapports",
+        &["redacteur.read.all", "redacteur.write.all", "redacteur.render.all", "dashboards.read.all"],
+    ),
     ("analyst", "Analyste", &["dashboards.read.all", "exports.run.all", "redacteur.read.all"]),
     ("viewer", "Lecteur", &["dashboards.read.site"]),
 ];
 
 /// How many users hold each role (site managers: one per site).
 const USERS_PER_ROLE: &[(&str, usize)] = &[
-    ("admin", 1), ("site_manager", 10), ("hse_officer", 6), ("logistics_coordinator", 6),
-    ("electrical_engineer", 8), ("report_author", 4), ("analyst", 3), ("viewer", 20),
+    ("admin", 1),
+    ("site_manager", 10),
+    ("hse_officer", 6),
+    ("logistics_coordinator", 6),
+    ("electrical_engineer", 8),
+    ("report_author", 4),
+    ("analyst", 3),
+    ("viewer", 20),
 ];
 
 pub(crate) fn generate(options: &Options) -> Generated {
@@ -37,7 +70,8 @@ pub(crate) fn generate(options: &Options) -> Generated {
     let start = options.start();
     let epoch: DateTime<Utc> = (start - Days::new(400)).and_time(NaiveTime::MIN).and_utc();
 
-    let mut users = TableData::new("platform.users", &["id", "email", "display_name", "password_hash", "locale", "is_active"]);
+    let mut users =
+        TableData::new("platform.users", &["id", "email", "display_name", "password_hash", "locale", "is_active"]);
     let mut user_ids: Vec<(Uuid, &str)> = Vec::new();
     let mut taken_emails = std::collections::HashSet::new();
     let mut admin = Uuid::nil();
@@ -56,7 +90,12 @@ pub(crate) fn generate(options: &Options) -> Generated {
             let locale = if rng.random_bool(0.85) { "fr-FR" } else { "en-GB" };
             let external_id = format!("AD-{}", 10_000 + user_ids.len());
             users.row(Audit { external_id: Some(&external_id), created_at, created_by: creator }, |row| {
-                row.uuid(id).text(&email).text(&format!("{first} {last}")).null().text(locale).boolean(rng.random_bool(0.97));
+                row.uuid(id)
+                    .text(&email)
+                    .text(&format!("{first} {last}"))
+                    .null()
+                    .text(locale)
+                    .boolean(rng.random_bool(0.97));
             });
             if *role == "admin" {
                 admin = id;
@@ -67,18 +106,30 @@ pub(crate) fn generate(options: &Options) -> Generated {
     let by_role = |wanted: &str| -> Vec<Uuid> {
         user_ids.iter().filter(|(_, role)| *role == wanted).map(|(id, _)| *id).collect()
     };
-    let at = |rng: &mut rand_chacha::ChaCha8Rng| epoch + chrono::Duration::minutes(rng.random_range(60 * 24 * 30..60 * 24 * 60));
+    let at = |rng: &mut rand_chacha::ChaCha8Rng| {
+        epoch + chrono::Duration::minutes(rng.random_range(60 * 24 * 30..60 * 24 * 60))
+    };
     let audit = |created_at| Audit { external_id: None, created_at, created_by: Some(admin) };
 
-    let mut sites = TableData::new("core.sites", &["id", "code", "name", "kind", "region", "latitude", "longitude", "bed_capacity", "timezone"]);
+    let mut sites = TableData::new(
+        "core.sites",
+        &["id", "code", "name", "kind", "region", "latitude", "longitude", "bed_capacity", "timezone"],
+    );
     let mut site_rows = Vec::new();
     for site in SITES {
         let id = catalog::uuid(&mut rng);
         let created_at = at(&mut rng);
         let external_id = format!("SITE-{}", site.code);
         sites.row(Audit { external_id: Some(&external_id), ..audit(created_at) }, |row| {
-            row.uuid(id).text(site.code).text(site.name).text(site.kind).text(site.region)
-                .decimal(site.latitude, 4).decimal(site.longitude, 4).int(i64::from(site.bed_capacity)).text(site.timezone);
+            row.uuid(id)
+                .text(site.code)
+                .text(site.name)
+                .text(site.kind)
+                .text(site.region)
+                .decimal(site.latitude, 4)
+                .decimal(site.longitude, 4)
+                .int(i64::from(site.bed_capacity))
+                .text(site.timezone);
         });
         site_rows.push(SiteRow { id, site });
     }
@@ -121,7 +172,21 @@ pub(crate) fn generate(options: &Options) -> Generated {
 
     let mut role_grants = TableData::new("platform.role_grants", &["id", "user_id", "role_id"]);
     let mut scopes = TableData::new("platform.user_site_scopes", &["id", "user_id", "site_id"]);
-    let mut audit_log = TableData::new("platform.audit_log", &["id", "occurred_at", "actor_id", "action", "entity_schema", "entity_table", "entity_id", "before", "after", "request_id"]);
+    let mut audit_log = TableData::new(
+        "platform.audit_log",
+        &[
+            "id",
+            "occurred_at",
+            "actor_id",
+            "action",
+            "entity_schema",
+            "entity_table",
+            "entity_id",
+            "before",
+            "after",
+            "request_id",
+        ],
+    );
     for (user_index, (user_id, role)) in user_ids.iter().enumerate() {
         let granted_at = at(&mut rng);
         let grant_id = catalog::uuid(&mut rng);
@@ -130,14 +195,25 @@ pub(crate) fn generate(options: &Options) -> Generated {
             row.uuid(grant_id).uuid(*user_id).uuid(role_id);
         });
         audit_log.row(audit(granted_at), |row| {
-            row.uuid(catalog::uuid(&mut rng)).timestamp(granted_at).uuid(admin).text("role.grant")
-                .text("platform").text("role_grants").uuid(grant_id).null()
-                .text(&format!(r#"{{"user_id": "{user_id}", "role": "{role}"}}"#)).text(&format!("req-{user_index:05}"));
+            row.uuid(catalog::uuid(&mut rng))
+                .timestamp(granted_at)
+                .uuid(admin)
+                .text("role.grant")
+                .text("platform")
+                .text("role_grants")
+                .uuid(grant_id)
+                .null()
+                .text(&format!(r#"{{"user_id": "{user_id}", "role": "{role}"}}"#))
+                .text(&format!("req-{user_index:05}"));
         });
         // Site managers and viewers see their own sites; the others see every site.
         let scoped_sites: Vec<Uuid> = match *role {
             "site_manager" => vec![site_rows[user_index % site_rows.len()].id],
-            "viewer" => (0..rng.random_range(1..=3)).map(|_| catalog::pick(&mut rng, &site_rows).id).collect::<std::collections::BTreeSet<_>>().into_iter().collect(),
+            "viewer" => (0..rng.random_range(1..=3))
+                .map(|_| catalog::pick_ref(&mut rng, &site_rows).id)
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect(),
             _ => Vec::new(),
         };
         for site_id in scoped_sites {
@@ -148,8 +224,37 @@ pub(crate) fn generate(options: &Options) -> Generated {
     }
     let site_managers: Vec<Uuid> = by_role("site_manager");
 
-    let mut schedules = TableData::new("platform.schedules", &["id", "name", "template_code", "parameters", "cron", "timezone", "output_format", "recipients", "is_enabled", "last_run_at", "next_run_at"]);
-    let mut jobs = TableData::new("platform.jobs", &["id", "kind", "status", "schedule_id", "payload", "attempts", "queued_at", "started_at", "finished_at", "error"]);
+    let mut schedules = TableData::new(
+        "platform.schedules",
+        &[
+            "id",
+            "name",
+            "template_code",
+            "parameters",
+            "cron",
+            "timezone",
+            "output_format",
+            "recipients",
+            "is_enabled",
+            "last_run_at",
+            "next_run_at",
+        ],
+    );
+    let mut jobs = TableData::new(
+        "platform.jobs",
+        &[
+            "id",
+            "kind",
+            "status",
+            "schedule_id",
+            "payload",
+            "attempts",
+            "queued_at",
+            "started_at",
+            "finished_at",
+            "error",
+        ],
+    );
     let schedule_specs = [
         ("Rapport hebdomadaire de site", "weekly-site-report", "0 7 * * 1", "pdf", 7u64),
         ("Bilan énergie mensuel", "powertrace-monthly", "0 6 1 * *", "xlsx", 30),
@@ -165,25 +270,50 @@ pub(crate) fn generate(options: &Options) -> Generated {
         let last_run = runs.last().copied();
         let next_run = last_run.map_or(first_run, |last| last + Days::new(every_days));
         schedules.row(audit(epoch), |row| {
-            row.uuid(schedule_id).text(name).text(template).text(r#"{"site": "all"}"#).text(cron)
-                .text("Europe/Paris").text(format).text("{direction.operations@opsflux.example}")
-                .boolean(true).opt_timestamp(last_run).timestamp(next_run);
+            row.uuid(schedule_id)
+                .text(name)
+                .text(template)
+                .text(r#"{"site": "all"}"#)
+                .text(cron)
+                .text("Europe/Paris")
+                .text(format)
+                .text("{direction.operations@opsflux.example}")
+                .boolean(true)
+                .opt_timestamp(last_run)
+                .timestamp(next_run);
         });
         for queued_at in runs {
             let failed = rng.random_bool(0.03);
             let started_at = queued_at + chrono::Duration::seconds(rng.random_range(1..20));
             let finished_at = started_at + chrono::Duration::seconds(rng.random_range(2..90));
             jobs.row(Audit { external_id: None, created_at: queued_at, created_by: None }, |row| {
-                row.uuid(catalog::uuid(&mut rng)).text("render_report").text(if failed { "failed" } else { "succeeded" })
-                    .uuid(schedule_id).text(&format!(r#"{{"template": "{template}", "period_end": "{}"}}"#, queued_at.date_naive()))
-                    .int(if failed { 3 } else { 1 }).timestamp(queued_at).timestamp(started_at).timestamp(finished_at)
+                row.uuid(catalog::uuid(&mut rng))
+                    .text("render_report")
+                    .text(if failed { "failed" } else { "succeeded" })
+                    .uuid(schedule_id)
+                    .text(&format!(r#"{{"template": "{template}", "period_end": "{}"}}"#, queued_at.date_naive()))
+                    .int(if failed { 3 } else { 1 })
+                    .timestamp(queued_at)
+                    .timestamp(started_at)
+                    .timestamp(finished_at)
                     .opt_text(failed.then_some("SMTP 451: service temporairement indisponible"));
             });
         }
     }
 
     Generated {
-        tables: vec![users, sites, roles, permissions, role_permissions, role_grants, scopes, audit_log, schedules, jobs],
+        tables: vec![
+            users,
+            sites,
+            roles,
+            permissions,
+            role_permissions,
+            role_grants,
+            scopes,
+            audit_log,
+            schedules,
+            jobs,
+        ],
         ids: World {
             sites: site_rows,
             users: user_ids.iter().map(|(id, _)| *id).collect(),

@@ -89,7 +89,8 @@ impl ReadingsPlan {
                     (0.55 + 0.55 * bell) * week
                 } else {
                     // Process loads run flat; quarters and galley add a daytime swell.
-                    1.0 + 0.07 * ((hour - 9.0) / 24.0 * std::f64::consts::TAU).sin() - if weekday == 6 { 0.03 } else { 0.0 }
+                    1.0 + 0.07 * ((hour - 9.0) / 24.0 * std::f64::consts::TAU).sin()
+                        - if weekday == 6 { 0.03 } else { 0.0 }
                 };
                 let noise: f64 = rng.sample(StandardNormal);
                 let in_outage = meter.outages.iter().any(|(from, to)| (*from..*to).contains(&quarter));
@@ -104,8 +105,18 @@ impl ReadingsPlan {
                 rng.fill(&mut random);
                 let id = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
                 // The timestamp text is formatted once and shared by every meter of the slot.
-                Row::new(&mut csv).uuid(id).uuid(meter.id).raw(&stamp).decimal(kw, 3).decimal(kvar, 3)
-                    .null().raw(&stamp).raw(&stamp).null().null().end();
+                Row::new(&mut csv)
+                    .uuid(id)
+                    .uuid(meter.id)
+                    .raw(&stamp)
+                    .decimal(kw, 3)
+                    .decimal(kvar, 3)
+                    .null()
+                    .raw(&stamp)
+                    .raw(&stamp)
+                    .null()
+                    .null()
+                    .end();
             }
         }
         ReadingsChunk { csv, rows: self.meters.len() as u64 * u64::from(SLOTS_PER_DAY) }
@@ -120,13 +131,61 @@ pub(crate) fn generate(options: &Options, world: &World) -> (Vec<TableData>, Rea
     let audit = |external_id| Audit { external_id, created_at: setup, created_by: Some(engineer) };
     let meters_per_site = ((28.5 * options.scale.sqrt()).round() as usize).max(3);
 
-    let mut switchboards = TableData::new("powertrace.switchboards", &["id", "site_id", "parent_switchboard_id", "code", "name", "voltage_v", "rated_current_a"]);
-    let mut generators = TableData::new("powertrace.generators", &["id", "site_id", "switchboard_id", "tag", "rated_kva", "power_factor", "fuel_type", "status"]);
-    let mut transformers = TableData::new("powertrace.transformers", &["id", "site_id", "primary_switchboard_id", "secondary_switchboard_id", "tag", "rated_kva", "primary_voltage_v", "secondary_voltage_v"]);
-    let mut equipment = TableData::new("powertrace.equipment", &["id", "site_id", "switchboard_id", "tag", "description", "rated_kw", "absorbed_kw", "power_factor", "efficiency", "load_category", "quantity"]);
+    let mut switchboards = TableData::new(
+        "powertrace.switchboards",
+        &["id", "site_id", "parent_switchboard_id", "code", "name", "voltage_v", "rated_current_a"],
+    );
+    let mut generators = TableData::new(
+        "powertrace.generators",
+        &["id", "site_id", "switchboard_id", "tag", "rated_kva", "power_factor", "fuel_type", "status"],
+    );
+    let mut transformers = TableData::new(
+        "powertrace.transformers",
+        &[
+            "id",
+            "site_id",
+            "primary_switchboard_id",
+            "secondary_switchboard_id",
+            "tag",
+            "rated_kva",
+            "primary_voltage_v",
+            "secondary_voltage_v",
+        ],
+    );
+    let mut equipment = TableData::new(
+        "powertrace.equipment",
+        &[
+            "id",
+            "site_id",
+            "switchboard_id",
+            "tag",
+            "description",
+            "rated_kw",
+            "absorbed_kw",
+            "power_factor",
+            "efficiency",
+            "load_category",
+            "quantity",
+        ],
+    );
     let mut meters = TableData::new("powertrace.meters", &["id", "site_id", "switchboard_id", "tag", "description"]);
-    let mut scenarios = TableData::new("powertrace.scenarios", &["id", "site_id", "name", "description", "base_date", "status"]);
-    let mut scenario_items = TableData::new("powertrace.scenario_items", &["id", "scenario_id", "equipment_id", "action", "tag", "description", "rated_kw", "absorbed_kw", "power_factor", "load_category"]);
+    let mut scenarios =
+        TableData::new("powertrace.scenarios", &["id", "site_id", "name", "description", "base_date", "status"]);
+    let mut scenario_items = TableData::new(
+        "powertrace.scenario_items",
+        &[
+            "id",
+            "scenario_id",
+            "equipment_id",
+            "action",
+            "tag",
+            "description",
+            "rated_kw",
+            "absorbed_kw",
+            "power_factor",
+            "load_category",
+        ],
+    );
     let mut models = Vec::new();
     let total_quarters = u64::from(options.history_days()) * u64::from(SLOTS_PER_DAY);
     let site_outage_start = |rng: &mut ChaCha8Rng| rng.random_range(0..total_quarters.max(1));
@@ -138,18 +197,36 @@ pub(crate) fn generate(options: &Options, world: &World) -> (Vec<TableData>, Rea
         let mut boards: Vec<(Uuid, String, i64)> = Vec::new();
         let hv = catalog::uuid(&mut rng);
         switchboards.row(audit(None), |row| {
-            row.uuid(hv).uuid(site.id).null().text("TGHT-01").text("Tableau général haute tension").int(hv_voltage).int(1250);
+            row.uuid(hv)
+                .uuid(site.id)
+                .null()
+                .text("TGHT-01")
+                .text("Tableau général haute tension")
+                .int(hv_voltage)
+                .int(1250);
         });
         boards.push((hv, "TGHT-01".into(), hv_voltage));
         for (index, voltage) in [(1, 690), (2, 400)] {
             let id = catalog::uuid(&mut rng);
             let code = format!("TGBT-{index:02}");
             switchboards.row(audit(None), |row| {
-                row.uuid(id).uuid(site.id).uuid(hv).text(&code).text(&format!("Tableau général basse tension {index}")).int(voltage).int(4000);
+                row.uuid(id)
+                    .uuid(site.id)
+                    .uuid(hv)
+                    .text(&code)
+                    .text(&format!("Tableau général basse tension {index}"))
+                    .int(voltage)
+                    .int(4000);
             });
             transformers.row(audit(None), |row| {
-                row.uuid(catalog::uuid(&mut rng)).uuid(site.id).uuid(hv).uuid(id).text(&format!("TR-{index:02}"))
-                    .decimal(if onshore { 1600.0 } else { 3150.0 }, 1).int(hv_voltage).int(voltage);
+                row.uuid(catalog::uuid(&mut rng))
+                    .uuid(site.id)
+                    .uuid(hv)
+                    .uuid(id)
+                    .text(&format!("TR-{index:02}"))
+                    .decimal(if onshore { 1600.0 } else { 3150.0 }, 1)
+                    .int(hv_voltage)
+                    .int(voltage);
             });
             boards.push((id, code, voltage));
         }
@@ -159,7 +236,13 @@ pub(crate) fn generate(options: &Options, world: &World) -> (Vec<TableData>, Rea
             let code = format!("TD-{index:02}");
             let parent = boards[1 + index % 2].0;
             switchboards.row(audit(None), |row| {
-                row.uuid(id).uuid(site.id).uuid(parent).text(&code).text(&format!("Tableau divisionnaire {index}")).int(400).int(630);
+                row.uuid(id)
+                    .uuid(site.id)
+                    .uuid(parent)
+                    .text(&code)
+                    .text(&format!("Tableau divisionnaire {index}"))
+                    .int(400)
+                    .int(630);
             });
             boards.push((id, code, 400));
         }
@@ -170,7 +253,7 @@ pub(crate) fn generate(options: &Options, world: &World) -> (Vec<TableData>, Rea
         let n_equipment = if onshore { rng.random_range(20..35) } else { rng.random_range(35..60) };
         let mut listed = Vec::new();
         for index in 0..n_equipment {
-            let (description, low, high, load_factor, power_factor, category) = *catalog::pick(&mut rng, LOADS);
+            let (description, low, high, load_factor, power_factor, category) = catalog::pick(&mut rng, LOADS);
             let scale = if onshore { 0.4 } else { 1.0 };
             let rated = (rng.random_range(low..high) * scale / 5.0).round() * 5.0;
             let absorbed = rated * load_factor * rng.random_range(0.9..1.1);
@@ -190,10 +273,23 @@ pub(crate) fn generate(options: &Options, world: &World) -> (Vec<TableData>, Rea
             let quantity: i32 = if rng.random_bool(0.15) { 2 } else { 1 };
             let external_id = format!("{}:{tag}", site.site.code);
             equipment.row(Audit { external_id: Some(&external_id), ..audit(None) }, |row| {
-                row.uuid(id).uuid(site.id).uuid(boards[board].0).text(&tag).text(description).decimal(rated, 2)
-                    .decimal(absorbed, 2).decimal(power_factor, 3).decimal(efficiency, 3).text(category).int(i64::from(quantity));
+                row.uuid(id)
+                    .uuid(site.id)
+                    .uuid(boards[board].0)
+                    .text(&tag)
+                    .text(description)
+                    .decimal(rated, 2)
+                    .decimal(absorbed, 2)
+                    .decimal(power_factor, 3)
+                    .decimal(efficiency, 3)
+                    .text(category)
+                    .int(i64::from(quantity));
             });
-            let duty = match category { "continuous" => 1.0, "intermittent" => 0.35, _ => 0.0 };
+            let duty = match category {
+                "continuous" => 1.0,
+                "intermittent" => 0.35,
+                _ => 0.0,
+            };
             let running_kw = absorbed * f64::from(quantity) * duty;
             board_load[board] += running_kw;
             board_reactive[board] += running_kw * power_factor.acos().tan();
@@ -207,8 +303,14 @@ pub(crate) fn generate(options: &Options, world: &World) -> (Vec<TableData>, Rea
         for index in 1..=n_generators {
             let status = if index == n_generators { "standby" } else { "running" };
             generators.row(audit(None), |row| {
-                row.uuid(catalog::uuid(&mut rng)).uuid(site.id).uuid(hv).text(&format!("G-{index:02}")).decimal(unit_kva, 1)
-                    .decimal(0.8, 3).text(if onshore { "diesel" } else { "dual_fuel" }).text(status);
+                row.uuid(catalog::uuid(&mut rng))
+                    .uuid(site.id)
+                    .uuid(hv)
+                    .text(&format!("G-{index:02}"))
+                    .decimal(unit_kva, 1)
+                    .decimal(0.8, 3)
+                    .text(if onshore { "diesel" } else { "dual_fuel" })
+                    .text(status);
             });
         }
 
@@ -226,7 +328,11 @@ pub(crate) fn generate(options: &Options, world: &World) -> (Vec<TableData>, Rea
             let tag = format!("CPT-{:03}", index + 1);
             let external_id = format!("{}:{tag}", site.site.code);
             meters.row(Audit { external_id: Some(&external_id), ..audit(None) }, |row| {
-                row.uuid(id).uuid(site.id).uuid(boards[*board].0).text(&tag).text(&format!("Comptage {}", boards[*board].1));
+                row.uuid(id)
+                    .uuid(site.id)
+                    .uuid(boards[*board].0)
+                    .text(&tag)
+                    .text(&format!("Comptage {}", boards[*board].1));
             });
             let share = meters_on_board[*board] as f64;
             let base_kw = (board_load[*board] / share).max(15.0);
@@ -247,20 +353,40 @@ pub(crate) fn generate(options: &Options, world: &World) -> (Vec<TableData>, Rea
         ] {
             let scenario_id = catalog::uuid(&mut rng);
             scenarios.row(audit(None), |row| {
-                row.uuid(scenario_id).uuid(site.id).text(name).text(description).date(options.end).text(if rng.random_bool(0.5) { "published" } else { "draft" });
+                row.uuid(scenario_id)
+                    .uuid(site.id)
+                    .text(name)
+                    .text(description)
+                    .date(options.end)
+                    .text(if rng.random_bool(0.5) { "published" } else { "draft" });
             });
             for _ in 0..rng.random_range(3..=6) {
-                let (equipment_id, tag, item_description, absorbed, category) = catalog::pick(&mut rng, &listed).clone();
-                let action = *catalog::pick(&mut rng, &["add", "remove", "modify"]);
+                let (equipment_id, tag, item_description, absorbed, category) =
+                    catalog::pick_ref(&mut rng, &listed).clone();
+                let action = catalog::pick(&mut rng, &["add", "remove", "modify"]);
                 let item_id = catalog::uuid(&mut rng);
                 scenario_items.row(audit(None), |row| {
                     row.uuid(item_id).uuid(scenario_id);
                     match action {
-                        "add" => row.null().text("add").text(&format!("{tag}-N")).text(item_description).decimal(absorbed * 1.25, 2)
-                            .decimal(absorbed, 2).decimal(0.86, 3).text(category),
+                        "add" => row
+                            .null()
+                            .text("add")
+                            .text(&format!("{tag}-N"))
+                            .text(item_description)
+                            .decimal(absorbed * 1.25, 2)
+                            .decimal(absorbed, 2)
+                            .decimal(0.86, 3)
+                            .text(category),
                         "remove" => row.uuid(equipment_id).text("remove").text(&tag).null().null().null().null().null(),
-                        _ => row.uuid(equipment_id).text("modify").text(&tag).text(item_description).null()
-                            .decimal(absorbed * 1.1, 2).null().null(),
+                        _ => row
+                            .uuid(equipment_id)
+                            .text("modify")
+                            .text(&tag)
+                            .text(item_description)
+                            .null()
+                            .decimal(absorbed * 1.1, 2)
+                            .null()
+                            .null(),
                     };
                 });
             }

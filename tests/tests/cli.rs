@@ -29,12 +29,17 @@ async fn migrate_then_sample_data_then_import_from_the_command_line() {
 
 #[tokio::test]
 async fn bad_arguments_are_explained() {
-    let error = run(cli(&["sample-data", "--database-url", "postgres://x@127.0.0.1:1/x", "--scale", "0"])).await.unwrap_err();
+    let error =
+        run(cli(&["sample-data", "--database-url", "postgres://x@127.0.0.1:1/x", "--scale", "0"])).await.unwrap_err();
     assert_eq!(error.to_string(), "--scale must be a number from 0.001 to 10 (1 ≈ ten million meter readings), got 0");
-    let error = Cli::try_parse_from(["opsflux", "import", "--database-url", "u", "--kind", "pumps", "f.xlsx"]).unwrap_err();
+    let error =
+        Cli::try_parse_from(["opsflux", "import", "--database-url", "u", "--kind", "pumps", "f.xlsx"]).unwrap_err();
     assert!(error.to_string().contains("invalid value 'pumps' for '--kind <KIND>'"), "{error}");
     let error = run(cli(&["migrate", "--database-url", "mysql://nope"])).await.unwrap_err();
-    assert_eq!(format!("{error:#}"), "invalid --database-url: `mysql://nope` is not a PostgreSQL URL; expected postgres://USER@HOST:PORT/DATABASE");
+    assert_eq!(
+        format!("{error:#}"),
+        "invalid --database-url: `mysql://nope` is not a PostgreSQL URL; expected postgres://USER@HOST:PORT/DATABASE"
+    );
 }
 
 #[tokio::test]
@@ -44,7 +49,8 @@ async fn demo_starts_its_own_postgres_and_keeps_it_between_runs() {
     std::fs::set_permissions(directory.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
     let data_dir = directory.path().join("data");
-    let args = ["demo", "--data-dir", data_dir.to_str().unwrap(), "--postgres-port", &port, "--scale", "0.01", "--no-serve"];
+    let args =
+        ["demo", "--data-dir", data_dir.to_str().unwrap(), "--postgres-port", &port, "--scale", "0.01", "--no-serve"];
     run(cli(&args)).await.unwrap();
     assert!(data_dir.join("postgres/pgdata/PG_VERSION").exists());
     // A second start reuses the cluster and keeps the data.

@@ -16,13 +16,23 @@ fn shipped_load_list() -> PathBuf {
 async fn database_with_sites(label: &str) -> sqlx::PgPool {
     let (_, pool) = migrated_pool(label).await;
     let mut connection = pool.acquire().await.unwrap();
-    opsflux_sample_data::load(&mut connection, &Dataset::generate(Options::new(5, 0.01).unwrap()), |_| {}).await.unwrap();
+    opsflux_sample_data::load(&mut connection, &Dataset::generate(Options::new(5, 0.01).unwrap()), |_| {})
+        .await
+        .unwrap();
     pool
 }
 
 const HEADERS: [&str; 10] = [
-    "Site", "Tableau", "Repère", "Désignation", "Puissance nominale (kW)", "Puissance absorbée (kW)",
-    "cos φ", "Rendement", "Catégorie", "Quantité",
+    "Site",
+    "Tableau",
+    "Repère",
+    "Désignation",
+    "Puissance nominale (kW)",
+    "Puissance absorbée (kW)",
+    "cos φ",
+    "Rendement",
+    "Catégorie",
+    "Quantité",
 ];
 
 /// Writes a one-sheet workbook named `Charges` with the given header and rows.
@@ -54,7 +64,18 @@ enum Value {
 use Value::{Number as N, Text as T};
 
 fn good_row() -> Vec<Value> {
-    vec![T("ALB"), T("TGBT-01"), T("P-777A"), T("Pompe de test"), N(90.0), N(72.5), N(0.86), N(0.93), T("continu"), N(1.0)]
+    vec![
+        T("ALB"),
+        T("TGBT-01"),
+        T("P-777A"),
+        T("Pompe de test"),
+        N(90.0),
+        N(72.5),
+        N(0.86),
+        N(0.93),
+        T("continu"),
+        N(1.0),
+    ]
 }
 
 fn issues(error: ImportError) -> String {
@@ -100,7 +121,10 @@ async fn csv_with_semicolons_and_decimal_commas_is_read() {
     )
     .unwrap();
     let rows = import::read_equipment(&path, None).unwrap();
-    assert_eq!((rows[0].absorbed_kw, rows[0].power_factor, rows[0].efficiency, rows[0].quantity), (124.5, 0.86, 1.0, 1));
+    assert_eq!(
+        (rows[0].absorbed_kw, rows[0].power_factor, rows[0].efficiency, rows[0].quantity),
+        (124.5, 0.86, 1.0, 1)
+    );
     assert_eq!(rows[0].origin, ("charges.csv".to_owned(), 2));
 }
 
@@ -118,7 +142,12 @@ async fn bad_files_are_refused_with_their_place_named_and_nothing_written() {
     text_in_number[5] = T("environ 70");
     let mut second = good_row();
     second[2] = T("P-778A");
-    let bad_values = workbook(directory.path(), "values.xlsx", &HEADERS, &[good_row(), negative, text_in_number, second.clone(), second]);
+    let bad_values = workbook(
+        directory.path(),
+        "values.xlsx",
+        &HEADERS,
+        &[good_row(), negative, text_in_number, second.clone(), second],
+    );
     expect![[r#"
         Charges!E3 (Puissance nominale (kW)): -15 is out of range: rated power must be zero or more (kW)
         Charges!F4 (Puissance absorbée (kW)): `environ 70` is not a number

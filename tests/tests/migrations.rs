@@ -101,9 +101,18 @@ async fn states_and_quantities_are_checked_by_the_database() {
     .await
     .unwrap();
     let attempts = [
-        ("a site with negative beds", "INSERT INTO core.sites (code, name, kind, region, latitude, longitude, bed_capacity) VALUES ('T2', 'x', 'fpso', 'x', 0, 0, -1)"),
-        ("an unknown MOC state", "INSERT INTO moc.requests (reference, site_id, title, description, category, risk_level, status, submitted_at) SELECT 'M1', id, 't', 'd', 'process', 'low', 'done', now() FROM core.sites"),
-        ("an unknown stay state", "INSERT INTO pob.stays (site_id, personnel_id, status, arrival_date, departure_date, purpose, requested_at) SELECT id, id, 'on_board', current_date, current_date, 'x', now() FROM core.sites"),
+        (
+            "a site with negative beds",
+            "INSERT INTO core.sites (code, name, kind, region, latitude, longitude, bed_capacity) VALUES ('T2', 'x', 'fpso', 'x', 0, 0, -1)",
+        ),
+        (
+            "an unknown MOC state",
+            "INSERT INTO moc.requests (reference, site_id, title, description, category, risk_level, status, submitted_at) SELECT 'M1', id, 't', 'd', 'process', 'low', 'done', now() FROM core.sites",
+        ),
+        (
+            "an unknown stay state",
+            "INSERT INTO pob.stays (site_id, personnel_id, status, arrival_date, departure_date, purpose, requested_at) SELECT id, id, 'on_board', current_date, current_date, 'x', now() FROM core.sites",
+        ),
         ("a permission code not module.action.scope", "INSERT INTO platform.permissions (code) VALUES ('pob.read')"),
     ];
     let mut outcomes = Vec::new();

@@ -25,7 +25,8 @@ async fn same_seed_gives_identical_tables_and_another_seed_different_ones() {
     assert_eq!(first, second, "the same seed must give the same rows in every table");
     let empty: Vec<&str> = first.iter().filter(|(_, rows, _)| *rows == 0).map(|(table, _, _)| table.as_str()).collect();
     assert_eq!(empty, Vec::<&str>::new(), "every table holds sample rows");
-    let unchanged: Vec<&str> = first.iter().zip(&other).filter(|(mine, theirs)| mine.2 == theirs.2).map(|(mine, _)| mine.0.as_str()).collect();
+    let unchanged: Vec<&str> =
+        first.iter().zip(&other).filter(|(mine, theirs)| mine.2 == theirs.2).map(|(mine, _)| mine.0.as_str()).collect();
     assert_eq!(unchanged, Vec::<&str>::new(), "another seed changes every table");
 }
 
@@ -37,7 +38,10 @@ async fn loading_twice_is_refused_and_changes_nothing() {
     let dataset = Dataset::generate(Options::new(4, 0.01).unwrap());
     let mut connection = pool.acquire().await.unwrap();
     let error = opsflux_sample_data::load(&mut connection, &dataset, |_| {}).await.unwrap_err();
-    assert!(matches!(error, SampleDataError::DatabaseNotEmpty { ref table, rows: 10 } if table == "core.sites"), "{error}");
+    assert!(
+        matches!(error, SampleDataError::DatabaseNotEmpty { ref table, rows: 10 } if table == "core.sites"),
+        "{error}"
+    );
     assert_eq!(
         error.to_string(),
         "the database already holds 10 rows in core.sites: sample data loads only into an empty, migrated database"
@@ -49,7 +53,10 @@ async fn loading_twice_is_refused_and_changes_nothing() {
     let bare = opsflux_tests::server().empty_database("bare").await;
     let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&bare).await.unwrap();
     let error = opsflux_sample_data::load(&mut connection, &dataset, |_| {}).await.unwrap_err();
-    assert_eq!(error.to_string(), "the database has no table core.sites: apply the migrations first (`opsflux migrate`)");
+    assert_eq!(
+        error.to_string(),
+        "the database has no table core.sites: apply the migrations first (`opsflux migrate`)"
+    );
     let _ = url;
 }
 

@@ -8,7 +8,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn get(address: std::net::SocketAddr, path: &str) -> (u16, String, String) {
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
@@ -32,7 +35,9 @@ async fn start(pool: sqlx::PgPool) -> std::net::SocketAddr {
 async fn overview_shows_row_counts_per_module_table() {
     let (_, pool) = migrated_pool("web").await;
     let mut connection = pool.acquire().await.unwrap();
-    opsflux_sample_data::load(&mut connection, &Dataset::generate(Options::new(9, 0.01).unwrap()), |_| {}).await.unwrap();
+    opsflux_sample_data::load(&mut connection, &Dataset::generate(Options::new(9, 0.01).unwrap()), |_| {})
+        .await
+        .unwrap();
     drop(connection);
     let address = start(pool.clone()).await;
 
@@ -48,8 +53,12 @@ async fn overview_shows_row_counts_per_module_table() {
     assert_eq!(status, 200);
     assert!(page.contains("<td class=\"n\" data-table=\"core.sites\">10</td>"), "{page}");
     assert!(page.contains("POBVue — personnel à bord"));
-    let readings: i64 = sqlx::query_scalar("SELECT count(*) FROM powertrace.meter_readings").fetch_one(&pool).await.unwrap();
-    assert!(page.contains(&format!("data-table=\"powertrace.meter_readings\">{}<", opsflux_api::web::group_thousands(readings))));
+    let readings: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM powertrace.meter_readings").fetch_one(&pool).await.unwrap();
+    assert!(page.contains(&format!(
+        "data-table=\"powertrace.meter_readings\">{}<",
+        opsflux_api::web::group_thousands(readings)
+    )));
 }
 
 #[tokio::test]

@@ -11,7 +11,9 @@ use std::str::FromStr;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdentityError {
     /// A schema or table name that is not a lowercase SQL identifier.
-    #[error("`{name}` is not a valid {what} name: use lowercase letters, digits and `_`, starting with a letter or `_`, at most 63 characters")]
+    #[error(
+        "`{name}` is not a valid {what} name: use lowercase letters, digits and `_`, starting with a letter or `_`, at most 63 characters"
+    )]
     InvalidName { what: &'static str, name: String },
     /// A qualified table name without exactly one dot.
     #[error("`{0}` is not a qualified table name: expected `schema.table`")]
@@ -144,14 +146,8 @@ mod tests {
         let table: TableId = "powertrace.meter_readings".parse().unwrap();
         assert_eq!(table.relative_path(), "powertrace/meter_readings");
         assert_eq!(table.to_string(), "powertrace.meter_readings");
-        assert_eq!(
-            "pob".parse::<TableId>(),
-            Err(IdentityError::NotQualified("pob".to_owned()))
-        );
-        assert!(matches!(
-            TableId::new("pob", "Stays"),
-            Err(IdentityError::InvalidName { what: "table", .. })
-        ));
+        assert_eq!("pob".parse::<TableId>(), Err(IdentityError::NotQualified("pob".to_owned())));
+        assert!(matches!(TableId::new("pob", "Stays"), Err(IdentityError::InvalidName { what: "table", .. })));
         assert!(TableId::new("../etc", "x").is_err());
     }
 }

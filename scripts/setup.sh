@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what OpsFlux needs on a fresh Debian or Ubuntu machine, once: the
+# PostgreSQL server binaries (initdb, pg_ctl, postgres, psql) and mold, the linker
+# that keeps link memory low on small machines. Sourced by demo.sh and test.sh.
+set -euo pipefail
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "error: the Rust toolchain (cargo) is required; install it with rustup first" >&2
+    exit 1
+fi
+
+have_postgres() {
+    command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
+}
+
+missing=()
+have_postgres || missing+=(postgresql)
+command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+command -v mold >/dev/null 2>&1 || missing+=(mold)
+
+if ((${#missing[@]})); then
+    sudo=""
+    if [ "$(id -u)" != 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+            echo "error: missing ${missing[*]} and not root: install them with apt-get" >&2
+            exit 1
+        fi
+    fi
+    echo "installing ${missing[*]} (Debian packages)..." >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# One build directory outside the work tree, reused between runs and clones.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/opsflux/target}"
