@@ -4,4 +4,5 @@ mod cli;
 mod import;
 mod migrations;
 mod sample_data;
+mod style;
 mod web;
