@@ -96,22 +96,49 @@ async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version").fetch_all(pool).await
 }
 
-/// Row counts of every operational and platform table, by `schema.table`, for the
-/// demo page and for checks.
-pub async fn table_row_counts(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    let tables: Vec<String> = sqlx::query_scalar(
+/// Every operational and platform table, as `schema.table`, sorted.
+pub async fn operational_tables(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
         "SELECT table_schema || '.' || table_name FROM information_schema.tables
          WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema', 'public')
          ORDER BY table_schema, table_name",
     )
     .fetch_all(pool)
-    .await?;
-    let mut counts = Vec::with_capacity(tables.len());
-    for table in tables {
-        // Names come from the catalog, and are plain lowercase identifiers there.
+    .await
+}
+
+/// Row counts of every operational and platform table, by `schema.table`, for the
+/// overview page and for checks.
+pub async fn table_row_counts(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let mut counts = Vec::new();
+    for table in operational_tables(pool).await? {
+        // Names come from the catalog, where they are plain lowercase identifiers.
         let statement = format!("SELECT count(*) FROM {table}");
         let rows: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(statement)).fetch_one(pool).await?;
         counts.push((table, rows));
     }
     Ok(counts)
+}
+
+/// A table's row count and a checksum over all its columns that does not depend on
+/// row order: two databases with equal checksums hold the same rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableChecksum {
+    pub table: String,
+    pub rows: i64,
+    pub checksum: String,
+}
+
+/// Checksums of every operational and platform table.
+pub async fn table_checksums(pool: &PgPool) -> Result<Vec<TableChecksum>, sqlx::Error> {
+    let mut checksums = Vec::new();
+    for table in operational_tables(pool).await? {
+        let statement = format!(
+            "SELECT count(*), coalesce(md5(string_agg(row_hash, '' ORDER BY row_hash)), '-')
+             FROM (SELECT md5(t::text) AS row_hash FROM {table} t) rows"
+        );
+        let (rows, checksum): (i64, String) = sqlx::query_as(sqlx::AssertSqlSafe(statement)).fetch_one(pool).await?;
+        checksums.push(TableChecksum { table, rows, checksum });
+    }
+    Ok(checksums)
 }

@@ -18,17 +18,29 @@ fn main() -> anyhow::Result<()> {
 
     let work = tempfile::Builder::new().prefix("opsflux-bench-").tempdir_in(std::env::temp_dir())?;
     std::fs::set_permissions(work.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
-    let cluster = Cluster::start(&ClusterOptions { directory: work.path().join("postgres"), port: None, durable: true })?;
+    let cluster =
+        Cluster::start(&ClusterOptions { directory: work.path().join("postgres"), port: None, durable: true })?;
+    // An interrupted run (Ctrl-C) must not leave a server behind.
+    cluster.remove_when_process_exits(std::process::id())?;
     let outcome = run(&runtime, &cluster, work.path(), scale, seed);
     cluster.stop()?;
     outcome
 }
 
-fn run(runtime: &tokio::runtime::Runtime, cluster: &Cluster, work: &std::path::Path, scale: f64, seed: u64) -> anyhow::Result<()> {
+fn run(
+    runtime: &tokio::runtime::Runtime,
+    cluster: &Cluster,
+    work: &std::path::Path,
+    scale: f64,
+    seed: u64,
+) -> anyhow::Result<()> {
     let options = Options::new(seed, scale)?;
     let (dataset, generate_time) = timed(|| Dataset::generate(options));
     let total_rows = dataset.total_rows();
-    println!("sample data: seed {seed}, scale {scale}: {total_rows} rows, {} meter readings", dataset.readings.total_rows());
+    println!(
+        "sample data: seed {seed}, scale {scale}: {total_rows} rows, {} meter readings",
+        dataset.readings.total_rows()
+    );
     println!("generating the tables other than readings (not timed below): {:.2} s", generate_time.as_secs_f64());
 
     // The baseline's input: the same rows written as CSV, one file per table.
@@ -51,10 +63,7 @@ fn run(runtime: &tokio::runtime::Runtime, cluster: &Cluster, work: &std::path::P
     script.push_str("COMMIT;\n");
     std::fs::write(&script_path, script)?;
     let (status, psql_time) = timed(|| {
-        Command::new("psql")
-            .args(["-q", "-X", "-d", &cluster.url("bench_psql"), "-f"])
-            .arg(&script_path)
-            .status()
+        Command::new("psql").args(["-q", "-X", "-d", &cluster.url("bench_psql"), "-f"]).arg(&script_path).status()
     });
     if !status.context("cannot run psql (install postgresql-client)")?.success() {
         bail!("psql \\copy failed");
@@ -78,13 +87,7 @@ fn run(runtime: &tokio::runtime::Runtime, cluster: &Cluster, work: &std::path::P
         let mut sums = Vec::new();
         for database in ["bench_psql", "bench_opsflux"] {
             let pool = opsflux_api::database::connect(&cluster.url(database), 1).await?;
-            let mut per_table = Vec::new();
-            for (table, _) in &loaded.tables {
-                let statement = format!("SELECT count(*), sum(hashtext(t::text)) FROM {table} t");
-                let row: (i64, Option<i64>) = sqlx::query_as(sqlx::AssertSqlSafe(statement)).fetch_one(&pool).await?;
-                per_table.push(row);
-            }
-            sums.push(per_table);
+            sums.push(opsflux_api::database::table_checksums(&pool).await?);
         }
         anyhow::Ok(sums[0] == sums[1])
     })?;
@@ -94,8 +97,14 @@ fn run(runtime: &tokio::runtime::Runtime, cluster: &Cluster, work: &std::path::P
     println!();
     println!("| loader | rows | seconds | rows/s |");
     println!("|---|---:|---:|---:|");
-    println!("| psql \\copy of the CSV files (baseline) | {total_rows} | {psql_seconds:.1} | {:.0} |", rate(psql_seconds));
-    println!("| opsflux sample-data (generate + COPY) | {total_rows} | {opsflux_seconds:.1} | {:.0} |", rate(opsflux_seconds));
+    println!(
+        "| psql \\copy of the CSV files (baseline) | {total_rows} | {psql_seconds:.1} | {:.0} |",
+        rate(psql_seconds)
+    );
+    println!(
+        "| opsflux sample-data (generate + COPY) | {total_rows} | {opsflux_seconds:.1} | {:.0} |",
+        rate(opsflux_seconds)
+    );
     println!();
     println!("ratio opsflux / psql (rows/s): {:.2}× (goal ≥ 0.70×)", psql_seconds / opsflux_seconds);
     println!("both databases hold identical rows: {same}");

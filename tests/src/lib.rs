@@ -122,25 +122,10 @@ fn url_without_database(url: &str) -> String {
 
 /// Per-table row counts and order-independent checksums over every column.
 pub async fn table_checksums(pool: &PgPool) -> Vec<(String, i64, String)> {
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT table_schema || '.' || table_name FROM information_schema.tables
-         WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema', 'public')
-         ORDER BY 1",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap_or_else(|error| panic!("listing tables failed: {error}"));
-    let mut checksums = Vec::new();
-    for table in tables {
-        let statement = format!(
-            "SELECT count(*), coalesce(md5(string_agg(row_hash, '' ORDER BY row_hash)), '-')
-             FROM (SELECT md5(t::text) AS row_hash FROM {table} t) rows"
-        );
-        let (rows, checksum): (i64, String) = sqlx::query_as(sqlx::AssertSqlSafe(statement))
-            .fetch_one(pool)
-            .await
-            .unwrap_or_else(|error| panic!("checksum of {table} failed: {error}"));
-        checksums.push((table, rows, checksum));
-    }
-    checksums
+    opsflux_api::database::table_checksums(pool)
+        .await
+        .unwrap_or_else(|error| panic!("table checksums failed: {error}"))
+        .into_iter()
+        .map(|sum| (sum.table, sum.rows, sum.checksum))
+        .collect()
 }
