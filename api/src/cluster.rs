@@ -112,14 +112,8 @@ impl Cluster {
         let run_as = if running_as_root(&directory) { Some(unprivileged_user()?) } else { None };
         if let Some(user) = &run_as {
             run(Command::new("chown").arg("-R").arg(format!("{user}:")).arg(&directory))?;
-            let reachable = Command::new("runuser")
-                .args(["-u", user, "--", "test", "-w"])
-                .arg(&directory)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|status| status.success());
-            if !reachable {
+            grant_traversal(user, &directory)?;
+            if !user_can(user, "-w", &directory) {
                 return Err(ClusterError::NotAccessible { path: directory });
             }
         }
@@ -313,6 +307,45 @@ fn absolute(path: &Path) -> Result<PathBuf, ClusterError> {
 /// call needed). Falls back to the owner of a directory just created by this process.
 fn running_as_root(created: &Path) -> bool {
     std::fs::metadata("/proc/self").or_else(|_| std::fs::metadata(created)).is_ok_and(|metadata| metadata.uid() == 0)
+}
+
+/// Whether `user` passes `test FLAG path`.
+fn user_can(user: &str, flag: &str, path: &Path) -> bool {
+    Command::new("runuser")
+        .args(["-u", user, "--", "test", flag])
+        .arg(path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// Lets `user` traverse (not list) the parent directories of `directory` that stop it,
+/// such as a clone made with `mktemp -d` (mode 700), so that a demo run as root from
+/// anywhere works. Each change is logged.
+fn grant_traversal(user: &str, directory: &Path) -> Result<(), ClusterError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut ancestors: Vec<&Path> = directory.ancestors().skip(1).collect();
+    ancestors.reverse();
+    for ancestor in ancestors {
+        if user_can(user, "-x", ancestor) {
+            continue;
+        }
+        let metadata = std::fs::metadata(ancestor).map_err(|source| ClusterError::Io {
+            what: "cannot read",
+            path: ancestor.to_owned(),
+            source,
+        })?;
+        let mut permissions = metadata.permissions();
+        permissions.set_mode(permissions.mode() | 0o001);
+        std::fs::set_permissions(ancestor, permissions).map_err(|source| ClusterError::Io {
+            what: "cannot open for traversal",
+            path: ancestor.to_owned(),
+            source,
+        })?;
+        tracing::info!(path = %ancestor.display(), "let the {user} user traverse this directory (o+x) to reach PostgreSQL's data");
+    }
+    Ok(())
 }
 
 fn unprivileged_user() -> Result<String, ClusterError> {
