@@ -451,38 +451,47 @@ fn transport(
         }
     }
 
-    let mut trips = TableData::new(
-        "travel.trips",
-        &[
-            "id",
-            "vehicle_id",
-            "trip_number",
-            "status",
-            "departure_site_id",
-            "arrival_site_id",
-            "scheduled_departure_at",
-            "actual_departure_at",
-            "actual_arrival_at",
-            "distance_nm",
-            "flight_hours",
-        ],
-    );
-    let mut legs = TableData::new(
-        "travel.trip_legs",
-        &["id", "trip_id", "leg_number", "from_site_id", "to_site_id", "departs_at", "arrives_at", "distance_nm"],
-    );
-    let mut bookings =
-        TableData::new("travel.bookings", &["id", "trip_id", "personnel_id", "stay_id", "status", "booked_at"]);
-    let mut passengers = TableData::new(
-        "travel.manifest_passengers",
-        &["id", "trip_leg_id", "booking_id", "personnel_id", "body_weight_kg", "baggage_kg"],
-    );
-    let mut cargo = TableData::new(
-        "travel.manifest_cargo",
-        &["id", "trip_leg_id", "description", "weight_kg", "is_dangerous_goods"],
-    );
-    let mut fuel =
-        TableData::new("travel.fuel_logs", &["id", "trip_id", "vehicle_id", "logged_at", "quantity_l", "fuel_type"]);
+    let mut writer = TripWriter {
+        rng,
+        trips: TableData::new(
+            "travel.trips",
+            &[
+                "id",
+                "vehicle_id",
+                "trip_number",
+                "status",
+                "departure_site_id",
+                "arrival_site_id",
+                "scheduled_departure_at",
+                "actual_departure_at",
+                "actual_arrival_at",
+                "distance_nm",
+                "flight_hours",
+            ],
+        ),
+        legs: TableData::new(
+            "travel.trip_legs",
+            &["id", "trip_id", "leg_number", "from_site_id", "to_site_id", "departs_at", "arrives_at", "distance_nm"],
+        ),
+        bookings: TableData::new(
+            "travel.bookings",
+            &["id", "trip_id", "personnel_id", "stay_id", "status", "booked_at"],
+        ),
+        passengers: TableData::new(
+            "travel.manifest_passengers",
+            &["id", "trip_leg_id", "booking_id", "personnel_id", "body_weight_kg", "baggage_kg"],
+        ),
+        cargo: TableData::new(
+            "travel.manifest_cargo",
+            &["id", "trip_leg_id", "description", "weight_kg", "is_dangerous_goods"],
+        ),
+        fuel: TableData::new(
+            "travel.fuel_logs",
+            &["id", "trip_id", "vehicle_id", "logged_at", "quantity_l", "fuel_type"],
+        ),
+        end,
+        created_by: world.admin,
+    };
     let mut trip_counter = 0u32;
     let trip_end = end + Days::new(14);
     let mut day = start;
@@ -513,8 +522,8 @@ fn transport(
             let (out, back) = if crew_day {
                 (out, back)
             } else if (weekday + site_index as u32) % 7 < 2 {
-                let count = rng.random_range(1..=6).min(visitors.len());
-                let chosen: Vec<(Uuid, Option<&Stay>)> = rand::seq::index::sample(rng, visitors.len(), count)
+                let count = writer.rng.random_range(1..=6).min(visitors.len());
+                let chosen: Vec<(Uuid, Option<&Stay>)> = rand::seq::index::sample(writer.rng, visitors.len(), count)
                     .into_iter()
                     .map(|index| (visitors[index], None))
                     .collect();
@@ -532,18 +541,7 @@ fn transport(
                     trip_counter += 1;
                     let prefix = if mode == "helicopter" { "HEL" } else { "CRW" };
                     let hour = 6 + 2 * trip_index as u32;
-                    write_trip(
-                        &mut TripWriter {
-                            rng,
-                            trips: &mut trips,
-                            legs: &mut legs,
-                            bookings: &mut bookings,
-                            passengers: &mut passengers,
-                            cargo: &mut cargo,
-                            fuel: &mut fuel,
-                            end,
-                            created_by: world.admin,
-                        },
+                    writer.trip(
                         vehicle,
                         base,
                         site,
@@ -560,18 +558,7 @@ fn transport(
                 && let Some(vehicle) = fleet.iter().find(|vehicle| vehicle.supply && vehicle.base == site.site.base)
             {
                 trip_counter += 1;
-                write_trip(
-                    &mut TripWriter {
-                        rng,
-                        trips: &mut trips,
-                        legs: &mut legs,
-                        bookings: &mut bookings,
-                        passengers: &mut passengers,
-                        cargo: &mut cargo,
-                        fuel: &mut fuel,
-                        end,
-                        created_by: world.admin,
-                    },
+                writer.trip(
                     vehicle,
                     base,
                     site,
@@ -585,6 +572,7 @@ fn transport(
         }
         day = day + Days::new(1);
     }
+    let TripWriter { trips, legs, bookings, passengers, cargo, fuel, .. } = writer;
     vec![vehicles_table, trips, legs, bookings, passengers, cargo, fuel]
 }
 
@@ -596,12 +584,12 @@ fn slice_for<T>(items: &[T], trip_index: usize, seats: usize) -> &[T] {
 
 struct TripWriter<'a> {
     rng: &'a mut rand_chacha::ChaCha8Rng,
-    trips: &'a mut TableData,
-    legs: &'a mut TableData,
-    bookings: &'a mut TableData,
-    passengers: &'a mut TableData,
-    cargo: &'a mut TableData,
-    fuel: &'a mut TableData,
+    trips: TableData,
+    legs: TableData,
+    bookings: TableData,
+    passengers: TableData,
+    cargo: TableData,
+    fuel: TableData,
     end: NaiveDate,
     created_by: Uuid,
 }
@@ -619,133 +607,138 @@ const CARGO: &[(&str, f64, f64, bool)] = &[
     ("Eau potable (citerne)", 10000.0, 60000.0, false),
 ];
 
-#[allow(clippy::too_many_arguments)]
-fn write_trip(
-    writer: &mut TripWriter<'_>,
-    vehicle: &Vehicle,
-    base: &SiteRow,
-    site: &SiteRow,
-    day: NaiveDate,
-    hour: u32,
-    trip_number: &str,
-    out: &[(Uuid, Option<&Stay>)],
-    back: &[(Uuid, Option<&Stay>)],
-) {
-    let rng = &mut *writer.rng;
-    let distance = base.site.distance_nm(&site.site);
-    let leg_duration = Duration::minutes((distance / vehicle.speed_kn * 60.0).round() as i64 + 10);
-    let scheduled = moment(day, hour, 0);
-    let planned = day >= writer.end;
-    let cancelled = !planned && rng.random_bool(0.02);
-    let status = match (planned, cancelled) {
-        (true, _) => "planned",
-        (false, true) => "cancelled",
-        (false, false) => "completed",
-    };
-    let delay =
-        Duration::minutes(if rng.random_bool(0.7) { rng.random_range(0..15) } else { rng.random_range(15..120) });
-    let departs = scheduled + delay;
-    let turnaround = Duration::minutes(rng.random_range(25..50));
-    let arrives = departs + leg_duration + turnaround + leg_duration;
-    let flying = status == "completed";
-    let trip_id = catalog::uuid(rng);
-    let hours = if vehicle.kind == "helicopter" { Some((leg_duration.num_minutes() * 2) as f64 / 60.0) } else { None };
-    let audit =
-        Audit { external_id: None, created_at: scheduled - Duration::days(5), created_by: Some(writer.created_by) };
-    writer.trips.row(audit, |row| {
-        row.uuid(trip_id)
-            .uuid(vehicle.id)
-            .text(trip_number)
-            .text(status)
-            .uuid(base.id)
-            .uuid(base.id)
-            .timestamp(scheduled)
-            .opt_timestamp(flying.then_some(departs))
-            .opt_timestamp(flying.then_some(arrives))
-            .decimal(distance * 2.0, 1)
-            .opt_decimal(hours, 2);
-    });
-    let legs_spec = [(1, base, site, departs, out), (2, site, base, departs + leg_duration + turnaround, back)];
-    let mut booked: BTreeMap<Uuid, Uuid> = BTreeMap::new();
-    for (leg_number, from, to, leg_departs, people) in legs_spec {
-        let leg_id = catalog::uuid(rng);
-        writer.legs.row(audit, |row| {
-            row.uuid(leg_id)
-                .uuid(trip_id)
-                .int(leg_number)
-                .uuid(from.id)
-                .uuid(to.id)
-                .timestamp(leg_departs)
-                .timestamp(leg_departs + leg_duration)
-                .decimal(distance, 1);
+impl TripWriter<'_> {
+    /// Writes one round trip from `base` to `site` and back: two legs, bookings and
+    /// manifests for the people going out and coming back, cargo, and fuel once flown.
+    #[allow(clippy::too_many_arguments)]
+    fn trip(
+        &mut self,
+        vehicle: &Vehicle,
+        base: &SiteRow,
+        site: &SiteRow,
+        day: NaiveDate,
+        hour: u32,
+        trip_number: &str,
+        out: &[(Uuid, Option<&Stay>)],
+        back: &[(Uuid, Option<&Stay>)],
+    ) {
+        let rng = &mut *self.rng;
+        let distance = base.site.distance_nm(&site.site);
+        let leg_duration = Duration::minutes((distance / vehicle.speed_kn * 60.0).round() as i64 + 10);
+        let scheduled = moment(day, hour, 0);
+        let planned = day >= self.end;
+        let cancelled = !planned && rng.random_bool(0.02);
+        let status = match (planned, cancelled) {
+            (true, _) => "planned",
+            (false, true) => "cancelled",
+            (false, false) => "completed",
+        };
+        let delay =
+            Duration::minutes(if rng.random_bool(0.7) { rng.random_range(0..15) } else { rng.random_range(15..120) });
+        let departs = scheduled + delay;
+        let turnaround = Duration::minutes(rng.random_range(25..50));
+        let arrives = departs + leg_duration + turnaround + leg_duration;
+        let flying = status == "completed";
+        let trip_id = catalog::uuid(rng);
+        let hours =
+            if vehicle.kind == "helicopter" { Some((leg_duration.num_minutes() * 2) as f64 / 60.0) } else { None };
+        let audit =
+            Audit { external_id: None, created_at: scheduled - Duration::days(5), created_by: Some(self.created_by) };
+        self.trips.row(audit, |row| {
+            row.uuid(trip_id)
+                .uuid(vehicle.id)
+                .text(trip_number)
+                .text(status)
+                .uuid(base.id)
+                .uuid(base.id)
+                .timestamp(scheduled)
+                .opt_timestamp(flying.then_some(departs))
+                .opt_timestamp(flying.then_some(arrives))
+                .decimal(distance * 2.0, 1)
+                .opt_decimal(hours, 2);
         });
-        for (person, stay) in people {
-            let booking_id = *booked.entry(*person).or_insert_with(|| {
-                let booking_id = catalog::uuid(rng);
-                let booked_at = stay.and_then(|stay| stay.submitted_at).unwrap_or(scheduled - Duration::days(3));
-                let booking_status = match status {
-                    "planned" => "confirmed",
-                    "cancelled" => "cancelled",
-                    _ => "completed",
-                };
-                writer.bookings.row(Audit { created_at: booked_at, ..audit }, |row| {
-                    row.uuid(booking_id)
-                        .uuid(trip_id)
-                        .uuid(*person)
-                        .opt_uuid(stay.map(|stay| stay.id))
-                        .text(booking_status)
-                        .timestamp(booked_at);
-                });
-                booking_id
+        let legs_spec = [(1, base, site, departs, out), (2, site, base, departs + leg_duration + turnaround, back)];
+        let mut booked: BTreeMap<Uuid, Uuid> = BTreeMap::new();
+        for (leg_number, from, to, leg_departs, people) in legs_spec {
+            let leg_id = catalog::uuid(rng);
+            self.legs.row(audit, |row| {
+                row.uuid(leg_id)
+                    .uuid(trip_id)
+                    .int(leg_number)
+                    .uuid(from.id)
+                    .uuid(to.id)
+                    .timestamp(leg_departs)
+                    .timestamp(leg_departs + leg_duration)
+                    .decimal(distance, 1);
             });
+            for (person, stay) in people {
+                let booking_id = *booked.entry(*person).or_insert_with(|| {
+                    let booking_id = catalog::uuid(rng);
+                    let booked_at = stay.and_then(|stay| stay.submitted_at).unwrap_or(scheduled - Duration::days(3));
+                    let booking_status = match status {
+                        "planned" => "confirmed",
+                        "cancelled" => "cancelled",
+                        _ => "completed",
+                    };
+                    self.bookings.row(Audit { created_at: booked_at, ..audit }, |row| {
+                        row.uuid(booking_id)
+                            .uuid(trip_id)
+                            .uuid(*person)
+                            .opt_uuid(stay.map(|stay| stay.id))
+                            .text(booking_status)
+                            .timestamp(booked_at);
+                    });
+                    booking_id
+                });
+                if status == "cancelled" {
+                    continue;
+                }
+                let weight = (82.0 + 12.0 * rng.sample::<f64, _>(StandardNormal)).clamp(50.0, 140.0);
+                self.passengers.row(audit, |row| {
+                    row.uuid(catalog::uuid(rng))
+                        .uuid(leg_id)
+                        .uuid(booking_id)
+                        .uuid(*person)
+                        .decimal(weight, 1)
+                        .decimal(rng.random_range(5.0..23.0), 1);
+                });
+            }
             if status == "cancelled" {
                 continue;
             }
-            let weight = (82.0 + 12.0 * rng.sample::<f64, _>(StandardNormal)).clamp(50.0, 140.0);
-            writer.passengers.row(audit, |row| {
-                row.uuid(catalog::uuid(rng))
-                    .uuid(leg_id)
-                    .uuid(booking_id)
-                    .uuid(*person)
-                    .decimal(weight, 1)
-                    .decimal(rng.random_range(5.0..23.0), 1);
-            });
-        }
-        if status == "cancelled" {
-            continue;
-        }
-        let n_items = match (vehicle.kind, vehicle.supply) {
-            (_, true) => rng.random_range(5..=15),
-            ("helicopter", _) => rng.random_range(0..=3),
-            _ => rng.random_range(1..=5),
-        };
-        let mut load_kg = 0.0;
-        for _ in 0..n_items {
-            let (description, low, high, dangerous) = catalog::pick(rng, CARGO);
-            let cap = (vehicle.payload_kg * 0.9 - load_kg).max(5.0);
-            let weight = rng.random_range(low..high).min(cap).max(1.0);
-            if vehicle.kind == "helicopter" && low > 1000.0 {
-                continue;
+            let n_items = match (vehicle.kind, vehicle.supply) {
+                (_, true) => rng.random_range(5..=15),
+                ("helicopter", _) => rng.random_range(0..=3),
+                _ => rng.random_range(1..=5),
+            };
+            let mut load_kg = 0.0;
+            for _ in 0..n_items {
+                let (description, low, high, dangerous) = catalog::pick(rng, CARGO);
+                let cap = (vehicle.payload_kg * 0.9 - load_kg).max(5.0);
+                let weight = rng.random_range(low..high).min(cap).max(1.0);
+                if vehicle.kind == "helicopter" && low > 1000.0 {
+                    continue;
+                }
+                load_kg += weight;
+                self.cargo.row(audit, |row| {
+                    row.uuid(catalog::uuid(rng)).uuid(leg_id).text(description).decimal(weight, 1).boolean(dangerous);
+                });
             }
-            load_kg += weight;
-            writer.cargo.row(audit, |row| {
-                row.uuid(catalog::uuid(rng)).uuid(leg_id).text(description).decimal(weight, 1).boolean(dangerous);
+        }
+        if flying {
+            let (quantity, fuel_type) = match (vehicle.kind, hours) {
+                ("helicopter", Some(hours)) => (hours * rng.random_range(480.0..560.0), "jet_a1"),
+                _ if vehicle.supply => (distance * 2.0 * rng.random_range(25.0..35.0), "marine_gasoil"),
+                _ => (distance * 2.0 * rng.random_range(8.0..12.0), "marine_gasoil"),
+            };
+            self.fuel.row(audit, |row| {
+                row.uuid(catalog::uuid(rng))
+                    .uuid(trip_id)
+                    .uuid(vehicle.id)
+                    .timestamp(arrives)
+                    .decimal(quantity.max(1.0), 1)
+                    .text(fuel_type);
             });
         }
-    }
-    if flying {
-        let (quantity, fuel_type) = match (vehicle.kind, hours) {
-            ("helicopter", Some(hours)) => (hours * rng.random_range(480.0..560.0), "jet_a1"),
-            _ if vehicle.supply => (distance * 2.0 * rng.random_range(25.0..35.0), "marine_gasoil"),
-            _ => (distance * 2.0 * rng.random_range(8.0..12.0), "marine_gasoil"),
-        };
-        writer.fuel.row(audit, |row| {
-            row.uuid(catalog::uuid(rng))
-                .uuid(trip_id)
-                .uuid(vehicle.id)
-                .timestamp(arrives)
-                .decimal(quantity.max(1.0), 1)
-                .text(fuel_type);
-        });
     }
 }

@@ -39,22 +39,8 @@ async fn every_table_has_uuid_key_external_id_and_audit_columns() {
     assert_eq!(broken, Vec::<String>::new(), "tables breaking the column conventions");
 
     // The primary key is `id` everywhere and `external_id` is unique everywhere.
-    let keyed: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_constraint k JOIN pg_class r ON r.oid = k.conrelid JOIN pg_namespace n ON n.oid = r.relnamespace
-         WHERE k.contype = 'p' AND n.nspname NOT IN ('pg_catalog', 'public')
-           AND k.conkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE attrelid = r.oid AND attname = 'id')]",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    let unique_external: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_constraint k JOIN pg_class r ON r.oid = k.conrelid JOIN pg_namespace n ON n.oid = r.relnamespace
-         WHERE k.contype = 'u' AND n.nspname NOT IN ('pg_catalog', 'public')
-           AND k.conkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE attrelid = r.oid AND attname = 'external_id')]",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let keyed = tables_constrained_on(&pool, "p", "id").await;
+    let unique_external = tables_constrained_on(&pool, "u", "external_id").await;
     assert_eq!((keyed, unique_external), (rows.len() as i64, rows.len() as i64));
 
     let tables: Vec<&str> = rows.iter().map(|(table, _)| table.as_str()).collect();
@@ -72,6 +58,20 @@ async fn every_table_has_uuid_key_external_id_and_audit_columns() {
         tiers.companies tiers.contacts tiers.external_users
         travel.bookings travel.fuel_logs travel.manifest_cargo travel.manifest_passengers travel.trip_legs travel.trips travel.vehicles"#]]
     .assert_eq(&group_by_schema(&tables));
+}
+
+/// How many tables have a constraint of kind `kind` (`p`rimary, `u`nique) on exactly `column`.
+async fn tables_constrained_on(pool: &sqlx::PgPool, kind: &str, column: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_constraint k JOIN pg_class r ON r.oid = k.conrelid JOIN pg_namespace n ON n.oid = r.relnamespace
+         WHERE k.contype = $1::\"char\" AND n.nspname NOT IN ('pg_catalog', 'public')
+           AND k.conkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE attrelid = r.oid AND attname = $2)]",
+    )
+    .bind(kind)
+    .bind(column)
+    .fetch_one(pool)
+    .await
+    .unwrap()
 }
 
 fn group_by_schema(tables: &[&str]) -> String {
