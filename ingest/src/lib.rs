@@ -8,6 +8,8 @@ use std::fmt;
 
 pub use opsflux_warehouse::{Lsn, TableId};
 
+pub mod pgoutput;
+
 /// Why a replication setting was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {

@@ -2,6 +2,7 @@
 
 mod cli;
 mod import;
+mod ingest;
 mod migrations;
 mod sample_data;
 mod style;

@@ -1,8 +1,10 @@
 //! Warehouse table storage: the identities every stage agrees on — which table, which
 //! position in the source's change stream, which committed version of the warehouse.
 //!
-//! The Delta Lake storage itself arrives with change data capture; these types are the
-//! vocabulary that ingest, query and reports already share.
+//! Tables are Delta Lake tables on the local file system (`store`); these identities are
+//! the vocabulary that ingest, query and reports share.
+
+mod store;
 
 use std::fmt;
 use std::str::FromStr;
@@ -121,6 +123,10 @@ impl fmt::Display for Version {
         write!(formatter, "v{}", self.0)
     }
 }
+
+/// Re-exported so that writers build batches with the exact Arrow version the tables use.
+pub use deltalake::arrow;
+pub use store::{Checkpoint, Warehouse, WarehouseError};
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,217 @@
+//! Delta Lake tables under one root directory: `<root>/<schema>/<table>`, each commit a
+//! numbered version, each ingest commit stamped with the source position it covers.
+//!
+//! The position is recorded as a Delta application transaction (`txn` action: an
+//! application id and a version number, here the LSN), written atomically with the data
+//! it describes. A writer that restarts reads it back and resumes after it, which is how
+//! a change is applied exactly once however the process died.
+
+use std::path::{Path, PathBuf};
+
+use deltalake::arrow::record_batch::RecordBatch;
+use deltalake::kernel::Transaction;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::protocol::SaveMode;
+use deltalake::{DeltaTable, DeltaTableError};
+use futures::TryStreamExt;
+
+use crate::{Lsn, TableId, Version};
+
+/// Why a warehouse operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WarehouseError {
+    #[error("{what} {path}: {source}")]
+    Io { what: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("warehouse table {table}: {source}")]
+    Delta { table: String, source: Box<DeltaTableError> },
+    #[error("warehouse table {table} has no version {version}")]
+    NoSuchVersion { table: String, version: u64 },
+}
+
+/// Which writer covered which source position, written with the data of a commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Identifies the writer (one per source database and slot).
+    pub writer: String,
+    /// The source position this commit brings the table up to.
+    pub lsn: Lsn,
+}
+
+/// The warehouse: a directory of Delta tables.
+#[derive(Debug, Clone)]
+pub struct Warehouse {
+    root: PathBuf,
+}
+
+impl Warehouse {
+    /// Opens (creating when missing) the warehouse rooted at `root`.
+    pub fn open(root: &Path) -> Result<Self, WarehouseError> {
+        std::fs::create_dir_all(root).map_err(|source| WarehouseError::Io {
+            what: "cannot create",
+            path: root.to_owned(),
+            source,
+        })?;
+        let root = std::path::absolute(root).map_err(|source| WarehouseError::Io {
+            what: "cannot resolve",
+            path: root.to_owned(),
+            source,
+        })?;
+        Ok(Self { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where a table lives: `<root>/<schema>/<table>`.
+    pub fn table_path(&self, table: &TableId) -> PathBuf {
+        self.root.join(table.schema()).join(table.table())
+    }
+
+    /// Whether the table has been created (has a transaction log).
+    pub fn contains(&self, table: &TableId) -> bool {
+        self.table_path(table).join("_delta_log").is_dir()
+    }
+
+    async fn delta_table(&self, table: &TableId) -> Result<DeltaTable, WarehouseError> {
+        let path = self.table_path(table);
+        std::fs::create_dir_all(&path).map_err(|source| WarehouseError::Io {
+            what: "cannot create",
+            path: path.clone(),
+            source,
+        })?;
+        let url = deltalake::ensure_table_uri(path.to_string_lossy()).map_err(|source| delta(table, source))?;
+        DeltaTable::try_from_url(url).await.map_err(|source| delta(table, source))
+    }
+
+    /// Appends `batches` in one commit that also records `checkpoint`; creates the table
+    /// from the batches' schema on first use. Returns the new version.
+    pub async fn append(
+        &self,
+        table: &TableId,
+        batches: Vec<RecordBatch>,
+        checkpoint: &Checkpoint,
+    ) -> Result<Version, WarehouseError> {
+        let delta_table = self.delta_table(table).await?;
+        // An LSN is a 64-bit unsigned position; real ones stay far below 2^63.
+        let position = i64::try_from(checkpoint.lsn.0).unwrap_or(i64::MAX);
+        let written = delta_table
+            .write(batches)
+            .with_save_mode(SaveMode::Append)
+            .with_commit_properties(
+                CommitProperties::default()
+                    .with_application_transaction(Transaction::new(&checkpoint.writer, position)),
+            )
+            .await
+            .map_err(|source| delta(table, source))?;
+        Ok(Version(written.version().unwrap_or_default()))
+    }
+
+    /// The last source position `writer` committed to the table, if any.
+    pub async fn checkpoint(&self, table: &TableId, writer: &str) -> Result<Option<Lsn>, WarehouseError> {
+        if !self.contains(table) {
+            return Ok(None);
+        }
+        let delta_table = self.delta_table(table).await?;
+        let state = delta_table.snapshot().map_err(|source| delta(table, source))?;
+        let position = state
+            .transaction_version(delta_table.log_store().as_ref(), writer)
+            .await
+            .map_err(|source| delta(table, source))?;
+        Ok(position.and_then(|position| u64::try_from(position).ok()).map(Lsn))
+    }
+
+    /// The table's current version, if it exists.
+    pub async fn version(&self, table: &TableId) -> Result<Option<Version>, WarehouseError> {
+        if !self.contains(table) {
+            return Ok(None);
+        }
+        let delta_table = self.delta_table(table).await?;
+        Ok(delta_table.version().map(Version))
+    }
+
+    /// Every row of the table as of `version` (the latest when `None`).
+    pub async fn scan(&self, table: &TableId, version: Option<Version>) -> Result<Vec<RecordBatch>, WarehouseError> {
+        let mut delta_table = self.delta_table(table).await?;
+        if let Some(Version(wanted)) = version {
+            let no_such_version = || WarehouseError::NoSuchVersion { table: table.to_string(), version: wanted };
+            if delta_table.version().is_none_or(|current| wanted > current) {
+                return Err(no_such_version());
+            }
+            delta_table.load_version(wanted).await.map_err(|source| match source {
+                DeltaTableError::InvalidVersion(_) => no_such_version(),
+                other => delta(table, other),
+            })?;
+        }
+        let (_, stream) = delta_table.scan_table().await.map_err(|source| delta(table, source))?;
+        stream.try_collect().await.map_err(|source| delta(table, DeltaTableError::from(source)))
+    }
+}
+
+fn delta(table: &TableId, source: DeltaTableError) -> WarehouseError {
+    WarehouseError::Delta { table: table.to_string(), source: Box::new(source) }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use deltalake::arrow::array::{Int64Array, StringArray};
+    use deltalake::arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn batch(ids: &[i64], names: &[&str]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("name", DataType::Utf8, true),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![Arc::new(Int64Array::from(ids.to_vec())), Arc::new(StringArray::from(names.to_vec()))],
+        )
+        .unwrap()
+    }
+
+    fn rows(batches: &[RecordBatch]) -> Vec<(i64, String)> {
+        let mut rows = Vec::new();
+        for batch in batches {
+            let ids = batch.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+            // Scans may hand strings back as views; compare them as plain strings.
+            let names = deltalake::arrow::compute::cast(batch.column(1), &DataType::Utf8).unwrap();
+            let names = names.as_any().downcast_ref::<StringArray>().unwrap();
+            for index in 0..batch.num_rows() {
+                rows.push((ids.value(index), names.value(index).to_owned()));
+            }
+        }
+        rows.sort();
+        rows
+    }
+
+    #[tokio::test]
+    async fn commits_are_versions_that_carry_the_writers_position() {
+        let directory = tempfile::tempdir().unwrap();
+        let warehouse = Warehouse::open(directory.path()).unwrap();
+        let table: TableId = "pob.stays".parse().unwrap();
+        assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), None);
+        assert_eq!(warehouse.version(&table).await.unwrap(), None);
+
+        let first = Checkpoint { writer: "cdc".into(), lsn: "0/16B3748".parse().unwrap() };
+        let second = Checkpoint { writer: "cdc".into(), lsn: "0/16B9000".parse().unwrap() };
+        assert_eq!(warehouse.append(&table, vec![batch(&[1, 2], &["a", "b"])], &first).await.unwrap(), Version(0));
+        assert_eq!(warehouse.append(&table, vec![batch(&[3], &["c"])], &second).await.unwrap(), Version(1));
+        assert!(directory.path().join("pob/stays/_delta_log").is_dir());
+
+        // A new process sees the same position and both versions.
+        let reopened = Warehouse::open(directory.path()).unwrap();
+        assert_eq!(reopened.checkpoint(&table, "cdc").await.unwrap(), Some(second.lsn));
+        assert_eq!(reopened.checkpoint(&table, "another-writer").await.unwrap(), None);
+        assert_eq!(reopened.version(&table).await.unwrap(), Some(Version(1)));
+        let at_first = reopened.scan(&table, Some(Version(0))).await.unwrap();
+        assert_eq!(rows(&at_first), [(1, "a".to_owned()), (2, "b".to_owned())]);
+        let latest = reopened.scan(&table, None).await.unwrap();
+        assert_eq!(rows(&latest).len(), 3);
+        let error = reopened.scan(&table, Some(Version(9))).await.unwrap_err();
+        assert!(matches!(error, WarehouseError::NoSuchVersion { version: 9, .. }), "{error}");
+    }
+}
