@@ -9,6 +9,7 @@ use std::fmt;
 pub use opsflux_warehouse::{Lsn, TableId};
 
 pub mod pgoutput;
+pub mod rows;
 
 /// Why a replication setting was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
