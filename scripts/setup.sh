@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what OpsFlux needs on a fresh Debian or Ubuntu machine, once: the
-# PostgreSQL server binaries (initdb, pg_ctl, postgres, psql) and mold, the linker
-# that keeps link memory low on small machines. Sourced by demo.sh and test.sh.
+# PostgreSQL server binaries (initdb, pg_ctl, postgres, psql), mold, the linker
+# that keeps link memory low on small machines, and Python's deltalake package for
+# the interoperability tests. Sourced by demo.sh and test.sh.
 set -euo pipefail
 
 if ! command -v cargo >/dev/null 2>&1; then
@@ -29,6 +30,12 @@ if ((${#missing[@]})); then
     echo "installing ${missing[*]} (Debian packages)..." >&2
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The tests read the warehouse with an independent Delta reader: Python's deltalake.
+if ! python3 -c "import deltalake" >/dev/null 2>&1; then
+    echo "installing the deltalake Python package (PyPI)..." >&2
+    python3 -m pip install -q deltalake pyarrow
 fi
 
 # One build directory outside the work tree, reused between runs and clones.

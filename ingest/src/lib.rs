@@ -10,6 +10,7 @@ pub use opsflux_warehouse::{Lsn, TableId};
 
 pub mod pgoutput;
 pub mod rows;
+pub mod snapshot;
 
 /// Why a replication setting was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
