@@ -173,7 +173,8 @@ async fn the_initial_copy_puts_every_captured_table_in_the_warehouse() {
           "read_at": "timestamp[us, tz=UTC]",
           "updated_at": "timestamp[us, tz=UTC]",
           "updated_by": "string"
-        }"#]].assert_eq(&serde_json::to_string_pretty(&seen["types"]).unwrap());
+        }"#]]
+    .assert_eq(&serde_json::to_string_pretty(&seen["types"]).unwrap());
     let sites = read_with_python_deltalake(&warehouse.table_path(&"core.sites".parse().unwrap()));
     assert_eq!((sites["rows"].as_i64(), sites["version"].as_i64()), (Some(10), Some(0)));
 }
