@@ -6,11 +6,12 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-# No doc tests: every test is a unit test or lives in tests/. The last line sums up
+# Unit and integration tests only: no doc tests (there are none) and no benchmarks
+# (they run at full scale with `cargo bench`). The last line sums up
 # every test binary, so the run ends on one clear count.
 log=$(mktemp)
 set +e
-cargo test --workspace --all-targets --locked 2>&1 | tee "$log"
+cargo test --workspace --lib --bins --tests --locked 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "all tests: %d passed, %d failed\n", passed, failed }' "$log"
