@@ -111,7 +111,13 @@ impl Cluster {
         })?;
         let run_as = if running_as_root(&directory) { Some(unprivileged_user()?) } else { None };
         if let Some(user) = &run_as {
-            run(Command::new("chown").arg("-R").arg(format!("{user}:")).arg(&directory))?;
+            // Everything PostgreSQL later creates inside is already the user's own, so
+            // the whole tree is handed over only before the cluster exists.
+            let mut chown = Command::new("chown");
+            if !directory.join("pgdata").join("PG_VERSION").exists() {
+                chown.arg("-R");
+            }
+            run(chown.arg(format!("{user}:")).arg(&directory))?;
             grant_traversal(user, &directory)?;
             if !user_can(user, "-w", &directory) {
                 return Err(ClusterError::NotAccessible { path: directory });

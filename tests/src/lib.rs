@@ -65,15 +65,23 @@ impl TestServer {
             .unwrap_or_else(|error| panic!("cannot connect to the test server: {error}"))
     }
 
-    /// Creates an empty database (no schema) and returns its URL.
-    pub async fn empty_database(&self, label: &str) -> String {
+    /// Creates a database, empty or copied from `template`, and returns its URL.
+    async fn create_database(&self, label: &str, template: Option<&str>) -> String {
         let name = unique_name(label);
-        let statement = format!("CREATE DATABASE \"{name}\"");
+        let statement = match template {
+            Some(template) => format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""),
+            None => format!("CREATE DATABASE \"{name}\""),
+        };
         sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
             .execute(&mut self.admin().await)
             .await
             .unwrap_or_else(|error| panic!("cannot create database {name}: {error}"));
         self.url(&name)
+    }
+
+    /// Creates an empty database (no schema) and returns its URL.
+    pub async fn empty_database(&self, label: &str) -> String {
+        self.create_database(label, None).await
     }
 
     /// Creates a database with every migration applied and returns its URL. Migrations
@@ -89,13 +97,7 @@ impl TestServer {
                 name
             })
             .await;
-        let name = unique_name(label);
-        let statement = format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-            .execute(&mut self.admin().await)
-            .await
-            .unwrap_or_else(|error| panic!("cannot create database {name}: {error}"));
-        self.url(&name)
+        self.create_database(label, Some(template)).await
     }
 }
 
