@@ -4,6 +4,7 @@
 //! Tables are Delta Lake tables on the local file system (`store`); these identities are
 //! the vocabulary that ingest, query and reports share.
 
+mod changes;
 mod store;
 
 use std::fmt;
@@ -126,6 +127,7 @@ impl fmt::Display for Version {
 
 /// Re-exported so that writers build batches with the exact Arrow version the tables use.
 pub use deltalake::arrow;
+pub use changes::{ChangeSet, DELETE_COLUMN, KEEP_COLUMN_PREFIX};
 pub use store::{Checkpoint, Warehouse, WarehouseError};
 
 #[cfg(test)]

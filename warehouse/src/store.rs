@@ -24,6 +24,8 @@ pub enum WarehouseError {
     Io { what: &'static str, path: PathBuf, source: std::io::Error },
     #[error("warehouse table {table}: {source}")]
     Delta { table: String, source: Box<DeltaTableError> },
+    #[error("warehouse table {table}: changes by key need at least one key column")]
+    NoKey { table: String },
     #[error("warehouse table {table} has no version {version}")]
     NoSuchVersion { table: String, version: u64 },
 }
@@ -73,7 +75,7 @@ impl Warehouse {
         self.table_path(table).join("_delta_log").is_dir()
     }
 
-    async fn delta_table(&self, table: &TableId) -> Result<DeltaTable, WarehouseError> {
+    pub(crate) async fn delta_table(&self, table: &TableId) -> Result<DeltaTable, WarehouseError> {
         let path = self.table_path(table);
         std::fs::create_dir_all(&path).map_err(|source| WarehouseError::Io {
             what: "cannot create",
@@ -93,15 +95,10 @@ impl Warehouse {
         checkpoint: &Checkpoint,
     ) -> Result<Version, WarehouseError> {
         let delta_table = self.delta_table(table).await?;
-        // An LSN is a 64-bit unsigned position; real ones stay far below 2^63.
-        let position = i64::try_from(checkpoint.lsn.0).unwrap_or(i64::MAX);
         let written = delta_table
             .write(batches)
             .with_save_mode(SaveMode::Append)
-            .with_commit_properties(
-                CommitProperties::default()
-                    .with_application_transaction(Transaction::new(&checkpoint.writer, position)),
-            )
+            .with_commit_properties(commit_properties(checkpoint))
             .await
             .map_err(|source| delta(table, source))?;
         Ok(Version(written.version().unwrap_or_default()))
@@ -148,7 +145,14 @@ impl Warehouse {
     }
 }
 
-fn delta(table: &TableId, source: DeltaTableError) -> WarehouseError {
+/// Commit properties recording `checkpoint` as the writer's application transaction.
+pub(crate) fn commit_properties(checkpoint: &Checkpoint) -> CommitProperties {
+    // An LSN is a 64-bit unsigned position; real ones stay far below 2^63.
+    let position = i64::try_from(checkpoint.lsn.0).unwrap_or(i64::MAX);
+    CommitProperties::default().with_application_transaction(Transaction::new(&checkpoint.writer, position))
+}
+
+pub(crate) fn delta(table: &TableId, source: DeltaTableError) -> WarehouseError {
     WarehouseError::Delta { table: table.to_string(), source: Box::new(source) }
 }
 
