@@ -8,6 +8,7 @@ use std::fmt;
 
 pub use opsflux_warehouse::{Lsn, TableId};
 
+pub mod changes;
 pub mod pgoutput;
 pub mod rows;
 pub mod snapshot;
