@@ -38,6 +38,9 @@ pub enum Command {
     Import(ImportArgs),
     /// Serve the web pages and JSON API over an existing database.
     Serve(ServeArgs),
+    /// Capture changes from PostgreSQL into the warehouse (logical replication): an initial
+    /// copy, then every change in commit order, exactly once. `ingest status` reports lag.
+    Ingest(crate::capture::IngestArgs),
 }
 
 #[derive(Debug, Args)]
@@ -113,6 +116,33 @@ pub struct DemoArgs {
     pub no_serve: bool,
 }
 
+/// The whole program: logging to stderr (`OPSFLUX_LOG` filters, default `info`), the
+/// command line, a runtime, and an exit status.
+pub fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("OPSFLUX_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs one command to completion.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -131,6 +161,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             serve(AppState { pool, source: database::describe(&args.database.database_url) }, args.listen).await
         }
         Command::Demo(args) => demo(args).await,
+        Command::Ingest(args) => crate::capture::run(args).await,
     }
 }
 

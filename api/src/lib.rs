@@ -1,6 +1,7 @@
 //! The `opsflux` binary's library: command line, HTTP server, configuration, the
 //! private PostgreSQL cluster, imports — the only crate that composes the others.
 
+pub mod capture;
 pub mod cli;
 pub mod cluster;
 pub mod database;

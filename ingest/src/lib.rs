@@ -1,8 +1,8 @@
 //! Change data capture: PostgreSQL logical replication (a publication and a `pgoutput`
-//! slot) turned into ordered change batches for the warehouse.
+//! slot) applied to the warehouse in commit order, exactly once.
 //!
-//! This stage names its replication objects and the kinds of change it carries; the
-//! replication client itself arrives with the CDC work.
+//! `source` checks and prepares the source database, `snapshot` copies tables, `pgoutput`
+//! decodes the stream, `changes` folds it per table and key, and `stream` runs it all.
 
 use std::fmt;
 
@@ -12,6 +12,66 @@ pub mod changes;
 pub mod pgoutput;
 pub mod rows;
 pub mod snapshot;
+pub mod source;
+pub mod status;
+pub mod stream;
+
+pub use stream::{CommitReport, IngestOptions, Ingestor, LogObserver, Observer, Outcome};
+
+/// Why ingestion stopped or could not start. [`IngestError::is_transient`] tells the
+/// errors worth retrying (the source is unreachable) from those someone must fix.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("`{url}` is not a usable database URL: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("cannot reach PostgreSQL at {source_database}: {reason}")]
+    Unreachable { source_database: String, reason: String },
+    #[error("replication from {source_database} failed: {reason}")]
+    Replication { source_database: String, reason: String },
+    #[error(
+        "PostgreSQL has wal_level = {found}; logical replication needs `logical`: run `ALTER SYSTEM SET wal_level = logical` and restart PostgreSQL"
+    )]
+    WalLevel { found: String },
+    #[error("missing privilege: {what}; fix: {fix}")]
+    MissingPrivilege { what: String, fix: String },
+    #[error("{source_database} has no table with a primary key to capture")]
+    NothingToCapture { source_database: String },
+    #[error("replication slot `{slot}` exists but is {found}; drop it or choose another slot name with --slot")]
+    SlotMismatch { slot: String, found: String },
+    #[error("replication slot `{slot}` is in use by another session (is another `opsflux ingest` running?)")]
+    SlotInUse { slot: String },
+    #[error("reading {what} from PostgreSQL failed: {source}")]
+    Source { what: String, source: sqlx::Error },
+    #[error("the replication stream is inconsistent: {0}")]
+    Protocol(String),
+    #[error(transparent)]
+    Decode(#[from] pgoutput::DecodeError),
+    #[error(transparent)]
+    Convert(#[from] rows::ConvertError),
+    #[error(transparent)]
+    Snapshot(#[from] snapshot::SnapshotError),
+    #[error(transparent)]
+    Warehouse(#[from] opsflux_warehouse::WarehouseError),
+    #[error("stopped before the initial copy finished; the next start copies again")]
+    Stopped,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl IngestError {
+    /// Whether waiting and reconnecting may fix it.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            IngestError::Unreachable { .. } | IngestError::SlotInUse { .. } => true,
+            IngestError::Snapshot(snapshot::SnapshotError::Source { source, .. }) | IngestError::Source { source, .. } => {
+                matches!(source, sqlx::Error::Io(_))
+                    || matches!(source, sqlx::Error::Database(error)
+                        if error.code().is_some_and(|code| code.starts_with("57P") || code.starts_with("08")))
+            }
+            _ => false,
+        }
+    }
+}
 
 /// Why a replication setting was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -87,19 +87,67 @@ pub async fn discover_tables(
     Ok((tables, skipped))
 }
 
-/// Copies every row of `table` into the warehouse, `rows_per_commit` at a time; the
-/// last commit records `checkpoint`. Returns the number of rows copied.
-pub async fn copy_table(
+/// A part of a table's heap, by block number: `[start, end)`, or to the end when `end`
+/// is `None`. Copying by block ranges lets several sessions share one large table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockRange {
+    pub start: u64,
+    pub end: Option<u64>,
+}
+
+/// Splits a table into block ranges of about `rows_per_chunk` rows, from its size and
+/// row estimate. The last range is open-ended, so rows in blocks added after the size
+/// was read are still copied.
+pub async fn plan_chunks(
+    connection: &mut PgConnection,
+    table: &SourceTable,
+    rows_per_chunk: u64,
+) -> Result<(Vec<BlockRange>, u64), SnapshotError> {
+    let (blocks, estimated_rows): (i64, f32) = sqlx::query_as(
+        "SELECT pg_relation_size(c.oid) / current_setting('block_size')::int8, greatest(c.reltuples, 0)::float4
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+    )
+    .bind(table.id.schema())
+    .bind(table.id.table())
+    .fetch_one(&mut *connection)
+    .await
+    .map_err(|source| SnapshotError::Source { what: format!("the size of {}", table.id), source })?;
+    let blocks = u64::try_from(blocks).unwrap_or(0);
+    // Statistics may be missing (never analysed): estimate from the size then.
+    let estimated_rows = if estimated_rows >= 1.0 { estimated_rows as u64 } else { blocks * 50 };
+    let rows_per_block = (estimated_rows as f64 / blocks.max(1) as f64).max(1.0);
+    let blocks_per_chunk = ((rows_per_chunk as f64 / rows_per_block) as u64).max(1);
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    while start + blocks_per_chunk < blocks {
+        ranges.push(BlockRange { start, end: Some(start + blocks_per_chunk) });
+        start += blocks_per_chunk;
+    }
+    ranges.push(BlockRange { start, end: None });
+    Ok((ranges, estimated_rows))
+}
+
+/// Copies the rows of `table` in `range` into the warehouse as one commit that records
+/// `checkpoint`, at most `rows_per_commit` rows in memory at once (a longer range makes
+/// several commits). Returns the number of rows copied.
+pub async fn copy_chunk(
     connection: &mut PgConnection,
     warehouse: &Warehouse,
     table: &SourceTable,
+    range: BlockRange,
     checkpoint: &Checkpoint,
     rows_per_commit: usize,
-    mut progress: impl FnMut(u64),
+    progress: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<u64, SnapshotError> {
     let quoted: Vec<String> =
         table.columns.iter().map(|column| format!("\"{}\"", column.name.replace('"', "\"\""))).collect();
-    let statement = format!("COPY (SELECT {} FROM {}) TO STDOUT", quoted.join(", "), table.id);
+    let upper = range.end.map(|end| format!(" AND ctid < '({end},0)'::tid")).unwrap_or_default();
+    let statement = format!(
+        "COPY (SELECT {} FROM {} WHERE ctid >= '({},0)'::tid{upper}) TO STDOUT",
+        quoted.join(", "),
+        table.id,
+        range.start
+    );
     let name = table.id.to_string();
     let mut stream = connection
         .copy_out_raw(&statement)
@@ -110,10 +158,6 @@ pub async fn copy_table(
     let mut batches = Vec::new();
     let mut buffered_rows = 0usize;
     let mut copied = 0u64;
-    // Commits before the last carry no checkpoint: a table without one is an
-    // unfinished copy, started again from scratch.
-    let no_checkpoint =
-        Checkpoint { writer: format!("{}-snapshot-in-progress", checkpoint.writer), lsn: checkpoint.lsn };
     while let Some(chunk) =
         stream.try_next().await.map_err(|source| SnapshotError::Source { what: format!("COPY of {name}"), source })?
     {
@@ -139,7 +183,7 @@ pub async fn copy_table(
                 if !builder.is_empty() {
                     batches.push(builder.finish()?);
                 }
-                warehouse.append(&table.id, std::mem::take(&mut batches), &no_checkpoint).await?;
+                warehouse.append(&table.id, std::mem::take(&mut batches), checkpoint).await?;
                 progress(buffered_rows as u64);
                 buffered_rows = 0;
             }
@@ -149,9 +193,13 @@ pub async fn copy_table(
     if !pending.is_empty() {
         return Err(SnapshotError::MalformedCopy { table: name, line: copied + 1, reason: "the last line has no end" });
     }
-    batches.push(builder.finish()?);
-    warehouse.append(&table.id, batches, checkpoint).await?;
-    progress(buffered_rows as u64);
+    if !builder.is_empty() {
+        batches.push(builder.finish()?);
+    }
+    if !batches.is_empty() {
+        warehouse.append(&table.id, batches, checkpoint).await?;
+        progress(buffered_rows as u64);
+    }
     Ok(copied)
 }
 

@@ -117,68 +117,6 @@ async fn pgoutput_reports_inserts_updates_deletes_truncates_and_unchanged_toast(
     sqlx::query("SELECT pg_drop_replication_slot('opsflux_test_slot')").execute(&pool).await.unwrap();
 }
 
-#[tokio::test]
-async fn the_initial_copy_puts_every_captured_table_in_the_warehouse() {
-    use opsflux_ingest::snapshot;
-    use opsflux_warehouse::{Checkpoint, Lsn, Warehouse};
-
-    let (_, pool) = migrated_pool("snapshot").await;
-    let mut connection = pool.acquire().await.unwrap();
-    let dataset = opsflux_sample_data::Dataset::generate(opsflux_sample_data::Options::new(21, 0.01).unwrap());
-    opsflux_sample_data::load(&mut connection, &dataset, |_| {}).await.unwrap();
-    sqlx::raw_sql("CREATE SCHEMA scratch; CREATE TABLE scratch.no_key (note text); CREATE TABLE scratch.empty (id int PRIMARY KEY)")
-        .execute(&mut *connection)
-        .await
-        .unwrap();
-
-    let (tables, skipped) = snapshot::discover_tables(&mut connection).await.unwrap();
-    assert_eq!(tables.len(), 54, "53 operational tables and scratch.empty");
-    assert_eq!(skipped.len(), 1);
-    assert_eq!(skipped[0].name, "scratch.no_key");
-    let stays = tables.iter().find(|table| table.id.to_string() == "pob.stays").unwrap();
-    assert_eq!(stays.key, ["id"]);
-
-    let directory = tempfile::tempdir().unwrap();
-    let warehouse = Warehouse::open(directory.path()).unwrap();
-    let checkpoint = Checkpoint { writer: "test".into(), lsn: Lsn(0x1_0000) };
-    let counts = opsflux_api::database::table_row_counts(&pool).await.unwrap();
-    for table in &tables {
-        // Small commits, so that the readings table is copied in several.
-        let copied =
-            snapshot::copy_table(&mut connection, &warehouse, table, &checkpoint, 40_000, |_| {}).await.unwrap();
-        let expected = counts.iter().find(|(name, _)| *name == table.id.to_string()).map_or(0, |(_, rows)| *rows);
-        assert_eq!(copied, expected as u64, "{}", table.id);
-        let scanned: usize = warehouse.scan(&table.id, None).await.unwrap().iter().map(|batch| batch.num_rows()).sum();
-        assert_eq!(scanned as u64, copied, "{}", table.id);
-        assert_eq!(warehouse.checkpoint(&table.id, "test").await.unwrap(), Some(checkpoint.lsn), "{}", table.id);
-    }
-    let readings: opsflux_warehouse::TableId = "powertrace.meter_readings".parse().unwrap();
-    assert!(warehouse.version(&readings).await.unwrap().unwrap().0 >= 2, "the readings took several commits");
-
-    // An independent Delta reader sees the same rows with the mapped types.
-    let seen = read_with_python_deltalake(&warehouse.table_path(&readings));
-    let expected_rows = counts.iter().find(|(name, _)| name == "powertrace.meter_readings").unwrap().1;
-    assert_eq!(seen["rows"], expected_rows);
-    expect![[r#"
-        {
-          "created_at": "timestamp[us, tz=UTC]",
-          "created_by": "string",
-          "deleted_at": "timestamp[us, tz=UTC]",
-          "deleted_by": "string",
-          "external_id": "string",
-          "id": "string",
-          "kvar": "double",
-          "kw": "double",
-          "meter_id": "string",
-          "read_at": "timestamp[us, tz=UTC]",
-          "updated_at": "timestamp[us, tz=UTC]",
-          "updated_by": "string"
-        }"#]]
-    .assert_eq(&serde_json::to_string_pretty(&seen["types"]).unwrap());
-    let sites = read_with_python_deltalake(&warehouse.table_path(&"core.sites".parse().unwrap()));
-    assert_eq!((sites["rows"].as_i64(), sites["version"].as_i64()), (Some(10), Some(0)));
-}
-
 /// Reads a warehouse table with the `deltalake` Python package, an independent Delta
 /// reader, and returns what it saw as JSON.
 pub(crate) fn read_with_python_deltalake(path: &std::path::Path) -> serde_json::Value {

@@ -1,5 +1,6 @@
 //! End-to-end tests across crates, against a real PostgreSQL (see `opsflux_tests`).
 
+mod capture;
 mod cli;
 mod import;
 mod ingest;

@@ -128,7 +128,7 @@ impl fmt::Display for Version {
 /// Re-exported so that writers build batches with the exact Arrow version the tables use.
 pub use deltalake::arrow;
 pub use changes::{ChangeSet, DELETE_COLUMN, KEEP_COLUMN_PREFIX};
-pub use store::{Checkpoint, Warehouse, WarehouseError};
+pub use store::{Checkpoint, TableInfo, Warehouse, WarehouseError};
 
 #[cfg(test)]
 mod tests {

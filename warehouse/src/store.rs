@@ -39,6 +39,15 @@ pub struct Checkpoint {
     pub lsn: Lsn,
 }
 
+/// A table's current version and what its data files hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableInfo {
+    pub version: Version,
+    pub rows: u64,
+    pub files: u64,
+    pub bytes: u64,
+}
+
 /// The warehouse: a directory of Delta tables.
 #[derive(Debug, Clone)]
 pub struct Warehouse {
@@ -125,6 +134,23 @@ impl Warehouse {
         }
         let delta_table = self.delta_table(table).await?;
         Ok(delta_table.version().map(Version))
+    }
+
+    /// The table's version, row count and data files, from its log alone (no data read).
+    pub async fn describe(&self, table: &TableId) -> Result<Option<TableInfo>, WarehouseError> {
+        if !self.contains(table) {
+            return Ok(None);
+        }
+        let delta_table = self.delta_table(table).await?;
+        let Some(version) = delta_table.version() else { return Ok(None) };
+        let state = delta_table.snapshot().map_err(|source| delta(table, source))?;
+        let mut info = TableInfo { version: Version(version), rows: 0, files: 0, bytes: 0 };
+        for file in state.log_data().iter() {
+            info.files += 1;
+            info.bytes += u64::try_from(file.size()).unwrap_or(0);
+            info.rows += file.num_records().unwrap_or(0) as u64;
+        }
+        Ok(Some(info))
     }
 
     /// Every row of the table as of `version` (the latest when `None`).

@@ -1,0 +1,239 @@
+//! `opsflux ingest`: change data capture from PostgreSQL into the warehouse, its
+//! settings, its progress bar, and `opsflux ingest status`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use opsflux_ingest::source::Source;
+use opsflux_ingest::status::{self, IngestStatus};
+use opsflux_ingest::{CommitReport, IngestOptions, Ingestor, Lsn, Observer, Outcome, ReplicationNames};
+use opsflux_warehouse::Warehouse;
+use tokio::sync::watch;
+
+use crate::cli::DatabaseArgs;
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct IngestArgs {
+    #[command(subcommand)]
+    pub action: Option<IngestAction>,
+    #[command(flatten)]
+    pub run: IngestRunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IngestAction {
+    /// Per table: rows in the warehouse, last source position, lag; and the WAL the slot
+    /// keeps on the source.
+    Status(IngestStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WarehouseArgs {
+    /// The warehouse directory: one Delta Lake table per source table, `<schema>/<table>`.
+    #[arg(long, env = "OPSFLUX_WAREHOUSE", default_value = "data/warehouse")]
+    pub warehouse: PathBuf,
+    /// Replication slot name on the source (one per warehouse).
+    #[arg(long, default_value = "opsflux_cdc")]
+    pub slot: String,
+    /// Publication name on the source.
+    #[arg(long, default_value = "opsflux_cdc")]
+    pub publication: String,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestRunArgs {
+    #[arg(long, env = "OPSFLUX_DATABASE_URL", required = false)]
+    /// PostgreSQL connection URL of the source, e.g. postgres://user@127.0.0.1:5432/opsflux.
+    pub database_url: Option<String>,
+    #[command(flatten)]
+    pub target: WarehouseArgs,
+    /// Exit once everything committed before the start is in the warehouse.
+    #[arg(long)]
+    pub until_caught_up: bool,
+    /// Longest time, in milliseconds, a received change waits before its warehouse commit.
+    #[arg(long, default_value_t = 500)]
+    pub commit_interval_ms: u64,
+    /// Changes received that trigger a commit before the interval is up.
+    #[arg(long, default_value_t = 200_000)]
+    pub max_batch_changes: u64,
+    /// Parallel sessions for the initial copy.
+    #[arg(long, default_value_t = 2)]
+    pub snapshot_workers: usize,
+    /// Rows per chunk when the initial copy splits a large table.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rows_per_chunk: u64,
+    /// Seconds between heartbeats written to the source's WAL (they let an idle
+    /// database's slot advance).
+    #[arg(long, default_value_t = 30)]
+    pub heartbeat_seconds: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestStatusArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub target: WarehouseArgs,
+}
+
+pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
+    match args.action {
+        Some(IngestAction::Status(status_args)) => print_status(status_args).await,
+        None => {
+            let url = args
+                .run
+                .database_url
+                .clone()
+                .context("--database-url (or OPSFLUX_DATABASE_URL) is required: which database to capture")?;
+            let (stop_sender, stop) = watch::channel(false);
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    tracing::info!("stopping: committing what was received");
+                    let _ = stop_sender.send(true);
+                }
+            });
+            let outcome = ingest(&url, &args.run, stop).await?;
+            if let Outcome::CaughtUp { lsn } = outcome {
+                println!("caught up: the warehouse holds every change up to {lsn}");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Runs ingestion with the CLI's settings until caught up or stopped.
+pub async fn ingest(url: &str, args: &IngestRunArgs, stop: watch::Receiver<bool>) -> anyhow::Result<Outcome> {
+    let source = Source::parse(url)?;
+    let warehouse = Warehouse::open(&args.target.warehouse)?;
+    let options = IngestOptions {
+        names: ReplicationNames::new(&args.target.publication, &args.target.slot)?,
+        commit_interval: Duration::from_millis(args.commit_interval_ms.max(1)),
+        max_batch_changes: args.max_batch_changes.max(1),
+        snapshot_workers: args.snapshot_workers.max(1),
+        rows_per_chunk: args.rows_per_chunk.max(1),
+        heartbeat_interval: Duration::from_secs(args.heartbeat_seconds.max(1)),
+        until_caught_up: args.until_caught_up,
+        ..IngestOptions::default()
+    };
+    tracing::info!(source = %source.describe(), warehouse = %warehouse.root().display(), "capturing changes");
+    let ingestor = Ingestor::new(source, warehouse, options, Arc::new(ProgressObserver::default()));
+    Ok(ingestor.run(stop).await?)
+}
+
+/// A progress bar for the initial copy, and a log line per minute of streaming.
+#[derive(Debug, Default)]
+struct ProgressObserver {
+    bar: std::sync::Mutex<Option<ProgressBar>>,
+    streamed: std::sync::Mutex<(u64, Option<std::time::Instant>)>,
+}
+
+impl Observer for ProgressObserver {
+    fn snapshot_started(&self, tables: usize, estimated_rows: u64) {
+        tracing::info!(tables, estimated_rows, "initial copy");
+        let bar = ProgressBar::new(estimated_rows.max(1));
+        bar.set_style(
+            ProgressStyle::with_template("initial copy [{bar:30}] {human_pos}/~{human_len} rows, {per_sec}, ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        if let Ok(mut slot) = self.bar.lock() {
+            *slot = Some(bar);
+        }
+    }
+
+    fn snapshot_rows(&self, rows: u64) {
+        if let Ok(slot) = self.bar.lock()
+            && let Some(bar) = slot.as_ref()
+        {
+            if bar.position() + rows > bar.length().unwrap_or(0) {
+                bar.set_length(bar.position() + rows);
+            }
+            bar.inc(rows);
+        }
+    }
+
+    fn snapshot_finished(&self, rows: u64, elapsed: Duration) {
+        if let Ok(mut slot) = self.bar.lock()
+            && let Some(bar) = slot.take()
+        {
+            bar.finish_and_clear();
+        }
+        let seconds = elapsed.as_secs_f64().max(0.001);
+        tracing::info!(rows, seconds = format!("{seconds:.1}"), rows_per_second = format!("{:.0}", rows as f64 / seconds), "initial copy done");
+    }
+
+    fn committed(&self, report: &CommitReport) {
+        let Ok(mut streamed) = self.streamed.lock() else { return };
+        streamed.0 += report.changes;
+        let due = streamed.1.is_none_or(|last| last.elapsed() >= Duration::from_secs(60));
+        if due {
+            let lag = report.source_commit_unix_micros.map(|micros| {
+                let now = chrono::Utc::now().timestamp_micros();
+                format!("{:.2} s", (now - micros) as f64 / 1e6)
+            });
+            tracing::info!(lsn = %report.lsn, changes = streamed.0, lag = lag.unwrap_or_default(), "streaming");
+            *streamed = (0, Some(std::time::Instant::now()));
+        }
+    }
+
+    fn caught_up(&self, lsn: Lsn) {
+        tracing::info!(%lsn, "caught up with the source");
+    }
+}
+
+async fn print_status(args: IngestStatusArgs) -> anyhow::Result<()> {
+    let source = Source::parse(&args.database.database_url)?;
+    let warehouse = Warehouse::open(&args.target.warehouse)?;
+    let names = ReplicationNames::new(&args.target.publication, &args.target.slot)?;
+    let report = status::collect(&source, &warehouse, &names).await?;
+    print!("{}", render_status(&report));
+    Ok(())
+}
+
+/// The status report as a text table.
+pub fn render_status(report: &IngestStatus) -> String {
+    let mut out = String::new();
+    match &report.slot {
+        Some(slot) => out.push_str(&format!(
+            "slot {}: {}, confirmed {}, source at {}, behind by {}, WAL retained {}\n",
+            report.slot_name,
+            if slot.active { "streaming" } else { "idle (no ingest connected)" },
+            slot.confirmed_flush.map(|lsn| lsn.to_string()).unwrap_or_else(|| "-".into()),
+            report.source_position,
+            human_bytes(slot.lag_bytes),
+            human_bytes(slot.retained_bytes),
+        )),
+        None => out.push_str(&format!("slot {}: not created yet (run `opsflux ingest`)\n", report.slot_name)),
+    }
+    out.push_str(&format!("{:<36} {:>12} {:>14} {:>12}  {}\n", "table", "rows", "last LSN", "lag", "version"));
+    for table in &report.tables {
+        out.push_str(&format!(
+            "{:<36} {:>12} {:>14} {:>12}  {}\n",
+            table.table,
+            table.rows.map(|rows| crate::web::group_thousands(i64::try_from(rows).unwrap_or(i64::MAX))).unwrap_or_else(|| "-".into()),
+            table.lsn.map(|lsn| lsn.to_string()).unwrap_or_else(|| "not copied".into()),
+            table.lag_bytes.map(human_bytes).unwrap_or_else(|| "-".into()),
+            table.version.map(|version| version.to_string()).unwrap_or_else(|| "-".into()),
+        ));
+    }
+    for skipped in &report.skipped {
+        out.push_str(&format!("{:<36} not captured: {}\n", skipped.name, skipped.reason));
+    }
+    out
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}

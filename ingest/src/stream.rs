@@ -1,0 +1,595 @@
+//! The capture loop: preflight checks, the initial copy under the slot's exported
+//! snapshot, then the change stream applied to the warehouse in commit order, with
+//! reconnection and backoff when the source goes away.
+//!
+//! Exactly once: every warehouse commit records (as its Delta application transaction)
+//! the end position of the last source transaction it contains, and the slot is told
+//! that position only after the commit is durable. On restart the stream resumes from
+//! the slot's confirmed position and skips, per table, the transactions the table's own
+//! record says it already holds.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, TryStreamExt};
+use opsflux_warehouse::{ChangeSet, Checkpoint, TableId, Warehouse};
+use pgwire_replication::{ReplicationClient, ReplicationEvent};
+use sqlx::PgConnection;
+use tokio::sync::watch;
+
+use crate::changes::{TableChanges, TableShape};
+use crate::pgoutput::{self, Message};
+use crate::rows::arrow_schema;
+use crate::snapshot::{BlockRange, SourceTable, copy_chunk, plan_chunks};
+use crate::source::{self, Source};
+use crate::{IngestError, Lsn, ReplicationNames};
+
+/// The prefix of the logical messages ingestion writes as heartbeats.
+pub const HEARTBEAT_PREFIX: &str = "opsflux.heartbeat";
+
+/// How ingestion runs. Defaults suit a site server; every field has a CLI flag.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    pub names: ReplicationNames,
+    /// Longest time received changes wait before they are committed.
+    pub commit_interval: Duration,
+    /// Received changes that trigger a commit before `commit_interval` is up.
+    pub max_batch_changes: u64,
+    /// Sessions copying the initial snapshot in parallel.
+    pub snapshot_workers: usize,
+    /// Rows per chunk of a large table's initial copy.
+    pub rows_per_chunk: u64,
+    /// Rows held in memory per copy session before they are written.
+    pub rows_per_commit: usize,
+    /// How often a heartbeat is written to the source's WAL.
+    pub heartbeat_interval: Duration,
+    /// Stop once everything committed before the start is in the warehouse.
+    pub until_caught_up: bool,
+    /// Longest wait between reconnection attempts.
+    pub max_backoff: Duration,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        Self {
+            names: ReplicationNames::default(),
+            commit_interval: Duration::from_millis(500),
+            max_batch_changes: 200_000,
+            snapshot_workers: 2,
+            rows_per_chunk: 1_000_000,
+            rows_per_commit: 250_000,
+            heartbeat_interval: Duration::from_secs(30),
+            until_caught_up: false,
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One warehouse commit round: every table changed since the previous one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitReport {
+    /// The source position the warehouse now holds.
+    pub lsn: Lsn,
+    pub tables: usize,
+    /// Source row changes received (before folding to one per key).
+    pub changes: u64,
+    pub transactions: u64,
+    /// Commit time of the newest source transaction included (microseconds since the
+    /// Unix epoch), for lag.
+    pub source_commit_unix_micros: Option<i64>,
+}
+
+/// Told what ingestion does, for progress bars and metrics. Every method defaults to
+/// nothing.
+pub trait Observer: Send + Sync {
+    fn snapshot_started(&self, _tables: usize, _estimated_rows: u64) {}
+    fn snapshot_rows(&self, _rows: u64) {}
+    fn snapshot_finished(&self, _rows: u64, _elapsed: Duration) {}
+    fn committed(&self, _report: &CommitReport) {}
+    fn caught_up(&self, _lsn: Lsn) {}
+}
+
+/// An observer that only logs.
+#[derive(Debug, Default)]
+pub struct LogObserver;
+
+impl Observer for LogObserver {}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything committed before the start is in the warehouse (`until_caught_up`).
+    CaughtUp { lsn: Lsn },
+    /// Asked to stop.
+    Stopped,
+}
+
+/// Captures one source database into one warehouse.
+pub struct Ingestor {
+    source: Source,
+    warehouse: Warehouse,
+    options: IngestOptions,
+    observer: Arc<dyn Observer>,
+}
+
+impl std::fmt::Debug for Ingestor {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Ingestor")
+            .field("source", &self.source.describe())
+            .field("warehouse", &self.warehouse.root())
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ingestor {
+    pub fn new(source: Source, warehouse: Warehouse, options: IngestOptions, observer: Arc<dyn Observer>) -> Self {
+        Self { source, warehouse, options, observer }
+    }
+
+    /// Runs until caught up (with `until_caught_up`), until `stop` turns true, or until
+    /// an error that retrying cannot fix. A source that cannot be reached is retried with
+    /// a growing delay, each attempt logged.
+    pub async fn run(&self, mut stop: watch::Receiver<bool>) -> Result<Outcome, IngestError> {
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            match self.session(&mut stop, &mut backoff).await {
+                Ok(outcome) => return Ok(outcome),
+                Err(error) if error.is_transient() => {
+                    tracing::warn!("{error}; retrying in {} s", backoff.as_secs());
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = stopped(&mut stop) => return Ok(Outcome::Stopped),
+                    }
+                    backoff = (backoff * 2).min(self.options.max_backoff);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    async fn session(
+        &self,
+        stop: &mut watch::Receiver<bool>,
+        backoff: &mut Duration,
+    ) -> Result<Outcome, IngestError> {
+        let names = &self.options.names;
+        let writer = names.slot().to_owned();
+        let mut connection = self.source.connect().await?;
+        source::check_prerequisites(&mut connection).await?;
+        let (tables, _skipped) = source::discover(&mut connection).await?;
+        if tables.is_empty() {
+            return Err(IngestError::NothingToCapture { source_database: self.source.describe() });
+        }
+        source::ensure_publication(&mut connection, names, &tables).await?;
+
+        let mut checkpoints = HashMap::new();
+        for table in &tables {
+            if let Some(lsn) = self.warehouse.checkpoint(&table.id, &writer).await? {
+                checkpoints.insert(table.id.clone(), lsn);
+            }
+        }
+        let slot = source::slot_state(&mut connection, names.slot()).await?;
+        if let Some(slot) = &slot {
+            if slot.plugin != "pgoutput" || slot.database != self.source_database_name(&mut connection).await? {
+                return Err(IngestError::SlotMismatch {
+                    slot: names.slot().to_owned(),
+                    found: format!("plugin `{}` on database `{}`", slot.plugin, slot.database),
+                });
+            }
+            if slot.active {
+                return Err(IngestError::SlotInUse { slot: names.slot().to_owned() });
+            }
+        }
+        let complete = slot.is_some() && tables.iter().all(|table| checkpoints.contains_key(&table.id));
+
+        let mut client = self.source.replication_client(names, Duration::from_secs(1)).await?;
+        if !complete {
+            if slot.is_some() {
+                tracing::info!(
+                    slot = names.slot(),
+                    "the warehouse lacks tables the slot covers (an initial copy was interrupted, or tables were added): copying everything again"
+                );
+                source::drop_slot(&mut connection, names.slot()).await?;
+            }
+            let rows = client
+                .simple_query(&format!("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput (SNAPSHOT 'export')", names.slot()))
+                .await
+                .map_err(|error| self.source.replication_error(error))?;
+            let field = |index: usize| {
+                rows.first()
+                    .and_then(|row| row.get(index).cloned().flatten())
+                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                    .ok_or_else(|| IngestError::Replication {
+                        source_database: self.source.describe(),
+                        reason: format!("CREATE_REPLICATION_SLOT returned no column {index}"),
+                    })
+            };
+            let consistent_point: Lsn = field(1)?.parse().map_err(|_| IngestError::Replication {
+                source_database: self.source.describe(),
+                reason: "CREATE_REPLICATION_SLOT returned a malformed position".into(),
+            })?;
+            let snapshot_name = field(2)?;
+            tracing::info!(slot = names.slot(), %consistent_point, "created the replication slot; copying the tables");
+            self.copy_all(&tables, &snapshot_name, consistent_point, stop).await?;
+            checkpoints = tables.iter().map(|table| (table.id.clone(), consistent_point)).collect();
+        }
+        client.start().await.map_err(|error| self.source.replication_error(error))?;
+        client.wait_started().await.map_err(|error| self.source.replication_error(error))?;
+        *backoff = Duration::from_secs(1);
+        let target = if self.options.until_caught_up { Some(source::emit_heartbeat(&mut connection).await?) } else { None };
+        tracing::info!(slot = names.slot(), target = ?target.map(|lsn| lsn.to_string()), "streaming changes");
+        let mut stream = Stream {
+            ingestor: self,
+            client,
+            connection,
+            writer,
+            checkpoints,
+            relations: HashMap::new(),
+            pending: BTreeMap::new(),
+            transaction: None,
+            last_end: None,
+            pending_since: None,
+            pending_changes: 0,
+            pending_transactions: 0,
+            last_commit_time: None,
+            reached: Lsn(0),
+        };
+        stream.run(target, stop).await
+    }
+
+    async fn source_database_name(&self, connection: &mut PgConnection) -> Result<String, IngestError> {
+        sqlx::query_scalar("SELECT current_database()::text")
+            .fetch_one(connection)
+            .await
+            .map_err(|source| IngestError::Source { what: "the database name".into(), source })
+    }
+
+    /// Copies every table as of the exported snapshot, in parallel chunks. Each table is
+    /// emptied first and stamped with `consistent_point` only once all its chunks are in,
+    /// so a table without that stamp is an unfinished copy.
+    async fn copy_all(
+        &self,
+        tables: &[SourceTable],
+        snapshot_name: &str,
+        consistent_point: Lsn,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<(), IngestError> {
+        let started = Instant::now();
+        let writer = self.options.names.slot().to_owned();
+        let in_progress = Checkpoint { writer: format!("{writer}-snapshot-in-progress"), lsn: consistent_point };
+        let mut planning = self.source.connect().await?;
+        let mut queue = VecDeque::new();
+        let mut remaining = Vec::new();
+        let mut estimated_total = 0;
+        for (index, table) in tables.iter().enumerate() {
+            let (ranges, estimated_rows) = plan_chunks(&mut planning, table, self.options.rows_per_chunk).await?;
+            estimated_total += estimated_rows;
+            remaining.push(AtomicUsize::new(ranges.len()));
+            queue.extend(ranges.into_iter().map(|range| (index, range)));
+            self.warehouse.apply(&table.id, empty_change_set(table, true), &in_progress).await?;
+        }
+        source::close(planning).await;
+        self.observer.snapshot_started(tables.len(), estimated_total);
+        let work = Arc::new(CopyWork {
+            source: self.source.clone(),
+            warehouse: self.warehouse.clone(),
+            tables: tables.to_vec(),
+            queue: Mutex::new(queue),
+            remaining,
+            in_progress,
+            done: Checkpoint { writer, lsn: consistent_point },
+            snapshot_name: snapshot_name.to_owned(),
+            rows_per_commit: self.options.rows_per_commit,
+            copied: AtomicU64::new(0),
+            observer: Arc::clone(&self.observer),
+        });
+        let workers: Vec<_> = (0..self.options.snapshot_workers.max(1))
+            .map(|worker| {
+                let work = Arc::clone(&work);
+                tokio::spawn(async move { work.run_worker(worker).await })
+            })
+            .collect();
+        let mut stop = stop.clone();
+        let all = futures::future::try_join_all(workers.into_iter().map(|worker| async move {
+            worker.await.map_err(|error| IngestError::Internal(format!("a copy worker failed: {error}")))?
+        }));
+        tokio::select! {
+            result = all => { result?; }
+            _ = stopped(&mut stop) => return Err(IngestError::Stopped),
+        }
+        let copied = work.copied.load(Ordering::Relaxed);
+        self.observer.snapshot_finished(copied, started.elapsed());
+        tracing::info!(rows = copied, seconds = started.elapsed().as_secs_f64(), "initial copy finished");
+        Ok(())
+    }
+}
+
+/// Resolves once `stop` turns true (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns is not `Send`; drop it here, before any other await.
+    let _ = stop.wait_for(|stop| *stop).await.map(|_| ());
+}
+
+fn empty_change_set(table: &SourceTable, truncate: bool) -> ChangeSet {
+    ChangeSet { schema: arrow_schema(&table.columns), key: table.key.clone(), truncate, inserts: vec![], merges: None }
+}
+
+/// The initial copy shared by its worker sessions.
+struct CopyWork {
+    source: Source,
+    warehouse: Warehouse,
+    tables: Vec<SourceTable>,
+    queue: Mutex<VecDeque<(usize, BlockRange)>>,
+    /// Chunks not yet copied, per table.
+    remaining: Vec<AtomicUsize>,
+    in_progress: Checkpoint,
+    done: Checkpoint,
+    snapshot_name: String,
+    rows_per_commit: usize,
+    copied: AtomicU64,
+    observer: Arc<dyn Observer>,
+}
+
+impl CopyWork {
+    async fn run_worker(&self, worker: usize) -> Result<(), IngestError> {
+        // Delta treats two concurrent commits under one application id as a conflict, so
+        // each session stamps its partial commits with its own.
+        let in_progress = Checkpoint { writer: format!("{}-{worker}", self.in_progress.writer), lsn: self.in_progress.lsn };
+        let mut connection = self.source.connect().await?;
+        let begin = format!(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{}'",
+            self.snapshot_name.replace('\'', "''")
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(begin))
+            .execute(&mut connection)
+            .await
+            .map_err(|source| IngestError::Source { what: "importing the replication slot's snapshot".into(), source })?;
+        let progress = |rows: u64| {
+            self.copied.fetch_add(rows, Ordering::Relaxed);
+            self.observer.snapshot_rows(rows);
+        };
+        loop {
+            let next = self.queue.lock().map_err(|_| IngestError::Internal("copy queue poisoned".into()))?.pop_front();
+            let Some((index, range)) = next else { break };
+            let table = &self.tables[index];
+            copy_chunk(&mut connection, &self.warehouse, table, range, &in_progress, self.rows_per_commit, &progress)
+                .await?;
+            if self.remaining[index].fetch_sub(1, Ordering::AcqRel) == 1 {
+                self.warehouse.apply(&table.id, empty_change_set(table, false), &self.done).await?;
+                tracing::debug!(table = %table.id, "copied");
+            }
+        }
+        let _ = sqlx::raw_sql("COMMIT").execute(&mut connection).await;
+        source::close(connection).await;
+        Ok(())
+    }
+}
+
+/// One streaming session's state.
+struct Stream<'a> {
+    ingestor: &'a Ingestor,
+    client: ReplicationClient,
+    connection: PgConnection,
+    writer: String,
+    /// Per table: transactions that commit before this position are already held.
+    checkpoints: HashMap<TableId, Lsn>,
+    /// Relation ids of this session; `None` for a relation that is not captured.
+    relations: HashMap<u32, Option<TableShape>>,
+    pending: BTreeMap<TableId, TableChanges>,
+    /// The commit position of the transaction being received.
+    transaction: Option<Lsn>,
+    /// End of the last complete transaction held in `pending`.
+    last_end: Option<Lsn>,
+    pending_since: Option<Instant>,
+    pending_changes: u64,
+    pending_transactions: u64,
+    last_commit_time: Option<i64>,
+    /// Every transaction committed before this position has been received.
+    reached: Lsn,
+}
+
+impl Stream<'_> {
+    async fn run(&mut self, target: Option<Lsn>, stop: &mut watch::Receiver<bool>) -> Result<Outcome, IngestError> {
+        let options = &self.ingestor.options;
+        let mut heartbeat = tokio::time::interval(options.heartbeat_interval);
+        heartbeat.tick().await;
+        loop {
+            if let Some(target) = target
+                && self.reached >= target
+                && self.transaction.is_none()
+            {
+                self.flush().await?;
+                self.ingestor.observer.caught_up(self.reached);
+                tracing::info!(lsn = %self.reached, "caught up");
+                self.client.update_applied_lsn(pgwire_replication::Lsn(self.reached.0));
+                // Give the worker a moment to report the position before the session ends.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let _ = self.client.shutdown().await;
+                return Ok(Outcome::CaughtUp { lsn: self.reached });
+            }
+            let flush_due = match self.pending_since {
+                Some(since) if self.transaction.is_none() => since + options.commit_interval,
+                _ => tokio::time::Instant::now().into_std() + Duration::from_secs(3600),
+            };
+            tokio::select! {
+                event = self.client.recv() => {
+                    match event {
+                        Ok(Some(event)) => self.handle(event).await?,
+                        Ok(None) => return Err(IngestError::Unreachable {
+                            source_database: self.ingestor.source.describe(),
+                            reason: "the replication stream ended".into(),
+                        }),
+                        Err(error) => return Err(self.ingestor.source.replication_error(error)),
+                    }
+                }
+                _ = tokio::time::sleep_until(flush_due.into()) => self.flush().await?,
+                _ = heartbeat.tick() => { source::emit_heartbeat(&mut self.connection).await?; }
+                _ = stopped(stop) => {
+                    if self.transaction.is_none() {
+                        self.flush().await?;
+                    }
+                    let _ = self.client.shutdown().await;
+                    return Ok(Outcome::Stopped);
+                }
+            }
+        }
+    }
+
+    async fn handle(&mut self, event: ReplicationEvent) -> Result<(), IngestError> {
+        match event {
+            ReplicationEvent::Begin { final_lsn, .. } => self.transaction = Some(Lsn(final_lsn.0)),
+            ReplicationEvent::XLogData { data, .. } => {
+                let message = pgoutput::decode(&data)?;
+                self.handle_message(message)?;
+            }
+            ReplicationEvent::Commit { end_lsn, commit_time_micros, .. } => {
+                self.transaction = None;
+                let end = Lsn(end_lsn.0);
+                self.reached = self.reached.max(end);
+                if self.pending.is_empty() {
+                    // Nothing held: nothing to make durable before acknowledging.
+                    self.client.update_applied_lsn(end_lsn);
+                } else {
+                    self.last_end = Some(end);
+                    self.pending_transactions += 1;
+                    self.last_commit_time = Some(pgoutput::Timestamp(commit_time_micros).unix_micros());
+                    self.pending_since.get_or_insert_with(Instant::now);
+                    if self.pending_changes >= self.ingestor.options.max_batch_changes {
+                        self.flush().await?;
+                    }
+                }
+            }
+            ReplicationEvent::KeepAlive { wal_end, .. } => self.idle_at(Lsn(wal_end.0)),
+            ReplicationEvent::Message { transactional: false, lsn, prefix, .. } if prefix == HEARTBEAT_PREFIX => {
+                self.idle_at(Lsn(lsn.0));
+            }
+            ReplicationEvent::Message { .. } | ReplicationEvent::StoppedAt { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// The stream has delivered everything before `position` (outside a transaction).
+    fn idle_at(&mut self, position: Lsn) {
+        if self.transaction.is_some() {
+            return;
+        }
+        self.reached = self.reached.max(position);
+        if self.pending.is_empty() {
+            self.client.update_applied_lsn(pgwire_replication::Lsn(position.0));
+        }
+    }
+
+    fn handle_message(&mut self, message: Message) -> Result<(), IngestError> {
+        let commit_position = self.transaction.unwrap_or(Lsn(0));
+        match message {
+            Message::Relation(relation) => {
+                let shape = TableId::new(&relation.namespace, &relation.name)
+                    .ok()
+                    .and_then(|id| TableShape::from_relation(id, &relation));
+                if let Some(shape) = &shape
+                    && let Some(held) = self.pending.get_mut(&shape.id)
+                {
+                    if held.shape() != shape {
+                        tracing::info!(table = %shape.id, "the table's columns changed; following");
+                    }
+                    held.reshape(shape.clone());
+                }
+                self.relations.insert(relation.id, shape);
+            }
+            Message::Insert { relation, new } => {
+                if let Some(changes) = self.changes_for(relation, commit_position)? {
+                    changes.insert(new);
+                    self.pending_changes += 1;
+                }
+            }
+            Message::Update { relation, old, new } => {
+                if let Some(changes) = self.changes_for(relation, commit_position)? {
+                    changes.update(old, new);
+                    self.pending_changes += 1;
+                }
+            }
+            Message::Delete { relation, old } => {
+                if let Some(changes) = self.changes_for(relation, commit_position)? {
+                    changes.delete(old);
+                    self.pending_changes += 1;
+                }
+            }
+            Message::Truncate { relations, .. } => {
+                for relation in relations {
+                    if let Some(changes) = self.changes_for(relation, commit_position)? {
+                        changes.truncate();
+                        self.pending_changes += 1;
+                    }
+                }
+            }
+            Message::Begin { .. }
+            | Message::Commit { .. }
+            | Message::Type { .. }
+            | Message::Origin { .. }
+            | Message::LogicalMessage { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// Where a change to `relation` goes; `None` when the table is not captured or
+    /// already holds the transaction.
+    fn changes_for(&mut self, relation: u32, commit_position: Lsn) -> Result<Option<&mut TableChanges>, IngestError> {
+        let shape = match self.relations.get(&relation) {
+            Some(Some(shape)) => shape,
+            Some(None) => return Ok(None),
+            None => return Err(IngestError::Protocol(format!("a change to relation {relation} before its description"))),
+        };
+        if self.checkpoints.get(&shape.id).is_some_and(|held| commit_position < *held) {
+            return Ok(None);
+        }
+        let changes = self.pending.entry(shape.id.clone()).or_insert_with(|| TableChanges::new(shape.clone()));
+        Ok(Some(changes))
+    }
+
+    /// Commits everything held (complete transactions only), then tells the slot.
+    async fn flush(&mut self) -> Result<(), IngestError> {
+        // Called between transactions only, so everything held is complete.
+        let Some(end) = self.last_end else { return Ok(()) };
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let checkpoint = Checkpoint { writer: self.writer.clone(), lsn: end };
+        let warehouse = &self.ingestor.warehouse;
+        let tables = pending.len();
+        let committed: Vec<TableId> = futures::stream::iter(pending)
+            .map(|(table, changes)| {
+                let checkpoint = &checkpoint;
+                async move {
+                    let change_set = changes.into_change_set()?;
+                    warehouse.apply(&table, change_set, checkpoint).await?;
+                    Ok::<_, IngestError>(table)
+                }
+            })
+            .buffer_unordered(4)
+            .try_collect()
+            .await?;
+        for table in committed {
+            self.checkpoints.insert(table, end);
+        }
+        self.client.update_applied_lsn(pgwire_replication::Lsn(end.0));
+        let report = CommitReport {
+            lsn: end,
+            tables,
+            changes: self.pending_changes,
+            transactions: self.pending_transactions,
+            source_commit_unix_micros: self.last_commit_time,
+        };
+        tracing::debug!(lsn = %end, tables, changes = report.changes, "committed to the warehouse");
+        self.ingestor.observer.committed(&report);
+        self.last_end = None;
+        self.pending_since = None;
+        self.pending_changes = 0;
+        self.pending_transactions = 0;
+        Ok(())
+    }
+}
