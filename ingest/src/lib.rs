@@ -52,8 +52,6 @@ pub enum IngestError {
     Snapshot(#[from] snapshot::SnapshotError),
     #[error(transparent)]
     Warehouse(#[from] opsflux_warehouse::WarehouseError),
-    #[error("stopped before the initial copy finished; the next start copies again")]
-    Stopped,
     #[error("internal error: {0}")]
     Internal(String),
 }

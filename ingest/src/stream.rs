@@ -214,7 +214,10 @@ impl Ingestor {
             })?;
             let snapshot_name = field(2)?;
             tracing::info!(slot = names.slot(), %consistent_point, "created the replication slot; copying the tables");
-            self.copy_all(&tables, &snapshot_name, consistent_point, stop).await?;
+            if !self.copy_all(&tables, &snapshot_name, consistent_point, stop).await? {
+                tracing::info!("stopped during the initial copy; the next start copies again");
+                return Ok(Outcome::Stopped);
+            }
             checkpoints = tables.iter().map(|table| (table.id.clone(), consistent_point)).collect();
         }
         client.start().await.map_err(|error| self.source.replication_error(error))?;
@@ -250,14 +253,15 @@ impl Ingestor {
 
     /// Copies every table as of the exported snapshot, in parallel chunks. Each table is
     /// emptied first and stamped with `consistent_point` only once all its chunks are in,
-    /// so a table without that stamp is an unfinished copy.
+    /// so a table without that stamp is an unfinished copy. Returns `false` when stopped
+    /// before the end.
     async fn copy_all(
         &self,
         tables: &[SourceTable],
         snapshot_name: &str,
         consistent_point: Lsn,
         stop: &watch::Receiver<bool>,
-    ) -> Result<(), IngestError> {
+    ) -> Result<bool, IngestError> {
         let started = Instant::now();
         let writer = self.options.names.slot().to_owned();
         let in_progress = Checkpoint { writer: format!("{writer}-snapshot-in-progress"), lsn: consistent_point };
@@ -299,12 +303,12 @@ impl Ingestor {
         }));
         tokio::select! {
             result = all => { result?; }
-            _ = stopped(&mut stop) => return Err(IngestError::Stopped),
+            _ = stopped(&mut stop) => return Ok(false),
         }
         let copied = work.copied.load(Ordering::Relaxed);
         self.observer.snapshot_finished(copied, started.elapsed());
         tracing::info!(rows = copied, seconds = started.elapsed().as_secs_f64(), "initial copy finished");
-        Ok(())
+        Ok(true)
     }
 }
 

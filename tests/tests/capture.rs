@@ -294,8 +294,9 @@ async fn compare(url: &str, warehouse: &Warehouse) -> (Vec<String>, Vec<String>)
         };
         counts.push(format!("{} {}", table.id, expected.len()));
         if expected != actual {
-            let missing: Vec<&String> = expected.iter().filter(|row| !actual.contains(row)).take(3).collect();
-            let extra: Vec<&String> = actual.iter().filter(|row| !expected.contains(row)).take(3).collect();
+            let shorten = |row: &String| row.chars().take(160).collect::<String>();
+            let missing: Vec<String> = expected.iter().filter(|row| !actual.contains(row)).take(3).map(shorten).collect();
+            let extra: Vec<String> = actual.iter().filter(|row| !expected.contains(row)).take(3).map(shorten).collect();
             differences.push(format!(
                 "{}: {} rows in PostgreSQL, {} in the warehouse; missing {missing:?}; unexpected {extra:?}",
                 table.id,
@@ -337,6 +338,16 @@ fn assert_same(counts: &[String], differences: &[String]) {
     assert!(counts.iter().any(|line| line.starts_with("lab.notes ")), "{counts:?}");
 }
 
+/// Tells when the initial copy is over.
+#[derive(Debug, Default)]
+struct CopyFinished(std::sync::atomic::AtomicBool);
+
+impl opsflux_ingest::Observer for CopyFinished {
+    fn snapshot_finished(&self, _rows: u64, _elapsed: Duration) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 #[tokio::test]
 async fn a_random_workload_during_copy_and_stream_ends_with_equal_tables() {
     let (url, pool) = opsflux_tests::migrated_pool("capture_equal").await;
@@ -346,10 +357,18 @@ async fn a_random_workload_during_copy_and_stream_ends_with_equal_tables() {
 
     // Ingestion starts (initial copy, then streaming) while the workload already runs.
     let (stop_sender, stop) = watch::channel(false);
-    let ingestor = Ingestor::new(Source::parse(&url).unwrap(), warehouse.clone(), options(false), Arc::new(LogObserver));
+    let copied = Arc::new(CopyFinished::default());
+    let ingestor = Ingestor::new(Source::parse(&url).unwrap(), warehouse.clone(), options(false), copied.clone());
     let running = tokio::spawn(async move { ingestor.run(stop).await });
     let mut workload = Workload::new(&pool, 11, 900).await;
     for index in 0..workload.steps {
+        if index == 300 {
+            // The rest of the workload runs against the stream.
+            assert!(!copied.0.load(std::sync::atomic::Ordering::SeqCst), "the first steps ran during the copy");
+            while !copied.0.load(std::sync::atomic::Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
         workload.step(&pool, index).await.unwrap();
         if index % 10 == 0 {
             tokio::time::sleep(Duration::from_millis(5)).await;
