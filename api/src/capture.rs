@@ -71,6 +71,12 @@ pub struct IngestRunArgs {
     /// database's slot advance).
     #[arg(long, default_value_t = 30)]
     pub heartbeat_seconds: u64,
+    /// Seconds between checks for tables to compact (many small files) and vacuum.
+    #[arg(long, default_value_t = 60)]
+    pub maintenance_seconds: u64,
+    /// Hours replaced data files are kept, so readers pinned to older versions still work.
+    #[arg(long, default_value_t = 168)]
+    pub vacuum_retention_hours: u64,
 }
 
 #[derive(Debug, Args)]
@@ -118,6 +124,8 @@ pub async fn ingest(url: &str, args: &IngestRunArgs, stop: watch::Receiver<bool>
         rows_per_chunk: args.rows_per_chunk.max(1),
         heartbeat_interval: Duration::from_secs(args.heartbeat_seconds.max(1)),
         until_caught_up: args.until_caught_up,
+        maintenance_interval: Duration::from_secs(args.maintenance_seconds.max(1)),
+        vacuum_retention: Duration::from_secs(args.vacuum_retention_hours * 3600),
         ..IngestOptions::default()
     };
     tracing::info!(source = %source.describe(), warehouse = %warehouse.root().display(), "capturing changes");

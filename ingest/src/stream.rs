@@ -49,6 +49,14 @@ pub struct IngestOptions {
     pub until_caught_up: bool,
     /// Longest wait between reconnection attempts.
     pub max_backoff: Duration,
+    /// How often tables are checked for compaction and vacuum.
+    pub maintenance_interval: Duration,
+    /// Data files a table has before it is compacted.
+    pub compaction_min_files: u64,
+    /// Size of the files compaction writes.
+    pub compaction_target_bytes: u64,
+    /// How long replaced data files are kept for readers of older versions.
+    pub vacuum_retention: Duration,
 }
 
 impl Default for IngestOptions {
@@ -63,6 +71,10 @@ impl Default for IngestOptions {
             heartbeat_interval: Duration::from_secs(30),
             until_caught_up: false,
             max_backoff: Duration::from_secs(30),
+            maintenance_interval: Duration::from_secs(60),
+            compaction_min_files: 16,
+            compaction_target_bytes: 128 << 20,
+            vacuum_retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -134,15 +146,22 @@ impl Ingestor {
     /// an error that retrying cannot fix. A source that cannot be reached is retried with
     /// a growing delay, each attempt logged.
     pub async fn run(&self, mut stop: watch::Receiver<bool>) -> Result<Outcome, IngestError> {
+        let maintenance = tokio::spawn(maintain(self.warehouse.clone(), self.options.clone(), stop.clone()));
+        let outcome = self.capture(&mut stop).await;
+        maintenance.abort();
+        outcome
+    }
+
+    async fn capture(&self, stop: &mut watch::Receiver<bool>) -> Result<Outcome, IngestError> {
         let mut backoff = Duration::from_secs(1);
         loop {
-            match self.session(&mut stop, &mut backoff).await {
+            match self.session(stop, &mut backoff).await {
                 Ok(outcome) => return Ok(outcome),
                 Err(error) if error.is_transient() => {
                     tracing::warn!("{error}; retrying in {} s", backoff.as_secs());
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
-                        _ = stopped(&mut stop) => return Ok(Outcome::Stopped),
+                        _ = stopped(stop) => return Ok(Outcome::Stopped),
                     }
                     backoff = (backoff * 2).min(self.options.max_backoff);
                 }
@@ -309,6 +328,47 @@ impl Ingestor {
         self.observer.snapshot_finished(copied, started.elapsed());
         tracing::info!(rows = copied, seconds = started.elapsed().as_secs_f64(), "initial copy finished");
         Ok(true)
+    }
+}
+
+/// Compacts tables with many small files and vacuums what compaction replaced, every
+/// `maintenance_interval`, next to ingestion (each is its own Delta commit).
+async fn maintain(warehouse: Warehouse, options: IngestOptions, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(options.maintenance_interval) => {}
+            _ = stopped(&mut stop) => return,
+        }
+        let tables = match warehouse.tables() {
+            Ok(tables) => tables,
+            Err(error) => {
+                tracing::warn!("maintenance cannot list the warehouse: {error}");
+                continue;
+            }
+        };
+        for table in tables {
+            let Ok(Some(info)) = warehouse.describe(&table).await else { continue };
+            if info.files < options.compaction_min_files
+                || info.bytes / info.files.max(1) > options.compaction_target_bytes / 4
+            {
+                continue;
+            }
+            match warehouse.compact(&table, options.compaction_target_bytes).await {
+                Ok(done) if done.files_removed > 0 => {
+                    tracing::info!(%table, removed = done.files_removed, added = done.files_added, "compacted");
+                    match warehouse.vacuum(&table, options.vacuum_retention).await {
+                        Ok(vacuum) if vacuum.files_deleted > 0 => {
+                            tracing::info!(%table, deleted = vacuum.files_deleted, "vacuumed");
+                        }
+                        Ok(_) => {}
+                        Err(error) => tracing::warn!(%table, "vacuum failed: {error}"),
+                    }
+                }
+                Ok(_) => {}
+                // A race with an ingest commit: the next round tries again.
+                Err(error) => tracing::warn!(%table, "compaction failed (retried next round): {error}"),
+            }
+        }
     }
 }
 

@@ -24,21 +24,25 @@ use crate::ingest::read_with_python_deltalake;
 
 /// Test settings: small commits and chunks so that even small tables exercise chunked
 /// copies and many commits.
-fn options(until_caught_up: bool) -> IngestOptions {
+fn options(slot: &str, until_caught_up: bool) -> IngestOptions {
     IngestOptions {
-        names: ReplicationNames::default(),
+        // Slots belong to the whole server, which tests share: one name per test.
+        names: ReplicationNames::new(slot, slot).unwrap(),
         commit_interval: Duration::from_millis(100),
         rows_per_chunk: 20_000,
         rows_per_commit: 10_000,
         heartbeat_interval: Duration::from_secs(1),
+        // Compaction runs often, racing the stream's own commits.
+        maintenance_interval: Duration::from_secs(1),
+        compaction_min_files: 4,
         until_caught_up,
         ..IngestOptions::default()
     }
 }
 
-async fn catch_up(url: &str, warehouse: &Warehouse) -> Outcome {
+async fn catch_up(url: &str, slot: &str, warehouse: &Warehouse) -> Outcome {
     let ingestor =
-        Ingestor::new(Source::parse(url).unwrap(), warehouse.clone(), options(true), Arc::new(LogObserver));
+        Ingestor::new(Source::parse(url).unwrap(), warehouse.clone(), options(slot, true), Arc::new(LogObserver));
     let (_stop_sender, stop) = watch::channel(false);
     tokio::time::timeout(Duration::from_secs(300), ingestor.run(stop))
         .await
@@ -358,7 +362,7 @@ async fn a_random_workload_during_copy_and_stream_ends_with_equal_tables() {
     // Ingestion starts (initial copy, then streaming) while the workload already runs.
     let (stop_sender, stop) = watch::channel(false);
     let copied = Arc::new(CopyFinished::default());
-    let ingestor = Ingestor::new(Source::parse(&url).unwrap(), warehouse.clone(), options(false), copied.clone());
+    let ingestor = Ingestor::new(Source::parse(&url).unwrap(), warehouse.clone(), options("equal", false), copied.clone());
     let running = tokio::spawn(async move { ingestor.run(stop).await });
     let mut workload = Workload::new(&pool, 11, 900).await;
     for index in 0..workload.steps {
@@ -379,7 +383,7 @@ async fn a_random_workload_during_copy_and_stream_ends_with_equal_tables() {
     assert_eq!(outcome, Outcome::Stopped);
 
     // A second run resumes from the warehouse's checkpoints and the slot.
-    assert!(matches!(catch_up(&url, &warehouse).await, Outcome::CaughtUp { .. }));
+    assert!(matches!(catch_up(&url, "equal", &warehouse).await, Outcome::CaughtUp { .. }));
     let (counts, differences) = compare(&url, &warehouse).await;
     assert_same(&counts, &differences);
     assert_eq!(counts.len(), 53 + 2, "operational tables plus lab.notes and lab.pairs: {counts:?}");
@@ -388,7 +392,7 @@ async fn a_random_workload_during_copy_and_stream_ends_with_equal_tables() {
     let status = opsflux_ingest::status::collect(
         &Source::parse(&url).unwrap(),
         &warehouse,
-        &ReplicationNames::default(),
+        &ReplicationNames::new("equal", "equal").unwrap(),
     )
     .await
     .unwrap();
@@ -410,7 +414,7 @@ async fn the_initial_copy_interops_and_catching_up_twice_changes_nothing() {
     prepare_source(&pool, 21).await;
     let directory = tempfile::tempdir().unwrap();
     let warehouse = Warehouse::open(directory.path()).unwrap();
-    let first = catch_up(&url, &warehouse).await;
+    let first = catch_up(&url, "copy", &warehouse).await;
     let readings: opsflux_warehouse::TableId = "powertrace.meter_readings".parse().unwrap();
     let version = warehouse.version(&readings).await.unwrap().unwrap();
     assert!(version.0 >= 3, "the readings were copied in several chunks: {version}");
@@ -418,7 +422,7 @@ async fn the_initial_copy_interops_and_catching_up_twice_changes_nothing() {
     assert_same(&counts, &differences);
 
     // Nothing changed in between: the second run commits nothing to the tables.
-    let second = catch_up(&url, &warehouse).await;
+    let second = catch_up(&url, "copy", &warehouse).await;
     assert!(matches!((first, second), (Outcome::CaughtUp { .. }, Outcome::CaughtUp { .. })));
     assert_eq!(warehouse.version(&readings).await.unwrap(), Some(version));
 
@@ -450,7 +454,7 @@ fn start_ingest_process(url: &str, warehouse: &Path, log: &Path) -> std::process
     std::process::Command::new(env!("CARGO_BIN_EXE_opsflux-under-test"))
         .args(["ingest", "--database-url", url, "--warehouse"])
         .arg(warehouse)
-        .args(["--commit-interval-ms", "100", "--rows-per-chunk", "20000", "--heartbeat-seconds", "1"])
+        .args(["--commit-interval-ms", "100", "--rows-per-chunk", "20000", "--heartbeat-seconds", "1", "--maintenance-seconds", "1"])
         .env("OPSFLUX_LOG", "info")
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone().unwrap())
@@ -521,7 +525,7 @@ async fn killed_at_random_moments_and_with_postgres_restarted_the_warehouse_stil
         step += 1;
     }
     let warehouse = Warehouse::open(&warehouse_path).unwrap();
-    assert!(matches!(catch_up(&url, &warehouse).await, Outcome::CaughtUp { .. }));
+    assert!(matches!(catch_up(&url, "opsflux_cdc", &warehouse).await, Outcome::CaughtUp { .. }));
     let (counts, differences) = compare(&url, &warehouse).await;
     let log_text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(
@@ -532,6 +536,7 @@ async fn killed_at_random_moments_and_with_postgres_restarted_the_warehouse_stil
     );
     assert_same(&counts, &differences);
     assert!(log_text.contains("retrying in"), "the restart was seen and retried:\n{log_text}");
+    assert!(log_text.contains("copying everything again"), "a kill interrupted the initial copy:\n{log_text}");
     pool.close().await;
     let _ = cluster.stop();
 }

@@ -56,7 +56,28 @@ impl ChangeSet {
 impl Warehouse {
     /// Applies `changes` to `table` in one commit that records `checkpoint`, creating the
     /// table when missing. Returns the new version.
+    ///
+    /// A commit that loses a race with a concurrent one (background compaction rewrote
+    /// the files a merge read) is planned again on the new version, a few times.
     pub async fn apply(
+        &self,
+        table: &TableId,
+        changes: ChangeSet,
+        checkpoint: &Checkpoint,
+    ) -> Result<Version, WarehouseError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.apply_once(table, changes.clone(), checkpoint).await {
+                Err(WarehouseError::Delta { source, .. }) if attempt < 5 && is_conflict(&source) => {
+                    tracing::debug!(%table, attempt, "commit conflict; planning again");
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn apply_once(
         &self,
         table: &TableId,
         changes: ChangeSet,
@@ -143,6 +164,17 @@ impl Warehouse {
         };
         Ok(Version(written.version().unwrap_or_default()))
     }
+}
+
+/// A commit refused because a concurrent one changed what it was based on.
+fn is_conflict(error: &deltalake::DeltaTableError) -> bool {
+    use deltalake::kernel::transaction::TransactionError;
+    matches!(
+        error,
+        deltalake::DeltaTableError::Transaction {
+            source: TransactionError::CommitConflict(_) | TransactionError::MaxCommitAttempts(_)
+        }
+    )
 }
 
 fn qualified(relation: &str, column: &str) -> Expr {

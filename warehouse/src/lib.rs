@@ -5,6 +5,7 @@
 //! the vocabulary that ingest, query and reports share.
 
 mod changes;
+mod maintenance;
 mod store;
 
 use std::fmt;
@@ -128,6 +129,7 @@ impl fmt::Display for Version {
 /// Re-exported so that writers build batches with the exact Arrow version the tables use.
 pub use deltalake::arrow;
 pub use changes::{ChangeSet, DELETE_COLUMN, KEEP_COLUMN_PREFIX};
+pub use maintenance::{Compaction, Vacuum};
 pub use store::{Checkpoint, TableInfo, Warehouse, WarehouseError};
 
 #[cfg(test)]
