@@ -101,6 +101,8 @@ pub trait Observer: Send + Sync {
     fn snapshot_finished(&self, _rows: u64, _elapsed: Duration) {}
     fn committed(&self, _report: &CommitReport) {}
     fn caught_up(&self, _lsn: Lsn) {}
+    /// A session ended with an error worth retrying; the next attempt is in `delay`.
+    fn retrying(&self, _error: &IngestError, _delay: Duration) {}
 }
 
 /// An observer that only logs.
@@ -159,6 +161,7 @@ impl Ingestor {
                 Ok(outcome) => return Ok(outcome),
                 Err(error) if error.is_transient() => {
                     tracing::warn!("{error}; retrying in {} s", backoff.as_secs());
+                    self.observer.retrying(&error, backoff);
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
                         _ = stopped(stop) => return Ok(Outcome::Stopped),

@@ -540,3 +540,97 @@ async fn killed_at_random_moments_and_with_postgres_restarted_the_warehouse_stil
     pool.close().await;
     let _ = cluster.stop();
 }
+
+/// Records the retries of a run.
+#[derive(Debug, Default)]
+struct Retries(std::sync::Mutex<Vec<(String, Duration)>>);
+
+impl opsflux_ingest::Observer for Retries {
+    fn retrying(&self, error: &opsflux_ingest::IngestError, delay: Duration) {
+        self.0.lock().unwrap().push((error.to_string(), delay));
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_retried_with_growing_delays_until_stopped() {
+    let retries = Arc::new(Retries::default());
+    let directory = tempfile::tempdir().unwrap();
+    let warehouse = Warehouse::open(directory.path()).unwrap();
+    // Port 1 on loopback: nothing listens there.
+    let source = Source::parse("postgres://opsflux:secret@127.0.0.1:1/operations").unwrap();
+    let ingestor = Ingestor::new(source, warehouse, options("unreachable", false), retries.clone());
+    let (stop_sender, stop) = watch::channel(false);
+    let running = tokio::spawn(async move { ingestor.run(stop).await });
+    for _ in 0..300 {
+        if retries.0.lock().unwrap().len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop_sender.send(true).unwrap();
+    assert_eq!(running.await.unwrap().unwrap(), Outcome::Stopped, "a stop ends the waiting at once");
+    let seen = retries.0.lock().unwrap().clone();
+    assert_eq!(seen.iter().map(|(_, delay)| delay.as_secs()).collect::<Vec<_>>(), [1, 2, 4]);
+    assert!(
+        seen[0].0.starts_with("cannot reach PostgreSQL at 127.0.0.1:1/operations: "),
+        "the message names the server (and never the password): {}",
+        seen[0].0
+    );
+}
+
+#[tokio::test]
+async fn a_role_without_replication_privilege_is_told_how_to_fix_it() {
+    let (url, pool) = opsflux_tests::migrated_pool("capture_privilege").await;
+    let role = format!("clerk_{}", std::process::id());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE ROLE {role} LOGIN")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let mut clerk_url = url::Url::parse(&url).unwrap();
+    clerk_url.set_username(&role).unwrap();
+    let directory = tempfile::tempdir().unwrap();
+    let warehouse = Warehouse::open(directory.path()).unwrap();
+    let ingestor = Ingestor::new(
+        Source::parse(clerk_url.as_str()).unwrap(),
+        warehouse.clone(),
+        options("privilege", true),
+        Arc::new(LogObserver),
+    );
+    let error = ingestor.run(watch::channel(false).1).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!("missing privilege: role `{role}` may not start logical replication; fix: ALTER ROLE {role} REPLICATION; (as a superuser)")
+    );
+    assert!(warehouse.tables().unwrap().is_empty(), "nothing was written");
+}
+
+#[tokio::test]
+async fn a_server_without_logical_wal_is_refused_with_the_fix() {
+    use opsflux_api::cluster::{Cluster, ClusterOptions};
+
+    let cluster_directory = tempfile::Builder::new().prefix("opsflux-replica-pg-").tempdir().unwrap().keep();
+    let options_for = move |port| ClusterOptions { directory: cluster_directory.clone(), port, durable: false };
+    let cluster = Cluster::start(&options_for(None)).unwrap();
+    cluster.remove_when_process_exits(std::process::id()).unwrap();
+    let url = cluster.url("postgres");
+    let pool = PgPool::connect(&url).await.unwrap();
+    sqlx::query("ALTER SYSTEM SET wal_level = 'replica'").execute(&pool).await.unwrap();
+    pool.close().await;
+    let port = cluster.port();
+    let cluster = tokio::task::spawn_blocking(move || {
+        cluster.stop().unwrap();
+        Cluster::start(&options_for(Some(port))).unwrap()
+    })
+    .await
+    .unwrap();
+    let directory = tempfile::tempdir().unwrap();
+    let warehouse = Warehouse::open(directory.path()).unwrap();
+    let ingestor =
+        Ingestor::new(Source::parse(&url).unwrap(), warehouse, options("replica", true), Arc::new(LogObserver));
+    let error = ingestor.run(watch::channel(false).1).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "PostgreSQL has wal_level = replica; logical replication needs `logical`: run `ALTER SYSTEM SET wal_level = logical` and restart PostgreSQL"
+    );
+    let _ = tokio::task::spawn_blocking(move || cluster.stop()).await;
+}
