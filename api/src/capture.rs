@@ -96,14 +96,8 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
                 .database_url
                 .clone()
                 .context("--database-url (or OPSFLUX_DATABASE_URL) is required: which database to capture")?;
-            let (stop_sender, stop) = watch::channel(false);
-            tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    tracing::info!("stopping: committing what was received");
-                    let _ = stop_sender.send(true);
-                }
-            });
-            let outcome = ingest(&url, &args.run, stop).await?;
+            let stop = stop_on_ctrl_c();
+            let outcome = ingest(&url, &args.run.target.warehouse, args.run.options()?, stop).await?;
             if let Outcome::CaughtUp { lsn } = outcome {
                 println!("caught up: the warehouse holds every change up to {lsn}");
             }
@@ -112,11 +106,37 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Runs ingestion with the CLI's settings until caught up or stopped.
-pub async fn ingest(url: &str, args: &IngestRunArgs, stop: watch::Receiver<bool>) -> anyhow::Result<Outcome> {
+/// A stop signal that turns true on Ctrl-C.
+pub fn stop_on_ctrl_c() -> watch::Receiver<bool> {
+    let (stop_sender, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("stopping: committing what was received");
+            let _ = stop_sender.send(true);
+        }
+    });
+    stop
+}
+
+/// Runs ingestion into the warehouse at `warehouse` until caught up or stopped.
+pub async fn ingest(
+    url: &str,
+    warehouse: &std::path::Path,
+    options: IngestOptions,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<Outcome> {
     let source = Source::parse(url)?;
-    let warehouse = Warehouse::open(&args.target.warehouse)?;
-    let options = IngestOptions {
+    let warehouse = Warehouse::open(warehouse)?;
+    tracing::info!(source = %source.describe(), warehouse = %warehouse.root().display(), "capturing changes");
+    let ingestor = Ingestor::new(source, warehouse, options, Arc::new(ProgressObserver::default()));
+    Ok(ingestor.run(stop).await?)
+}
+
+impl IngestRunArgs {
+    /// The ingest settings these flags describe.
+    pub fn options(&self) -> anyhow::Result<IngestOptions> {
+        let args = self;
+        Ok(IngestOptions {
         names: ReplicationNames::new(&args.target.publication, &args.target.slot)?,
         commit_interval: Duration::from_millis(args.commit_interval_ms.max(1)),
         max_batch_changes: args.max_batch_changes.max(1),
@@ -127,10 +147,8 @@ pub async fn ingest(url: &str, args: &IngestRunArgs, stop: watch::Receiver<bool>
         maintenance_interval: Duration::from_secs(args.maintenance_seconds.max(1)),
         vacuum_retention: Duration::from_secs(args.vacuum_retention_hours * 3600),
         ..IngestOptions::default()
-    };
-    tracing::info!(source = %source.describe(), warehouse = %warehouse.root().display(), "capturing changes");
-    let ingestor = Ingestor::new(source, warehouse, options, Arc::new(ProgressObserver::default()));
-    Ok(ingestor.run(stop).await?)
+        })
+    }
 }
 
 /// A progress bar for the initial copy, and a log line per minute of streaming.

@@ -28,7 +28,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run everything on this machine with no configuration: a private PostgreSQL under
-    /// the data directory, migrations, sample data, and the web pages.
+    /// the data directory, migrations, sample data, change capture into the warehouse
+    /// (`<data dir>/warehouse`), and the web pages.
     Demo(DemoArgs),
     /// Apply the database migrations (creates the database if needed; idempotent).
     Migrate(DatabaseArgs),
@@ -36,7 +37,8 @@ pub enum Command {
     SampleData(SampleDataArgs),
     /// Import a file into the operational database, checking every row first.
     Import(ImportArgs),
-    /// Serve the web pages and JSON API over an existing database.
+    /// Serve the web pages and JSON API over an existing database, capturing its changes
+    /// into the warehouse alongside (unless --no-ingest).
     Serve(ServeArgs),
     /// Capture changes from PostgreSQL into the warehouse (logical replication): an initial
     /// copy, then every change in commit order, exactly once. `ingest status` reports lag.
@@ -92,6 +94,11 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    #[command(flatten)]
+    pub capture: crate::capture::WarehouseArgs,
+    /// Serve only: do not capture changes into the warehouse alongside.
+    #[arg(long)]
+    pub no_ingest: bool,
 }
 
 #[derive(Debug, Args)]
@@ -111,7 +118,8 @@ pub struct DemoArgs {
     /// Scale of the sample data loaded on first start (0.1 ≈ one million meter readings).
     #[arg(long, default_value_t = 0.1)]
     pub scale: f64,
-    /// Stop after loading instead of serving (for scripted checks).
+    /// Stop once the sample data is loaded and captured into the warehouse, instead of
+    /// serving (for scripted checks).
     #[arg(long)]
     pub no_serve: bool,
 }
@@ -157,8 +165,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Import(args) => run_import(args).await,
         Command::Serve(args) => {
-            let pool = database::connect(&args.database.database_url, 8).await?;
-            serve(AppState { pool, source: database::describe(&args.database.database_url) }, args.listen).await
+            let url = &args.database.database_url;
+            let pool = database::connect(url, 8).await?;
+            let stop = crate::capture::stop_on_ctrl_c();
+            let ingest = if args.no_ingest {
+                None
+            } else {
+                let options = ingest_options(&args.capture)?;
+                Some(spawn_ingest(url, &args.capture.warehouse, options, stop.clone()))
+            };
+            let served = serve(AppState { pool, source: database::describe(url) }, args.listen, stop).await;
+            finish_ingest(ingest).await;
+            served
         }
         Command::Demo(args) => demo(args).await,
         Command::Ingest(args) => crate::capture::run(args).await,
@@ -237,15 +255,45 @@ async fn run_import(args: ImportArgs) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(state: AppState, listen: SocketAddr) -> anyhow::Result<()> {
+async fn serve(state: AppState, listen: SocketAddr, mut stop: tokio::sync::watch::Receiver<bool>) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!("serving on http://{listen}/ (Ctrl-C to stop)");
     axum::serve(listener, web::router(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|stop| *stop).await.map(|_| ());
         })
         .await
         .context("the HTTP server stopped")
+}
+
+/// Default capture settings under the given slot, publication and warehouse.
+fn ingest_options(target: &crate::capture::WarehouseArgs) -> anyhow::Result<opsflux_ingest::IngestOptions> {
+    Ok(opsflux_ingest::IngestOptions {
+        names: opsflux_ingest::ReplicationNames::new(&target.publication, &target.slot)?,
+        ..opsflux_ingest::IngestOptions::default()
+    })
+}
+
+/// Captures changes in the background; an error is logged (the web pages stay up).
+fn spawn_ingest(
+    url: &str,
+    warehouse: &std::path::Path,
+    options: opsflux_ingest::IngestOptions,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let url = url.to_owned();
+    let warehouse = warehouse.to_owned();
+    tokio::spawn(async move {
+        if let Err(error) = crate::capture::ingest(&url, &warehouse, options, stop).await {
+            tracing::error!("change capture stopped: {error:#}");
+        }
+    })
+}
+
+async fn finish_ingest(ingest: Option<tokio::task::JoinHandle<()>>) {
+    if let Some(ingest) = ingest {
+        let _ = ingest.await;
+    }
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<()> {
@@ -271,11 +319,19 @@ async fn demo_on(url: &str, args: &DemoArgs) -> anyhow::Result<()> {
     } else {
         tracing::info!(sites, "sample data already loaded; keeping it (delete the data directory to start afresh)");
     }
+    let warehouse = args.data_dir.join("warehouse");
+    let options = opsflux_ingest::IngestOptions::default();
     if args.no_serve {
+        let options = opsflux_ingest::IngestOptions { until_caught_up: true, ..options };
+        crate::capture::ingest(url, &warehouse, options, crate::capture::stop_on_ctrl_c()).await?;
         return Ok(());
     }
     if args.listen.ip().is_unspecified() {
         bail!("refusing to serve the demo on {}: it has no authentication; use a loopback address", args.listen);
     }
-    serve(AppState { pool, source: database::describe(url) }, args.listen).await
+    let stop = crate::capture::stop_on_ctrl_c();
+    let ingest = spawn_ingest(url, &warehouse, options, stop.clone());
+    let served = serve(AppState { pool, source: database::describe(url) }, args.listen, stop).await;
+    finish_ingest(Some(ingest)).await;
+    served
 }

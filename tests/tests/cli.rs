@@ -53,6 +53,10 @@ async fn demo_starts_its_own_postgres_and_keeps_it_between_runs() {
         ["demo", "--data-dir", data_dir.to_str().unwrap(), "--postgres-port", &port, "--scale", "0.01", "--no-serve"];
     run(cli(&args)).await.unwrap();
     assert!(data_dir.join("postgres/pgdata/PG_VERSION").exists());
+    // The demo captured the sample data into its warehouse.
+    let warehouse = opsflux_warehouse::Warehouse::open(&data_dir.join("warehouse")).unwrap();
+    let sites = warehouse.describe(&"core.sites".parse().unwrap()).await.unwrap().unwrap();
+    assert_eq!((sites.rows, sites.version.0), (10, 2), "emptied, copied, then stamped complete");
     // A second start reuses the cluster and keeps the data.
     run(cli(&args)).await.unwrap();
     let cluster = opsflux_api::cluster::Cluster::start(&opsflux_api::cluster::ClusterOptions {
@@ -66,4 +70,6 @@ async fn demo_starts_its_own_postgres_and_keeps_it_between_runs() {
     pool.close().await;
     cluster.stop().unwrap();
     assert_eq!(sites, 10);
+    let sites = warehouse.describe(&"core.sites".parse().unwrap()).await.unwrap().unwrap();
+    assert_eq!((sites.rows, sites.version.0), (10, 2), "the second start only caught up");
 }
