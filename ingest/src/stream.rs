@@ -91,6 +91,8 @@ pub struct CommitReport {
     /// Commit time of the newest source transaction included (microseconds since the
     /// Unix epoch), for lag.
     pub source_commit_unix_micros: Option<i64>,
+    /// Commit time of the oldest source transaction included: the one that waited longest.
+    pub oldest_source_commit_unix_micros: Option<i64>,
 }
 
 /// Told what ingestion does, for progress bars and metrics. Every method defaults to
@@ -261,6 +263,7 @@ impl Ingestor {
             pending_changes: 0,
             pending_transactions: 0,
             last_commit_time: None,
+            first_commit_time: None,
             reached: Lsn(0),
         };
         stream.run(target, stop).await
@@ -455,6 +458,7 @@ struct Stream<'a> {
     pending_changes: u64,
     pending_transactions: u64,
     last_commit_time: Option<i64>,
+    first_commit_time: Option<i64>,
     /// Every transaction committed before this position has been received.
     reached: Lsn,
 }
@@ -523,7 +527,9 @@ impl Stream<'_> {
                 } else {
                     self.last_end = Some(end);
                     self.pending_transactions += 1;
-                    self.last_commit_time = Some(pgoutput::Timestamp(commit_time_micros).unix_micros());
+                    let commit_time = pgoutput::Timestamp(commit_time_micros).unix_micros();
+                    self.last_commit_time = Some(commit_time);
+                    self.first_commit_time.get_or_insert(commit_time);
                     self.pending_since.get_or_insert_with(Instant::now);
                     if self.pending_changes >= self.ingestor.options.max_batch_changes {
                         self.flush().await?;
@@ -650,6 +656,7 @@ impl Stream<'_> {
             changes: self.pending_changes,
             transactions: self.pending_transactions,
             source_commit_unix_micros: self.last_commit_time,
+            oldest_source_commit_unix_micros: self.first_commit_time.take(),
         };
         tracing::debug!(lsn = %end, tables, changes = report.changes, "committed to the warehouse");
         self.ingestor.observer.committed(&report);

@@ -1,0 +1,350 @@
+//! Change data capture, side by side with PostgreSQL's own tools on one cluster:
+//!
+//! 1. initial copy: `opsflux ingest` (all captured tables) against `COPY meter_readings TO
+//!    STDOUT` through psql into /dev/null; peak memory of the ingest process;
+//! 2. streaming: the same pending changes (inserts, updates, deletes of readings) read by
+//!    `pg_recvlogical` into /dev/null, and decoded and applied by `opsflux ingest`;
+//! 3. sustained load: inserts at a fixed rate for a while, with the delay between each
+//!    source commit and the warehouse commit that makes it queryable;
+//! 4. a query over the readings in the warehouse before and after compaction.
+//!
+//! Settings: OPSFLUX_BENCH_SCALE (default 1), OPSFLUX_BENCH_STREAM_CHANGES (1000000),
+//! OPSFLUX_BENCH_RATE (rows/s, 20000), OPSFLUX_BENCH_SECONDS (sustained, 300).
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use opsflux_api::cluster::{Cluster, ClusterOptions};
+use opsflux_benches::{setting, timed};
+use opsflux_ingest::source::Source;
+use opsflux_ingest::{CommitReport, IngestOptions, Ingestor, LogObserver, Observer, Outcome};
+use opsflux_warehouse::{TableId, Warehouse};
+use tokio::sync::watch;
+
+const CHILD: &str = "OPSFLUX_BENCH_CHILD_INGEST";
+
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // The ingest process of sections 1 and 2: this program again, so its memory is its own.
+    if let Ok(spec) = std::env::var(CHILD) {
+        let (url, warehouse) = spec.split_once('\u{1f}').context("bad child specification")?;
+        return runtime.block_on(async {
+            let ingestor = Ingestor::new(
+                Source::parse(url)?,
+                Warehouse::open(Path::new(warehouse))?,
+                IngestOptions { until_caught_up: true, ..IngestOptions::default() },
+                Arc::new(LogObserver),
+            );
+            match ingestor.run(watch::channel(false).1).await? {
+                Outcome::CaughtUp { .. } => Ok(()),
+                Outcome::Stopped => bail!("stopped before catching up"),
+            }
+        });
+    }
+
+    let scale: f64 = setting("OPSFLUX_BENCH_SCALE", 1.0)?;
+    let stream_changes: u64 = setting("OPSFLUX_BENCH_STREAM_CHANGES", 1_000_000)?;
+    let rate: u64 = setting("OPSFLUX_BENCH_RATE", 20_000)?;
+    let seconds: u64 = setting("OPSFLUX_BENCH_SECONDS", 300)?;
+    let work = tempfile::Builder::new().prefix("opsflux-bench-cdc-").tempdir_in(std::env::temp_dir())?;
+    std::fs::set_permissions(work.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    let cluster =
+        Cluster::start(&ClusterOptions { directory: work.path().join("postgres"), port: None, durable: true })?;
+    cluster.remove_when_process_exits(std::process::id())?;
+    let outcome = runtime.block_on(run(&cluster, work.path(), scale, stream_changes, rate, seconds));
+    cluster.stop()?;
+    outcome
+}
+
+async fn run(
+    cluster: &Cluster,
+    work: &Path,
+    scale: f64,
+    stream_changes: u64,
+    rate: u64,
+    seconds: u64,
+) -> anyhow::Result<()> {
+    let url = cluster.url("bench_cdc");
+    opsflux_api::database::migrate(&url).await?;
+    let pool = opsflux_api::database::connect(&url, 4).await?;
+    let dataset = tokio::task::spawn_blocking(move || {
+        opsflux_sample_data::Dataset::generate(opsflux_sample_data::Options::new(42, scale).expect("valid scale"))
+    })
+    .await?;
+    let (loaded, load_time) = {
+        let started = Instant::now();
+        let mut connection = pool.acquire().await?;
+        (opsflux_sample_data::load(&mut connection, &dataset, |_| {}).await?, started.elapsed())
+    };
+    drop(dataset);
+    sqlx::query("VACUUM ANALYZE").execute(&pool).await?;
+    let readings_rows: i64 = sqlx::query_scalar("SELECT count(*) FROM powertrace.meter_readings").fetch_one(&pool).await?;
+    println!(
+        "source: scale {scale}, {} rows ({readings_rows} meter readings), loaded in {:.0} s (not measured)",
+        loaded.total_rows(),
+        load_time.as_secs_f64()
+    );
+    let warehouse_path = work.join("warehouse");
+
+    // 1. Initial copy.
+    let (status, copy_time) = timed(|| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("psql -X -q -d '{url}' -c 'COPY powertrace.meter_readings TO STDOUT' > /dev/null"))
+            .status()
+    });
+    if !status.context("cannot run psql")?.success() {
+        bail!("psql COPY failed");
+    }
+    let (snapshot_time, snapshot_peak) = run_child_ingest(&url, &warehouse_path)?;
+    let warehouse = Warehouse::open(&warehouse_path)?;
+    let readings: TableId = "powertrace.meter_readings".parse()?;
+    let copied = warehouse.describe(&readings).await?.context("no readings table")?.rows;
+    if copied != readings_rows as u64 {
+        bail!("the warehouse holds {copied} readings, PostgreSQL {readings_rows}");
+    }
+    let copy_rate = readings_rows as f64 / copy_time.as_secs_f64();
+    let snapshot_rate = loaded.total_rows() as f64 / snapshot_time.as_secs_f64();
+    println!();
+    println!("## 1. initial copy");
+    println!("| reader | rows | seconds | rows/s | peak RSS |");
+    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| psql `COPY meter_readings TO STDOUT` > /dev/null (baseline) | {readings_rows} | {:.1} | {copy_rate:.0} | - |",
+        copy_time.as_secs_f64()
+    );
+    println!(
+        "| opsflux ingest: initial copy of every table into Delta | {} | {:.1} | {snapshot_rate:.0} | {} MiB |",
+        loaded.total_rows(),
+        snapshot_time.as_secs_f64(),
+        snapshot_peak / 1024
+    );
+    println!("ratio: {:.2}× (goal ≥ 0.5×); peak RSS goal < 1024 MiB", snapshot_rate / copy_rate);
+
+    // 2. Streaming: both slots see the same pending changes.
+    sqlx::query("SELECT pg_create_logical_replication_slot('bench_baseline', 'pgoutput')").execute(&pool).await?;
+    let (made, write_time) = {
+        let started = Instant::now();
+        (write_changes(&pool, stream_changes).await?, started.elapsed())
+    };
+    let end: String = sqlx::query_scalar("SELECT pg_current_wal_lsn()::text").fetch_one(&pool).await?;
+    println!();
+    println!("## 2. streaming ({made} row changes written in {:.0} s, not measured)", write_time.as_secs_f64());
+    let (status, recvlogical_time) = timed(|| {
+        Command::new("pg_recvlogical")
+            .args(["-d", &url, "--slot", "bench_baseline", "--start", "--endpos", &end, "--no-loop", "-f", "/dev/null"])
+            .args(["-o", "proto_version=1", "-o", "publication_names=opsflux_cdc"])
+            .status()
+    });
+    if !status.context("cannot run pg_recvlogical")?.success() {
+        bail!("pg_recvlogical failed");
+    }
+    let (stream_time, stream_peak) = run_child_ingest(&url, &warehouse_path)?;
+    check_counts(&pool, &warehouse, &readings).await?;
+    let baseline_rate = made as f64 / recvlogical_time.as_secs_f64();
+    let stream_rate = made as f64 / stream_time.as_secs_f64();
+    println!("| consumer | changes | seconds | changes/s | peak RSS |");
+    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| pg_recvlogical (pgoutput) > /dev/null (baseline) | {made} | {:.1} | {baseline_rate:.0} | - |",
+        recvlogical_time.as_secs_f64()
+    );
+    println!(
+        "| opsflux ingest: decode, fold, commit to Delta | {made} | {:.1} | {stream_rate:.0} | {} MiB |",
+        stream_time.as_secs_f64(),
+        stream_peak / 1024
+    );
+    println!("ratio: {:.2}× (goal ≥ 0.5×)", stream_rate / baseline_rate);
+    sqlx::query("SELECT pg_drop_replication_slot('bench_baseline')").execute(&pool).await?;
+
+    // 3. Sustained load, ingest in this process, no compaction meanwhile (section 4
+    // measures the files it leaves).
+    let lags = Arc::new(LagObserver::default());
+    let ingestor = Ingestor::new(
+        Source::parse(&url)?,
+        warehouse.clone(),
+        IngestOptions { maintenance_interval: Duration::from_secs(86_400), ..IngestOptions::default() },
+        lags.clone(),
+    );
+    let (stop_sender, stop) = watch::channel(false);
+    let running = tokio::spawn(async move { ingestor.run(stop).await });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    lags.0.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.clear();
+    let before = warehouse.describe(&readings).await?.context("no readings table")?;
+    let written = write_at_rate(&pool, rate, Duration::from_secs(seconds)).await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop_sender.send(true)?;
+    running.await??;
+    check_counts(&pool, &warehouse, &readings).await?;
+    let mut samples = lags.0.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.clone();
+    samples.sort_by(f64::total_cmp);
+    let percentile = |p: f64| samples.get(((samples.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0);
+    println!();
+    println!("## 3. sustained load");
+    println!(
+        "{written} inserts over {seconds} s = {:.0} rows/s (target {rate}); {} warehouse commits",
+        written as f64 / seconds as f64,
+        samples.len()
+    );
+    println!(
+        "commit-to-queryable lag of the oldest transaction of each warehouse commit: p50 {:.2} s, p99 {:.2} s, max {:.2} s (goal p99 < 2 s)",
+        percentile(0.5),
+        percentile(0.99),
+        percentile(1.0)
+    );
+
+    // 4. Query speed before and after compaction.
+    let fragmented = warehouse.describe(&readings).await?.context("no readings table")?;
+    let query = "SELECT meter_id, date_trunc('day', read_at) AS day, avg(kw) AS mean_kw, max(kw) AS peak_kw \
+                 FROM meter_readings WHERE read_at >= TIMESTAMP '2026-10-01 00:00:00' GROUP BY 1, 2";
+    let before_time = query_time(&warehouse, &readings, query).await?;
+    let (compaction, compact_time) = {
+        let started = Instant::now();
+        (warehouse.compact(&readings, 128 << 20).await?, started.elapsed())
+    };
+    let compacted = warehouse.describe(&readings).await?.context("no readings table")?;
+    let after_time = query_time(&warehouse, &readings, query).await?;
+    println!();
+    println!("## 4. query over the warehouse readings (DataFusion), median of 3");
+    println!("files: {} before the sustained load, {} after it", before.files, fragmented.files);
+    println!("| table state | files | query seconds |");
+    println!("|---|---:|---:|");
+    println!("| before compaction | {} | {:.2} |", fragmented.files, before_time.as_secs_f64());
+    println!("| after compaction | {} | {:.2} |", compacted.files, after_time.as_secs_f64());
+    println!(
+        "compaction: {} files into {} in {:.1} s",
+        compaction.files_removed,
+        compaction.files_added,
+        compact_time.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Runs `opsflux ingest --until-caught-up` as its own process; returns its wall time and
+/// peak resident memory in KiB (sampled from /proc while it runs).
+fn run_child_ingest(url: &str, warehouse: &Path) -> anyhow::Result<(Duration, u64)> {
+    let started = Instant::now();
+    let mut child = Command::new(std::env::current_exe()?)
+        .env(CHILD, format!("{url}\u{1f}{}", warehouse.display()))
+        .env("OPSFLUX_LOG", "warn")
+        .spawn()?;
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            if !status.success() {
+                bail!("the ingest process failed");
+            }
+            return Ok((started.elapsed(), peak));
+        }
+        if let Ok(text) = std::fs::read_to_string(&status_path)
+            && let Some(line) = text.lines().find(|line| line.starts_with("VmHWM:"))
+        {
+            let kib: u64 = line.split_whitespace().nth(1).and_then(|value| value.parse().ok()).unwrap_or(0);
+            peak = peak.max(kib);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Writes `total` row changes to the readings: 60 % inserts, 30 % updates, 10 % deletes,
+/// in transactions of 1000 rows. Returns the number of changes made.
+async fn write_changes(pool: &sqlx::PgPool, total: u64) -> anyhow::Result<u64> {
+    let batches = total / 1000;
+    let mut made = 0;
+    for batch in 0..batches {
+        let statement = match batch % 10 {
+            0..=5 => INSERT_BATCH,
+            6..=8 => {
+                "UPDATE powertrace.meter_readings SET kw = kw + 1, updated_at = now()
+                 WHERE id IN (SELECT id FROM powertrace.meter_readings WHERE ctid >= format('(%s,0)', $1 * 97)::tid LIMIT 1000)"
+            }
+            _ => {
+                "DELETE FROM powertrace.meter_readings
+                 WHERE id IN (SELECT id FROM powertrace.meter_readings WHERE ctid >= format('(%s,0)', $1 * 89 + 50000)::tid LIMIT 1000)"
+            }
+        };
+        let result = sqlx::query(statement).bind(batch as i64).execute(pool).await?;
+        made += result.rows_affected();
+    }
+    Ok(made)
+}
+
+/// 1000 new readings, a second apart, after the sample history.
+const INSERT_BATCH: &str = "INSERT INTO powertrace.meter_readings (id, meter_id, read_at, kw, kvar)
+     SELECT gen_random_uuid(), m.id, timestamptz '2027-01-01' + make_interval(secs => $1 * 1000 + n), random() * 400, random() * 100
+     FROM generate_series(1, 1000) n
+     CROSS JOIN LATERAL (SELECT id FROM powertrace.meters ORDER BY id OFFSET (n % 3) LIMIT 1) m";
+
+/// Inserts readings at `rate` rows per second (a transaction every 50 ms) for `duration`;
+/// returns the rows written.
+async fn write_at_rate(pool: &sqlx::PgPool, rate: u64, duration: Duration) -> anyhow::Result<u64> {
+    let per_tick = (rate / 20).max(1) as i64;
+    let mut ticker = tokio::time::interval(Duration::from_millis(50));
+    let started = Instant::now();
+    let mut written = 0;
+    let mut tick = 1_000_000i64;
+    while started.elapsed() < duration {
+        ticker.tick().await;
+        tick += 1;
+        let result = sqlx::query(
+            "INSERT INTO powertrace.meter_readings (id, meter_id, read_at, kw, kvar)
+             SELECT gen_random_uuid(), (SELECT id FROM powertrace.meters ORDER BY id LIMIT 1),
+                    timestamptz '2028-01-01' + make_interval(secs => $1 * 10000 + n), random() * 400, random() * 100
+             FROM generate_series(1, $2) n",
+        )
+        .bind(tick)
+        .bind(per_tick)
+        .execute(pool)
+        .await?;
+        written += result.rows_affected();
+    }
+    Ok(written)
+}
+
+async fn check_counts(pool: &sqlx::PgPool, warehouse: &Warehouse, readings: &TableId) -> anyhow::Result<()> {
+    let expected: i64 = sqlx::query_scalar("SELECT count(*) FROM powertrace.meter_readings").fetch_one(pool).await?;
+    let held = warehouse.scan(readings, None).await?.iter().map(|batch| batch.num_rows() as u64).sum::<u64>();
+    if held != expected as u64 {
+        bail!("the warehouse holds {held} readings, PostgreSQL {expected}");
+    }
+    Ok(())
+}
+
+/// Median of three runs of `sql` over the table registered as `meter_readings`.
+async fn query_time(warehouse: &Warehouse, table: &TableId, sql: &str) -> anyhow::Result<Duration> {
+    use deltalake::datafusion::prelude::SessionContext;
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let url = deltalake::ensure_table_uri(warehouse.table_path(table).to_string_lossy())?;
+        let delta_table = deltalake::DeltaTable::try_from_url(url).await?;
+        let context = SessionContext::new();
+        context.register_table("meter_readings", delta_table.table_provider().await?)?;
+        let batches = context.sql(sql).await?.collect().await?;
+        if batches.iter().map(|batch| batch.num_rows()).sum::<usize>() == 0 {
+            bail!("the query returned nothing");
+        }
+        times.push(started.elapsed());
+    }
+    times.sort();
+    Ok(times[1])
+}
+
+/// Collects, per warehouse commit, how long its oldest source transaction waited.
+#[derive(Debug, Default)]
+struct LagObserver(Mutex<Vec<f64>>);
+
+impl Observer for LagObserver {
+    fn committed(&self, report: &CommitReport) {
+        if let Some(oldest) = report.oldest_source_commit_unix_micros {
+            let lag = (chrono::Utc::now().timestamp_micros() - oldest) as f64 / 1e6;
+            if let Ok(mut lags) = self.0.lock() {
+                lags.push(lag);
+            }
+        }
+    }
+}
