@@ -137,16 +137,16 @@ impl IngestRunArgs {
     pub fn options(&self) -> anyhow::Result<IngestOptions> {
         let args = self;
         Ok(IngestOptions {
-        names: ReplicationNames::new(&args.target.publication, &args.target.slot)?,
-        commit_interval: Duration::from_millis(args.commit_interval_ms.max(1)),
-        max_batch_changes: args.max_batch_changes.max(1),
-        snapshot_workers: args.snapshot_workers.max(1),
-        rows_per_chunk: args.rows_per_chunk.max(1),
-        heartbeat_interval: Duration::from_secs(args.heartbeat_seconds.max(1)),
-        until_caught_up: args.until_caught_up,
-        maintenance_interval: Duration::from_secs(args.maintenance_seconds.max(1)),
-        vacuum_retention: Duration::from_secs(args.vacuum_retention_hours * 3600),
-        ..IngestOptions::default()
+            names: ReplicationNames::new(&args.target.publication, &args.target.slot)?,
+            commit_interval: Duration::from_millis(args.commit_interval_ms.max(1)),
+            max_batch_changes: args.max_batch_changes.max(1),
+            snapshot_workers: args.snapshot_workers.max(1),
+            rows_per_chunk: args.rows_per_chunk.max(1),
+            heartbeat_interval: Duration::from_secs(args.heartbeat_seconds.max(1)),
+            until_caught_up: args.until_caught_up,
+            maintenance_interval: Duration::from_secs(args.maintenance_seconds.max(1)),
+            vacuum_retention: Duration::from_secs(args.vacuum_retention_hours * 3600),
+            ..IngestOptions::default()
         })
     }
 }
@@ -190,7 +190,12 @@ impl Observer for ProgressObserver {
             bar.finish_and_clear();
         }
         let seconds = elapsed.as_secs_f64().max(0.001);
-        tracing::info!(rows, seconds = format!("{seconds:.1}"), rows_per_second = format!("{:.0}", rows as f64 / seconds), "initial copy done");
+        tracing::info!(
+            rows,
+            seconds = format!("{seconds:.1}"),
+            rows_per_second = format!("{:.0}", rows as f64 / seconds),
+            "initial copy done"
+        );
     }
 
     fn committed(&self, report: &CommitReport) {
@@ -241,7 +246,10 @@ pub fn render_status(report: &IngestStatus) -> String {
         out.push_str(&format!(
             "{:<36} {:>12} {:>14} {:>12}  {}\n",
             table.table,
-            table.rows.map(|rows| crate::web::group_thousands(i64::try_from(rows).unwrap_or(i64::MAX))).unwrap_or_else(|| "-".into()),
+            table
+                .rows
+                .map(|rows| crate::web::group_thousands(i64::try_from(rows).unwrap_or(i64::MAX)))
+                .unwrap_or_else(|| "-".into()),
             table.lsn.map(|lsn| lsn.to_string()).unwrap_or_else(|| "not copied".into()),
             table.lag_bytes.map(human_bytes).unwrap_or_else(|| "-".into()),
             table.version.map(|version| version.to_string()).unwrap_or_else(|| "-".into()),

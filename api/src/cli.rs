@@ -255,7 +255,11 @@ async fn run_import(args: ImportArgs) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(state: AppState, listen: SocketAddr, mut stop: tokio::sync::watch::Receiver<bool>) -> anyhow::Result<()> {
+async fn serve(
+    state: AppState,
+    listen: SocketAddr,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!("serving on http://{listen}/ (Ctrl-C to stop)");
     axum::serve(listener, web::router(state))

@@ -81,7 +81,8 @@ async fn run(
     };
     drop(dataset);
     sqlx::query("VACUUM ANALYZE").execute(&pool).await?;
-    let readings_rows: i64 = sqlx::query_scalar("SELECT count(*) FROM powertrace.meter_readings").fetch_one(&pool).await?;
+    let readings_rows: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM powertrace.meter_readings").fetch_one(&pool).await?;
     println!(
         "source: scale {scale}, {} rows ({readings_rows} meter readings), loaded in {:.0} s (not measured)",
         loaded.total_rows(),

@@ -195,15 +195,22 @@ impl TableChanges {
                 }
                 Pending::Upsert(values) | Pending::Delete(values) => {
                     let is_delete = matches!(pending, Pending::Delete(_));
-                    let texts: Vec<Option<&str>> = if is_delete {
-                        // Only the key matters; other columns may not parse (they are null
-                        // or absent in the old tuple).
-                        (0..columns.len())
-                            .map(|index| if self.shape.key.contains(&index) { values.get(index).and_then(text) } else { None })
-                            .collect()
-                    } else {
-                        values.iter().map(text).collect()
-                    };
+                    let texts: Vec<Option<&str>> =
+                        if is_delete {
+                            // Only the key matters; other columns may not parse (they are null
+                            // or absent in the old tuple).
+                            (0..columns.len())
+                                .map(|index| {
+                                    if self.shape.key.contains(&index) {
+                                        values.get(index).and_then(text)
+                                    } else {
+                                        None
+                                    }
+                                })
+                                .collect()
+                        } else {
+                            values.iter().map(text).collect()
+                        };
                     merges.push(&texts)?;
                     deleted.push(is_delete);
                     for (index, flags) in kept.iter_mut().enumerate() {
@@ -356,7 +363,9 @@ mod tests {
         let mut wider = shape();
         wider.columns.push(ColumnSpec { name: "severity".into(), type_oid: 23, type_modifier: -1 });
         changes.reshape(wider);
-        changes.insert(OldTuple { key_only: false, values: row(&[Some("3"), Some("with severity"), None, Some("4")]) }.values);
+        changes.insert(
+            OldTuple { key_only: false, values: row(&[Some("3"), Some("with severity"), None, Some("4")]) }.values,
+        );
         expect_test::expect![[r#"
             truncate: true, key: ["id"]
             inserts:

@@ -61,7 +61,8 @@ impl IngestError {
     pub fn is_transient(&self) -> bool {
         match self {
             IngestError::Unreachable { .. } | IngestError::SlotInUse { .. } => true,
-            IngestError::Snapshot(snapshot::SnapshotError::Source { source, .. }) | IngestError::Source { source, .. } => {
+            IngestError::Snapshot(snapshot::SnapshotError::Source { source, .. })
+            | IngestError::Source { source, .. } => {
                 matches!(source, sqlx::Error::Io(_))
                     || matches!(source, sqlx::Error::Database(error)
                         if error.code().is_some_and(|code| code.starts_with("57P") || code.starts_with("08")))

@@ -60,7 +60,9 @@ impl Source {
         let options = options.options([("TimeZone", "UTC"), ("DateStyle", "ISO"), ("extra_float_digits", "3")]);
         match tokio::time::timeout(Duration::from_secs(15), options.connect()).await {
             Ok(Ok(connection)) => Ok(connection),
-            Ok(Err(source)) => Err(IngestError::Unreachable { source_database: self.describe(), reason: source.to_string() }),
+            Ok(Err(source)) => {
+                Err(IngestError::Unreachable { source_database: self.describe(), reason: source.to_string() })
+            }
             Err(_) => Err(IngestError::Unreachable {
                 source_database: self.describe(),
                 reason: "no answer within 15 s".into(),
@@ -115,7 +117,9 @@ fn query_error(what: &str, source: sqlx::Error) -> IngestError {
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Protocol(_) => {
             IngestError::Unreachable { source_database: what.to_owned(), reason: source.to_string() }
         }
-        sqlx::Error::Database(error) if error.code().is_some_and(|code| code.starts_with("57P") || code.starts_with("08")) => {
+        sqlx::Error::Database(error)
+            if error.code().is_some_and(|code| code.starts_with("57P") || code.starts_with("08")) =>
+        {
             IngestError::Unreachable { source_database: what.to_owned(), reason: source.to_string() }
         }
         _ => IngestError::Source { what: what.to_owned(), source },
@@ -177,14 +181,12 @@ pub async fn ensure_publication(
         format!("CREATE PUBLICATION {} FOR TABLE {}", names.publication(), listed.join(", "))
     };
     tracing::info!(publication = names.publication(), tables = listed.len(), "publishing the captured tables");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&mut *connection).await.map_err(|source| {
-        match &source {
-            sqlx::Error::Database(error) if error.code().as_deref() == Some("42501") => IngestError::MissingPrivilege {
-                what: format!("cannot publish the captured tables: {}", error.message()),
-                fix: "connect as the tables' owner or a superuser".into(),
-            },
-            _ => query_error("creating the publication", source),
-        }
+    sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&mut *connection).await.map_err(|source| match &source {
+        sqlx::Error::Database(error) if error.code().as_deref() == Some("42501") => IngestError::MissingPrivilege {
+            what: format!("cannot publish the captured tables: {}", error.message()),
+            fix: "connect as the tables' owner or a superuser".into(),
+        },
+        _ => query_error("creating the publication", source),
     })?;
     Ok(())
 }
@@ -231,12 +233,11 @@ pub async fn drop_slot(connection: &mut PgConnection, slot: &str) -> Result<(), 
 /// idle database's stream forward so its slot can advance, and marks a position the
 /// stream must reach. Returns the message's position.
 pub async fn emit_heartbeat(connection: &mut PgConnection) -> Result<Lsn, IngestError> {
-    let position: String =
-        sqlx::query_scalar("SELECT pg_logical_emit_message(false, $1, now()::text)::text")
-            .bind(crate::stream::HEARTBEAT_PREFIX)
-            .fetch_one(&mut *connection)
-            .await
-            .map_err(|source| query_error("writing a heartbeat", source))?;
+    let position: String = sqlx::query_scalar("SELECT pg_logical_emit_message(false, $1, now()::text)::text")
+        .bind(crate::stream::HEARTBEAT_PREFIX)
+        .fetch_one(&mut *connection)
+        .await
+        .map_err(|source| query_error("writing a heartbeat", source))?;
     position.parse().map_err(|_| IngestError::Replication {
         source_database: "heartbeat".into(),
         reason: format!("the server returned `{position}` as a position"),

@@ -54,7 +54,8 @@ pub async fn collect(
         .fetch_one(&mut connection)
         .await
         .map_err(|source| IngestError::Source { what: "the current WAL position".into(), source })?;
-    let source_position: Lsn = position.parse().map_err(|_| IngestError::Protocol(format!("bad position {position}")))?;
+    let source_position: Lsn =
+        position.parse().map_err(|_| IngestError::Protocol(format!("bad position {position}")))?;
     let slot = source::slot_state(&mut connection, names.slot()).await?.map(|slot| SlotStatus {
         active: slot.active,
         confirmed_flush: slot.confirmed_flush,

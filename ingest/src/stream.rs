@@ -175,11 +175,7 @@ impl Ingestor {
         }
     }
 
-    async fn session(
-        &self,
-        stop: &mut watch::Receiver<bool>,
-        backoff: &mut Duration,
-    ) -> Result<Outcome, IngestError> {
+    async fn session(&self, stop: &mut watch::Receiver<bool>, backoff: &mut Duration) -> Result<Outcome, IngestError> {
         let names = &self.options.names;
         let writer = names.slot().to_owned();
         let mut connection = self.source.connect().await?;
@@ -247,7 +243,8 @@ impl Ingestor {
         client.start().await.map_err(|error| self.source.replication_error(error))?;
         client.wait_started().await.map_err(|error| self.source.replication_error(error))?;
         *backoff = Duration::from_secs(1);
-        let target = if self.options.until_caught_up { Some(source::emit_heartbeat(&mut connection).await?) } else { None };
+        let target =
+            if self.options.until_caught_up { Some(source::emit_heartbeat(&mut connection).await?) } else { None };
         tracing::info!(slot = names.slot(), target = ?target.map(|lsn| lsn.to_string()), "streaming changes");
         let mut stream = Stream {
             ingestor: self,
@@ -408,16 +405,16 @@ impl CopyWork {
     async fn run_worker(&self, worker: usize) -> Result<(), IngestError> {
         // Delta treats two concurrent commits under one application id as a conflict, so
         // each session stamps its partial commits with its own.
-        let in_progress = Checkpoint { writer: format!("{}-{worker}", self.in_progress.writer), lsn: self.in_progress.lsn };
+        let in_progress =
+            Checkpoint { writer: format!("{}-{worker}", self.in_progress.writer), lsn: self.in_progress.lsn };
         let mut connection = self.source.connect().await?;
         let begin = format!(
             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{}'",
             self.snapshot_name.replace('\'', "''")
         );
-        sqlx::raw_sql(sqlx::AssertSqlSafe(begin))
-            .execute(&mut connection)
-            .await
-            .map_err(|source| IngestError::Source { what: "importing the replication slot's snapshot".into(), source })?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(begin)).execute(&mut connection).await.map_err(|source| {
+            IngestError::Source { what: "importing the replication slot's snapshot".into(), source }
+        })?;
         let progress = |rows: u64| {
             self.copied.fetch_add(rows, Ordering::Relaxed);
             self.observer.snapshot_rows(rows);
@@ -614,7 +611,9 @@ impl Stream<'_> {
         let shape = match self.relations.get(&relation) {
             Some(Some(shape)) => shape,
             Some(None) => return Ok(None),
-            None => return Err(IngestError::Protocol(format!("a change to relation {relation} before its description"))),
+            None => {
+                return Err(IngestError::Protocol(format!("a change to relation {relation} before its description")));
+            }
         };
         if self.checkpoints.get(&shape.id).is_some_and(|held| commit_position < *held) {
             return Ok(None);

@@ -72,7 +72,8 @@ async fn prepare_source(pool: &PgPool, seed: u64) {
 }
 
 /// Random inserts, updates of random columns (long TOASTed text included), deletes,
-/// key changes and multi-statement transactions; one TRUNCATE and one ADD COLUMN.
+/// key changes and multi-statement transactions; one TRUNCATE, one ADD COLUMN, one
+/// DROP COLUMN and one type widening.
 struct Workload {
     rng: ChaCha8Rng,
     notes: Vec<uuid::Uuid>,
@@ -83,6 +84,9 @@ struct Workload {
     truncate_at: usize,
     add_column_at: usize,
     added_column: bool,
+    drop_column_at: usize,
+    widen_column_at: usize,
+    dropped_column: bool,
 }
 
 impl Workload {
@@ -102,6 +106,9 @@ impl Workload {
             truncate_at: steps / 3,
             add_column_at: steps / 2,
             added_column: false,
+            drop_column_at: steps * 2 / 3,
+            widen_column_at: steps * 3 / 4,
+            dropped_column: false,
         }
     }
 
@@ -110,7 +117,19 @@ impl Workload {
     }
 
     fn text(&mut self, long: bool) -> String {
-        let words = ["relève", "pompe", "fuite", "d'équipe", "tableau", "groupe", "électrogène", "\"quoted\"", "tab\there", "line\nbreak", "back\\slash"];
+        let words = [
+            "relève",
+            "pompe",
+            "fuite",
+            "d'équipe",
+            "tableau",
+            "groupe",
+            "électrogène",
+            "\"quoted\"",
+            "tab\there",
+            "line\nbreak",
+            "back\\slash",
+        ];
         let count = if long { self.rng.random_range(600..1500) } else { self.rng.random_range(1..8) };
         (0..count).map(|_| words[self.rng.random_range(0..words.len())]).collect::<Vec<_>>().join(" ")
     }
@@ -125,6 +144,15 @@ impl Workload {
         if index == self.add_column_at {
             sqlx::query("ALTER TABLE lab.notes ADD COLUMN reviewer text").execute(pool).await?;
             self.added_column = true;
+            return Ok(());
+        }
+        if index == self.drop_column_at {
+            sqlx::query("ALTER TABLE lab.notes DROP COLUMN blob").execute(pool).await?;
+            self.dropped_column = true;
+            return Ok(());
+        }
+        if index == self.widen_column_at {
+            sqlx::query("ALTER TABLE lab.notes ALTER COLUMN counter TYPE bigint").execute(pool).await?;
             return Ok(());
         }
         let mut transaction = pool.begin().await?;
@@ -144,9 +172,9 @@ impl Workload {
                 let title = self.text(false);
                 let blob: Vec<u8> = (0..self.rng.random_range(0..16)).map(|_| self.rng.random()).collect();
                 sqlx::query(
-                    "INSERT INTO lab.notes (id, title, body, weight, counter, flag, noted_on, measured_at, payload, blob)
+                    "INSERT INTO lab.notes (id, title, body, weight, counter, flag, noted_on, measured_at, payload)
                      VALUES ($1, $2, $3, round(($4)::numeric, 2), $5, $6, date '2026-01-01' + $7::int,
-                             timestamptz '2026-01-01 00:00:00+00' + make_interval(secs => $8), jsonb_build_object('n', $5), $9)",
+                             timestamptz '2026-01-01 00:00:00+00' + make_interval(secs => $8), jsonb_build_object('n', $5))",
                 )
                 .bind(id)
                 .bind(title)
@@ -156,9 +184,15 @@ impl Workload {
                 .bind(self.rng.random_bool(0.5))
                 .bind(self.rng.random_range(0..400i32))
                 .bind(self.rng.random_range(0.0..3.0e7f64))
-                .bind(blob)
                 .execute(&mut *connection)
                 .await?;
+                if !self.dropped_column {
+                    sqlx::query("UPDATE lab.notes SET blob = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(blob)
+                        .execute(&mut *connection)
+                        .await?;
+                }
                 self.notes.push(id);
             }
             25..=49 if !self.notes.is_empty() => {
@@ -255,7 +289,10 @@ impl Workload {
             }
             96..=99 if !self.readings.is_empty() => {
                 let id = self.readings.swap_remove(self.rng.random_range(0..self.readings.len()));
-                sqlx::query("DELETE FROM powertrace.meter_readings WHERE id = $1").bind(id).execute(&mut *connection).await?;
+                sqlx::query("DELETE FROM powertrace.meter_readings WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *connection)
+                    .await?;
             }
             _ => {
                 sqlx::query("UPDATE lab.pairs SET value = value + 1 WHERE site = $1")
@@ -299,7 +336,8 @@ async fn compare(url: &str, warehouse: &Warehouse) -> (Vec<String>, Vec<String>)
         counts.push(format!("{} {}", table.id, expected.len()));
         if expected != actual {
             let shorten = |row: &String| row.chars().take(160).collect::<String>();
-            let missing: Vec<String> = expected.iter().filter(|row| !actual.contains(row)).take(3).map(shorten).collect();
+            let missing: Vec<String> =
+                expected.iter().filter(|row| !actual.contains(row)).take(3).map(shorten).collect();
             let extra: Vec<String> = actual.iter().filter(|row| !expected.contains(row)).take(3).map(shorten).collect();
             differences.push(format!(
                 "{}: {} rows in PostgreSQL, {} in the warehouse; missing {missing:?}; unexpected {extra:?}",
@@ -362,7 +400,8 @@ async fn a_random_workload_during_copy_and_stream_ends_with_equal_tables() {
     // Ingestion starts (initial copy, then streaming) while the workload already runs.
     let (stop_sender, stop) = watch::channel(false);
     let copied = Arc::new(CopyFinished::default());
-    let ingestor = Ingestor::new(Source::parse(&url).unwrap(), warehouse.clone(), options("equal", false), copied.clone());
+    let ingestor =
+        Ingestor::new(Source::parse(&url).unwrap(), warehouse.clone(), options("equal", false), copied.clone());
     let running = tokio::spawn(async move { ingestor.run(stop).await });
     let mut workload = Workload::new(&pool, 11, 900).await;
     for index in 0..workload.steps {
@@ -405,6 +444,8 @@ async fn a_random_workload_during_copy_and_stream_ends_with_equal_tables() {
     let seen = read_with_python_deltalake(&warehouse.table_path(&"lab.notes".parse().unwrap()));
     assert_eq!(seen["rows"], workload.notes.len());
     assert_eq!(seen["types"]["reviewer"], "string");
+    assert_eq!(seen["types"]["counter"], "int64", "widened from integer to bigint");
+    assert!(seen["types"].get("blob").is_none(), "dropped: {}", seen["types"]);
     assert_eq!(seen["types"]["weight"], "decimal128(8, 2)");
 }
 
@@ -454,7 +495,16 @@ fn start_ingest_process(url: &str, warehouse: &Path, log: &Path) -> std::process
     std::process::Command::new(env!("CARGO_BIN_EXE_opsflux-under-test"))
         .args(["ingest", "--database-url", url, "--warehouse"])
         .arg(warehouse)
-        .args(["--commit-interval-ms", "100", "--rows-per-chunk", "20000", "--heartbeat-seconds", "1", "--maintenance-seconds", "1"])
+        .args([
+            "--commit-interval-ms",
+            "100",
+            "--rows-per-chunk",
+            "20000",
+            "--heartbeat-seconds",
+            "1",
+            "--maintenance-seconds",
+            "1",
+        ])
         .env("OPSFLUX_LOG", "info")
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone().unwrap())
@@ -469,8 +519,8 @@ async fn killed_at_random_moments_and_with_postgres_restarted_the_warehouse_stil
 
     // A cluster of its own, since this test restarts it.
     let cluster_directory = tempfile::Builder::new().prefix("opsflux-crash-pg-").tempdir().unwrap().keep();
-    let mut cluster = Cluster::start(&ClusterOptions { directory: cluster_directory.clone(), port: None, durable: false })
-        .unwrap();
+    let mut cluster =
+        Cluster::start(&ClusterOptions { directory: cluster_directory.clone(), port: None, durable: false }).unwrap();
     cluster.remove_when_process_exits(std::process::id()).unwrap();
     let url = cluster.url("crash");
     opsflux_api::database::migrate(&url).await.unwrap();
@@ -505,7 +555,8 @@ async fn killed_at_random_moments_and_with_postgres_restarted_the_warehouse_stil
         process.kill().unwrap();
         process.wait().unwrap();
         if kill == restart_postgres_after {
-            let options = ClusterOptions { directory: cluster_directory.clone(), port: Some(cluster.port()), durable: false };
+            let options =
+                ClusterOptions { directory: cluster_directory.clone(), port: Some(cluster.port()), durable: false };
             let stopping = cluster;
             let restart = tokio::task::spawn_blocking(move || {
                 stopping.stop().unwrap();
@@ -582,10 +633,7 @@ async fn an_unreachable_server_is_retried_with_growing_delays_until_stopped() {
 async fn a_role_without_replication_privilege_is_told_how_to_fix_it() {
     let (url, pool) = opsflux_tests::migrated_pool("capture_privilege").await;
     let role = format!("clerk_{}", std::process::id());
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE ROLE {role} LOGIN")))
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE ROLE {role} LOGIN"))).execute(&pool).await.unwrap();
     let mut clerk_url = url::Url::parse(&url).unwrap();
     clerk_url.set_username(&role).unwrap();
     let directory = tempfile::tempdir().unwrap();
@@ -599,7 +647,9 @@ async fn a_role_without_replication_privilege_is_told_how_to_fix_it() {
     let error = ingestor.run(watch::channel(false).1).await.unwrap_err();
     assert_eq!(
         error.to_string(),
-        format!("missing privilege: role `{role}` may not start logical replication; fix: ALTER ROLE {role} REPLICATION; (as a superuser)")
+        format!(
+            "missing privilege: role `{role}` may not start logical replication; fix: ALTER ROLE {role} REPLICATION; (as a superuser)"
+        )
     );
     assert!(warehouse.tables().unwrap().is_empty(), "nothing was written");
 }

@@ -121,7 +121,7 @@ async fn pgoutput_reports_inserts_updates_deletes_truncates_and_unchanged_toast(
 /// reader, and returns what it saw as JSON.
 pub(crate) fn read_with_python_deltalake(path: &std::path::Path) -> serde_json::Value {
     let script = r#"
-import json, sys
+import json, os, sys
 import deltalake
 table = deltalake.DeltaTable(sys.argv[1])
 data = table.to_pyarrow_table()
@@ -130,7 +130,10 @@ print(json.dumps({
     "rows": data.num_rows,
     "types": {field.name: str(field.type) for field in data.schema},
     "sample": {name: str(value) for name, value in (data.slice(0, 1).to_pylist() or [{}])[0].items()},
-}))
+}), flush=True)
+# The deltalake package's background threads sometimes abort the interpreter's own
+# shutdown ("terminate called without an active exception"), after the work is done.
+os._exit(0)
 "#;
     let output =
         std::process::Command::new("python3").args(["-c", script]).arg(path).output().unwrap_or_else(|error| {

@@ -83,7 +83,15 @@ impl Warehouse {
         changes: ChangeSet,
         checkpoint: &Checkpoint,
     ) -> Result<Version, WarehouseError> {
-        let delta_table = self.delta_table(table).await?;
+        let mut delta_table = self.delta_table(table).await?;
+        // A truncation replaces the schema along with the rows; anything else keeps the
+        // rows, so the table is first brought to the new shape.
+        if delta_table.version().is_some()
+            && !changes.truncate
+            && self.conform(table, &delta_table, &changes.schema).await?
+        {
+            delta_table = self.delta_table(table).await?;
+        }
         let exists = delta_table.version().is_some();
         let written = match changes.merges {
             Some(merges) if exists && !changes.truncate => {
@@ -152,11 +160,15 @@ impl Warehouse {
                 if batches.is_empty() {
                     batches.push(RecordBatch::new_empty(changes.schema.clone()));
                 }
-                let mode = if changes.truncate { SaveMode::Overwrite } else { SaveMode::Append };
+                let (mode, schema_mode) = if changes.truncate {
+                    (SaveMode::Overwrite, SchemaMode::Overwrite)
+                } else {
+                    (SaveMode::Append, SchemaMode::Merge)
+                };
                 delta_table
                     .write(batches)
                     .with_save_mode(mode)
-                    .with_schema_mode(SchemaMode::Merge)
+                    .with_schema_mode(schema_mode)
                     .with_commit_properties(commit_properties(checkpoint))
                     .await
                     .map_err(|source| delta(table, source))?
@@ -177,12 +189,79 @@ fn is_conflict(error: &deltalake::DeltaTableError) -> bool {
     )
 }
 
+impl Warehouse {
+    /// Rewrites the table in `schema` when a column was dropped or changed type at the
+    /// source (a new column needs no rewrite: Delta adds it, older rows read null).
+    /// Returns whether it rewrote. The rewrite is a commit of its own that keeps every
+    /// writer's checkpoint as it was; the whole table passes through memory.
+    async fn conform(
+        &self,
+        table: &TableId,
+        delta_table: &deltalake::DeltaTable,
+        schema: &SchemaRef,
+    ) -> Result<bool, WarehouseError> {
+        let state = delta_table.snapshot().map_err(|source| delta(table, source))?;
+        let current = state.snapshot().arrow_schema();
+        let changed: Vec<String> = current
+            .fields()
+            .iter()
+            .filter(|field| match schema.field_with_name(field.name()) {
+                Err(_) => true,
+                Ok(wanted) => comparable(field.data_type()) != comparable(wanted.data_type()),
+            })
+            .map(|field| field.name().clone())
+            .collect();
+        if changed.is_empty() {
+            return Ok(false);
+        }
+        tracing::info!(%table, columns = ?changed, "columns dropped or retyped at the source: rewriting the table");
+        let arrow_error = |source: deltalake::arrow::error::ArrowError| delta(table, source.into());
+        let mut rewritten = Vec::new();
+        for batch in self.scan(table, None).await? {
+            let columns = schema
+                .fields()
+                .iter()
+                .map(|field| match batch.column_by_name(field.name()) {
+                    Some(column) => deltalake::arrow::compute::cast(column, field.data_type()),
+                    None => Ok(deltalake::arrow::array::new_null_array(field.data_type(), batch.num_rows())),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(arrow_error)?;
+            rewritten.push(RecordBatch::try_new(schema.clone(), columns).map_err(arrow_error)?);
+        }
+        if rewritten.is_empty() {
+            rewritten.push(RecordBatch::new_empty(schema.clone()));
+        }
+        let delta_table = self.delta_table(table).await?;
+        delta_table
+            .write(rewritten)
+            .with_save_mode(SaveMode::Overwrite)
+            .with_schema_mode(SchemaMode::Overwrite)
+            .await
+            .map_err(|source| delta(table, source))?;
+        Ok(true)
+    }
+}
+
+/// A data type with the string and binary layouts (plain, large, view) made alike.
+fn comparable(data_type: &DataType) -> DataType {
+    match data_type {
+        DataType::LargeUtf8 | DataType::Utf8View => DataType::Utf8,
+        DataType::LargeBinary | DataType::BinaryView => DataType::Binary,
+        other => other.clone(),
+    }
+}
+
 fn qualified(relation: &str, column: &str) -> Expr {
     Expr::Column(Column::new(Some(relation), column))
 }
 
 /// An insert batch widened to a merge batch's columns: not deleted, nothing kept.
-fn as_merge_rows(insert: &RecordBatch, merge_schema: &SchemaRef, table: &TableId) -> Result<RecordBatch, WarehouseError> {
+fn as_merge_rows(
+    insert: &RecordBatch,
+    merge_schema: &SchemaRef,
+    table: &TableId,
+) -> Result<RecordBatch, WarehouseError> {
     let rows = insert.num_rows();
     let mut columns = Vec::with_capacity(merge_schema.fields().len());
     for field in merge_schema.fields() {
@@ -332,6 +411,13 @@ mod tests {
         warehouse.apply(&table, widened, &at(40)).await.unwrap();
         assert_eq!(contents(&warehouse, &table).await, ["1 long text one ∅", "2 deux ∅", "4 quatre ∅", "5 cinq ∅"]);
 
+        // The column is dropped again at the source: the table is rewritten without it,
+        // and the writer's checkpoint survives the rewrite.
+        let narrowed = change_set(vec![rows(&[8], &[Some("huit")])], None, false);
+        warehouse.apply(&table, narrowed, &at(45)).await.unwrap();
+        assert_eq!(contents(&warehouse, &table).await, ["1 long text one", "2 deux", "4 quatre", "5 cinq", "8 huit"]);
+        assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), Some(crate::Lsn(45)));
+
         // A truncation replaces everything with what follows it.
         let merged_after_truncate = merges(&[(6, Some("six"), false, false), (7, None, true, false)]);
         let truncated = ChangeSet {
@@ -342,9 +428,12 @@ mod tests {
             merges: Some(merged_after_truncate),
         };
         warehouse.apply(&table, truncated, &at(50)).await.unwrap();
-        assert_eq!(contents(&warehouse, &table).await, ["6 six ∅"]);
+        assert_eq!(contents(&warehouse, &table).await, ["6 six"]);
 
         // Earlier versions stay readable.
-        assert_eq!(warehouse.scan(&table, Some(Version(0))).await.unwrap().iter().map(RecordBatch::num_rows).sum::<usize>(), 3);
+        assert_eq!(
+            warehouse.scan(&table, Some(Version(0))).await.unwrap().iter().map(RecordBatch::num_rows).sum::<usize>(),
+            3
+        );
     }
 }

@@ -126,9 +126,9 @@ impl fmt::Display for Version {
     }
 }
 
+pub use changes::{ChangeSet, DELETE_COLUMN, KEEP_COLUMN_PREFIX};
 /// Re-exported so that writers build batches with the exact Arrow version the tables use.
 pub use deltalake::arrow;
-pub use changes::{ChangeSet, DELETE_COLUMN, KEEP_COLUMN_PREFIX};
 pub use maintenance::{Compaction, Vacuum};
 pub use store::{Checkpoint, TableInfo, Warehouse, WarehouseError};
 

@@ -42,7 +42,9 @@ impl Warehouse {
             }
             for table in read(&schema.path())? {
                 let Ok(table) = table else { continue };
-                let (Some(schema_name), Some(table_name)) = (schema.file_name().to_str().map(str::to_owned), table.file_name().to_str().map(str::to_owned)) else {
+                let (Some(schema_name), Some(table_name)) =
+                    (schema.file_name().to_str().map(str::to_owned), table.file_name().to_str().map(str::to_owned))
+                else {
                     continue;
                 };
                 if let Ok(id) = TableId::new(&schema_name, &table_name)
@@ -118,7 +120,8 @@ mod tests {
         assert_eq!((after.rows, after.files), (1000, 1));
         // Compaction keeps the writer's checkpoint and the old versions readable.
         assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), Some(Lsn(10)));
-        let old: usize = warehouse.scan(&table, Some(Version(4))).await.unwrap().iter().map(RecordBatch::num_rows).sum();
+        let old: usize =
+            warehouse.scan(&table, Some(Version(4))).await.unwrap().iter().map(RecordBatch::num_rows).sum();
         assert_eq!(old, 500);
         // Nothing left to compact.
         assert_eq!(warehouse.compact(&table, 64 << 20).await.unwrap().files_removed, 0);
