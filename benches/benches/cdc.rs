@@ -287,14 +287,14 @@ async fn write_at_rate(pool: &sqlx::PgPool, rate: u64, duration: Duration) -> an
     let mut ticker = tokio::time::interval(Duration::from_millis(50));
     let started = Instant::now();
     let mut written = 0;
-    let mut tick = 1_000_000i64;
+    let mut tick = 0i64;
     while started.elapsed() < duration {
         ticker.tick().await;
         tick += 1;
         let result = sqlx::query(
             "INSERT INTO powertrace.meter_readings (id, meter_id, read_at, kw, kvar)
              SELECT gen_random_uuid(), (SELECT id FROM powertrace.meters ORDER BY id LIMIT 1),
-                    timestamptz '2028-01-01' + make_interval(secs => $1 * 10000 + n), random() * 400, random() * 100
+                    timestamptz '2028-01-01' + make_interval(secs => $1 * $2 + n), random() * 400, random() * 100
              FROM generate_series(1, $2) n",
         )
         .bind(tick)

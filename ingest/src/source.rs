@@ -202,7 +202,9 @@ pub struct SlotState {
 }
 
 pub async fn slot_state(connection: &mut PgConnection, slot: &str) -> Result<Option<SlotState>, IngestError> {
-    let row: Option<(String, String, bool, Option<String>, Option<String>)> = sqlx::query_as(
+    /// Plugin, database, active, confirmed flush and restart positions.
+    type SlotRow = (String, String, bool, Option<String>, Option<String>);
+    let row: Option<SlotRow> = sqlx::query_as(
         "SELECT coalesce(plugin, ''), coalesce(database::text, ''), active,
                 confirmed_flush_lsn::text, restart_lsn::text
          FROM pg_replication_slots WHERE slot_name = $1",

@@ -110,7 +110,7 @@ mod tests {
             let checkpoint = Checkpoint { writer: "cdc".into(), lsn: Lsn(commit as u64 + 1) };
             warehouse.append(&table, vec![batch], &checkpoint).await.unwrap();
         }
-        assert_eq!(warehouse.tables().unwrap(), [table.clone()]);
+        assert_eq!(warehouse.tables().unwrap(), std::slice::from_ref(&table));
         let before = warehouse.describe(&table).await.unwrap().unwrap();
         assert_eq!((before.rows, before.files, before.version), (1000, 10, Version(9)));
 
