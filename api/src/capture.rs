@@ -135,17 +135,16 @@ pub async fn ingest(
 impl IngestRunArgs {
     /// The ingest settings these flags describe.
     pub fn options(&self) -> anyhow::Result<IngestOptions> {
-        let args = self;
         Ok(IngestOptions {
-            names: ReplicationNames::new(&args.target.publication, &args.target.slot)?,
-            commit_interval: Duration::from_millis(args.commit_interval_ms.max(1)),
-            max_batch_changes: args.max_batch_changes.max(1),
-            snapshot_workers: args.snapshot_workers.max(1),
-            rows_per_chunk: args.rows_per_chunk.max(1),
-            heartbeat_interval: Duration::from_secs(args.heartbeat_seconds.max(1)),
-            until_caught_up: args.until_caught_up,
-            maintenance_interval: Duration::from_secs(args.maintenance_seconds.max(1)),
-            vacuum_retention: Duration::from_secs(args.vacuum_retention_hours * 3600),
+            names: ReplicationNames::new(&self.target.publication, &self.target.slot)?,
+            commit_interval: Duration::from_millis(self.commit_interval_ms.max(1)),
+            max_batch_changes: self.max_batch_changes.max(1),
+            snapshot_workers: self.snapshot_workers.max(1),
+            rows_per_chunk: self.rows_per_chunk.max(1),
+            heartbeat_interval: Duration::from_secs(self.heartbeat_seconds.max(1)),
+            until_caught_up: self.until_caught_up,
+            maintenance_interval: Duration::from_secs(self.maintenance_seconds.max(1)),
+            vacuum_retention: Duration::from_secs(self.vacuum_retention_hours * 3600),
             ..IngestOptions::default()
         })
     }

@@ -70,10 +70,8 @@ async fn run(
     let url = cluster.url("bench_cdc");
     opsflux_api::database::migrate(&url).await?;
     let pool = opsflux_api::database::connect(&url, 4).await?;
-    let dataset = tokio::task::spawn_blocking(move || {
-        opsflux_sample_data::Dataset::generate(opsflux_sample_data::Options::new(42, scale).expect("valid scale"))
-    })
-    .await?;
+    let options = opsflux_sample_data::Options::new(42, scale)?;
+    let dataset = tokio::task::spawn_blocking(move || opsflux_sample_data::Dataset::generate(options)).await?;
     let (loaded, load_time) = {
         let started = Instant::now();
         let mut connection = pool.acquire().await?;

@@ -69,26 +69,18 @@ pub struct TableChanges {
     shape: TableShape,
     truncate: bool,
     rows: HashMap<Vec<Option<String>>, Pending>,
-    /// Changes received, before folding (for progress and batch sizing).
-    received: u64,
 }
 
 impl TableChanges {
     pub fn new(shape: TableShape) -> Self {
-        Self { shape, truncate: false, rows: HashMap::new(), received: 0 }
+        Self { shape, truncate: false, rows: HashMap::new() }
     }
 
     pub fn shape(&self) -> &TableShape {
         &self.shape
     }
 
-    /// Changes received since the last commit.
-    pub fn received(&self) -> u64 {
-        self.received
-    }
-
     pub fn insert(&mut self, new: Tuple) {
-        self.received += 1;
         let key = self.shape.key_of(&new);
         let pending = match self.rows.remove(&key) {
             // A row deleted earlier in this batch may still be in the warehouse.
@@ -101,7 +93,6 @@ impl TableChanges {
     }
 
     pub fn update(&mut self, old: Option<OldTuple>, new: Tuple) {
-        self.received += 1;
         let key = self.shape.key_of(&new);
         if let Some(old) = old.filter(|old| self.shape.key_of(&old.values) != key) {
             // The key itself changed: the old row goes and the new one replaces it, with
@@ -124,7 +115,6 @@ impl TableChanges {
     }
 
     pub fn delete(&mut self, old: OldTuple) {
-        self.received += 1;
         let key = self.shape.key_of(&old.values);
         self.delete_key(key, old.values);
     }
@@ -142,7 +132,6 @@ impl TableChanges {
 
     /// Everything before is gone; what follows starts from an empty table.
     pub fn truncate(&mut self) {
-        self.received += 1;
         self.truncate = true;
         self.rows.clear();
     }
@@ -331,7 +320,6 @@ mod tests {
         changes.insert(row(&[Some("5"), Some("deleted then inserted"), Some("b")]));
         // The key of row 6 becomes 7.
         changes.update(Some(key("6")), row(&[Some("7"), Some("renumbered"), Some("c")]));
-        assert_eq!(changes.received(), 9);
         expect_test::expect![[r#"
             truncate: false, key: ["id"]
             inserts:

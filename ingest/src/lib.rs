@@ -62,13 +62,22 @@ impl IngestError {
         match self {
             IngestError::Unreachable { .. } | IngestError::SlotInUse { .. } => true,
             IngestError::Snapshot(snapshot::SnapshotError::Source { source, .. })
-            | IngestError::Source { source, .. } => {
-                matches!(source, sqlx::Error::Io(_))
-                    || matches!(source, sqlx::Error::Database(error)
-                        if error.code().is_some_and(|code| code.starts_with("57P") || code.starts_with("08")))
-            }
+            | IngestError::Source { source, .. } => is_connection_lost(source),
             _ => false,
         }
+    }
+}
+
+/// Whether a SQL error means the server went away or refused the session for now
+/// (I/O, protocol breakage, SQLSTATE classes 08 "connection exception" and 57P
+/// "operator intervention": shutdown, restart) rather than a problem with the request.
+pub(crate) fn is_connection_lost(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(error) => {
+            error.code().is_some_and(|code| code.starts_with("57P") || code.starts_with("08"))
+        }
+        _ => false,
     }
 }
 

@@ -46,6 +46,11 @@ impl Source {
         })
     }
 
+    /// The database name from the URL.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
     /// `host:port/database`, for messages (never the password).
     pub fn describe(&self) -> String {
         format!("{}:{}/{}", self.host, self.port, self.database)
@@ -113,16 +118,10 @@ pub fn redact(url: &str) -> String {
 }
 
 fn query_error(what: &str, source: sqlx::Error) -> IngestError {
-    match &source {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Protocol(_) => {
-            IngestError::Unreachable { source_database: what.to_owned(), reason: source.to_string() }
-        }
-        sqlx::Error::Database(error)
-            if error.code().is_some_and(|code| code.starts_with("57P") || code.starts_with("08")) =>
-        {
-            IngestError::Unreachable { source_database: what.to_owned(), reason: source.to_string() }
-        }
-        _ => IngestError::Source { what: what.to_owned(), source },
+    if crate::is_connection_lost(&source) {
+        IngestError::Unreachable { source_database: what.to_owned(), reason: source.to_string() }
+    } else {
+        IngestError::Source { what: what.to_owned(), source }
     }
 }
 

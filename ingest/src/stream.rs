@@ -194,7 +194,7 @@ impl Ingestor {
         }
         let slot = source::slot_state(&mut connection, names.slot()).await?;
         if let Some(slot) = &slot {
-            if slot.plugin != "pgoutput" || slot.database != self.source_database_name(&mut connection).await? {
+            if slot.plugin != "pgoutput" || slot.database != self.source.database() {
                 return Err(IngestError::SlotMismatch {
                     slot: names.slot().to_owned(),
                     found: format!("plugin `{}` on database `{}`", slot.plugin, slot.database),
@@ -264,13 +264,6 @@ impl Ingestor {
             reached: Lsn(0),
         };
         stream.run(target, stop).await
-    }
-
-    async fn source_database_name(&self, connection: &mut PgConnection) -> Result<String, IngestError> {
-        sqlx::query_scalar("SELECT current_database()::text")
-            .fetch_one(connection)
-            .await
-            .map_err(|source| IngestError::Source { what: "the database name".into(), source })
     }
 
     /// Copies every table as of the exported snapshot, in parallel chunks. Each table is
@@ -372,6 +365,14 @@ async fn maintain(warehouse: Warehouse, options: IngestOptions, mut stop: watch:
                 Err(error) => tracing::warn!(%table, "compaction failed (retried next round): {error}"),
             }
         }
+    }
+}
+
+/// Resolves at `due`, or never without one.
+async fn flush_timer(due: Option<Instant>) {
+    match due {
+        Some(due) => tokio::time::sleep_until(due.into()).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -479,10 +480,9 @@ impl Stream<'_> {
                 let _ = self.client.shutdown().await;
                 return Ok(Outcome::CaughtUp { lsn: self.reached });
             }
-            let flush_due = match self.pending_since {
-                Some(since) if self.transaction.is_none() => since + options.commit_interval,
-                _ => tokio::time::Instant::now().into_std() + Duration::from_secs(3600),
-            };
+            // A flush is due only between transactions, once something has waited long enough.
+            let flush_due =
+                self.pending_since.filter(|_| self.transaction.is_none()).map(|since| since + options.commit_interval);
             tokio::select! {
                 event = self.client.recv() => {
                     match event {
@@ -494,7 +494,7 @@ impl Stream<'_> {
                         Err(error) => return Err(self.ingestor.source.replication_error(error)),
                     }
                 }
-                _ = tokio::time::sleep_until(flush_due.into()) => self.flush().await?,
+                _ = flush_timer(flush_due) => self.flush().await?,
                 _ = heartbeat.tick() => { source::emit_heartbeat(&mut self.connection).await?; }
                 _ = stopped(stop) => {
                     if self.transaction.is_none() {
