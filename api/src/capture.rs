@@ -240,18 +240,22 @@ pub fn render_status(report: &IngestStatus) -> String {
         )),
         None => out.push_str(&format!("slot {}: not created yet (run `opsflux ingest`)\n", report.slot_name)),
     }
-    out.push_str(&format!("{:<36} {:>12} {:>14} {:>12}  {}\n", "table", "rows", "last LSN", "lag", "version"));
+    out.push_str(&format!(
+        "{:<36} {:>12} {:>10} {:>14} {:>12}  {}\n",
+        "table", "rows", "unfolded", "last LSN", "lag", "version"
+    ));
     for table in &report.tables {
         out.push_str(&format!(
-            "{:<36} {:>12} {:>14} {:>12}  {}\n",
+            "{:<36} {:>12} {:>10} {:>14} {:>12}  {}\n",
             table.table,
             table
                 .rows
                 .map(|rows| crate::web::group_thousands(i64::try_from(rows).unwrap_or(i64::MAX)))
                 .unwrap_or_else(|| "-".into()),
+            crate::web::group_thousands(i64::try_from(table.unfolded).unwrap_or(i64::MAX)),
             table.lsn.map(|lsn| lsn.to_string()).unwrap_or_else(|| "not copied".into()),
             table.lag_bytes.map(human_bytes).unwrap_or_else(|| "-".into()),
-            table.version.map(|version| version.to_string()).unwrap_or_else(|| "-".into()),
+            table.snapshot.map(|snapshot| snapshot.to_string()).unwrap_or_else(|| "-".into()),
         ));
     }
     for skipped in &report.skipped {

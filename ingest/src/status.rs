@@ -1,7 +1,7 @@
 //! What `opsflux ingest status` reports: per table, what the warehouse holds and how far
 //! it is behind; for the slot, how much WAL it keeps on the source.
 
-use opsflux_warehouse::{TableId, Version, Warehouse};
+use opsflux_warehouse::{Snapshot, TableId, Warehouse};
 
 use crate::snapshot::SkippedTable;
 use crate::source::{self, Source};
@@ -34,13 +34,15 @@ pub struct SlotStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableStatus {
     pub table: TableId,
-    /// Rows the warehouse table holds; `None` before its initial copy.
+    /// Rows the table's own files hold; `None` before its initial copy.
     pub rows: Option<u64>,
+    /// Changes in the table's change log not yet folded into its files.
+    pub unfolded: u64,
     /// The source position the table was last committed at.
     pub lsn: Option<Lsn>,
     /// WAL written since the table was known complete.
     pub lag_bytes: Option<u64>,
-    pub version: Option<Version>,
+    pub snapshot: Option<Snapshot>,
 }
 
 /// Reads the source's and the warehouse's state; changes nothing.
@@ -76,12 +78,15 @@ pub async fn collect(
             (Some(lsn), None) => Some(lsn),
             (None, _) => None,
         };
+        let unfolded = warehouse.unfolded(&table.id).await?;
+        let snapshot = warehouse.snapshot(&table.id).await?;
         statuses.push(TableStatus {
             table: table.id,
             rows: lsn.and(info.map(|info| info.rows)),
+            unfolded,
             lsn,
             lag_bytes: complete.map(|complete| source_position.0.saturating_sub(complete.0)),
-            version: info.map(|info| info.version),
+            snapshot,
         });
     }
     Ok(IngestStatus { slot_name: names.slot().to_owned(), source_position, slot, tables: statuses, skipped })

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
-use opsflux_warehouse::{ChangeSet, Checkpoint, TableId, Warehouse};
+use opsflux_warehouse::{ChangeSet, Checkpoint, Fold, TableId, Warehouse};
 use pgwire_replication::{ReplicationClient, ReplicationEvent};
 use sqlx::PgConnection;
 use tokio::sync::watch;
@@ -103,6 +103,8 @@ pub trait Observer: Send + Sync {
     fn snapshot_finished(&self, _rows: u64, _elapsed: Duration) {}
     fn committed(&self, _report: &CommitReport) {}
     fn caught_up(&self, _lsn: Lsn) {}
+    /// A table's change log was merged into its files.
+    fn folded(&self, _table: &TableId, _fold: &Fold) {}
     /// A session ended with an error worth retrying; the next attempt is in `delay`.
     fn retrying(&self, _error: &IngestError, _delay: Duration) {}
 }
@@ -153,6 +155,15 @@ impl Ingestor {
         let maintenance = tokio::spawn(maintain(self.warehouse.clone(), self.options.clone(), stop.clone()));
         let outcome = self.capture(&mut stop).await;
         maintenance.abort();
+        if let Ok(Outcome::CaughtUp { .. }) = &outcome {
+            // Leave each table whole in its own files, for readers that do not know the
+            // change log (any Delta reader).
+            for table in self.warehouse.tables()? {
+                if let Some(fold) = self.warehouse.fold(&table).await? {
+                    self.observer.folded(&table, &fold);
+                }
+            }
+        }
         outcome
     }
 
@@ -327,8 +338,9 @@ impl Ingestor {
     }
 }
 
-/// Compacts tables with many small files and vacuums what compaction replaced, every
-/// `maintenance_interval`, next to ingestion (each is its own Delta commit).
+/// Folds change logs into their tables, compacts tables with many small files and
+/// vacuums what compaction replaced, every `maintenance_interval`, next to ingestion
+/// (each is its own Delta commit).
 async fn maintain(warehouse: Warehouse, options: IngestOptions, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
@@ -343,6 +355,9 @@ async fn maintain(warehouse: Warehouse, options: IngestOptions, mut stop: watch:
             }
         };
         for table in tables {
+            if let Err(error) = warehouse.fold(&table).await {
+                tracing::warn!(%table, "folding the change log failed (retried next round): {error}");
+            }
             let Ok(Some(info)) = warehouse.describe(&table).await else { continue };
             if info.files < options.compaction_min_files
                 || info.bytes / info.files.max(1) > options.compaction_target_bytes / 4

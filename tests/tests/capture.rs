@@ -329,7 +329,7 @@ async fn compare(url: &str, warehouse: &Warehouse) -> (Vec<String>, Vec<String>)
         }
         let expected_batch = builder.finish().unwrap();
         let expected = canonical_rows(std::slice::from_ref(&expected_batch), &expected_batch);
-        let actual = match warehouse.scan(&table.id, None).await {
+        let actual = match warehouse.read(&table.id, None).await {
             Ok(batches) => canonical_rows(&batches, &expected_batch),
             Err(error) => vec![format!("cannot read: {error}")],
         };

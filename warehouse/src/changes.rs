@@ -16,8 +16,9 @@ use deltalake::datafusion::prelude::SessionContext;
 use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
 
-use crate::store::{commit_properties, delta};
-use crate::{Checkpoint, TableId, Version, Warehouse, WarehouseError};
+use crate::changelog::superseding;
+use crate::store::delta;
+use crate::{Checkpoint, Snapshot, TableId, Version, Warehouse, WarehouseError};
 
 /// In a merge batch: `true` for a row to delete (only its key columns matter).
 pub const DELETE_COLUMN: &str = "_opsflux_delete";
@@ -55,7 +56,15 @@ impl ChangeSet {
 
 impl Warehouse {
     /// Applies `changes` to `table` in one commit that records `checkpoint`, creating the
-    /// table when missing. Returns the new version.
+    /// table when missing. Returns the snapshot that holds them.
+    ///
+    /// Where the commit goes depends on the changes and on the table's change log:
+    /// - replaced and deleted rows (and any row while the log holds live changes) are
+    ///   appended to the change log, whatever the table's size;
+    /// - rows that are all new go straight into the table when the log is idle;
+    /// - a truncation, a schema change, or a row that keeps unchanged values the source
+    ///   did not send (which needs the stored row) first folds the log, then merges into
+    ///   the table by key.
     ///
     /// A commit that loses a race with a concurrent one (background compaction rewrote
     /// the files a merge read) is planned again on the new version, a few times.
@@ -64,7 +73,14 @@ impl Warehouse {
         table: &TableId,
         changes: ChangeSet,
         checkpoint: &Checkpoint,
-    ) -> Result<Version, WarehouseError> {
+    ) -> Result<Snapshot, WarehouseError> {
+        // Appending to a live log needs no lock: a fold running meanwhile covers only
+        // positions below this one, so the log stays live and this row stays visible.
+        if let Some(snapshot) = self.try_log_append(table, &changes, checkpoint).await? {
+            return Ok(snapshot);
+        }
+        let lock = self.table_lock(table);
+        let _guard = lock.lock().await;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -77,22 +93,83 @@ impl Warehouse {
         }
     }
 
+    /// Appends to the change log when it is live and the changes need nothing else.
+    async fn try_log_append(
+        &self,
+        table: &TableId,
+        changes: &ChangeSet,
+        checkpoint: &Checkpoint,
+    ) -> Result<Option<Snapshot>, WarehouseError> {
+        if changes.truncate || has_keeps(changes) || !self.contains(table) {
+            return Ok(None);
+        }
+        let base = self.delta_table(table).await?;
+        let Some(base_version) = base.version() else { return Ok(None) };
+        let log = self.log_table(table).await?;
+        if !self.marks(table, &base, log.as_ref()).await?.live() || schema_differs(table, &base, &changes.schema)? {
+            return Ok(None);
+        }
+        let log_version = self.log_changes(table, changes.clone(), checkpoint, true).await?;
+        Ok(Some(Snapshot { table: Version(base_version), log: Some(log_version) }))
+    }
+
+    async fn log_changes(
+        &self,
+        table: &TableId,
+        changes: ChangeSet,
+        checkpoint: &Checkpoint,
+        live: bool,
+    ) -> Result<Version, WarehouseError> {
+        let mut rows = Vec::new();
+        let row_schema = {
+            let mut fields: Vec<_> = changes.schema.fields().iter().cloned().collect();
+            fields.push(Arc::new(deltalake::arrow::datatypes::Field::new(DELETE_COLUMN, DataType::Boolean, true)));
+            Arc::new(deltalake::arrow::datatypes::Schema::new(fields))
+        };
+        for insert in &changes.inserts {
+            rows.push(as_merge_rows(insert, &row_schema, table)?);
+        }
+        if let Some(merges) = &changes.merges {
+            rows.push(as_merge_rows(merges, &row_schema, table)?);
+        }
+        self.append_to_log(table, &changes.key, rows, &row_schema, checkpoint, live).await
+    }
+
     async fn apply_once(
         &self,
         table: &TableId,
         changes: ChangeSet,
         checkpoint: &Checkpoint,
-    ) -> Result<Version, WarehouseError> {
+    ) -> Result<Snapshot, WarehouseError> {
         let mut delta_table = self.delta_table(table).await?;
+        let log = self.log_table(table).await?;
+        let mut live = self.marks(table, &delta_table, log.as_ref()).await?.live();
+        let exists = delta_table.version().is_some();
+        let schema_differs = exists && schema_differs(table, &delta_table, &changes.schema)?;
+        if exists && !changes.truncate {
+            if changes.merges.is_some() && !has_keeps(&changes) && !schema_differs {
+                let log_version = self.log_changes(table, changes, checkpoint, live).await?;
+                let base_version = Version(delta_table.version().unwrap_or_default());
+                return Ok(Snapshot { table: base_version, log: Some(log_version) });
+            }
+            if live && (changes.merges.is_some() || schema_differs) {
+                self.fold_locked(table).await?;
+                delta_table = self.delta_table(table).await?;
+                live = false;
+            }
+            if live {
+                // New rows while the log holds changes: into the log too, so that one
+                // reading order (table, then log by position) gives the latest state.
+                let log_version = self.log_changes(table, changes, checkpoint, true).await?;
+                let base_version = Version(delta_table.version().unwrap_or_default());
+                return Ok(Snapshot { table: base_version, log: Some(log_version) });
+            }
+        }
         // A truncation replaces the schema along with the rows; anything else keeps the
         // rows, so the table is first brought to the new shape.
-        if delta_table.version().is_some()
-            && !changes.truncate
-            && self.conform(table, &delta_table, &changes.schema).await?
-        {
+        if exists && !changes.truncate && self.conform(table, &delta_table, &changes.schema).await? {
             delta_table = self.delta_table(table).await?;
         }
-        let exists = delta_table.version().is_some();
         let written = match changes.merges {
             Some(merges) if exists && !changes.truncate => {
                 let mut sources = vec![merges.clone()];
@@ -101,54 +178,10 @@ impl Warehouse {
                 }
                 let context = SessionContext::new();
                 let source = context.read_batches(sources).map_err(|source| delta(table, source.into()))?;
-                let matches = changes
-                    .key
-                    .iter()
-                    .map(|column| qualified("target", column).eq(qualified("source", column)))
-                    .reduce(Expr::and)
-                    .ok_or_else(|| WarehouseError::NoKey { table: table.to_string() })?;
                 let columns: Vec<String> = changes.schema.fields().iter().map(|field| field.name().clone()).collect();
                 let merge_schema = merges.schema();
                 let keeps = |column: &str| merge_schema.index_of(&format!("{KEEP_COLUMN_PREFIX}{column}")).is_ok();
-                let deleted = qualified("source", DELETE_COLUMN).is_true();
-                let (merged_table, _) = delta_table
-                    .merge(source, matches)
-                    .with_source_alias("source")
-                    .with_target_alias("target")
-                    .with_merge_schema(true)
-                    .with_commit_properties(commit_properties(checkpoint))
-                    .when_matched_delete(|delete| delete.predicate(deleted.clone()))
-                    .and_then(|merge| {
-                        merge.when_matched_update(|mut update| {
-                            for column in &columns {
-                                let value = if keeps(column) {
-                                    when(
-                                        qualified("source", &format!("{KEEP_COLUMN_PREFIX}{column}")).is_true(),
-                                        qualified("target", column),
-                                    )
-                                    .otherwise(qualified("source", column))
-                                    .unwrap_or_else(|_| qualified("source", column))
-                                } else {
-                                    qualified("source", column)
-                                };
-                                update = update.update(column.as_str(), value);
-                            }
-                            update
-                        })
-                    })
-                    .and_then(|merge| {
-                        merge.when_not_matched_insert(|mut insert| {
-                            insert = insert.predicate(qualified("source", DELETE_COLUMN).is_not_true());
-                            for column in &columns {
-                                insert = insert.set(column.as_str(), qualified("source", column));
-                            }
-                            insert
-                        })
-                    })
-                    .map_err(|source| delta(table, source))?
-                    .await
-                    .map_err(|source| delta(table, source))?;
-                merged_table
+                merge_by_key(table, delta_table, source, &changes.key, &columns, keeps, superseding(checkpoint)).await?
             }
             merges => {
                 // With nothing in the table yet (or everything just truncated), merged rows
@@ -169,17 +202,100 @@ impl Warehouse {
                     .write(batches)
                     .with_save_mode(mode)
                     .with_schema_mode(schema_mode)
-                    .with_commit_properties(commit_properties(checkpoint))
+                    .with_commit_properties(superseding(checkpoint))
                     .await
                     .map_err(|source| delta(table, source))?
             }
         };
-        Ok(Version(written.version().unwrap_or_default()))
+        let log = self.log_table(table).await?;
+        Ok(Snapshot {
+            table: Version(written.version().unwrap_or_default()),
+            log: log.and_then(|log| log.version()).map(Version),
+        })
     }
 }
 
+/// Merges `source` (the table's columns, [`DELETE_COLUMN`], and keep flags where `keeps`
+/// says so; at most one row per key) into the table by key, in one commit.
+pub(crate) async fn merge_by_key(
+    table: &TableId,
+    delta_table: deltalake::DeltaTable,
+    source: deltalake::datafusion::prelude::DataFrame,
+    key: &[String],
+    columns: &[String],
+    keeps: impl Fn(&str) -> bool,
+    properties: deltalake::kernel::transaction::CommitProperties,
+) -> Result<deltalake::DeltaTable, WarehouseError> {
+    let matches = key
+        .iter()
+        .map(|column| qualified("target", column).eq(qualified("source", column)))
+        .reduce(Expr::and)
+        .ok_or_else(|| WarehouseError::NoKey { table: table.to_string() })?;
+    let deleted = qualified("source", DELETE_COLUMN).is_true();
+    let (merged_table, _) = delta_table
+        .merge(source, matches)
+        .with_source_alias("source")
+        .with_target_alias("target")
+        .with_merge_schema(true)
+        .with_commit_properties(properties)
+        .when_matched_delete(|delete| delete.predicate(deleted.clone()))
+        .and_then(|merge| {
+            merge.when_matched_update(|mut update| {
+                for column in columns {
+                    let value = if keeps(column) {
+                        when(
+                            qualified("source", &format!("{KEEP_COLUMN_PREFIX}{column}")).is_true(),
+                            qualified("target", column),
+                        )
+                        .otherwise(qualified("source", column))
+                        .unwrap_or_else(|_| qualified("source", column))
+                    } else {
+                        qualified("source", column)
+                    };
+                    update = update.update(column.as_str(), value);
+                }
+                update
+            })
+        })
+        .and_then(|merge| {
+            merge.when_not_matched_insert(|mut insert| {
+                insert = insert.predicate(qualified("source", DELETE_COLUMN).is_not_true());
+                for column in columns {
+                    insert = insert.set(column.as_str(), qualified("source", column));
+                }
+                insert
+            })
+        })
+        .map_err(|source| delta(table, source))?
+        .await
+        .map_err(|source| delta(table, source))?;
+    Ok(merged_table)
+}
+
+/// Whether some row keeps a stored value the source did not send.
+fn has_keeps(changes: &ChangeSet) -> bool {
+    changes
+        .merges
+        .as_ref()
+        .is_some_and(|merges| merges.schema().fields().iter().any(|field| field.name().starts_with(KEEP_COLUMN_PREFIX)))
+}
+
+/// Whether the table's columns differ from `schema` (added, dropped or retyped).
+fn schema_differs(
+    table: &TableId,
+    delta_table: &deltalake::DeltaTable,
+    schema: &SchemaRef,
+) -> Result<bool, WarehouseError> {
+    let state = delta_table.snapshot().map_err(|source| delta(table, source))?;
+    let current = state.snapshot().arrow_schema();
+    Ok(current.fields().len() != schema.fields().len()
+        || current.fields().iter().zip(schema.fields()).any(|(stored, wanted)| {
+            stored.name() != wanted.name() || comparable(stored.data_type()) != comparable(wanted.data_type())
+        }))
+}
+
 /// A commit refused because a concurrent one changed what it was based on.
-fn is_conflict(error: &deltalake::DeltaTableError) -> bool {
+pub(crate) fn is_conflict(error: &deltalake::DeltaTableError) -> bool {
     use deltalake::kernel::transaction::TransactionError;
     matches!(
         error,
@@ -379,7 +495,10 @@ mod tests {
         let at = |lsn: u64| Checkpoint { writer: "cdc".into(), lsn: crate::Lsn(lsn) };
 
         let first = rows(&[1, 2, 3], &[Some("long text one"), Some("two"), None]);
-        assert_eq!(warehouse.apply(&table, change_set(vec![first], None, false), &at(10)).await.unwrap(), Version(0));
+        assert_eq!(
+            warehouse.apply(&table, change_set(vec![first], None, false), &at(10)).await.unwrap().table,
+            Version(0)
+        );
         assert_eq!(contents(&warehouse, &table).await, ["1 long text one", "2 two", "3 ∅"]);
 
         // Row 1 changes but keeps its body, row 2 is replaced, row 3 deleted, row 4 and
@@ -391,12 +510,12 @@ mod tests {
             (4, Some("quatre"), false, false),
         ]);
         let changes = change_set(vec![rows(&[5], &[Some("cinq")])], Some(merged), false);
-        assert_eq!(warehouse.apply(&table, changes, &at(20)).await.unwrap(), Version(1));
+        assert_eq!(warehouse.apply(&table, changes, &at(20)).await.unwrap().table, Version(1));
         assert_eq!(contents(&warehouse, &table).await, ["1 long text one", "2 deux", "4 quatre", "5 cinq"]);
         assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), Some(crate::Lsn(20)));
 
         // A commit without rows still records how far the writer got.
-        assert_eq!(warehouse.apply(&table, change_set(vec![], None, false), &at(30)).await.unwrap(), Version(2));
+        assert_eq!(warehouse.apply(&table, change_set(vec![], None, false), &at(30)).await.unwrap().table, Version(2));
         assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), Some(crate::Lsn(30)));
         assert_eq!(contents(&warehouse, &table).await.len(), 4);
 
@@ -435,5 +554,122 @@ mod tests {
             warehouse.scan(&table, Some(Version(0))).await.unwrap().iter().map(RecordBatch::num_rows).sum::<usize>(),
             3
         );
+    }
+
+    /// Merge rows without keep flags: (id, body, delete).
+    fn plain_merges(changes: &[(i64, Option<&str>, bool)]) -> RecordBatch {
+        let with_keeps =
+            merges(&changes.iter().map(|&(id, body, delete)| (id, body, delete, false)).collect::<Vec<_>>());
+        with_keeps.project(&[0, 1, 2]).unwrap()
+    }
+
+    async fn current(warehouse: &Warehouse, table: &TableId, at: Option<Snapshot>) -> Vec<String> {
+        let mut lines = Vec::new();
+        for batch in warehouse.read(table, at).await.unwrap() {
+            let ids = deltalake::arrow::compute::cast(batch.column(0), &DataType::Int64).unwrap();
+            let bodies = deltalake::arrow::compute::cast(batch.column(1), &DataType::Utf8).unwrap();
+            let ids = ids.as_any().downcast_ref::<Int64Array>().unwrap();
+            let bodies = bodies.as_any().downcast_ref::<StringArray>().unwrap();
+            for row in 0..batch.num_rows() {
+                let body = if bodies.is_null(row) { "∅" } else { bodies.value(row) };
+                lines.push(format!("{} {body}", ids.value(row)));
+            }
+        }
+        lines.sort();
+        lines
+    }
+
+    #[tokio::test]
+    async fn replaced_and_deleted_rows_go_to_the_change_log_and_readers_merge_it_until_folded() {
+        let directory = tempfile::tempdir().unwrap();
+        let warehouse = Warehouse::open(directory.path()).unwrap();
+        let table: TableId = "powertrace.meter_readings".parse().unwrap();
+        let at = |lsn: u64| Checkpoint { writer: "cdc".into(), lsn: crate::Lsn(lsn) };
+
+        let first = warehouse
+            .apply(&table, change_set(vec![rows(&[1, 2, 3], &[Some("a"), Some("b"), Some("c")])], None, false), &at(10))
+            .await
+            .unwrap();
+        assert_eq!(first, Snapshot { table: Version(0), log: None });
+
+        // Replacements and deletions are logged; the table's own files are untouched.
+        let logged = warehouse
+            .apply(
+                &table,
+                change_set(
+                    vec![],
+                    Some(plain_merges(&[(2, Some("B"), false), (3, None, true), (4, Some("d"), false)])),
+                    false,
+                ),
+                &at(20),
+            )
+            .await
+            .unwrap();
+        assert_eq!(logged, Snapshot { table: Version(0), log: Some(Version(0)) });
+        assert_eq!(contents(&warehouse, &table).await, ["1 a", "2 b", "3 c"]);
+        assert_eq!(current(&warehouse, &table, None).await, ["1 a", "2 B", "4 d"]);
+        assert!(warehouse.change_log_path(&table).join("_delta_log").is_dir());
+        assert_eq!(warehouse.tables().unwrap(), std::slice::from_ref(&table));
+
+        // While the log is live, new rows join it so that the latest change wins.
+        warehouse.apply(&table, change_set(vec![rows(&[5], &[Some("e")])], None, false), &at(30)).await.unwrap();
+        let fourth = warehouse
+            .apply(
+                &table,
+                change_set(vec![], Some(plain_merges(&[(2, Some("zwei"), false), (4, None, true)])), false),
+                &at(40),
+            )
+            .await
+            .unwrap();
+        assert_eq!(fourth, Snapshot { table: Version(0), log: Some(Version(2)) });
+        assert_eq!(current(&warehouse, &table, None).await, ["1 a", "2 zwei", "5 e"]);
+        assert_eq!(warehouse.unfolded(&table).await.unwrap(), 6);
+        assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), Some(crate::Lsn(40)));
+        // A pinned snapshot reads what it read then.
+        assert_eq!(current(&warehouse, &table, Some(logged)).await, ["1 a", "2 B", "4 d"]);
+        assert_eq!(current(&warehouse, &table, Some(first)).await, ["1 a", "2 b", "3 c"]);
+
+        // The fold merges the latest change of each key into the table in one commit.
+        let fold = warehouse.fold(&table).await.unwrap().unwrap();
+        assert_eq!(fold, crate::Fold { keys: 4, version: Version(1) });
+        assert_eq!(contents(&warehouse, &table).await, ["1 a", "2 zwei", "5 e"]);
+        assert_eq!(current(&warehouse, &table, None).await, ["1 a", "2 zwei", "5 e"]);
+        assert_eq!(warehouse.unfolded(&table).await.unwrap(), 0);
+        assert_eq!(warehouse.fold(&table).await.unwrap(), None);
+        assert_eq!(current(&warehouse, &table, Some(fourth)).await, ["1 a", "2 zwei", "5 e"]);
+
+        // New rows go straight to the table again; the next replacement starts a fresh log.
+        warehouse.apply(&table, change_set(vec![rows(&[6], &[Some("f")])], None, false), &at(50)).await.unwrap();
+        warehouse
+            .apply(&table, change_set(vec![], Some(plain_merges(&[(1, Some("A"), false)])), false), &at(60))
+            .await
+            .unwrap();
+        assert_eq!(current(&warehouse, &table, None).await, ["1 A", "2 zwei", "5 e", "6 f"]);
+        assert_eq!(warehouse.unfolded(&table).await.unwrap(), 1);
+
+        // A truncation supersedes whatever the log still holds.
+        let truncated = change_set(vec![rows(&[7], &[Some("g")])], None, true);
+        warehouse.apply(&table, truncated, &at(70)).await.unwrap();
+        assert_eq!(current(&warehouse, &table, None).await, ["7 g"]);
+        assert_eq!(warehouse.fold(&table).await.unwrap(), None);
+        assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), Some(crate::Lsn(70)));
+
+        // A change that keeps an unsent value needs the stored row: the log is folded
+        // first and the merge goes to the table.
+        warehouse
+            .apply(&table, change_set(vec![], Some(plain_merges(&[(7, Some("G"), false)])), false), &at(80))
+            .await
+            .unwrap();
+        let kept = warehouse
+            .apply(
+                &table,
+                change_set(vec![], Some(merges(&[(8, Some("h"), false, false), (7, None, false, true)])), false),
+                &at(90),
+            )
+            .await
+            .unwrap();
+        assert_eq!(warehouse.unfolded(&table).await.unwrap(), 0);
+        assert_eq!(contents(&warehouse, &table).await, ["7 G", "8 h"]);
+        assert_eq!(current(&warehouse, &table, Some(kept)).await, ["7 G", "8 h"]);
     }
 }

@@ -4,6 +4,7 @@
 //! Tables are Delta Lake tables on the local file system (`store`); these identities are
 //! the vocabulary that ingest, query and reports share.
 
+mod changelog;
 mod changes;
 mod maintenance;
 mod store;
@@ -126,6 +127,7 @@ impl fmt::Display for Version {
     }
 }
 
+pub use changelog::{Fold, SEQUENCE_COLUMN, Snapshot};
 pub use changes::{ChangeSet, DELETE_COLUMN, KEEP_COLUMN_PREFIX};
 /// Re-exported so that writers build batches with the exact Arrow version the tables use.
 pub use deltalake::arrow;

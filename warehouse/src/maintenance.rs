@@ -37,7 +37,7 @@ impl Warehouse {
         };
         for schema in read(self.root())? {
             let Ok(schema) = schema else { continue };
-            if !schema.path().is_dir() {
+            if !schema.path().is_dir() || schema.file_name() == crate::changelog::LOG_DIRECTORY {
                 continue;
             }
             for table in read(&schema.path())? {
@@ -73,18 +73,24 @@ impl Warehouse {
         })
     }
 
-    /// Deletes data files that no version newer than `retention` ago refers to. Readers
-    /// pinned to an older version lose it, so reports name versions within the retention.
+    /// Deletes data files, of the table and of its change log, that no version newer
+    /// than `retention` ago refers to. Readers pinned to an older version lose it, so
+    /// reports name versions within the retention.
     pub async fn vacuum(&self, table: &TableId, retention: Duration) -> Result<Vacuum, WarehouseError> {
-        let delta_table = self.delta_table(table).await?;
         let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(7));
-        let (_, metrics) = delta_table
-            .vacuum()
-            .with_retention_period(retention)
-            .with_enforce_retention_duration(false)
-            .await
-            .map_err(|source| delta(table, source))?;
-        Ok(Vacuum { files_deleted: metrics.files_deleted.len() as u64 })
+        let mut files_deleted = 0;
+        let mut delta_tables = vec![self.delta_table(table).await?];
+        delta_tables.extend(self.log_table(table).await?);
+        for delta_table in delta_tables {
+            let (_, metrics) = delta_table
+                .vacuum()
+                .with_retention_period(retention)
+                .with_enforce_retention_duration(false)
+                .await
+                .map_err(|source| delta(table, source))?;
+            files_deleted += metrics.files_deleted.len() as u64;
+        }
+        Ok(Vacuum { files_deleted })
     }
 }
 

@@ -6,7 +6,9 @@
 //! it describes. A writer that restarts reads it back and resumes after it, which is how
 //! a change is applied exactly once however the process died.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::kernel::Transaction;
@@ -52,6 +54,9 @@ pub struct TableInfo {
 #[derive(Debug, Clone)]
 pub struct Warehouse {
     root: PathBuf,
+    /// One per table: folds and commits to a table's own files take turns, so a fold
+    /// never moves the folded mark past a commit it did not see.
+    locks: Arc<std::sync::Mutex<HashMap<TableId, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl Warehouse {
@@ -67,7 +72,12 @@ impl Warehouse {
             path: root.to_owned(),
             source,
         })?;
-        Ok(Self { root })
+        Ok(Self { root, locks: Arc::default() })
+    }
+
+    pub(crate) fn table_lock(&self, table: &TableId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        locks.entry(table.clone()).or_default().clone()
     }
 
     pub fn root(&self) -> &Path {
@@ -113,18 +123,23 @@ impl Warehouse {
         Ok(Version(written.version().unwrap_or_default()))
     }
 
-    /// The last source position `writer` committed to the table, if any.
+    /// The last source position `writer` committed to the table or its change log, if any.
     pub async fn checkpoint(&self, table: &TableId, writer: &str) -> Result<Option<Lsn>, WarehouseError> {
         if !self.contains(table) {
             return Ok(None);
         }
-        let delta_table = self.delta_table(table).await?;
-        let state = delta_table.snapshot().map_err(|source| delta(table, source))?;
-        let position = state
-            .transaction_version(delta_table.log_store().as_ref(), writer)
-            .await
-            .map_err(|source| delta(table, source))?;
-        Ok(position.and_then(|position| u64::try_from(position).ok()).map(Lsn))
+        let mut positions = vec![self.delta_table(table).await?];
+        positions.extend(self.log_table(table).await?);
+        let mut reached = None;
+        for delta_table in &positions {
+            let state = delta_table.snapshot().map_err(|source| delta(table, source))?;
+            let position = state
+                .transaction_version(delta_table.log_store().as_ref(), writer)
+                .await
+                .map_err(|source| delta(table, source))?;
+            reached = reached.max(position.and_then(|position| u64::try_from(position).ok()).map(Lsn));
+        }
+        Ok(reached)
     }
 
     /// The table's current version, if it exists.
@@ -153,18 +168,12 @@ impl Warehouse {
         Ok(Some(info))
     }
 
-    /// Every row of the table as of `version` (the latest when `None`).
+    /// Every row of the table's own files as of `version` (the latest when `None`),
+    /// without its change log: what an independent Delta reader sees.
     pub async fn scan(&self, table: &TableId, version: Option<Version>) -> Result<Vec<RecordBatch>, WarehouseError> {
         let mut delta_table = self.delta_table(table).await?;
-        if let Some(Version(wanted)) = version {
-            let no_such_version = || WarehouseError::NoSuchVersion { table: table.to_string(), version: wanted };
-            if delta_table.version().is_none_or(|current| wanted > current) {
-                return Err(no_such_version());
-            }
-            delta_table.load_version(wanted).await.map_err(|source| match source {
-                DeltaTableError::InvalidVersion(_) => no_such_version(),
-                other => delta(table, other),
-            })?;
+        if let Some(version) = version {
+            crate::changelog::load_version(table, &mut delta_table, version).await?;
         }
         let (_, stream) = delta_table.scan_table().await.map_err(|source| delta(table, source))?;
         stream.try_collect().await.map_err(|source| delta(table, DeltaTableError::from(source)))
