@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use opsflux_sample_data::{Dataset, LoadEvent, Options};
+use opsflux_warehouse::Warehouse;
 
 use crate::cluster::{Cluster, ClusterOptions};
 use crate::database;
@@ -33,7 +34,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Apply the database migrations (creates the database if needed; idempotent).
     Migrate(DatabaseArgs),
-    /// Generate deterministic sample data for every module and load it with COPY.
+    /// Generate deterministic sample data for every module: load it into PostgreSQL with
+    /// COPY, or write it straight into a warehouse directory (`--warehouse`).
     SampleData(SampleDataArgs),
     /// Import a file into the operational database, checking every row first.
     Import(ImportArgs),
@@ -53,9 +55,16 @@ pub struct DatabaseArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["database_url", "warehouse"])))]
 pub struct SampleDataArgs {
-    #[command(flatten)]
-    pub database: DatabaseArgs,
+    /// Load into this PostgreSQL database, e.g. postgres://user@127.0.0.1:5432/opsflux.
+    #[arg(long, env = "OPSFLUX_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Write straight into the warehouse directory instead, with no PostgreSQL at all
+    /// (the tables capture would produce, typed by the migrations). Wins over a
+    /// database URL from the environment.
+    #[arg(long)]
+    pub warehouse: Option<PathBuf>,
     /// Random seed: the same seed and scale always give the same rows.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -156,12 +165,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Migrate(args) => migrate(&args.database_url).await,
         Command::SampleData(args) => {
-            if args.migrate {
-                migrate(&args.database.database_url).await?;
-            }
             let mut options = Options::new(args.seed, args.scale)?;
             options.end = args.end_date;
-            load_sample_data(&args.database.database_url, options).await.map(|_| ())
+            match (&args.warehouse, &args.database_url) {
+                (Some(warehouse), _) => {
+                    if args.migrate {
+                        bail!("--migrate applies to a database; --warehouse writes no database");
+                    }
+                    crate::sample_warehouse::write_sample_warehouse(warehouse, options).await.map(|_| ())
+                }
+                (None, Some(url)) => {
+                    if args.migrate {
+                        migrate(url).await?;
+                    }
+                    load_sample_data(url, options).await.map(|_| ())
+                }
+                (None, None) => bail!("give --database-url (or OPSFLUX_DATABASE_URL) or --warehouse"),
+            }
         }
         Command::Import(args) => run_import(args).await,
         Command::Serve(args) => {
@@ -304,7 +324,13 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let cluster_options =
         ClusterOptions { directory: args.data_dir.join("postgres"), port: Some(args.postgres_port), durable: true };
     tracing::info!(directory = %cluster_options.directory.display(), "starting the private PostgreSQL");
-    let cluster = tokio::task::spawn_blocking(move || Cluster::start(&cluster_options)).await??;
+    let cluster = match tokio::task::spawn_blocking(move || Cluster::start(&cluster_options)).await? {
+        Ok(cluster) => cluster,
+        Err(error @ crate::cluster::ClusterError::BinariesMissing) => {
+            return demo_without_postgres(&args, &error).await;
+        }
+        Err(error) => return Err(error.into()),
+    };
     let url = cluster.url("opsflux");
     let outcome = demo_on(&url, &args).await;
     tracing::info!("stopping the private PostgreSQL");
@@ -312,6 +338,25 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         tracing::warn!(%error, "PostgreSQL did not stop cleanly");
     }
     outcome
+}
+
+/// The demo's warehouse-only path: the sample data written straight into the warehouse.
+async fn demo_without_postgres(args: &DemoArgs, missing: &crate::cluster::ClusterError) -> anyhow::Result<()> {
+    let warehouse = args.data_dir.join("warehouse");
+    tracing::warn!("{missing}");
+    if Warehouse::open(&warehouse)?.tables()?.is_empty() {
+        tracing::info!(warehouse = %warehouse.display(), "writing the sample data straight into the warehouse instead (as `opsflux sample-data --warehouse` does)");
+        crate::sample_warehouse::write_sample_warehouse(&warehouse, Options::new(args.seed, args.scale)?).await?;
+    } else {
+        tracing::info!(warehouse = %warehouse.display(), "the warehouse already holds the sample data; keeping it");
+    }
+    if !args.no_serve {
+        tracing::warn!(
+            "the web pages read PostgreSQL and cannot start without it; the warehouse at {} is ready for Delta readers",
+            warehouse.display()
+        );
+    }
+    Ok(())
 }
 
 async fn demo_on(url: &str, args: &DemoArgs) -> anyhow::Result<()> {

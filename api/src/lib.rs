@@ -6,4 +6,5 @@ pub mod cli;
 pub mod cluster;
 pub mod database;
 pub mod import;
+pub mod sample_warehouse;
 pub mod web;

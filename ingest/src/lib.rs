@@ -3,12 +3,14 @@
 //!
 //! `source` checks and prepares the source database, `snapshot` copies tables, `pgoutput`
 //! decodes the stream, `changes` folds it per table and key, and `stream` runs it all.
+//! `declared` reads the same tables from the migrations, for writing without a server.
 
 use std::fmt;
 
 pub use opsflux_warehouse::{Lsn, TableId};
 
 pub mod changes;
+pub mod declared;
 pub mod pgoutput;
 pub mod rows;
 pub mod snapshot;

@@ -308,7 +308,7 @@ impl Workload {
 /// Every captured table's rows, in PostgreSQL and in the warehouse, compared as sorted
 /// lists of canonical text rows (all columns): a whole-content, order-independent
 /// comparison. Returns one line per table with its row count, and the differences.
-async fn compare(url: &str, warehouse: &Warehouse) -> (Vec<String>, Vec<String>) {
+pub(crate) async fn compare(url: &str, warehouse: &Warehouse) -> (Vec<String>, Vec<String>) {
     let source = Source::parse(url).unwrap();
     let mut connection = source.connect().await.unwrap();
     let (tables, _) = snapshot::discover_tables(&mut connection).await.unwrap();

@@ -106,3 +106,59 @@ async fn the_sample_world_behaves_like_an_operation() {
     assert_eq!(per_meter_day, 96.0);
     assert!(zero_readings > 0);
 }
+
+#[tokio::test]
+async fn the_migrations_declare_exactly_what_the_catalog_holds() {
+    let (url, _pool) = migrated_pool("declared").await;
+    let source = opsflux_ingest::source::Source::parse(&url).unwrap();
+    let mut connection = source.connect().await.unwrap();
+    let (mut catalog, skipped) = opsflux_ingest::snapshot::discover_tables(&mut connection).await.unwrap();
+    assert_eq!(skipped, []);
+    let mut declared: Vec<_> =
+        opsflux_api::sample_warehouse::migration_tables().unwrap().into_iter().map(|declared| declared.table).collect();
+    catalog.sort_by(|left, right| left.id.cmp(&right.id));
+    declared.sort_by(|left, right| left.id.cmp(&right.id));
+    assert_eq!(declared.len(), catalog.len());
+    for (declared, catalog) in declared.iter().zip(&catalog) {
+        assert_eq!(declared, catalog, "{} as the migrations declare it vs the catalog", catalog.id);
+    }
+}
+
+#[tokio::test]
+async fn sample_data_written_into_the_warehouse_equals_the_database_loaded_with_it() {
+    let (url, pool) = migrated_pool("sample_warehouse").await;
+    load(&pool, 11).await;
+    let directory = tempfile::tempdir().unwrap();
+    let root = directory.path().join("warehouse");
+    let run = |root: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_opsflux-under-test"))
+            .args(["sample-data", "--seed", "11", "--scale", "0.01", "--warehouse"])
+            .arg(root)
+            .env_remove("OPSFLUX_DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let output = run(&root);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    let warehouse = opsflux_warehouse::Warehouse::open(&root).unwrap();
+    let (counts, differences) = crate::capture::compare(&url, &warehouse).await;
+    assert!(differences.is_empty(), "the warehouse differs from PostgreSQL:\n{}", differences.join("\n"));
+    assert_eq!(counts.len(), warehouse.tables().unwrap().len());
+    assert!(counts.iter().any(|line| line == "powertrace.meter_readings 106560"), "{counts:?}");
+
+    // A second run would mix two data sets: refused, nothing changed.
+    let readings: opsflux_warehouse::TableId = "powertrace.meter_readings".parse().unwrap();
+    let version = warehouse.version(&readings).await.unwrap();
+    let again = run(&root);
+    assert!(!again.status.success());
+    let message = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        message.contains(&format!(
+            "error: the warehouse {} already holds platform.users: sample data goes into an empty warehouse",
+            root.display()
+        )),
+        "{message}"
+    );
+    assert_eq!(warehouse.version(&readings).await.unwrap(), version);
+}

@@ -1,0 +1,356 @@
+//! Tables as the migrations declare them: `CREATE TABLE` statements read for their
+//! columns, PostgreSQL types and primary keys, for writing the warehouse where no
+//! PostgreSQL server runs (the sample data path). A test holds the result equal to the
+//! catalog of a migrated database.
+
+use opsflux_warehouse::TableId;
+
+use crate::rows::ColumnSpec;
+use crate::snapshot::SourceTable;
+
+/// A `CREATE TABLE` statement this reader cannot follow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeclarationError {
+    #[error("`CREATE TABLE {table}` (line {line}): {problem}")]
+    Statement { table: String, line: usize, problem: String },
+    #[error(
+        "{table}.{column} (line {line}): type `{type_name}` is not one the warehouse maps; add it to ingest/src/declared.rs"
+    )]
+    UnknownType { table: String, column: String, line: usize, type_name: String },
+    #[error(
+        "{table}.{column}: rows leave it out, and its default `{expression}` is computed by PostgreSQL at insert time"
+    )]
+    ComputedDefault { table: String, column: String, expression: String },
+}
+
+/// A table as declared: what capture would find in the catalog, plus each column's
+/// `DEFAULT` expression as written (in column order), for rows that leave it out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredTable {
+    pub table: SourceTable,
+    pub defaults: Vec<Option<String>>,
+}
+
+impl DeclaredTable {
+    /// The value PostgreSQL would store in `column` when a row leaves it out: `None` for
+    /// NULL, or the default when it is a constant. A default computed at insert time
+    /// (`now()`, `gen_random_uuid()`) has no value here and is an error.
+    pub fn omitted_value(&self, column: usize) -> Result<Option<String>, DeclarationError> {
+        let Some(expression) = self.defaults.get(column).cloned().flatten() else { return Ok(None) };
+        let name = self.table.columns.get(column).map(|column| column.name.clone()).unwrap_or_default();
+        constant(&expression).ok_or_else(|| DeclarationError::ComputedDefault {
+            table: self.table.id.to_string(),
+            column: name,
+            expression,
+        })
+    }
+}
+
+/// A constant default's text form: `'text'` or `'text'::type` unquoted, numbers and
+/// booleans as written.
+fn constant(expression: &str) -> Option<Option<String>> {
+    let expression = expression.trim();
+    if expression.eq_ignore_ascii_case("null") {
+        return Some(None);
+    }
+    if let Some(quoted) = expression.strip_prefix('\'') {
+        let (inner, after) = quoted.rsplit_once('\'')?;
+        let after = after.trim();
+        return (after.is_empty() || after.starts_with("::")).then(|| Some(inner.replace("''", "'")));
+    }
+    let lowered = expression.to_ascii_lowercase();
+    if lowered == "true" || lowered == "false" || expression.parse::<f64>().is_ok() {
+        return Some(Some(lowered));
+    }
+    None
+}
+
+/// Every table created by `sql`, in statement order, each with its columns and key.
+pub fn declared_tables(sql: &str) -> Result<Vec<DeclaredTable>, DeclarationError> {
+    let sql = without_comments(sql);
+    let mut tables = Vec::new();
+    let mut rest = sql.as_str();
+    let mut consumed = 0;
+    while let Some(found) = find_keyword(rest, "CREATE TABLE") {
+        let statement_start = consumed + found;
+        let after = &rest[found + "CREATE TABLE".len()..];
+        let open = after.find('(').ok_or_else(|| DeclarationError::Statement {
+            table: after.split_whitespace().next().unwrap_or_default().to_owned(),
+            line: line_of(&sql, statement_start),
+            problem: "no column list".into(),
+        })?;
+        let name = after[..open].trim().trim_start_matches("IF NOT EXISTS").trim();
+        let line = line_of(&sql, statement_start);
+        let statement_error = |problem: String| DeclarationError::Statement { table: name.to_owned(), line, problem };
+        let body_start = found + "CREATE TABLE".len() + open + 1;
+        let body_length = closing_parenthesis(&rest[body_start..])
+            .ok_or_else(|| statement_error("the column list is not closed".into()))?;
+        let body = &rest[body_start..body_start + body_length];
+        let id: TableId = name.parse().map_err(|error| statement_error(format!("{error}")))?;
+        tables.push(table(id, body, line)?);
+        consumed += body_start + body_length;
+        rest = &rest[body_start + body_length..];
+    }
+    Ok(tables)
+}
+
+fn table(id: TableId, body: &str, line: usize) -> Result<DeclaredTable, DeclarationError> {
+    let mut columns = Vec::new();
+    let mut defaults = Vec::new();
+    let mut key = Vec::new();
+    for item in split_top_level(body) {
+        let words: Vec<&str> = item.split_whitespace().collect();
+        let upper: Vec<String> = words.iter().map(|word| word.to_ascii_uppercase()).collect();
+        let Some(first) = upper.first() else { continue };
+        match first.as_str() {
+            "PRIMARY" | "CONSTRAINT" if item.to_ascii_uppercase().contains("PRIMARY KEY") => {
+                let upper_item = item.to_ascii_uppercase();
+                let start = upper_item.find("PRIMARY KEY").unwrap_or_default();
+                let list = item[start..]
+                    .split_once('(')
+                    .and_then(|(_, after)| after.split_once(')'))
+                    .map(|(list, _)| list)
+                    .ok_or_else(|| DeclarationError::Statement {
+                        table: id.to_string(),
+                        line,
+                        problem: format!("cannot read the key columns of `{}`", item.trim()),
+                    })?;
+                key = list.split(',').map(|column| unquote(column.trim())).collect();
+            }
+            "PRIMARY" | "CONSTRAINT" | "UNIQUE" | "CHECK" | "FOREIGN" | "EXCLUDE" => {}
+            _ => {
+                let name = unquote(words[0]);
+                let type_end = upper
+                    .iter()
+                    .skip(1)
+                    .position(|word| COLUMN_CONSTRAINTS.contains(&word.as_str()))
+                    .map_or(words.len(), |position| position + 1);
+                let type_name = words[1..type_end].join(" ").to_ascii_lowercase();
+                let (type_oid, type_modifier) =
+                    postgres_type(&type_name).ok_or_else(|| DeclarationError::UnknownType {
+                        table: id.to_string(),
+                        column: name.clone(),
+                        line,
+                        type_name: type_name.clone(),
+                    })?;
+                if upper.windows(2).any(|pair| pair[0] == "PRIMARY" && pair[1] == "KEY") {
+                    key = vec![name.clone()];
+                }
+                columns.push(ColumnSpec { name, type_oid, type_modifier });
+                defaults.push(default_expression(item));
+            }
+        }
+    }
+    Ok(DeclaredTable { table: SourceTable { id, columns, key }, defaults })
+}
+
+/// The text after `DEFAULT` up to the next constraint keyword outside parentheses.
+fn default_expression(item: &str) -> Option<String> {
+    let start = find_keyword(item, "DEFAULT")? + "DEFAULT".len();
+    let rest = &item[start..];
+    let mut end = rest.len();
+    for keyword in COLUMN_CONSTRAINTS {
+        if let Some(at) = find_keyword(rest, &format!(" {keyword}")) {
+            let depth_before = rest[..at].matches('(').count() as i64 - rest[..at].matches(')').count() as i64;
+            if depth_before == 0 && rest[..at].matches('\'').count() % 2 == 0 {
+                end = end.min(at);
+            }
+        }
+    }
+    Some(rest[..end].trim().to_owned())
+}
+
+/// Words that end a column's type and start its constraints.
+const COLUMN_CONSTRAINTS: [&str; 10] =
+    ["NOT", "NULL", "DEFAULT", "PRIMARY", "REFERENCES", "CHECK", "UNIQUE", "GENERATED", "CONSTRAINT", "COLLATE"];
+
+/// A type as written in DDL → its OID and type modifier, as `pg_attribute` has them.
+fn postgres_type(written: &str) -> Option<(u32, i32)> {
+    let compact: String = written.split_whitespace().collect::<Vec<_>>().join(" ");
+    let (base, arguments) = match compact.split_once('(') {
+        Some((base, arguments)) => (base.trim().to_owned(), Some(arguments.trim_end_matches(')').to_owned())),
+        None => (compact.clone(), None),
+    };
+    let numbers: Vec<i32> = arguments
+        .as_deref()
+        .map(|arguments| arguments.split(',').filter_map(|number| number.trim().parse().ok()).collect())
+        .unwrap_or_default();
+    let oid = match base.as_str() {
+        "boolean" | "bool" => 16,
+        "bytea" => 17,
+        "bigint" | "int8" | "bigserial" => 20,
+        "smallint" | "int2" => 21,
+        "integer" | "int" | "int4" | "serial" => 23,
+        "text" => 25,
+        "json" => 114,
+        "real" | "float4" => 700,
+        "double precision" | "float8" => 701,
+        "character varying" | "varchar" => 1043,
+        "date" => 1082,
+        "time" | "time without time zone" => 1083,
+        "timestamp" | "timestamp without time zone" => 1114,
+        "timestamptz" | "timestamp with time zone" => 1184,
+        "interval" => 1186,
+        "numeric" | "decimal" => 1700,
+        "uuid" => 2950,
+        "jsonb" => 3802,
+        "text[]" => 1009,
+        "uuid[]" => 2951,
+        _ => return None,
+    };
+    let modifier = match (oid, numbers.as_slice()) {
+        (1700, [precision]) => (precision << 16) + 4,
+        (1700, [precision, scale]) => ((precision << 16) | scale) + 4,
+        (1043, [length]) => length + 4,
+        (_, []) => -1,
+        _ => return None,
+    };
+    Some((oid, modifier))
+}
+
+fn unquote(name: &str) -> String {
+    match name.strip_prefix('"').and_then(|inner| inner.strip_suffix('"')) {
+        Some(inner) => inner.replace("\"\"", "\""),
+        None => name.to_ascii_lowercase(),
+    }
+}
+
+/// `sql` with `--` comments blanked (outside string literals), line breaks kept.
+fn without_comments(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut in_string = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            in_string = !in_string;
+        }
+        if !in_string && c == '-' && chars.peek() == Some(&'-') {
+            for skipped in chars.by_ref() {
+                if skipped == '\n' {
+                    out.push('\n');
+                    break;
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The byte offset of `keyword` at a word boundary, ignoring case.
+fn find_keyword(text: &str, keyword: &str) -> Option<usize> {
+    let upper = text.to_ascii_uppercase();
+    let mut from = 0;
+    while let Some(offset) = upper[from..].find(keyword) {
+        let at = from + offset;
+        let before_ok = at == 0 || !upper.as_bytes()[at - 1].is_ascii_alphanumeric();
+        if before_ok {
+            return Some(at);
+        }
+        from = at + keyword.len();
+    }
+    None
+}
+
+/// The length of `text` up to the parenthesis closing an already open one.
+fn closing_parenthesis(text: &str) -> Option<usize> {
+    let mut depth = 1;
+    let mut in_string = false;
+    for (index, c) in text.char_indices() {
+        match c {
+            '\'' => in_string = !in_string,
+            '(' if !in_string => depth += 1,
+            ')' if !in_string => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(index);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The comma-separated items of a column list, commas inside parentheses or strings kept.
+fn split_top_level(body: &str) -> Vec<&str> {
+    let mut items = Vec::new();
+    let (mut depth, mut in_string, mut start) = (0, false, 0);
+    for (index, c) in body.char_indices() {
+        match c {
+            '\'' => in_string = !in_string,
+            '(' if !in_string => depth += 1,
+            ')' if !in_string => depth -= 1,
+            ',' if !in_string && depth == 0 => {
+                items.push(&body[start..index]);
+                start = index + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&body[start..]);
+    items.into_iter().filter(|item| !item.trim().is_empty()).collect()
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_types_and_keys_are_read_from_create_table() {
+        let sql = "-- a comment with CREATE TABLE in it\n\
+            CREATE TABLE pob.stays (\n\
+                id uuid PRIMARY KEY DEFAULT gen_random_uuid(),\n\
+                status text NOT NULL CHECK (status IN ('draft', 'approved, finally')), -- why\n\
+                beds numeric(10,2),\n\
+                nights integer,\n\
+                arrived timestamptz NOT NULL DEFAULT now(),\n\
+                UNIQUE (status, nights)\n\
+            );\n\
+            CREATE TABLE core.pairs (left_id uuid, \"Right\" double precision, PRIMARY KEY (left_id, \"Right\"));";
+        let tables = declared_tables(sql).unwrap();
+        assert_eq!(tables[0].defaults[0].as_deref(), Some("gen_random_uuid()"));
+        assert_eq!(tables[0].omitted_value(1), Ok(None));
+        assert!(matches!(tables[0].omitted_value(0), Err(DeclarationError::ComputedDefault { .. })));
+        assert_eq!(constant("'{}'::jsonb"), Some(Some("{}".to_owned())));
+        assert_eq!(constant("'Africa/Lagos'"), Some(Some("Africa/Lagos".to_owned())));
+        assert_eq!(constant("0"), Some(Some("0".to_owned())));
+        assert_eq!(constant("now()"), None);
+        let described: Vec<String> = tables
+            .iter()
+            .map(|declared| {
+                let table = &declared.table;
+                let columns: Vec<String> = table
+                    .columns
+                    .iter()
+                    .map(|column| format!("{}:{}:{}", column.name, column.type_oid, column.type_modifier))
+                    .collect();
+                format!("{} [{}] key {:?}", table.id, columns.join(" "), table.key)
+            })
+            .collect();
+        assert_eq!(
+            described,
+            [
+                "pob.stays [id:2950:-1 status:25:-1 beds:1700:655366 nights:23:-1 arrived:1184:-1] key [\"id\"]",
+                "core.pairs [left_id:2950:-1 Right:701:-1] key [\"left_id\", \"Right\"]",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unknown_type_names_the_column_and_line() {
+        let error =
+            declared_tables("\nCREATE TABLE hse.incidents (\n id uuid PRIMARY KEY,\n shape geometry\n);").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "hse.incidents.shape (line 2): type `geometry` is not one the warehouse maps; add it to ingest/src/declared.rs"
+        );
+        let error = declared_tables("CREATE TABLE Bad.Name (id uuid").unwrap_err();
+        assert_eq!(error.to_string(), "`CREATE TABLE Bad.Name` (line 1): the column list is not closed");
+    }
+}
