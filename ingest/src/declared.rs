@@ -152,7 +152,7 @@ fn default_expression(item: &str) -> Option<String> {
     for keyword in COLUMN_CONSTRAINTS {
         if let Some(at) = find_keyword(rest, &format!(" {keyword}")) {
             let depth_before = rest[..at].matches('(').count() as i64 - rest[..at].matches(')').count() as i64;
-            if depth_before == 0 && rest[..at].matches('\'').count() % 2 == 0 {
+            if depth_before == 0 && rest[..at].matches('\'').count().is_multiple_of(2) {
                 end = end.min(at);
             }
         }

@@ -273,8 +273,12 @@ impl Ingestor {
             last_commit_time: None,
             first_commit_time: None,
             reached: Lsn(0),
+            in_flight: None,
+            deferred_ack: None,
         };
-        stream.run(target, stop).await
+        let outcome = stream.run(target, stop).await;
+        stream.abandon().await;
+        outcome
     }
 
     /// Copies every table as of the exported snapshot, in parallel chunks. Each table is
@@ -474,6 +478,26 @@ struct Stream<'a> {
     first_commit_time: Option<i64>,
     /// Every transaction committed before this position has been received.
     reached: Lsn,
+    /// The warehouse commit running while the next batch is received.
+    in_flight: Option<tokio::task::JoinHandle<Result<Committed, IngestError>>>,
+    /// A position to acknowledge once the commit in flight is durable.
+    deferred_ack: Option<Lsn>,
+}
+
+/// What a finished warehouse commit covered.
+struct Committed {
+    tables: Vec<TableId>,
+    report: CommitReport,
+}
+
+/// Resolves when the commit in flight ends, or never without one.
+async fn commit_finished(
+    in_flight: &mut Option<tokio::task::JoinHandle<Result<Committed, IngestError>>>,
+) -> Result<Result<Committed, IngestError>, tokio::task::JoinError> {
+    match in_flight {
+        Some(handle) => handle.await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Stream<'_> {
@@ -487,6 +511,7 @@ impl Stream<'_> {
                 && self.transaction.is_none()
             {
                 self.flush().await?;
+                self.settle().await?;
                 self.ingestor.observer.caught_up(self.reached);
                 tracing::info!(lsn = %self.reached, "caught up");
                 self.client.update_applied_lsn(pgwire_replication::Lsn(self.reached.0));
@@ -495,9 +520,12 @@ impl Stream<'_> {
                 let _ = self.client.shutdown().await;
                 return Ok(Outcome::CaughtUp { lsn: self.reached });
             }
-            // A flush is due only between transactions, once something has waited long enough.
-            let flush_due =
-                self.pending_since.filter(|_| self.transaction.is_none()).map(|since| since + options.commit_interval);
+            // A flush is due only between transactions, once something has waited long
+            // enough and the previous commit is done (receiving goes on meanwhile).
+            let flush_due = self
+                .pending_since
+                .filter(|_| self.transaction.is_none() && self.in_flight.is_none())
+                .map(|since| since + options.commit_interval);
             tokio::select! {
                 event = self.client.recv() => {
                     match event {
@@ -510,11 +538,16 @@ impl Stream<'_> {
                     }
                 }
                 _ = flush_timer(flush_due) => self.flush().await?,
+                finished = commit_finished(&mut self.in_flight) => {
+                    self.in_flight = None;
+                    self.committed(finished)?;
+                }
                 _ = heartbeat.tick() => { source::emit_heartbeat(&mut self.connection).await?; }
                 _ = stopped(stop) => {
                     if self.transaction.is_none() {
                         self.flush().await?;
                     }
+                    self.settle().await?;
                     let _ = self.client.shutdown().await;
                     return Ok(Outcome::Stopped);
                 }
@@ -535,7 +568,7 @@ impl Stream<'_> {
                 self.reached = self.reached.max(end);
                 if self.pending.is_empty() {
                     // Nothing held: nothing to make durable before acknowledging.
-                    self.client.update_applied_lsn(end_lsn);
+                    self.acknowledge(end);
                 } else {
                     self.last_end = Some(end);
                     self.pending_transactions += 1;
@@ -564,7 +597,57 @@ impl Stream<'_> {
         }
         self.reached = self.reached.max(position);
         if self.pending.is_empty() {
+            self.acknowledge(position);
+        }
+    }
+
+    /// Tells the slot everything before `position` is durable — after the commit in
+    /// flight, if there is one.
+    fn acknowledge(&mut self, position: Lsn) {
+        if self.in_flight.is_some() {
+            self.deferred_ack = self.deferred_ack.max(Some(position));
+        } else {
             self.client.update_applied_lsn(pgwire_replication::Lsn(position.0));
+        }
+    }
+
+    /// Waits for the commit in flight, if any.
+    async fn settle(&mut self) -> Result<(), IngestError> {
+        if let Some(handle) = self.in_flight.take() {
+            let finished = handle.await;
+            self.committed(finished)?;
+        }
+        Ok(())
+    }
+
+    /// Records a finished commit: per-table checkpoints, the slot, observers.
+    fn committed(
+        &mut self,
+        finished: Result<Result<Committed, IngestError>, tokio::task::JoinError>,
+    ) -> Result<(), IngestError> {
+        let committed =
+            finished.map_err(|error| IngestError::Internal(format!("a warehouse commit failed: {error}")))??;
+        let end = committed.report.lsn;
+        for table in committed.tables {
+            self.checkpoints.insert(table, end);
+        }
+        self.client.update_applied_lsn(pgwire_replication::Lsn(end.0));
+        if let Some(deferred) = self.deferred_ack.take()
+            && deferred > end
+        {
+            self.client.update_applied_lsn(pgwire_replication::Lsn(deferred.0));
+        }
+        tracing::debug!(lsn = %end, tables = committed.report.tables, changes = committed.report.changes, "committed to the warehouse");
+        self.ingestor.observer.committed(&committed.report);
+        Ok(())
+    }
+
+    /// Ends the session's commit in flight before another session starts: it either
+    /// landed or it did not (a Delta commit is atomic), and nothing else writes meanwhile.
+    async fn abandon(&mut self) {
+        if let Some(handle) = self.in_flight.take() {
+            handle.abort();
+            let _ = handle.await;
         }
     }
 
@@ -637,43 +720,42 @@ impl Stream<'_> {
         Ok(Some(changes))
     }
 
-    /// Commits everything held (complete transactions only), then tells the slot.
+    /// Starts committing everything held (complete transactions only) once the previous
+    /// commit is done; the slot is told when it is durable (see [`Stream::committed`]).
     async fn flush(&mut self) -> Result<(), IngestError> {
         // Called between transactions only, so everything held is complete.
         let Some(end) = self.last_end else { return Ok(()) };
         if self.pending.is_empty() {
             return Ok(());
         }
+        // Commits land in source order.
+        self.settle().await?;
         let pending = std::mem::take(&mut self.pending);
         let checkpoint = Checkpoint { writer: self.writer.clone(), lsn: end };
-        let warehouse = &self.ingestor.warehouse;
-        let tables = pending.len();
-        let committed: Vec<TableId> = futures::stream::iter(pending)
-            .map(|(table, changes)| {
-                let checkpoint = &checkpoint;
-                async move {
-                    let change_set = changes.into_change_set()?;
-                    warehouse.apply(&table, change_set, checkpoint).await?;
-                    Ok::<_, IngestError>(table)
-                }
-            })
-            .buffer_unordered(4)
-            .try_collect()
-            .await?;
-        for table in committed {
-            self.checkpoints.insert(table, end);
-        }
-        self.client.update_applied_lsn(pgwire_replication::Lsn(end.0));
+        let warehouse = self.ingestor.warehouse.clone();
         let report = CommitReport {
             lsn: end,
-            tables,
+            tables: pending.len(),
             changes: self.pending_changes,
             transactions: self.pending_transactions,
             source_commit_unix_micros: self.last_commit_time,
             oldest_source_commit_unix_micros: self.first_commit_time.take(),
         };
-        tracing::debug!(lsn = %end, tables, changes = report.changes, "committed to the warehouse");
-        self.ingestor.observer.committed(&report);
+        self.in_flight = Some(tokio::spawn(async move {
+            let tables: Vec<TableId> = futures::stream::iter(pending)
+                .map(|(table, changes)| {
+                    let (warehouse, checkpoint) = (&warehouse, &checkpoint);
+                    async move {
+                        let change_set = changes.into_change_set()?;
+                        warehouse.apply(&table, change_set, checkpoint).await?;
+                        Ok::<_, IngestError>(table)
+                    }
+                })
+                .buffer_unordered(4)
+                .try_collect()
+                .await?;
+            Ok(Committed { tables, report })
+        }));
         self.last_end = None;
         self.pending_since = None;
         self.pending_changes = 0;

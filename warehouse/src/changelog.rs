@@ -86,7 +86,34 @@ impl Marks {
     }
 }
 
+/// What this process knows of a table it writes, kept after each of its own commits so
+/// that routing the next one reads no transaction log. Only one writer writes a table.
+#[derive(Debug, Clone)]
+pub(crate) struct Known {
+    pub marks: Marks,
+    pub log_version: Option<u64>,
+    pub schema: SchemaRef,
+    pub table_version: u64,
+}
+
+impl Known {
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot { table: Version(self.table_version), log: self.log_version.map(Version) }
+    }
+}
+
 impl Warehouse {
+    /// The marks and log version, read from the table and its log.
+    pub(crate) async fn read_marks(
+        &self,
+        table: &TableId,
+        base: &DeltaTable,
+    ) -> Result<(Marks, Option<u64>), WarehouseError> {
+        let log = self.log_table(table).await?;
+        let marks = self.marks(table, base, log.as_ref()).await?;
+        Ok((marks, log.and_then(|log| log.version())))
+    }
+
     /// Where a table's change log lives: `<root>/_changes/<schema>/<table>`.
     pub fn change_log_path(&self, table: &TableId) -> std::path::PathBuf {
         self.root().join(LOG_DIRECTORY).join(table.schema()).join(table.table())
@@ -121,9 +148,11 @@ impl Warehouse {
     /// Appends `rows` (in `schema`: the table's columns and [`DELETE_COLUMN`]) to the log at the
     /// checkpoint's position. A log with nothing live is replaced rather than appended
     /// to, which clears what earlier folds left behind and follows schema changes.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn append_to_log(
         &self,
         table: &TableId,
+        log: Option<DeltaTable>,
         key: &[String],
         rows: Vec<RecordBatch>,
         schema: &SchemaRef,
@@ -148,13 +177,18 @@ impl Warehouse {
         if batches.is_empty() {
             batches.push(RecordBatch::new_empty(log_schema));
         }
-        let path = self.change_log_path(table);
-        std::fs::create_dir_all(&path).map_err(|source| WarehouseError::Io {
-            what: "cannot create",
-            path: path.clone(),
-            source,
-        })?;
-        let log = open_path(table, &path).await?;
+        let log = match log {
+            Some(log) => log,
+            None => {
+                let path = self.change_log_path(table);
+                std::fs::create_dir_all(&path).map_err(|source| WarehouseError::Io {
+                    what: "cannot create",
+                    path: path.clone(),
+                    source,
+                })?;
+                open_path(table, &path).await?
+            }
+        };
         let stored_key = match log.version() {
             Some(_) => log_key(table, &log)?,
             None => None,
@@ -229,6 +263,10 @@ impl Warehouse {
                 .map_err(|source| delta(table, source))?
         };
         let version = Version(merged.version().unwrap_or_default());
+        self.update_known(table, |known| {
+            known.marks.folded = known.marks.folded.max(Some(logged));
+            known.table_version = known.table_version.max(version.0);
+        });
         tracing::info!(%table, keys, seconds = started.elapsed().as_secs_f64(), %version, "folded the change log into the table");
         // The log rows the table now holds are dead weight; a failure here (a race with
         // a log append) leaves them for the next fold, and readers ignore them meanwhile.
@@ -391,7 +429,7 @@ async fn latest_changes(
         .filter(|name| name != SEQUENCE_COLUMN)
         .collect();
     let rank = row_number()
-        .partition_by(key.iter().map(|column| ident(column)).collect())
+        .partition_by(key.iter().map(ident).collect())
         .order_by(vec![col(SEQUENCE_COLUMN).sort(false, false)])
         .build()
         .map_err(datafusion_error)?

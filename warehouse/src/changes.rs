@@ -16,7 +16,7 @@ use deltalake::datafusion::prelude::SessionContext;
 use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
 
-use crate::changelog::superseding;
+use crate::changelog::{Known, Marks, lsn_position, superseding};
 use crate::store::delta;
 use crate::{Checkpoint, Snapshot, TableId, Version, Warehouse, WarehouseError};
 
@@ -74,48 +74,56 @@ impl Warehouse {
         changes: ChangeSet,
         checkpoint: &Checkpoint,
     ) -> Result<Snapshot, WarehouseError> {
-        // Appending to a live log needs no lock: a fold running meanwhile covers only
-        // positions below this one, so the log stays live and this row stays visible.
-        if let Some(snapshot) = self.try_log_append(table, &changes, checkpoint).await? {
-            return Ok(snapshot);
-        }
-        let lock = self.table_lock(table);
-        let _guard = lock.lock().await;
+        // What this writer knows of the table is set aside while it commits, so that a
+        // commit that fails or is abandoned leaves the next one to read the table again.
+        let mut known = self.take_known(table);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.apply_once(table, changes.clone(), checkpoint).await {
+            match self.apply_attempt(table, changes.clone(), checkpoint, known.take()).await {
+                Ok((snapshot, known)) => {
+                    self.put_known(table, known);
+                    return Ok(snapshot);
+                }
                 Err(WarehouseError::Delta { source, .. }) if attempt < 5 && is_conflict(&source) => {
                     tracing::debug!(%table, attempt, "commit conflict; planning again");
                 }
-                result => return result,
+                Err(error) => return Err(error),
             }
         }
     }
 
-    /// Appends to the change log when it is live and the changes need nothing else.
-    async fn try_log_append(
+    async fn apply_attempt(
         &self,
         table: &TableId,
-        changes: &ChangeSet,
+        changes: ChangeSet,
         checkpoint: &Checkpoint,
-    ) -> Result<Option<Snapshot>, WarehouseError> {
-        if changes.truncate || has_keeps(changes) || !self.contains(table) {
-            return Ok(None);
+        known: Option<Known>,
+    ) -> Result<(Snapshot, Known), WarehouseError> {
+        // Appending to a live log needs no lock: a fold running meanwhile covers only
+        // positions below this one, so the log stays live and this row stays visible.
+        if let Some(known) = &known
+            && known.marks.live()
+            && !changes.truncate
+            && !has_keeps(&changes)
+            && !differs(&known.schema, &changes.schema)
+        {
+            let log = self.log_table(table).await?;
+            let version = self.log_changes(table, log, changes, checkpoint, true).await?;
+            let mut known = known.clone();
+            known.marks.logged = Some(lsn_position(checkpoint.lsn));
+            known.log_version = Some(version.0);
+            return Ok((known.snapshot(), known));
         }
-        let base = self.delta_table(table).await?;
-        let Some(base_version) = base.version() else { return Ok(None) };
-        let log = self.log_table(table).await?;
-        if !self.marks(table, &base, log.as_ref()).await?.live() || schema_differs(table, &base, &changes.schema)? {
-            return Ok(None);
-        }
-        let log_version = self.log_changes(table, changes.clone(), checkpoint, true).await?;
-        Ok(Some(Snapshot { table: Version(base_version), log: Some(log_version) }))
+        let lock = self.table_lock(table);
+        let _guard = lock.lock().await;
+        self.apply_once(table, changes, checkpoint, known).await
     }
 
     async fn log_changes(
         &self,
         table: &TableId,
+        log: Option<deltalake::DeltaTable>,
         changes: ChangeSet,
         checkpoint: &Checkpoint,
         live: bool,
@@ -132,7 +140,7 @@ impl Warehouse {
         if let Some(merges) = &changes.merges {
             rows.push(as_merge_rows(merges, &row_schema, table)?);
         }
-        self.append_to_log(table, &changes.key, rows, &row_schema, checkpoint, live).await
+        self.append_to_log(table, log, &changes.key, rows, &row_schema, checkpoint, live).await
     }
 
     async fn apply_once(
@@ -140,29 +148,42 @@ impl Warehouse {
         table: &TableId,
         changes: ChangeSet,
         checkpoint: &Checkpoint,
-    ) -> Result<Snapshot, WarehouseError> {
+        known: Option<Known>,
+    ) -> Result<(Snapshot, Known), WarehouseError> {
         let mut delta_table = self.delta_table(table).await?;
-        let log = self.log_table(table).await?;
-        let mut live = self.marks(table, &delta_table, log.as_ref()).await?.live();
+        let (mut marks, mut log_version) = match &known {
+            Some(known) => (known.marks, known.log_version),
+            None => self.read_marks(table, &delta_table).await?,
+        };
         let exists = delta_table.version().is_some();
         let schema_differs = exists && schema_differs(table, &delta_table, &changes.schema)?;
+        let logged = |marks: Marks, log_version: Version, delta_table: &deltalake::DeltaTable| {
+            let marks = Marks { logged: Some(lsn_position(checkpoint.lsn)), ..marks };
+            let known = Known {
+                marks,
+                log_version: Some(log_version.0),
+                schema: changes.schema.clone(),
+                table_version: delta_table.version().unwrap_or_default(),
+            };
+            Ok((known.snapshot(), known))
+        };
         if exists && !changes.truncate {
             if changes.merges.is_some() && !has_keeps(&changes) && !schema_differs {
-                let log_version = self.log_changes(table, changes, checkpoint, live).await?;
-                let base_version = Version(delta_table.version().unwrap_or_default());
-                return Ok(Snapshot { table: base_version, log: Some(log_version) });
+                let log = self.log_table(table).await?;
+                let version = self.log_changes(table, log, changes.clone(), checkpoint, marks.live()).await?;
+                return logged(marks, version, &delta_table);
             }
-            if live && (changes.merges.is_some() || schema_differs) {
+            if marks.live() && (changes.merges.is_some() || schema_differs) {
                 self.fold_locked(table).await?;
                 delta_table = self.delta_table(table).await?;
-                live = false;
+                (marks, log_version) = self.read_marks(table, &delta_table).await?;
             }
-            if live {
+            if marks.live() {
                 // New rows while the log holds changes: into the log too, so that one
                 // reading order (table, then log by position) gives the latest state.
-                let log_version = self.log_changes(table, changes, checkpoint, true).await?;
-                let base_version = Version(delta_table.version().unwrap_or_default());
-                return Ok(Snapshot { table: base_version, log: Some(log_version) });
+                let log = self.log_table(table).await?;
+                let version = self.log_changes(table, log, changes.clone(), checkpoint, true).await?;
+                return logged(marks, version, &delta_table);
             }
         }
         // A truncation replaces the schema along with the rows; anything else keeps the
@@ -207,11 +228,14 @@ impl Warehouse {
                     .map_err(|source| delta(table, source))?
             }
         };
-        let log = self.log_table(table).await?;
-        Ok(Snapshot {
-            table: Version(written.version().unwrap_or_default()),
-            log: log.and_then(|log| log.version()).map(Version),
-        })
+        let state = written.snapshot().map_err(|source| delta(table, source))?;
+        let known = Known {
+            marks: Marks { folded: Some(lsn_position(checkpoint.lsn)), ..marks },
+            log_version,
+            schema: state.snapshot().arrow_schema(),
+            table_version: written.version().unwrap_or_default(),
+        };
+        Ok((known.snapshot(), known))
     }
 }
 
@@ -287,11 +311,15 @@ fn schema_differs(
     schema: &SchemaRef,
 ) -> Result<bool, WarehouseError> {
     let state = delta_table.snapshot().map_err(|source| delta(table, source))?;
-    let current = state.snapshot().arrow_schema();
-    Ok(current.fields().len() != schema.fields().len()
-        || current.fields().iter().zip(schema.fields()).any(|(stored, wanted)| {
+    Ok(differs(&state.snapshot().arrow_schema(), schema))
+}
+
+/// Whether two schemas differ in column names or types (string layouts alike).
+fn differs(current: &SchemaRef, wanted: &SchemaRef) -> bool {
+    current.fields().len() != wanted.fields().len()
+        || current.fields().iter().zip(wanted.fields()).any(|(stored, wanted)| {
             stored.name() != wanted.name() || comparable(stored.data_type()) != comparable(wanted.data_type())
-        }))
+        })
 }
 
 /// A commit refused because a concurrent one changed what it was based on.

@@ -57,6 +57,7 @@ pub struct Warehouse {
     /// One per table: folds and commits to a table's own files take turns, so a fold
     /// never moves the folded mark past a commit it did not see.
     locks: Arc<std::sync::Mutex<HashMap<TableId, Arc<tokio::sync::Mutex<()>>>>>,
+    known: Arc<std::sync::Mutex<HashMap<TableId, crate::changelog::Known>>>,
 }
 
 impl Warehouse {
@@ -72,7 +73,21 @@ impl Warehouse {
             path: root.to_owned(),
             source,
         })?;
-        Ok(Self { root, locks: Arc::default() })
+        Ok(Self { root, locks: Arc::default(), known: Arc::default() })
+    }
+
+    pub(crate) fn take_known(&self, table: &TableId) -> Option<crate::changelog::Known> {
+        self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(table)
+    }
+
+    pub(crate) fn put_known(&self, table: &TableId, known: crate::changelog::Known) {
+        self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(table.clone(), known);
+    }
+
+    pub(crate) fn update_known(&self, table: &TableId, update: impl FnOnce(&mut crate::changelog::Known)) {
+        if let Some(known) = self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get_mut(table) {
+            update(known);
+        }
     }
 
     pub(crate) fn table_lock(&self, table: &TableId) -> Arc<tokio::sync::Mutex<()>> {
