@@ -118,6 +118,8 @@ pub async fn write_sample_warehouse(root: &Path, options: Options) -> anyhow::Re
 struct ColumnPlan<'a> {
     table: &'a DeclaredTable,
     sources: Vec<ColumnSource>,
+    /// Fields per generated row.
+    fields: usize,
 }
 
 enum ColumnSource {
@@ -143,10 +145,12 @@ impl<'a> ColumnPlan<'a> {
             sources.push(match generated.iter().position(|field| *field == column.name) {
                 Some(field) if column.type_oid == JSONB => ColumnSource::Jsonb(field),
                 Some(field) => ColumnSource::Field(field),
+                // A table without generated rows needs no value for what rows leave out.
+                None if generated.is_empty() => ColumnSource::Fixed(None),
                 None => ColumnSource::Fixed(table.omitted_value(index)?),
             });
         }
-        Ok(Self { table, sources })
+        Ok(Self { table, sources, fields: generated.len() })
     }
 }
 
@@ -186,6 +190,9 @@ impl<'a> TableWriter<'a> {
         for (index, record) in PostgresCsv::new(csv).enumerate() {
             let at = || format!("{}: generated row {}", self.id(), index + 1);
             let mut fields = record.with_context(at)?;
+            if fields.len() != self.plan.fields {
+                bail!("{}: {} fields where {} columns were generated", at(), fields.len(), self.plan.fields);
+            }
             for source in &self.plan.sources {
                 if let ColumnSource::Jsonb(field) = source
                     && let Some(Some(text)) = fields.get_mut(*field)
@@ -246,7 +253,9 @@ impl<'a> TableWriter<'a> {
 const JSONB: u32 = 3802;
 
 /// A JSON document as PostgreSQL prints a `jsonb` value: object keys ordered by length
-/// then bytes (the last of duplicates kept), `", "` and `": "` separators.
+/// then bytes (the last of duplicates kept), `", "` and `": "` separators. Numbers are
+/// printed as `serde_json` prints them, which is PostgreSQL's form for the integers and
+/// shortest decimals the generator writes (not for `1.50` or `1e3`).
 fn jsonb_text(text: &str) -> anyhow::Result<String> {
     fn write(value: &serde_json::Value, out: &mut String) {
         match value {

@@ -144,20 +144,39 @@ fn table(id: TableId, body: &str, line: usize) -> Result<DeclaredTable, Declarat
     Ok(DeclaredTable { table: SourceTable { id, columns, key }, defaults })
 }
 
-/// The text after `DEFAULT` up to the next constraint keyword outside parentheses.
+/// The text after `DEFAULT`: its first token, then up to the next constraint keyword
+/// that stands outside parentheses and string literals.
 fn default_expression(item: &str) -> Option<String> {
     let start = find_keyword(item, "DEFAULT")? + "DEFAULT".len();
     let rest = &item[start..];
-    let mut end = rest.len();
-    for keyword in COLUMN_CONSTRAINTS {
-        if let Some(at) = find_keyword(rest, &format!(" {keyword}")) {
-            let depth_before = rest[..at].matches('(').count() as i64 - rest[..at].matches(')').count() as i64;
-            if depth_before == 0 && rest[..at].matches('\'').count().is_multiple_of(2) {
-                end = end.min(at);
+    let upper = rest.to_ascii_uppercase();
+    let (mut depth, mut in_string, mut started) = (0_i32, false, false);
+    for (index, c) in rest.char_indices() {
+        if !in_string && depth == 0 && started && is_word_start(rest, index) {
+            let keyword_here = COLUMN_CONSTRAINTS.iter().any(|keyword| {
+                upper[index..].starts_with(keyword) && !is_word_char(upper[index + keyword.len()..].chars().next())
+            });
+            if keyword_here {
+                return Some(rest[..index].trim().to_owned());
             }
         }
+        match c {
+            '\'' => in_string = !in_string,
+            '(' if !in_string => depth += 1,
+            ')' if !in_string => depth -= 1,
+            _ => {}
+        }
+        started |= !c.is_whitespace();
     }
-    Some(rest[..end].trim().to_owned())
+    Some(rest.trim().to_owned())
+}
+
+fn is_word_char(c: Option<char>) -> bool {
+    c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn is_word_start(text: &str, index: usize) -> bool {
+    !is_word_char(text[..index].chars().next_back())
 }
 
 /// Words that end a column's type and start its constraints.
@@ -238,14 +257,13 @@ fn without_comments(sql: &str) -> String {
     out
 }
 
-/// The byte offset of `keyword` at a word boundary, ignoring case.
+/// The byte offset of `keyword` as a whole word, ignoring case.
 fn find_keyword(text: &str, keyword: &str) -> Option<usize> {
     let upper = text.to_ascii_uppercase();
     let mut from = 0;
     while let Some(offset) = upper[from..].find(keyword) {
         let at = from + offset;
-        let before_ok = at == 0 || !upper.as_bytes()[at - 1].is_ascii_alphanumeric();
-        if before_ok {
+        if is_word_start(&upper, at) && !is_word_char(upper[at + keyword.len()..].chars().next()) {
             return Some(at);
         }
         from = at + keyword.len();
@@ -321,6 +339,12 @@ mod tests {
         assert_eq!(constant("'Africa/Lagos'"), Some(Some("Africa/Lagos".to_owned())));
         assert_eq!(constant("0"), Some(Some("0".to_owned())));
         assert_eq!(constant("now()"), None);
+        let defaults = |column: &str| default_expression(column).map(|expression| constant(&expression));
+        assert_eq!(defaults("attempts integer NOT NULL DEFAULT 0 CHECK (attempts >= 0)"), Some(Some(Some("0".into()))));
+        assert_eq!(defaults("ready boolean DEFAULT false NOT NULL"), Some(Some(Some("false".into()))));
+        assert_eq!(defaults("label text DEFAULT 'not set' NOT NULL"), Some(Some(Some("not set".into()))));
+        assert_eq!(defaults("note text DEFAULT NULL"), Some(Some(None)));
+        assert_eq!(defaults("is_default boolean NOT NULL"), None);
         let described: Vec<String> = tables
             .iter()
             .map(|declared| {

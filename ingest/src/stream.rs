@@ -642,12 +642,14 @@ impl Stream<'_> {
         Ok(())
     }
 
-    /// Ends the session's commit in flight before another session starts: it either
-    /// landed or it did not (a Delta commit is atomic), and nothing else writes meanwhile.
+    /// Lets the session's commit in flight end before another session starts and reads
+    /// the checkpoints: it lands or fails, and nothing else writes meanwhile. (Aborting
+    /// it could leave a commit landing later, after the next session read them.)
     async fn abandon(&mut self) {
-        if let Some(handle) = self.in_flight.take() {
-            handle.abort();
-            let _ = handle.await;
+        if let Some(handle) = self.in_flight.take()
+            && let Ok(Err(error)) = handle.await
+        {
+            tracing::debug!("the last commit of the session failed: {error}");
         }
     }
 

@@ -91,6 +91,8 @@ impl Marks {
 #[derive(Debug, Clone)]
 pub(crate) struct Known {
     pub marks: Marks,
+    /// The key the change log partitions by, once this writer wrote it.
+    pub log_key: Option<Vec<String>>,
     pub log_version: Option<u64>,
     pub schema: SchemaRef,
     pub table_version: u64,
@@ -267,6 +269,7 @@ impl Warehouse {
             known.marks.folded = known.marks.folded.max(Some(logged));
             known.table_version = known.table_version.max(version.0);
         });
+        self.count_fold();
         tracing::info!(%table, keys, seconds = started.elapsed().as_secs_f64(), %version, "folded the change log into the table");
         // The log rows the table now holds are dead weight; a failure here (a race with
         // a log append) leaves them for the next fold, and readers ignore them meanwhile.
@@ -287,9 +290,11 @@ impl Warehouse {
         if !self.contains(table) {
             return Ok(None);
         }
+        // The log before the table: a fold landing in between only makes the table newer,
+        // which raises the folded mark over log rows it already holds.
+        let log = self.log_table(table).await?;
         let base = self.delta_table(table).await?;
         let Some(version) = base.version() else { return Ok(None) };
-        let log = self.log_table(table).await?;
         Ok(Some(Snapshot { table: Version(version), log: log.and_then(|log| log.version()).map(Version) }))
     }
 
@@ -301,8 +306,9 @@ impl Warehouse {
         table: &TableId,
         at: Option<Snapshot>,
     ) -> Result<DataFrame, WarehouseError> {
-        let mut base = self.delta_table(table).await?;
+        // The log before the table (see `snapshot`).
         let mut log = self.log_table(table).await?;
+        let mut base = self.delta_table(table).await?;
         if let Some(at) = at {
             load_version(table, &mut base, at.table).await?;
             match (&mut log, at.log) {
@@ -443,7 +449,7 @@ async fn latest_changes(
 }
 
 /// The key columns recorded in the log's description.
-fn log_key(table: &TableId, log: &DeltaTable) -> Result<Option<Vec<String>>, WarehouseError> {
+pub(crate) fn log_key(table: &TableId, log: &DeltaTable) -> Result<Option<Vec<String>>, WarehouseError> {
     let state = log.snapshot().map_err(|source| delta(table, source))?;
     Ok(state
         .metadata()

@@ -107,12 +107,20 @@ impl Warehouse {
             && !changes.truncate
             && !has_keeps(&changes)
             && !differs(&known.schema, &changes.schema)
+            && known.log_key.as_deref() == Some(changes.key.as_slice())
         {
+            let folds_before = self.folds();
             let log = self.log_table(table).await?;
             let version = self.log_changes(table, log, changes, checkpoint, true).await?;
             let mut known = known.clone();
             known.marks.logged = Some(lsn_position(checkpoint.lsn));
             known.log_version = Some(version.0);
+            if self.folds() != folds_before {
+                // A fold landed meanwhile: its table version and mark are read again.
+                let base = self.delta_table(table).await?;
+                known.marks.folded = self.read_marks(table, &base).await?.0.folded;
+                known.table_version = base.version().unwrap_or_default();
+            }
             return Ok((known.snapshot(), known));
         }
         let lock = self.table_lock(table);
@@ -161,6 +169,7 @@ impl Warehouse {
             let marks = Marks { logged: Some(lsn_position(checkpoint.lsn)), ..marks };
             let known = Known {
                 marks,
+                log_key: Some(changes.key.clone()),
                 log_version: Some(log_version.0),
                 schema: changes.schema.clone(),
                 table_version: delta_table.version().unwrap_or_default(),
@@ -168,6 +177,26 @@ impl Warehouse {
             Ok((known.snapshot(), known))
         };
         if exists && !changes.truncate {
+            // A log kept by another key (the primary key changed) is folded and replaced:
+            // its rows cannot be merged with rows of the new key.
+            let logging = !schema_differs
+                && ((changes.merges.is_some() && !has_keeps(&changes)) || (changes.merges.is_none() && marks.live()));
+            if logging
+                && let Some(log) = self.log_table(table).await?
+                && crate::changelog::log_key(table, &log)?.as_deref() != Some(changes.key.as_slice())
+            {
+                if marks.live() {
+                    self.fold_locked(table).await?;
+                    delta_table = self.delta_table(table).await?;
+                }
+                let path = self.change_log_path(table);
+                std::fs::remove_dir_all(&path).map_err(|source| WarehouseError::Io {
+                    what: "cannot replace the change log",
+                    path,
+                    source,
+                })?;
+                (marks, log_version) = self.read_marks(table, &delta_table).await?;
+            }
             if changes.merges.is_some() && !has_keeps(&changes) && !schema_differs {
                 let log = self.log_table(table).await?;
                 let version = self.log_changes(table, log, changes.clone(), checkpoint, marks.live()).await?;
@@ -231,6 +260,7 @@ impl Warehouse {
         let state = written.snapshot().map_err(|source| delta(table, source))?;
         let known = Known {
             marks: Marks { folded: Some(lsn_position(checkpoint.lsn)), ..marks },
+            log_key: None,
             log_version,
             schema: state.snapshot().arrow_schema(),
             table_version: written.version().unwrap_or_default(),
@@ -699,5 +729,17 @@ mod tests {
         assert_eq!(warehouse.unfolded(&table).await.unwrap(), 0);
         assert_eq!(contents(&warehouse, &table).await, ["7 G", "8 h"]);
         assert_eq!(current(&warehouse, &table, Some(kept)).await, ["7 G", "8 h"]);
+
+        // The primary key changes: the log kept by the old key is folded, then replaced
+        // by one kept by the new key.
+        warehouse
+            .apply(&table, change_set(vec![], Some(plain_merges(&[(8, Some("H"), false)])), false), &at(100))
+            .await
+            .unwrap();
+        let mut by_body = change_set(vec![], Some(plain_merges(&[(9, Some("G"), false)])), false);
+        by_body.key = vec!["body".into()];
+        warehouse.apply(&table, by_body, &at(110)).await.unwrap();
+        assert_eq!(contents(&warehouse, &table).await, ["7 G", "8 H"]);
+        assert_eq!(current(&warehouse, &table, None).await, ["8 H", "9 G"]);
     }
 }

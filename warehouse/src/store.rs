@@ -58,6 +58,8 @@ pub struct Warehouse {
     /// never moves the folded mark past a commit it did not see.
     locks: Arc<std::sync::Mutex<HashMap<TableId, Arc<tokio::sync::Mutex<()>>>>>,
     known: Arc<std::sync::Mutex<HashMap<TableId, crate::changelog::Known>>>,
+    /// Folds finished by this writer, for commits that did not wait for them.
+    folds: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Warehouse {
@@ -73,7 +75,15 @@ impl Warehouse {
             path: root.to_owned(),
             source,
         })?;
-        Ok(Self { root, locks: Arc::default(), known: Arc::default() })
+        Ok(Self { root, locks: Arc::default(), known: Arc::default(), folds: Arc::default() })
+    }
+
+    pub(crate) fn count_fold(&self) {
+        self.folds.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub(crate) fn folds(&self) -> u64 {
+        self.folds.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub(crate) fn take_known(&self, table: &TableId) -> Option<crate::changelog::Known> {
