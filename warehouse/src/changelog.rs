@@ -29,7 +29,7 @@ use deltalake::protocol::SaveMode;
 use futures::TryStreamExt;
 
 use crate::changes::DELETE_COLUMN;
-use crate::store::{commit_properties, delta};
+use crate::store::{commit_properties, delta, open_path};
 use crate::{Checkpoint, Lsn, TableId, Version, Warehouse, WarehouseError};
 
 /// In the change log: the source position of the commit that wrote the row.
@@ -181,15 +181,7 @@ impl Warehouse {
         }
         let log = match log {
             Some(log) => log,
-            None => {
-                let path = self.change_log_path(table);
-                std::fs::create_dir_all(&path).map_err(|source| WarehouseError::Io {
-                    what: "cannot create",
-                    path: path.clone(),
-                    source,
-                })?;
-                open_path(table, &path).await?
-            }
+            None => open_path(table, &self.change_log_path(table)).await?,
         };
         let stored_key = match log.version() {
             Some(_) => log_key(table, &log)?,
@@ -466,11 +458,6 @@ fn base_columns(table: &TableId, base: &DeltaTable) -> Result<Vec<String>, Wareh
 async fn transaction(table: &TableId, delta_table: &DeltaTable, app: &str) -> Result<Option<i64>, WarehouseError> {
     let state = delta_table.snapshot().map_err(|source| delta(table, source))?;
     state.transaction_version(delta_table.log_store().as_ref(), app).await.map_err(|source| delta(table, source))
-}
-
-async fn open_path(table: &TableId, path: &std::path::Path) -> Result<DeltaTable, WarehouseError> {
-    let url = deltalake::ensure_table_uri(path.to_string_lossy()).map_err(|source| delta(table, source))?;
-    DeltaTable::try_from_url(url).await.map_err(|source| delta(table, source))
 }
 
 pub(crate) async fn load_version(

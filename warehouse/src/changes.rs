@@ -522,9 +522,15 @@ mod tests {
         ChangeSet { schema: schema(false), key: vec!["id".into()], truncate, inserts, merges }
     }
 
+    /// The table's own files, one sorted text line per row.
     async fn contents(warehouse: &Warehouse, table: &TableId) -> Vec<String> {
+        lines(&warehouse.scan(table, None).await.unwrap())
+    }
+
+    /// Rows as sorted text lines, every column cast to text, nulls as `∅`.
+    fn lines(batches: &[RecordBatch]) -> Vec<String> {
         let mut lines = Vec::new();
-        for batch in warehouse.scan(table, None).await.unwrap() {
+        for batch in batches {
             let columns: Vec<_> = batch
                 .columns()
                 .iter()
@@ -621,20 +627,9 @@ mod tests {
         with_keeps.project(&[0, 1, 2]).unwrap()
     }
 
+    /// The table's current rows (change log merged), one sorted text line per row.
     async fn current(warehouse: &Warehouse, table: &TableId, at: Option<Snapshot>) -> Vec<String> {
-        let mut lines = Vec::new();
-        for batch in warehouse.read(table, at).await.unwrap() {
-            let ids = deltalake::arrow::compute::cast(batch.column(0), &DataType::Int64).unwrap();
-            let bodies = deltalake::arrow::compute::cast(batch.column(1), &DataType::Utf8).unwrap();
-            let ids = ids.as_any().downcast_ref::<Int64Array>().unwrap();
-            let bodies = bodies.as_any().downcast_ref::<StringArray>().unwrap();
-            for row in 0..batch.num_rows() {
-                let body = if bodies.is_null(row) { "∅" } else { bodies.value(row) };
-                lines.push(format!("{} {body}", ids.value(row)));
-            }
-        }
-        lines.sort();
-        lines
+        lines(&warehouse.read(table, at).await.unwrap())
     }
 
     #[tokio::test]

@@ -131,6 +131,9 @@ pub use changelog::{Fold, SEQUENCE_COLUMN, Snapshot};
 pub use changes::{ChangeSet, DELETE_COLUMN, KEEP_COLUMN_PREFIX};
 /// Re-exported so that writers build batches with the exact Arrow version the tables use.
 pub use deltalake::arrow;
+/// Re-exported so that readers plan over the tables with the DataFusion and Parquet
+/// versions the Delta provider is built with.
+pub use deltalake::{datafusion, parquet};
 pub use maintenance::{Compaction, Vacuum};
 pub use store::{Checkpoint, TableInfo, Warehouse, WarehouseError};
 

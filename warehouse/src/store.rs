@@ -120,14 +120,7 @@ impl Warehouse {
     }
 
     pub(crate) async fn delta_table(&self, table: &TableId) -> Result<DeltaTable, WarehouseError> {
-        let path = self.table_path(table);
-        std::fs::create_dir_all(&path).map_err(|source| WarehouseError::Io {
-            what: "cannot create",
-            path: path.clone(),
-            source,
-        })?;
-        let url = deltalake::ensure_table_uri(path.to_string_lossy()).map_err(|source| delta(table, source))?;
-        DeltaTable::try_from_url(url).await.map_err(|source| delta(table, source))
+        open_path(table, &self.table_path(table)).await
     }
 
     /// Appends `batches` in one commit that also records `checkpoint`; creates the table
@@ -203,6 +196,18 @@ impl Warehouse {
         let (_, stream) = delta_table.scan_table().await.map_err(|source| delta(table, source))?;
         stream.try_collect().await.map_err(|source| delta(table, DeltaTableError::from(source)))
     }
+}
+
+/// The Delta table at `path` (of warehouse table `table`), its directory created when
+/// missing; a table without a log yet has no version.
+pub(crate) async fn open_path(table: &TableId, path: &Path) -> Result<DeltaTable, WarehouseError> {
+    std::fs::create_dir_all(path).map_err(|source| WarehouseError::Io {
+        what: "cannot create",
+        path: path.to_owned(),
+        source,
+    })?;
+    let url = deltalake::ensure_table_uri(path.to_string_lossy()).map_err(|source| delta(table, source))?;
+    DeltaTable::try_from_url(url).await.map_err(|source| delta(table, source))
 }
 
 /// Commit properties recording `checkpoint` as the writer's application transaction.
