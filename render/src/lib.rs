@@ -4,6 +4,8 @@
 //! Architecture invariant: this crate does no I/O and runs no query. It takes a document
 //! and already-bound data and returns bytes; the writers arrive with the Rédacteur work.
 
+pub mod chart;
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -74,6 +76,35 @@ pub enum Locale {
     EnUs,
 }
 
+impl Locale {
+    /// A number with `decimals` digits after the separator, grouped by thousands:
+    /// `1 234,56` (fr-FR, narrow no-break spaces), `1,234.56` (en-GB, en-US).
+    pub fn format_number(self, value: f64, decimals: usize) -> String {
+        let (group, point) = match self {
+            Locale::FrFr => ('\u{202f}', ','),
+            Locale::EnGb | Locale::EnUs => (',', '.'),
+        };
+        let text = format!("{:.*}", decimals, value.abs());
+        let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
+        let mut out = String::new();
+        let rounds_to_zero = text.bytes().all(|byte| matches!(byte, b'0' | b'.'));
+        if value.is_sign_negative() && !rounds_to_zero {
+            out.push('-');
+        }
+        for (index, digit) in whole.chars().enumerate() {
+            if index > 0 && (whole.len() - index).is_multiple_of(3) {
+                out.push(group);
+            }
+            out.push(digit);
+        }
+        if !fraction.is_empty() {
+            out.push(point);
+            out.push_str(fraction);
+        }
+        out
+    }
+}
+
 impl fmt::Display for Locale {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str(match self {
@@ -123,5 +154,15 @@ mod tests {
             Document::from_json(r#"{"blocks": [{"id": "a", "type": "delimiter"}, {"id": "a", "type": "delimiter"}]}"#)
                 .unwrap_err();
         assert_eq!(error.to_string(), "duplicate block id `a`");
+    }
+
+    #[test]
+    fn numbers_are_formatted_per_locale() {
+        let cases = [(1234.56, 2), (-1234567.891, 1), (0.0, 0), (-0.004, 2), (999.5, 0)];
+        let formatted = |locale: Locale| -> Vec<String> {
+            cases.iter().map(|(value, decimals)| locale.format_number(*value, *decimals)).collect()
+        };
+        assert_eq!(formatted(Locale::FrFr), ["1\u{202f}234,56", "-1\u{202f}234\u{202f}567,9", "0", "0,00", "1\u{202f}000"]);
+        assert_eq!(formatted(Locale::EnGb), ["1,234.56", "-1,234,567.9", "0", "0.00", "1,000"]);
     }
 }

@@ -1,0 +1,442 @@
+//! The query engine: a DataFusion session over every warehouse table, pinned to one
+//! snapshot of each (a `Pin`), with the catalog's rollups computed for that pin and
+//! metric results cached per pin. Plans run on the engine's own runtime so that CPU
+//! work never stalls the HTTP runtime.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use opsflux_warehouse::arrow::array::{AsArray, RecordBatch};
+use opsflux_warehouse::arrow::datatypes::DataType;
+use opsflux_warehouse::datafusion::catalog::{MemorySchemaProvider, TableProvider};
+use opsflux_warehouse::datafusion::common::tree_node::TreeNodeRecursion;
+use opsflux_warehouse::datafusion::datasource::MemTable;
+use opsflux_warehouse::datafusion::logical_expr::LogicalPlan;
+use opsflux_warehouse::datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use opsflux_warehouse::datafusion::common::TableReference;
+use opsflux_warehouse::{Snapshot, TableId, Warehouse};
+
+use crate::catalog::{Catalog, CatalogError, Metric};
+use crate::metric::{MetricRequest, MetricResult, Resolved};
+use crate::{ParameterError, QueryError};
+
+/// The schema rollups are registered in: `rollup.<name>`.
+const ROLLUP_SCHEMA: &str = "rollup";
+/// The table sites are checked against.
+const SITES: &str = "core.sites";
+
+/// How the engine runs; the defaults suit one machine shared with ingest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineSettings {
+    /// Worker threads of the query runtime, and DataFusion's target partitions.
+    pub threads: usize,
+    /// Metric results kept per pin (0 turns the cache off).
+    pub cached_results: usize,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self { threads: std::thread::available_parallelism().map_or(2, usize::from), cached_results: 512 }
+    }
+}
+
+/// One snapshot of every warehouse table, with a session that reads exactly it.
+pub struct Pin {
+    /// Grows by one with each pin that saw a change.
+    pub generation: u64,
+    /// The snapshot of each table this pin reads.
+    pub tables: BTreeMap<TableId, Snapshot>,
+    /// Site codes present in `core.sites`, for checking requests.
+    pub sites: BTreeSet<String>,
+    context: SessionContext,
+    rollups: HashMap<String, BuiltRollup>,
+}
+
+#[derive(Debug, Clone)]
+struct BuiltRollup {
+    /// The warehouse tables it was computed from, at the snapshots it read.
+    sources: BTreeMap<TableId, Snapshot>,
+    provider: Arc<dyn TableProvider>,
+}
+
+impl Pin {
+    /// `schema.table` → `v12` or `v12+log v3`, for the warehouse tables a plan reads.
+    fn versions_read(&self, plan: &LogicalPlan) -> BTreeMap<String, String> {
+        let mut read = BTreeMap::new();
+        for name in scanned_tables(plan) {
+            if let Some(rollup) = name.strip_prefix("rollup.").and_then(|rollup| self.rollups.get(rollup)) {
+                for (table, snapshot) in &rollup.sources {
+                    read.insert(table.to_string(), describe(snapshot));
+                }
+            } else if let Some(snapshot) = name.parse::<TableId>().ok().and_then(|table| self.tables.get(&table)) {
+                read.insert(name, describe(snapshot));
+            }
+        }
+        read
+    }
+
+    /// Whether the warehouse held any table when pinned.
+    pub fn is_empty(&self) -> bool {
+        self.tables.is_empty()
+    }
+
+    /// A DataFrame of one table as pinned (change log merged).
+    pub async fn table(&self, table: &TableId) -> Result<DataFrame, QueryError> {
+        if !self.tables.contains_key(table) {
+            return Err(ParameterError::UnknownTable(table.to_string()).into());
+        }
+        self.context
+            .table(TableReference::partial(table.schema(), table.table()))
+            .await
+            .map_err(QueryError::execution(format!("reading {table}")))
+    }
+
+    /// Plans a SQL query over the pinned tables and rollups.
+    pub async fn sql(&self, sql: &str) -> Result<DataFrame, QueryError> {
+        self.context.sql(sql).await.map_err(QueryError::execution("planning a query"))
+    }
+}
+
+impl std::fmt::Debug for Pin {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Pin")
+            .field("generation", &self.generation)
+            .field("tables", &self.tables.len())
+            .field("sites", &self.sites)
+            .field("rollups", &self.rollups.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+fn describe(snapshot: &Snapshot) -> String {
+    match snapshot.log {
+        Some(log) => format!("{}+log {}", snapshot.table, log),
+        None => snapshot.table.to_string(),
+    }
+}
+
+/// Names of the tables a plan scans, subqueries included.
+fn scanned_tables(plan: &LogicalPlan) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let _ = plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            names.insert(scan.table_name.to_string());
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    names
+}
+
+/// A runtime for CPU-bound plans; shut down without blocking when the engine goes,
+/// since that may happen on another runtime's thread.
+#[derive(Debug)]
+struct CpuRuntime(Option<tokio::runtime::Runtime>);
+
+impl CpuRuntime {
+    fn handle(&self) -> Result<&tokio::runtime::Handle, QueryError> {
+        self.0.as_ref().map(tokio::runtime::Runtime::handle).ok_or_else(|| QueryError::Runtime("shut down".into()))
+    }
+}
+
+impl Drop for CpuRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    warehouse: Warehouse,
+    catalog: Catalog,
+    settings: EngineSettings,
+    runtime: CpuRuntime,
+    pin: RwLock<Arc<Pin>>,
+    /// One refresh at a time; others wait and then see its pin.
+    refreshing: tokio::sync::Mutex<()>,
+    results: Mutex<HashMap<(u64, String, Resolved), Arc<MetricResult>>>,
+}
+
+/// Answers metric requests and exports over a pinned warehouse. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl Engine {
+    /// Starts the query runtime, pins the warehouse as it is, computes the rollups and
+    /// plans every metric once: a definition that does not plan stops here, named.
+    pub async fn open(warehouse: Warehouse, catalog: Catalog, settings: EngineSettings) -> Result<Self, QueryError> {
+        let threads = settings.threads.max(1);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("opsflux-query")
+            .enable_all()
+            .build()
+            .map_err(|error| QueryError::Runtime(error.to_string()))?;
+        let empty = Pin {
+            generation: 0,
+            tables: BTreeMap::new(),
+            sites: BTreeSet::new(),
+            context: new_context(threads),
+            rollups: HashMap::new(),
+        };
+        let engine = Self {
+            inner: Arc::new(Inner {
+                warehouse,
+                catalog,
+                settings: EngineSettings { threads, ..settings },
+                runtime: CpuRuntime(Some(runtime)),
+                pin: RwLock::new(Arc::new(empty)),
+                refreshing: tokio::sync::Mutex::new(()),
+                results: Mutex::new(HashMap::new()),
+            }),
+        };
+        engine.refresh().await?;
+        Ok(engine)
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+
+    pub fn warehouse(&self) -> &Warehouse {
+        &self.inner.warehouse
+    }
+
+    /// The pin requests are answered from.
+    pub fn pin(&self) -> Arc<Pin> {
+        self.inner.pin.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Runs a future on the query runtime and waits for it from any runtime.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, QueryError>
+    where
+        F: Future<Output = Result<T, QueryError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let handle = self.inner.runtime.handle()?.spawn(work);
+        handle.await.map_err(|error| QueryError::Runtime(error.to_string()))?
+    }
+
+    /// Pins the warehouse's current snapshots if any table changed: the new pin gets
+    /// a fresh session, rollups whose sources changed are computed again (the others
+    /// are kept), and the catalog is planned against it. Requests keep the old pin
+    /// until the new one is ready. Returns the pin now in use.
+    pub async fn refresh(&self) -> Result<Arc<Pin>, QueryError> {
+        let _one_at_a_time = self.inner.refreshing.lock().await;
+        let inner = self.inner.clone();
+        let previous = self.pin();
+        let next = self.run(async move { build_pin(&inner, previous).await }).await?;
+        let mut pin = self.inner.pin.write().unwrap_or_else(PoisonError::into_inner);
+        if !Arc::ptr_eq(&pin, &next) {
+            tracing::debug!(generation = next.generation, tables = next.tables.len(), "warehouse pinned");
+            *pin = next.clone();
+            self.inner
+                .results
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|(generation, _, _), _| *generation == next.generation);
+        }
+        Ok(next)
+    }
+
+    /// Answers one metric from the current pin (from the cache when asked before).
+    pub async fn metric(&self, name: &str, request: &MetricRequest) -> Result<Arc<MetricResult>, QueryError> {
+        let metric = self.catalog().metric(name).ok_or_else(|| ParameterError::UnknownMetric(name.to_owned()))?;
+        let pin = self.pin();
+        let resolved = Resolved::new(metric, request, |site| pin.sites.contains(site))?;
+        let key = (pin.generation, name.to_owned(), resolved.clone());
+        if let Some(cached) = self.inner.results.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
+            return Ok(cached.clone());
+        }
+        let result = Arc::new(self.compute(metric.clone(), resolved, pin).await?);
+        if self.inner.settings.cached_results > 0 {
+            let mut results = self.inner.results.lock().unwrap_or_else(PoisonError::into_inner);
+            if results.len() >= self.inner.settings.cached_results {
+                results.clear();
+            }
+            results.insert(key, result.clone());
+        }
+        Ok(result)
+    }
+
+    /// The SQL a metric request runs, for exports and for comparing with other engines.
+    pub fn metric_sql(&self, name: &str, request: &MetricRequest) -> Result<String, QueryError> {
+        let metric = self.catalog().metric(name).ok_or_else(|| ParameterError::UnknownMetric(name.to_owned()))?;
+        let pin = self.pin();
+        Ok(Resolved::new(metric, request, |site| pin.sites.contains(site))?.sql(metric))
+    }
+
+    async fn compute(&self, metric: Metric, resolved: Resolved, pin: Arc<Pin>) -> Result<MetricResult, QueryError> {
+        self.run(async move {
+            if pin.is_empty() {
+                return MetricResult::new(&metric, &resolved, &[], pin.generation, BTreeMap::new());
+            }
+            let frame = pin.sql(&resolved.sql(&metric)).await?;
+            let read = pin.versions_read(frame.logical_plan());
+            let batches = frame.collect().await.map_err(QueryError::execution(format!("metric {}", metric.name)))?;
+            MetricResult::new(&metric, &resolved, &batches, pin.generation, read)
+        })
+        .await
+    }
+}
+
+fn new_context(threads: usize) -> SessionContext {
+    let config = SessionConfig::new().with_target_partitions(threads).with_information_schema(true);
+    SessionContext::new_with_config(config)
+}
+
+fn register(context: &SessionContext, schema: &str, table: &str, provider: Arc<dyn TableProvider>) -> Result<(), QueryError> {
+    let catalog = context
+        .catalog("datafusion")
+        .ok_or_else(|| QueryError::Runtime("the session has no default catalog".into()))?;
+    if catalog.schema(schema).is_none() {
+        catalog
+            .register_schema(schema, Arc::new(MemorySchemaProvider::new()))
+            .map_err(QueryError::execution(format!("registering schema {schema}")))?;
+    }
+    context
+        .register_table(TableReference::partial(schema, table), provider)
+        .map_err(QueryError::execution(format!("registering {schema}.{table}")))?;
+    Ok(())
+}
+
+async fn build_pin(inner: &Inner, previous: Arc<Pin>) -> Result<Arc<Pin>, QueryError> {
+    let warehouse = &inner.warehouse;
+    let mut tables = BTreeMap::new();
+    for table in warehouse.tables()? {
+        if let Some(snapshot) = warehouse.snapshot(&table).await? {
+            tables.insert(table, snapshot);
+        }
+    }
+    if tables == previous.tables && previous.generation > 0 {
+        return Ok(previous);
+    }
+    let context = new_context(inner.settings.threads);
+    for (table, snapshot) in &tables {
+        let frame = warehouse.frame(&context, table, Some(*snapshot)).await?;
+        register(&context, table.schema(), table.table(), frame.into_view())?;
+    }
+    let mut pin = Pin {
+        generation: previous.generation + 1,
+        tables,
+        sites: BTreeSet::new(),
+        context,
+        rollups: HashMap::new(),
+    };
+    if pin.tables.is_empty() {
+        return Ok(Arc::new(pin));
+    }
+    for rollup in inner.catalog.rollups() {
+        let field = format!("rollup ({}).sql", rollup.name);
+        let frame = pin.context.sql(&rollup.sql).await.map_err(|error| catalog_error(&rollup.file, &field, &error))?;
+        let mut sources = BTreeMap::new();
+        for name in scanned_tables(frame.logical_plan()) {
+            if let Some(earlier) = name.strip_prefix("rollup.").and_then(|earlier| pin.rollups.get(earlier)) {
+                sources.extend(earlier.sources.clone());
+            } else if let Some((table, snapshot)) =
+                name.parse::<TableId>().ok().and_then(|table| pin.tables.get_key_value(&table))
+            {
+                sources.insert(table.clone(), *snapshot);
+            }
+        }
+        let built = match previous.rollups.get(&rollup.name) {
+            Some(kept) if kept.sources == sources => kept.clone(),
+            _ => {
+                let started = std::time::Instant::now();
+                let schema = Arc::new(frame.schema().as_arrow().clone());
+                let batches = frame.collect().await.map_err(|error| catalog_error(&rollup.file, &field, &error))?;
+                let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+                let partitions = spread(batches, inner.settings.threads);
+                let provider = MemTable::try_new(schema, partitions)
+                    .map_err(QueryError::execution(format!("rollup {}", rollup.name)))?;
+                tracing::info!(rollup = %rollup.name, rows, milliseconds = started.elapsed().as_millis() as u64, "rollup computed");
+                BuiltRollup { sources, provider: Arc::new(provider) }
+            }
+        };
+        register(&pin.context, ROLLUP_SCHEMA, &rollup.name, built.provider.clone())?;
+        pin.rollups.insert(rollup.name.clone(), built);
+    }
+    if pin.tables.keys().any(|table| table.to_string() == SITES) {
+        let batches = pin
+            .sql("SELECT code FROM core.sites WHERE deleted_at IS NULL")
+            .await?
+            .collect()
+            .await
+            .map_err(QueryError::execution("reading site codes"))?;
+        for batch in &batches {
+            let codes = opsflux_warehouse::arrow::compute::cast(batch.column(0), &DataType::Utf8)
+                .map_err(|error| QueryError::execution("reading site codes")(error.into()))?;
+            pin.sites.extend(codes.as_string::<i32>().iter().flatten().map(str::to_owned));
+        }
+    }
+    check_metrics(&inner.catalog, &pin).await?;
+    Ok(Arc::new(pin))
+}
+
+/// Plans every metric against the pin, so that a definition naming a missing column or
+/// table, or a date column that is not a date, fails at start with its file and field.
+async fn check_metrics(catalog: &Catalog, pin: &Pin) -> Result<(), QueryError> {
+    for metric in catalog.metrics() {
+        let source = pin
+            .context
+            .sql(&metric.source)
+            .await
+            .map_err(|error| catalog_error(&metric.file, &format!("metric ({}).source", metric.name), &error))?;
+        let schema = source.schema();
+        for column in std::iter::once(&"site".to_owned()).chain([&metric.date]).chain(&metric.dimensions) {
+            if schema.field_with_unqualified_name(column).is_err() {
+                return Err(CatalogError::Field {
+                    file: metric.file.clone(),
+                    field: format!("metric ({}).source", metric.name),
+                    message: format!("the source returns no column `{column}`"),
+                }
+                .into());
+            }
+        }
+        if let Ok(date) = schema.field_with_unqualified_name(&metric.date)
+            && date.data_type() != &DataType::Date32
+        {
+            return Err(CatalogError::Field {
+                file: metric.file.clone(),
+                field: format!("metric ({}).date", metric.name),
+                message: format!("`{}` is {}, not a DATE: cast it in the source", metric.date, date.data_type()),
+            }
+            .into());
+        }
+        let request = MetricRequest {
+            sites: Vec::new(),
+            from: chrono::NaiveDate::MIN,
+            to: chrono::NaiveDate::MIN,
+            grain: None,
+            by: Some(std::iter::once("site".to_owned()).chain(metric.dimensions.iter().cloned()).collect()),
+        };
+        let resolved = Resolved::new(metric, &request, |_| true)?;
+        pin.context
+            .sql(&resolved.sql(metric))
+            .await
+            .map_err(|error| catalog_error(&metric.file, &format!("metric ({}).measures", metric.name), &error))?;
+    }
+    Ok(())
+}
+
+fn catalog_error(
+    file: &str,
+    field: &str,
+    error: &opsflux_warehouse::datafusion::error::DataFusionError,
+) -> QueryError {
+    let message = error.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+    CatalogError::Field { file: file.to_owned(), field: field.to_owned(), message }.into()
+}
+
+/// Deals batches round-robin into `partitions` lists, so scans of a rollup run in parallel.
+fn spread(batches: Vec<RecordBatch>, partitions: usize) -> Vec<Vec<RecordBatch>> {
+    let mut spread = vec![Vec::new(); partitions.max(1)];
+    for (index, batch) in batches.into_iter().enumerate() {
+        spread[index % partitions.max(1)].push(batch);
+    }
+    spread
+}
