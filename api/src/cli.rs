@@ -39,9 +39,13 @@ pub enum Command {
     SampleData(SampleDataArgs),
     /// Import a file into the operational database, checking every row first.
     Import(ImportArgs),
-    /// Serve the web pages and JSON API over an existing database, capturing its changes
-    /// into the warehouse alongside (unless --no-ingest).
+    /// Serve the dashboards, the metric API and exports over the warehouse; with a
+    /// database URL, capture its changes into the warehouse alongside (unless
+    /// --no-ingest). Without one, the dashboards are read-only over the warehouse.
     Serve(ServeArgs),
+    /// Export a warehouse table or a metric's result to a file, streamed with flat
+    /// memory: Parquet (zstd), CSV, XLSX or Arrow IPC.
+    Export(ExportArgs),
     /// Capture changes from PostgreSQL into the warehouse (logical replication): an initial
     /// copy, then every change in commit order, exactly once. `ingest status` reports lag.
     Ingest(crate::capture::IngestArgs),
@@ -98,8 +102,10 @@ pub struct ImportArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    #[command(flatten)]
-    pub database: DatabaseArgs,
+    /// PostgreSQL connection URL to capture from, e.g. postgres://user@127.0.0.1:5432/opsflux.
+    /// Without it the server reads the warehouse only.
+    #[arg(long, env = "OPSFLUX_DATABASE_URL")]
+    pub database_url: Option<String>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -108,6 +114,83 @@ pub struct ServeArgs {
     /// Serve only: do not capture changes into the warehouse alongside.
     #[arg(long)]
     pub no_ingest: bool,
+    #[command(flatten)]
+    pub query: QueryArgs,
+}
+
+/// How metrics are defined and answered.
+#[derive(Debug, Clone, Args)]
+pub struct QueryArgs {
+    /// A directory of metric catalog files (`*.toml`) to use instead of the shipped catalog.
+    #[arg(long, env = "OPSFLUX_METRICS")]
+    pub metrics: Option<PathBuf>,
+    /// Seconds between looks at the warehouse for new versions; dashboards then read
+    /// the new snapshot (rollups whose sources changed are computed again).
+    #[arg(long, default_value_t = 5)]
+    pub refresh_seconds: u64,
+    /// Threads running queries (default: the machine's cores).
+    #[arg(long)]
+    pub query_threads: Option<usize>,
+}
+
+impl QueryArgs {
+    fn catalog(&self) -> anyhow::Result<opsflux_query::Catalog> {
+        Ok(match &self.metrics {
+            Some(directory) => opsflux_query::Catalog::load_dir(directory)?,
+            None => opsflux_query::Catalog::shipped()?,
+        })
+    }
+
+    fn settings(&self) -> opsflux_query::EngineSettings {
+        let mut settings = opsflux_query::EngineSettings::default();
+        if let Some(threads) = self.query_threads {
+            settings.threads = threads;
+        }
+        settings
+    }
+}
+
+impl Default for QueryArgs {
+    fn default() -> Self {
+        Self { metrics: None, refresh_seconds: 5, query_threads: None }
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["table", "metric"])))]
+pub struct ExportArgs {
+    /// The warehouse directory.
+    #[arg(long, env = "OPSFLUX_WAREHOUSE", default_value = "data/warehouse")]
+    pub warehouse: PathBuf,
+    /// A warehouse table, `schema.table` (its current rows, change log merged).
+    #[arg(long)]
+    pub table: Option<String>,
+    /// A metric of the catalog (`GET /api/metrics` or the `metrics/` files list them).
+    #[arg(long)]
+    pub metric: Option<String>,
+    /// parquet, csv, xlsx or arrow; by default taken from the output file's extension.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// The file to write; it appears only once complete.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Metric only: site codes, comma separated (default: all sites).
+    #[arg(long)]
+    pub site: Option<String>,
+    /// Metric only: first day, YYYY-MM-DD (default: 89 days before --to).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Metric only: last day, YYYY-MM-DD (default: today).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Metric only: day, week, month, quarter, year or total (default: the metric's).
+    #[arg(long)]
+    pub grain: Option<String>,
+    /// Metric only: dimensions to group by, comma separated (default: the metric's).
+    #[arg(long)]
+    pub by: Option<String>,
+    #[command(flatten)]
+    pub query: QueryArgs,
 }
 
 #[derive(Debug, Args)]
@@ -185,19 +268,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Import(args) => run_import(args).await,
         Command::Serve(args) => {
-            let url = &args.database.database_url;
-            let pool = database::connect(url, 8).await?;
             let stop = crate::capture::stop_on_ctrl_c();
+            let engine = open_engine(&args.capture.warehouse, &args.query).await?;
+            let Some(url) = &args.database_url else {
+                let source = format!("entrepôt {}", args.capture.warehouse.display());
+                tracing::info!(warehouse = %args.capture.warehouse.display(), "no database URL: read-only dashboards over the warehouse");
+                return serve(AppState { pool: None, source, engine }, args.listen, &args.query, stop).await;
+            };
+            let pool = database::connect(url, 8).await?;
             let ingest = if args.no_ingest {
                 None
             } else {
                 let options = ingest_options(&args.capture)?;
                 Some(spawn_ingest(url, &args.capture.warehouse, options, stop.clone()))
             };
-            let served = serve(AppState { pool, source: database::describe(url) }, args.listen, stop).await;
+            let state = AppState { pool: Some(pool), source: database::describe(url), engine };
+            let served = serve(state, args.listen, &args.query, stop).await;
             finish_ingest(ingest).await;
             served
         }
+        Command::Export(args) => export(args).await,
         Command::Demo(args) => demo(args).await,
         Command::Ingest(args) => crate::capture::run(args).await,
     }
@@ -275,19 +365,134 @@ async fn run_import(args: ImportArgs) -> anyhow::Result<()> {
     }
 }
 
+/// Opens the query engine over a warehouse: loads the catalog, pins the warehouse and
+/// checks every metric against it.
+pub async fn open_engine(warehouse: &std::path::Path, query: &QueryArgs) -> anyhow::Result<opsflux_query::Engine> {
+    let catalog = query.catalog()?;
+    let engine = opsflux_query::Engine::open(Warehouse::open(warehouse)?, catalog, query.settings())
+        .await
+        .with_context(|| format!("cannot open the warehouse {} for queries", warehouse.display()))?;
+    let pin = engine.pin();
+    tracing::info!(
+        tables = pin.tables.len(),
+        sites = pin.sites.len(),
+        metrics = engine.catalog().metrics().count(),
+        "warehouse pinned for queries"
+    );
+    Ok(engine)
+}
+
 async fn serve(
     state: AppState,
     listen: SocketAddr,
+    query: &QueryArgs,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!("serving on http://{listen}/ (Ctrl-C to stop)");
-    axum::serve(listener, web::router(state))
+    let engine = state.engine.clone();
+    let every = std::time::Duration::from_secs(query.refresh_seconds.max(1));
+    let mut refresh_stop = stop.clone();
+    let refresher = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = refresh_stop.wait_for(|stop| *stop) => return,
+            }
+            if let Err(error) = engine.refresh().await {
+                tracing::error!(
+                    "the warehouse could not be pinned again; the dashboards keep the previous snapshot: {error}"
+                );
+            }
+        }
+    });
+    let served = axum::serve(listener, web::router(state))
         .with_graceful_shutdown(async move {
             let _ = stop.wait_for(|stop| *stop).await.map(|_| ());
         })
         .await
-        .context("the HTTP server stopped")
+        .context("the HTTP server stopped");
+    refresher.abort();
+    served
+}
+
+async fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let format_text = match &args.format {
+        Some(format) => format.clone(),
+        None => args
+            .out
+            .extension()
+            .and_then(|extension| extension.to_str())
+            .map(str::to_owned)
+            .with_context(|| format!("give --format: {} has no extension to take it from", args.out.display()))?,
+    };
+    let format: opsflux_query::ExportFormat = format_text.parse()?;
+    let source = match (&args.table, &args.metric) {
+        (Some(table), _) => {
+            opsflux_query::ExportSource::Table(table.parse().with_context(|| format!("--table {table}"))?)
+        }
+        (None, Some(metric)) => opsflux_query::ExportSource::Metric {
+            name: metric.clone(),
+            request: opsflux_query::MetricRequest::from_text(
+                args.site.as_deref(),
+                args.from.as_deref(),
+                args.to.as_deref(),
+                args.grain.as_deref(),
+                args.by.as_deref(),
+                chrono::Utc::now().date_naive(),
+            )
+            .map_err(|error| anyhow::anyhow!("--{}: {error}", error.parameter()))?,
+        },
+        (None, None) => bail!("give --table or --metric"),
+    };
+    // A table needs no rollups: an empty catalog skips computing them.
+    let query = &args.query;
+    let catalog = if args.table.is_some() { opsflux_query::Catalog::default() } else { query.catalog()? };
+    if Warehouse::open(&args.warehouse)?.tables()?.is_empty() {
+        bail!(
+            "the warehouse {} holds no table: capture into it (opsflux ingest) or write sample data (opsflux sample-data --warehouse)",
+            args.warehouse.display()
+        );
+    }
+    let engine = opsflux_query::Engine::open(Warehouse::open(&args.warehouse)?, catalog, query.settings()).await?;
+    engine.check_export(&source).map_err(|error| match error {
+        opsflux_query::QueryError::Parameter(parameter) => anyhow::anyhow!("--{}: {parameter}", parameter.parameter()),
+        other => other.into(),
+    })?;
+    let directory =
+        args.out.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let partial = tempfile::NamedTempFile::new_in(directory)
+        .with_context(|| format!("cannot create a file in {}", directory.display()))?;
+    let file = partial.reopen().context("cannot open the temporary export file")?;
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {human_pos} rows, {per_sec}, {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(format!("exporting {}", source.name()));
+    let progress_bar = bar.clone();
+    let started = std::time::Instant::now();
+    let summary = engine
+        .export(
+            source.clone(),
+            format,
+            Box::new(std::io::BufWriter::with_capacity(1 << 20, file)),
+            Box::new(move |rows| progress_bar.set_position(rows)),
+        )
+        .await;
+    bar.finish_and_clear();
+    let summary = summary?;
+    partial.persist(&args.out).with_context(|| format!("cannot write {}", args.out.display()))?;
+    let bytes = std::fs::metadata(&args.out).map(|metadata| metadata.len()).unwrap_or(0);
+    tracing::info!(
+        export = %source.name(),
+        rows = summary.rows,
+        bytes,
+        seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
+        out = %args.out.display(),
+        "export written"
+    );
+    Ok(())
 }
 
 /// Default capture settings under the given slot, publication and warehouse.
@@ -350,13 +555,16 @@ async fn demo_without_postgres(args: &DemoArgs, missing: &crate::cluster::Cluste
     } else {
         tracing::info!(warehouse = %warehouse.display(), "the warehouse already holds the sample data; keeping it");
     }
-    if !args.no_serve {
-        tracing::warn!(
-            "the web pages read PostgreSQL and cannot start without it; the warehouse at {} is ready for Delta readers",
-            warehouse.display()
-        );
+    if args.no_serve {
+        return Ok(());
     }
-    Ok(())
+    if args.listen.ip().is_unspecified() {
+        bail!("refusing to serve the demo on {}: it has no authentication; use a loopback address", args.listen);
+    }
+    let query = QueryArgs::default();
+    let engine = open_engine(&warehouse, &query).await?;
+    let source = format!("entrepôt {} (sans PostgreSQL)", warehouse.display());
+    serve(AppState { pool: None, source, engine }, args.listen, &query, crate::capture::stop_on_ctrl_c()).await
 }
 
 async fn demo_on(url: &str, args: &DemoArgs) -> anyhow::Result<()> {
@@ -380,7 +588,14 @@ async fn demo_on(url: &str, args: &DemoArgs) -> anyhow::Result<()> {
     }
     let stop = crate::capture::stop_on_ctrl_c();
     let ingest = spawn_ingest(url, &warehouse, options, stop.clone());
-    let served = serve(AppState { pool, source: database::describe(url) }, args.listen, stop).await;
+    let query = QueryArgs::default();
+    let served = match open_engine(&warehouse, &query).await {
+        Ok(engine) => {
+            let state = AppState { pool: Some(pool), source: database::describe(url), engine };
+            serve(state, args.listen, &query, stop).await
+        }
+        Err(error) => Err(error),
+    };
     finish_ingest(Some(ingest)).await;
     served
 }

@@ -4,6 +4,7 @@
 pub mod capture;
 pub mod cli;
 pub mod cluster;
+pub mod dashboards;
 pub mod database;
 pub mod import;
 pub mod sample_warehouse;

@@ -113,6 +113,42 @@ pub async fn write_sample_warehouse(root: &Path, options: Options) -> anyhow::Re
     Ok(written)
 }
 
+/// Writes hand-made tables into an empty warehouse: each `(table, csv)` is PostgreSQL
+/// CSV whose header row names the columns given, typed by the migrations like sample
+/// data. Columns left out get their constant default, or null when the default is
+/// computed (`now()`, `gen_random_uuid()`); every other declared table is created
+/// empty. For fixtures that tests can compute by hand. Returns the rows written.
+pub async fn write_csv_tables(root: &Path, tables: &[(&str, &str)]) -> anyhow::Result<u64> {
+    let declared = migration_tables()?;
+    let warehouse = Warehouse::open(root)?;
+    if !warehouse.tables()?.is_empty() {
+        bail!("the warehouse {} already holds tables: fixtures go into an empty warehouse", root.display());
+    }
+    let by_name: HashMap<String, &DeclaredTable> =
+        declared.iter().map(|table| (table.table.id.to_string(), table)).collect();
+    let mut bodies = Vec::new();
+    for (name, csv) in tables {
+        let (header, body) = csv.split_once('\n').unwrap_or((csv, ""));
+        let columns: Vec<&str> = header.trim_end_matches('\r').split(',').collect();
+        bodies.push((ColumnPlan::with_defaults(&by_name, name, &columns, Defaults::ComputedAsNull)?, body));
+    }
+    let checkpoint = Checkpoint { writer: WRITER.into(), lsn: Lsn(0) };
+    let bar = ProgressBar::hidden();
+    let mut written = 0;
+    for (plan, body) in &bodies {
+        let mut writer = TableWriter::new(&warehouse, plan, &checkpoint);
+        writer.push_csv(body, &bar).await?;
+        written += writer.finish().await?;
+    }
+    for table in &declared {
+        if !tables.iter().any(|(name, _)| *name == table.table.id.to_string()) {
+            let plan = ColumnPlan::new(&by_name, &table.table.id.to_string(), &[])?;
+            TableWriter::new(&warehouse, &plan, &checkpoint).finish().await?;
+        }
+    }
+    Ok(written)
+}
+
 /// Where each declared column's value comes from: a generated field, or the value a
 /// row leaving the column out gets.
 struct ColumnPlan<'a> {
@@ -120,6 +156,15 @@ struct ColumnPlan<'a> {
     sources: Vec<ColumnSource>,
     /// Fields per generated row.
     fields: usize,
+}
+
+/// What a column left out of the rows gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Defaults {
+    /// Its constant default; a computed one (`now()`) is an error.
+    Constant,
+    /// Its constant default, or null when the default is computed.
+    ComputedAsNull,
 }
 
 enum ColumnSource {
@@ -131,6 +176,15 @@ enum ColumnSource {
 
 impl<'a> ColumnPlan<'a> {
     fn new(by_name: &HashMap<String, &'a DeclaredTable>, name: &str, generated: &[&str]) -> anyhow::Result<Self> {
+        Self::with_defaults(by_name, name, generated, Defaults::Constant)
+    }
+
+    fn with_defaults(
+        by_name: &HashMap<String, &'a DeclaredTable>,
+        name: &str,
+        generated: &[&str],
+        defaults: Defaults,
+    ) -> anyhow::Result<Self> {
         let table = by_name
             .get(name)
             .copied()
@@ -147,7 +201,11 @@ impl<'a> ColumnPlan<'a> {
                 Some(field) => ColumnSource::Field(field),
                 // A table without generated rows needs no value for what rows leave out.
                 None if generated.is_empty() => ColumnSource::Fixed(None),
-                None => ColumnSource::Fixed(table.omitted_value(index)?),
+                None => match (table.omitted_value(index), defaults) {
+                    (Ok(value), _) => ColumnSource::Fixed(value),
+                    (Err(_), Defaults::ComputedAsNull) => ColumnSource::Fixed(None),
+                    (Err(error), Defaults::Constant) => return Err(error.into()),
+                },
             });
         }
         Ok(Self { table, sources, fields: generated.len() })

@@ -1,19 +1,26 @@
-//! The HTTP server: an overview page of the operational database and its JSON twin.
-//! Errors leave as `application/problem+json`.
+//! The HTTP server: dashboards (server-rendered HTML with SVG charts), the metric API,
+//! exports, and the table overview. Errors leave as `application/problem+json`.
 
-use axum::extract::State;
+use std::io::Write;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use opsflux_query::{Engine, ExportFormat, ExportSource, MetricRequest, ParameterError, QueryError};
+use opsflux_warehouse::TableId;
 use sqlx::PgPool;
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub pool: PgPool,
-    /// Shown on the page: where the data lives (`host:port/database`).
+    /// The operational database, when serving alongside it (none: warehouse only).
+    pub pool: Option<PgPool>,
+    /// Shown on pages: where the data comes from (`host:port/database` or the warehouse).
     pub source: String,
+    pub engine: Engine,
 }
 
 /// An error as an RFC 9457 problem document. Internal details are logged, not sent.
@@ -22,44 +29,258 @@ pub struct ApiError {
     status: StatusCode,
     title: &'static str,
     detail: String,
+    /// The query parameter at fault, as an extension member.
+    parameter: Option<&'static str>,
 }
 
 impl ApiError {
-    fn internal(context: &str, error: &dyn std::error::Error) -> Self {
+    pub(crate) fn internal(context: &str, error: &dyn std::error::Error) -> Self {
         tracing::error!(%error, "{context}");
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             title: "Internal error",
             detail: format!("{context}; the server log has the details"),
+            parameter: None,
+        }
+    }
+
+    pub(crate) fn bad_parameter(error: &ParameterError) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            title: "Invalid parameter",
+            detail: error.to_string(),
+            parameter: Some(error.parameter()),
+        }
+    }
+
+    fn not_found(detail: String) -> Self {
+        Self { status: StatusCode::NOT_FOUND, title: "Not found", detail, parameter: None }
+    }
+
+    pub(crate) fn from_query(context: &str, error: QueryError) -> Self {
+        match error {
+            QueryError::Parameter(ParameterError::UnknownMetric(name)) => {
+                let mut problem = Self::bad_parameter(&ParameterError::UnknownMetric(name));
+                problem.status = StatusCode::NOT_FOUND;
+                problem
+            }
+            QueryError::Parameter(parameter) => Self::bad_parameter(&parameter),
+            other => Self::internal(context, &other),
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "type": "about:blank",
             "title": self.title,
             "status": self.status.as_u16(),
             "detail": self.detail,
         });
+        if let Some(parameter) = self.parameter {
+            body["parameter"] = parameter.into();
+        }
         (self.status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response()
     }
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(overview_page))
+    let mut router = Router::new();
+    for page in crate::dashboards::PAGES {
+        router = router.route(page.path, get(crate::dashboards::page_handler));
+    }
+    router
+        .route("/tables", get(tables_page))
         .route("/api/tables", get(tables_json))
+        .route("/api/sites", get(sites_json))
+        .route("/api/metrics", get(metrics_json))
+        .route("/api/metrics/{name}", get(metric_json))
+        .route("/api/export", get(export))
         .route("/healthz", get(|| async { "ok" }))
-        .fallback(|| async {
-            ApiError {
-                status: StatusCode::NOT_FOUND,
-                title: "Not found",
-                detail: "no such page or endpoint".to_owned(),
-            }
-        })
+        .fallback(|| async { ApiError::not_found("no such page or endpoint".to_owned()) })
         .with_state(state)
+}
+
+/// Query parameters shared by metric answers, pages and exports.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct MetricParameters {
+    pub site: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub grain: Option<String>,
+    pub by: Option<String>,
+}
+
+impl MetricParameters {
+    pub fn request(&self) -> Result<MetricRequest, ParameterError> {
+        MetricRequest::from_text(
+            self.site.as_deref(),
+            self.from.as_deref(),
+            self.to.as_deref(),
+            self.grain.as_deref(),
+            self.by.as_deref(),
+            chrono::Utc::now().date_naive(),
+        )
+    }
+}
+
+async fn metrics_json(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let metrics: Vec<serde_json::Value> = state
+        .engine
+        .catalog()
+        .metrics()
+        .map(|metric| {
+            serde_json::json!({
+                "name": metric.name,
+                "title": metric.title,
+                "description": metric.description,
+                "unit": metric.unit,
+                "chart": metric.chart,
+                "grain": metric.grain,
+                "dimensions": std::iter::once("site").chain(metric.dimensions.iter().map(String::as_str)).collect::<Vec<_>>(),
+                "required": metric.required,
+                "default_by": metric.default_by,
+                "measures": metric.measures,
+                "href": format!("/api/metrics/{}", metric.name),
+            })
+        })
+        .collect();
+    Json(serde_json::json!({ "metrics": metrics }))
+}
+
+async fn metric_json(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(parameters): Query<MetricParameters>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let request = parameters.request().map_err(|error| ApiError::bad_parameter(&error))?;
+    let result = state.engine.metric(&name, &request).await.map_err(|error| ApiError::from_query("metric", error))?;
+    serde_json::to_value(&*result).map(Json).map_err(|error| ApiError::internal("serializing a metric", &error))
+}
+
+async fn sites_json(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let pin = state.engine.pin();
+    Json(serde_json::json!({ "sites": pin.sites, "pin": pin.generation }))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct ExportParameters {
+    table: Option<String>,
+    metric: Option<String>,
+    format: Option<String>,
+    #[serde(flatten)]
+    metric_parameters: MetricParameters,
+}
+
+/// Bytes handed from the export thread to the response body, in chunks of about 64 KiB.
+struct ChannelWriter {
+    sender: tokio::sync::mpsc::Sender<Bytes>,
+    buffer: Vec<u8>,
+}
+
+const CHUNK_BYTES: usize = 64 * 1024;
+
+impl Write for ChannelWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(bytes);
+        if self.buffer.len() >= CHUNK_BYTES {
+            self.flush()?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK_BYTES)));
+        self.sender
+            .blocking_send(chunk)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away"))
+    }
+}
+
+/// `GET /api/export?table=schema.table|metric=name&format=…`: streamed as it is written.
+async fn export(
+    State(state): State<AppState>,
+    Query(parameters): Query<ExportParameters>,
+) -> Result<Response, ApiError> {
+    let format: ExportFormat =
+        parameters.format.as_deref().unwrap_or("parquet").parse().map_err(|error| ApiError::bad_parameter(&error))?;
+    let source = match (&parameters.table, &parameters.metric) {
+        (Some(table), None) => ExportSource::Table(
+            table
+                .parse::<TableId>()
+                .map_err(|_| ApiError::bad_parameter(&ParameterError::UnknownTable(table.clone())))?,
+        ),
+        (None, Some(metric)) => ExportSource::Metric {
+            name: metric.clone(),
+            request: parameters.metric_parameters.request().map_err(|error| ApiError::bad_parameter(&error))?,
+        },
+        _ => {
+            return Err(ApiError {
+                status: StatusCode::BAD_REQUEST,
+                title: "Invalid parameter",
+                detail: "give exactly one of `table` (schema.table) or `metric`".into(),
+                parameter: Some("table"),
+            });
+        }
+    };
+    state.engine.check_export(&source).map_err(|error| ApiError::from_query("export", error))?;
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Bytes>(4);
+    let file_name = format!("{}.{}", source.name(), format.extension());
+    let engine = state.engine.clone();
+    let description = source.name();
+    tokio::spawn(async move {
+        let sink = Box::new(ChannelWriter { sender, buffer: Vec::with_capacity(CHUNK_BYTES) });
+        match engine.export(source, format, sink, Box::new(|_| {})).await {
+            Ok(summary) => tracing::info!(export = %description, rows = summary.rows, "export sent"),
+            Err(error) => tracing::warn!(export = %description, %error, "export stopped"),
+        }
+    });
+    let body = futures::stream::poll_fn(move |context| {
+        receiver.poll_recv(context).map(|chunk| chunk.map(Ok::<Bytes, std::io::Error>))
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, format.media_type().to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+/// Row counts: of the operational database when connected, else of the warehouse.
+async fn counts(state: &AppState) -> Result<Vec<(String, i64)>, ApiError> {
+    match &state.pool {
+        Some(pool) => crate::database::table_row_counts(pool)
+            .await
+            .map_err(|error| ApiError::internal("counting rows failed", &error)),
+        None => {
+            let warehouse = state.engine.warehouse();
+            let tables = warehouse.tables().map_err(|error| ApiError::internal("listing tables failed", &error))?;
+            let mut counts = Vec::new();
+            for table in tables {
+                let rows = match warehouse.describe(&table).await {
+                    Ok(Some(info)) => info.rows as i64,
+                    Ok(None) => 0,
+                    Err(error) => return Err(ApiError::internal("reading a table failed", &error)),
+                };
+                counts.push((table.to_string(), rows));
+            }
+            Ok(counts)
+        }
+    }
+}
+
+async fn tables_json(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let tables = counts(&state).await?;
+    Ok(Json(serde_json::json!({
+        "source": state.source,
+        "tables": tables.iter().map(|(name, rows)| serde_json::json!({"table": name, "rows": rows})).collect::<Vec<_>>(),
+    })))
 }
 
 /// Modules in the order a site manager reads them, with the schema that holds each.
@@ -78,21 +299,7 @@ const MODULES: &[(&str, &str)] = &[
     ("platform", "Plateforme — utilisateurs, rôles, audit, planifications"),
 ];
 
-async fn counts(state: &AppState) -> Result<Vec<(String, i64)>, ApiError> {
-    crate::database::table_row_counts(&state.pool)
-        .await
-        .map_err(|error| ApiError::internal("counting rows failed", &error))
-}
-
-async fn tables_json(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    let tables = counts(&state).await?;
-    Ok(Json(serde_json::json!({
-        "source": state.source,
-        "tables": tables.iter().map(|(name, rows)| serde_json::json!({"table": name, "rows": rows})).collect::<Vec<_>>(),
-    })))
-}
-
-async fn overview_page(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
+async fn tables_page(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
     let tables = counts(&state).await?;
     let total: i64 = tables.iter().map(|(_, rows)| rows).sum();
     let mut sections = String::new();
@@ -119,30 +326,15 @@ async fn overview_page(State(state): State<AppState>) -> Result<Html<String>, Ap
     let body = if total == 0 {
         "<p class=\"empty\">La base ne contient encore aucune donnée. Chargez un jeu d'essai avec <code>opsflux sample-data</code> ou importez une liste de charges avec <code>opsflux import</code>.</p>".to_owned()
     } else {
-        sections
+        format!("<div class=\"grid\">{sections}</div>")
     };
-    Ok(Html(format!(
-        r#"<!doctype html>
-<html lang="fr"><head><meta charset="utf-8"><title>OpsFlux — données opérationnelles</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #1d2733; }}
-header p {{ color: #5b6b7c; }}
-main {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(22rem, 1fr)); gap: 1rem; }}
-section {{ border: 1px solid #d8dee6; border-radius: 6px; padding: 0 1rem 1rem; }}
-h2 {{ font-size: 1rem; }}
-table {{ width: 100%; border-collapse: collapse; font-size: .9rem; }}
-td, th {{ padding: .2rem .3rem; border-bottom: 1px solid #eef1f4; text-align: left; }}
-.n {{ text-align: right; font-variant-numeric: tabular-nums; }}
-.empty {{ padding: 2rem; background: #f6f8fa; border-radius: 6px; }}
-</style></head>
-<body><header><h1>OpsFlux — données opérationnelles</h1>
-<p>Source : <code>{source}</code> · {n_tables} tables · <strong id="total">{total}</strong> lignes</p></header>
-<main>{body}</main></body></html>"#,
-        source = escape(&state.source),
-        n_tables = tables.len(),
-        total = group_thousands(total),
-    )))
+    let header = format!(
+        "<p>Source : <code>{}</code> · {} tables · <strong id=\"total\">{}</strong> lignes</p>",
+        escape(&state.source),
+        tables.len(),
+        group_thousands(total)
+    );
+    Ok(Html(crate::dashboards::layout("/tables", "Tables et lignes", &header, &body)))
 }
 
 /// `1234567` → `1 234 567` (French grouping with narrow no-break spaces).
@@ -158,7 +350,7 @@ pub fn group_thousands(value: i64) -> String {
     if value < 0 { format!("-{grouped}") } else { grouped }
 }
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 

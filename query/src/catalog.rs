@@ -209,9 +209,10 @@ impl Catalog {
 
 fn check_metric(file: &str, index: usize, metric: &Metric) -> Result<(), CatalogError> {
     let field = |name: &str| format!("metric[{index}] ({}).{name}", metric.name);
-    let valid_name = metric.name.split_once('.').is_some_and(|(module, rest)| {
-        is_identifier(module) && is_identifier(rest) && !rest.contains('.')
-    });
+    let valid_name = metric
+        .name
+        .split_once('.')
+        .is_some_and(|(module, rest)| is_identifier(module) && is_identifier(rest) && !rest.contains('.'));
     if !valid_name {
         return Err(field_error(file, &field("name"), "expected `module.metric` in lowercase letters, digits and `_`"));
     }
@@ -343,29 +344,59 @@ measures = [{ name = "incidents", label = "Incidents", sql = "count(*)", format 
     fn a_good_file_loads_its_metrics_and_rollups() {
         let catalog = Catalog::from_files([("hse.toml", GOOD)]).unwrap();
         let metric = catalog.metric("hse.incidents").unwrap();
-        assert_eq!((metric.grain, metric.chart, metric.file.as_str()), (Grain::Month, ChartKind::StackedBar, "hse.toml"));
+        assert_eq!(
+            (metric.grain, metric.chart, metric.file.as_str()),
+            (Grain::Month, ChartKind::StackedBar, "hse.toml")
+        );
         assert_eq!(catalog.rollups()[0].name, "daily");
     }
 
     #[test]
     fn bad_definitions_name_their_file_and_field() {
         let cases = [
-            (GOOD.replace("grain = \"month\"", "grain = \"fortnight\""), "hse.toml: line 13, column 9 (`grain = \"fortnight\"`): unknown variant `fortnight`"),
-            (GOOD.replace("name = \"hse.incidents\"", "name = \"Incidents\""), "hse.toml: metric[0] (Incidents).name: expected `module.metric`"),
-            (GOOD.replace("default_by = [\"site\"]", "default_by = [\"zone\"]"), "hse.toml: metric[0] (hse.incidents).default_by[0]: `zone` is not one of the metric's dimensions"),
-            (GOOD.replace("sql = \"count(*)\"", "sql = \"count(*); DROP\""), "hse.toml: metric[0] (hse.incidents).measures[0].sql: one expression or query, without `;`"),
-            (GOOD.replace("format = \"integer\"", "format = \"roman\""), "hse.toml: line 18, column 83 (`measures = [{ name = \"incidents\", label = \"Incidents\", sql = \"count(*)\", format = \"roman\" }]`): unknown variant `roman`"),
-            (GOOD.replace("unit = \"incidents\"\n", ""), "hse.toml: line 7, column 1 (`[[metric]]`): missing field `unit`"),
-            (GOOD.replace("chart = ", "colour = \"red\"\nchart = "), "hse.toml: line 12, column 1 (`colour = \"red\"`): unknown field `colour`"),
-            (GOOD.replace("name = \"daily\"", "name = \"Daily\""), "hse.toml: rollup[0] (Daily).name: `Daily` is not a lowercase identifier"),
+            (
+                GOOD.replace("grain = \"month\"", "grain = \"fortnight\""),
+                "hse.toml: line 13, column 9 (`grain = \"fortnight\"`): unknown variant `fortnight`",
+            ),
+            (
+                GOOD.replace("name = \"hse.incidents\"", "name = \"Incidents\""),
+                "hse.toml: metric[0] (Incidents).name: expected `module.metric`",
+            ),
+            (
+                GOOD.replace("default_by = [\"site\"]", "default_by = [\"zone\"]"),
+                "hse.toml: metric[0] (hse.incidents).default_by[0]: `zone` is not one of the metric's dimensions",
+            ),
+            (
+                GOOD.replace("sql = \"count(*)\"", "sql = \"count(*); DROP\""),
+                "hse.toml: metric[0] (hse.incidents).measures[0].sql: one expression or query, without `;`",
+            ),
+            (
+                GOOD.replace("format = \"integer\"", "format = \"roman\""),
+                "hse.toml: line 18, column 83 (`measures = [{ name = \"incidents\", label = \"Incidents\", sql = \"count(*)\", format = \"roman\" }]`): unknown variant `roman`",
+            ),
+            (
+                GOOD.replace("unit = \"incidents\"\n", ""),
+                "hse.toml: line 7, column 1 (`[[metric]]`): missing field `unit`",
+            ),
+            (
+                GOOD.replace("chart = ", "colour = \"red\"\nchart = "),
+                "hse.toml: line 12, column 1 (`colour = \"red\"`): unknown field `colour`",
+            ),
+            (
+                GOOD.replace("name = \"daily\"", "name = \"Daily\""),
+                "hse.toml: rollup[0] (Daily).name: `Daily` is not a lowercase identifier",
+            ),
         ];
         for (text, expected) in cases {
             let error = error_of(&text);
             assert!(error.starts_with(expected), "expected `{expected}…`, got `{error}`");
         }
-        let twice = Catalog::from_files([("a.toml", GOOD), ("b.toml", &GOOD.replace("[[rollup]]\nname = \"daily\"", "[[rollup]]\nname = \"other\""))])
-            .unwrap_err()
-            .to_string();
+        let twice = Catalog::from_files([
+            ("a.toml", GOOD),
+            ("b.toml", &GOOD.replace("[[rollup]]\nname = \"daily\"", "[[rollup]]\nname = \"other\"")),
+        ])
+        .unwrap_err()
+        .to_string();
         assert_eq!(twice, "b.toml: metric[0].name: `hse.incidents` is declared twice");
     }
 

@@ -9,11 +9,9 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use opsflux_warehouse::arrow::array::{AsArray, RecordBatch};
 use opsflux_warehouse::arrow::datatypes::DataType;
 use opsflux_warehouse::datafusion::catalog::{MemorySchemaProvider, TableProvider};
-use opsflux_warehouse::datafusion::common::tree_node::TreeNodeRecursion;
-use opsflux_warehouse::datafusion::datasource::MemTable;
-use opsflux_warehouse::datafusion::logical_expr::LogicalPlan;
-use opsflux_warehouse::datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use opsflux_warehouse::datafusion::common::TableReference;
+use opsflux_warehouse::datafusion::datasource::MemTable;
+use opsflux_warehouse::datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use opsflux_warehouse::{Snapshot, TableId, Warehouse};
 
 use crate::catalog::{Catalog, CatalogError, Metric};
@@ -60,16 +58,20 @@ struct BuiltRollup {
 }
 
 impl Pin {
-    /// `schema.table` → `v12` or `v12+log v3`, for the warehouse tables a plan reads.
-    fn versions_read(&self, plan: &LogicalPlan) -> BTreeMap<String, String> {
+    /// `schema.table` → `v12` or `v12+log v3`, for the warehouse tables a query names
+    /// (directly or through the rollups it reads).
+    fn versions_read(&self, sql: &str) -> BTreeMap<String, String> {
         let mut read = BTreeMap::new();
-        for name in scanned_tables(plan) {
-            if let Some(rollup) = name.strip_prefix("rollup.").and_then(|rollup| self.rollups.get(rollup)) {
+        for (table, snapshot) in &self.tables {
+            if names(sql, &table.to_string()) {
+                read.insert(table.to_string(), describe(snapshot));
+            }
+        }
+        for (name, rollup) in &self.rollups {
+            if names(sql, &format!("{ROLLUP_SCHEMA}.{name}")) {
                 for (table, snapshot) in &rollup.sources {
                     read.insert(table.to_string(), describe(snapshot));
                 }
-            } else if let Some(snapshot) = name.parse::<TableId>().ok().and_then(|table| self.tables.get(&table)) {
-                read.insert(name, describe(snapshot));
             }
         }
         read
@@ -116,16 +118,16 @@ fn describe(snapshot: &Snapshot) -> String {
     }
 }
 
-/// Names of the tables a plan scans, subqueries included.
-fn scanned_tables(plan: &LogicalPlan) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    let _ = plan.apply_with_subqueries(|node| {
-        if let LogicalPlan::TableScan(scan) = node {
-            names.insert(scan.table_name.to_string());
-        }
-        Ok(TreeNodeRecursion::Continue)
-    });
-    names
+/// Whether `sql` names `qualified` (`schema.table`) as a whole word. Names are read
+/// from the text rather than the plan because DataFusion inlines the pinned views, so
+/// the plan's scans no longer carry the table names.
+fn names(sql: &str, qualified: &str) -> bool {
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+    sql.match_indices(qualified).any(|(start, _)| {
+        let before = sql[..start].chars().next_back();
+        let after = sql[start + qualified.len()..].chars().next();
+        !before.is_some_and(is_word) && !after.is_some_and(is_word)
+    })
 }
 
 /// A runtime for CPU-bound plans; shut down without blocking when the engine goes,
@@ -275,8 +277,9 @@ impl Engine {
             if pin.is_empty() {
                 return MetricResult::new(&metric, &resolved, &[], pin.generation, BTreeMap::new());
             }
-            let frame = pin.sql(&resolved.sql(&metric)).await?;
-            let read = pin.versions_read(frame.logical_plan());
+            let sql = resolved.sql(&metric);
+            let frame = pin.sql(&sql).await?;
+            let read = pin.versions_read(&sql);
             let batches = frame.collect().await.map_err(QueryError::execution(format!("metric {}", metric.name)))?;
             MetricResult::new(&metric, &resolved, &batches, pin.generation, read)
         })
@@ -289,7 +292,12 @@ fn new_context(threads: usize) -> SessionContext {
     SessionContext::new_with_config(config)
 }
 
-fn register(context: &SessionContext, schema: &str, table: &str, provider: Arc<dyn TableProvider>) -> Result<(), QueryError> {
+fn register(
+    context: &SessionContext,
+    schema: &str,
+    table: &str,
+    provider: Arc<dyn TableProvider>,
+) -> Result<(), QueryError> {
     let catalog = context
         .catalog("datafusion")
         .ok_or_else(|| QueryError::Runtime("the session has no default catalog".into()))?;
@@ -320,13 +328,8 @@ async fn build_pin(inner: &Inner, previous: Arc<Pin>) -> Result<Arc<Pin>, QueryE
         let frame = warehouse.frame(&context, table, Some(*snapshot)).await?;
         register(&context, table.schema(), table.table(), frame.into_view())?;
     }
-    let mut pin = Pin {
-        generation: previous.generation + 1,
-        tables,
-        sites: BTreeSet::new(),
-        context,
-        rollups: HashMap::new(),
-    };
+    let mut pin =
+        Pin { generation: previous.generation + 1, tables, sites: BTreeSet::new(), context, rollups: HashMap::new() };
     if pin.tables.is_empty() {
         return Ok(Arc::new(pin));
     }
@@ -334,13 +337,14 @@ async fn build_pin(inner: &Inner, previous: Arc<Pin>) -> Result<Arc<Pin>, QueryE
         let field = format!("rollup ({}).sql", rollup.name);
         let frame = pin.context.sql(&rollup.sql).await.map_err(|error| catalog_error(&rollup.file, &field, &error))?;
         let mut sources = BTreeMap::new();
-        for name in scanned_tables(frame.logical_plan()) {
-            if let Some(earlier) = name.strip_prefix("rollup.").and_then(|earlier| pin.rollups.get(earlier)) {
-                sources.extend(earlier.sources.clone());
-            } else if let Some((table, snapshot)) =
-                name.parse::<TableId>().ok().and_then(|table| pin.tables.get_key_value(&table))
-            {
+        for (table, snapshot) in &pin.tables {
+            if names(&rollup.sql, &table.to_string()) {
                 sources.insert(table.clone(), *snapshot);
+            }
+        }
+        for (name, earlier) in &pin.rollups {
+            if names(&rollup.sql, &format!("{ROLLUP_SCHEMA}.{name}")) {
+                sources.extend(earlier.sources.clone());
             }
         }
         let built = match previous.rollups.get(&rollup.name) {
@@ -423,11 +427,7 @@ async fn check_metrics(catalog: &Catalog, pin: &Pin) -> Result<(), QueryError> {
     Ok(())
 }
 
-fn catalog_error(
-    file: &str,
-    field: &str,
-    error: &opsflux_warehouse::datafusion::error::DataFusionError,
-) -> QueryError {
+fn catalog_error(file: &str, field: &str, error: &opsflux_warehouse::datafusion::error::DataFusionError) -> QueryError {
     let message = error.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
     CatalogError::Field { file: file.to_owned(), field: field.to_owned(), message }.into()
 }
@@ -439,4 +439,17 @@ fn spread(batches: Vec<RecordBatch>, partitions: usize) -> Vec<Vec<RecordBatch>>
         spread[index % partitions.max(1)].push(batch);
     }
     spread
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn table_names_are_found_as_whole_words() {
+        let sql = "SELECT * FROM pob.stays JOIN core.sites_extra ON true JOIN rollup.pob_daily AS pob_daily";
+        let found: Vec<&str> = ["pob.stays", "core.sites", "rollup.pob_daily", "rollup.pob"]
+            .into_iter()
+            .filter(|name| super::names(sql, name))
+            .collect();
+        assert_eq!(found, ["pob.stays", "rollup.pob_daily"]);
+    }
 }

@@ -9,7 +9,9 @@ use futures::StreamExt;
 use opsflux_warehouse::TableId;
 use opsflux_warehouse::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use opsflux_warehouse::arrow::compute::cast;
-use opsflux_warehouse::arrow::datatypes::{DataType, Date32Type, Float64Type, Schema, TimeUnit, TimestampMicrosecondType};
+use opsflux_warehouse::arrow::datatypes::{
+    DataType, Date32Type, Float64Type, Schema, TimeUnit, TimestampMicrosecondType,
+};
 use opsflux_warehouse::parquet::arrow::ArrowWriter;
 use opsflux_warehouse::parquet::basic::{Compression, ZstdLevel};
 use opsflux_warehouse::parquet::file::properties::WriterProperties;
@@ -110,8 +112,7 @@ impl Engine {
             }
             ExportSource::Table(_) => Ok(()),
             ExportSource::Metric { name, request } => {
-                let metric =
-                    self.catalog().metric(name).ok_or_else(|| ParameterError::UnknownMetric(name.clone()))?;
+                let metric = self.catalog().metric(name).ok_or_else(|| ParameterError::UnknownMetric(name.clone()))?;
                 Resolved::new(metric, request, |site| pin.sites.contains(site))?;
                 Ok(())
             }
@@ -174,18 +175,25 @@ enum FormatWriter {
 }
 
 impl FormatWriter {
-    fn new(format: ExportFormat, sink: Box<dyn Write + Send>, schema: &Arc<Schema>, name: &str) -> Result<Self, QueryError> {
+    fn new(
+        format: ExportFormat,
+        sink: Box<dyn Write + Send>,
+        schema: &Arc<Schema>,
+        name: &str,
+    ) -> Result<Self, QueryError> {
         Ok(match format {
             ExportFormat::Parquet => {
                 let properties = WriterProperties::builder()
                     .set_compression(Compression::ZSTD(ZstdLevel::default()))
                     .set_max_row_group_row_count(Some(PARQUET_ROW_GROUP))
                     .build();
-                FormatWriter::Parquet(ArrowWriter::try_new(sink, schema.clone(), Some(properties)).map_err(export_error)?)
+                FormatWriter::Parquet(
+                    ArrowWriter::try_new(sink, schema.clone(), Some(properties)).map_err(export_error)?,
+                )
             }
-            ExportFormat::Csv => FormatWriter::Csv(
-                opsflux_warehouse::arrow::csv::WriterBuilder::new().with_header(true).build(sink),
-            ),
+            ExportFormat::Csv => {
+                FormatWriter::Csv(opsflux_warehouse::arrow::csv::WriterBuilder::new().with_header(true).build(sink))
+            }
             ExportFormat::Arrow => FormatWriter::Arrow(
                 opsflux_warehouse::arrow::ipc::writer::FileWriter::try_new(sink, schema).map_err(export_error)?,
             ),
@@ -258,7 +266,10 @@ impl XlsxWriter {
                     let decimals = "0".repeat(usize::try_from(*scale).unwrap_or(2).min(10));
                     (CellKind::Number, Format::new().set_num_format(format!("#,##0.{decimals}")))
                 }
-                data_type if data_type.is_integer() || matches!(data_type, DataType::Decimal128(..) | DataType::Decimal256(..)) => {
+                data_type
+                    if data_type.is_integer()
+                        || matches!(data_type, DataType::Decimal128(..) | DataType::Decimal256(..)) =>
+                {
                     (CellKind::Number, Format::new().set_num_format("0"))
                 }
                 data_type if data_type.is_floating() => (CellKind::Number, Format::new().set_num_format("#,##0.00")),
@@ -331,7 +342,11 @@ impl XlsxWriter {
                 let written = match kind {
                     CellKind::Number => {
                         let value = array.as_primitive::<Float64Type>().value(index);
-                        if value.is_finite() { sheet.write_number_with_format(row, column, value, format).map(|_| ()) } else { Ok(()) }
+                        if value.is_finite() {
+                            sheet.write_number_with_format(row, column, value, format).map(|_| ())
+                        } else {
+                            Ok(())
+                        }
                     }
                     CellKind::Boolean => sheet.write_boolean(row, column, array.as_boolean().value(index)).map(|_| ()),
                     CellKind::Date => {
@@ -343,7 +358,9 @@ impl XlsxWriter {
                         let serial = micros / 86_400_000_000.0 + EXCEL_UNIX_EPOCH;
                         sheet.write_number_with_format(row, column, serial, format).map(|_| ())
                     }
-                    CellKind::Text => sheet.write_string(row, column, array.as_string::<i32>().value(index)).map(|_| ()),
+                    CellKind::Text => {
+                        sheet.write_string(row, column, array.as_string::<i32>().value(index)).map(|_| ())
+                    }
                 };
                 written.map_err(|error| {
                     QueryError::Export(format!("row {row}, column {}: {error}", self.header[column_index]))

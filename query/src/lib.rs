@@ -79,7 +79,9 @@ pub enum QueryError {
 }
 
 impl QueryError {
-    pub(crate) fn execution(context: impl Into<String>) -> impl FnOnce(opsflux_warehouse::datafusion::error::DataFusionError) -> Self {
+    pub(crate) fn execution(
+        context: impl Into<String>,
+    ) -> impl FnOnce(opsflux_warehouse::datafusion::error::DataFusionError) -> Self {
         let context = context.into();
         move |source| QueryError::Execution { context, source: Box::new(source) }
     }

@@ -105,7 +105,13 @@ impl Resolved {
                 ordered.push(name.clone());
             }
         }
-        Ok(Self { sites, from: request.from, to: request.to, grain: request.grain.unwrap_or(metric.grain), by: ordered })
+        Ok(Self {
+            sites,
+            from: request.from,
+            to: request.to,
+            grain: request.grain.unwrap_or(metric.grain),
+            by: ordered,
+        })
     }
 
     /// The one query answering the request: the source filtered to the period and
@@ -114,9 +120,12 @@ impl Resolved {
         let date = format!("source.{}", quote(&metric.date));
         let mut columns = vec![format!("{} AS period", self.grain.sql_bucket(&date, self.from))];
         columns.extend(self.by.iter().map(|name| format!("CAST(source.{0} AS VARCHAR) AS {0}", quote(name))));
-        columns.extend(metric.measures.iter().map(|measure| {
-            format!("CAST(({}) AS DOUBLE) AS {}", measure.sql.trim(), quote(&measure.name))
-        }));
+        columns.extend(
+            metric
+                .measures
+                .iter()
+                .map(|measure| format!("CAST(({}) AS DOUBLE) AS {}", measure.sql.trim(), quote(&measure.name))),
+        );
         let mut filters = vec![format!("{date} BETWEEN DATE '{}' AND DATE '{}'", self.from, self.to)];
         if !self.sites.is_empty() {
             let list: Vec<String> = self.sites.iter().map(|site| literal(site)).collect();
@@ -219,8 +228,12 @@ impl MetricResult {
             "site" => "Site".to_owned(),
             other => other.replace('_', " "),
         };
-        let mut columns =
-            vec![ResultColumn { name: "period".into(), label: "Période".into(), role: ColumnRole::Period, format: None }];
+        let mut columns = vec![ResultColumn {
+            name: "period".into(),
+            label: "Période".into(),
+            role: ColumnRole::Period,
+            format: None,
+        }];
         columns.extend(resolved.by.iter().map(|name| ResultColumn {
             name: name.clone(),
             label: dimension_label(name),
@@ -258,7 +271,11 @@ impl MetricResult {
                         let texts = convert(&DataType::Utf8)?;
                         let texts = texts.as_string::<i32>();
                         for (row, cell) in cells.iter_mut().enumerate() {
-                            cell.push(if texts.is_valid(row) { Cell::Text(texts.value(row).to_owned()) } else { Cell::Null });
+                            cell.push(if texts.is_valid(row) {
+                                Cell::Text(texts.value(row).to_owned())
+                            } else {
+                                Cell::Null
+                            });
                         }
                     }
                     ColumnRole::Measure => {
@@ -266,7 +283,11 @@ impl MetricResult {
                         let numbers = numbers.as_primitive::<Float64Type>();
                         for (row, cell) in cells.iter_mut().enumerate() {
                             let value = numbers.value(row);
-                            cell.push(if numbers.is_valid(row) && value.is_finite() { Cell::Number(value) } else { Cell::Null });
+                            cell.push(if numbers.is_valid(row) && value.is_finite() {
+                                Cell::Number(value)
+                            } else {
+                                Cell::Null
+                            });
                         }
                     }
                 }
@@ -331,7 +352,10 @@ mod tests {
         let today = date("2026-11-22");
         let request = MetricRequest::from_text(Some("P1, P2"), None, None, None, Some("severity"), today).unwrap();
         assert_eq!((request.from, request.to), (date("2026-08-25"), today));
-        assert_eq!((request.sites, request.by), (vec!["P1".to_owned(), "P2".to_owned()], Some(vec!["severity".to_owned()])));
+        assert_eq!(
+            (request.sites, request.by),
+            (vec!["P1".to_owned(), "P2".to_owned()], Some(vec!["severity".to_owned()]))
+        );
         let errors = [
             MetricRequest::from_text(None, Some("2026-13-01"), None, None, None, today).unwrap_err(),
             MetricRequest::from_text(None, None, Some("yesterday"), None, None, today).unwrap_err(),
@@ -352,7 +376,15 @@ mod tests {
 
     #[test]
     fn a_request_becomes_one_grouped_query_over_the_source() {
-        let request = MetricRequest::from_text(Some("P1"), Some("2026-01-01"), Some("2026-03-31"), None, Some("severity,site"), date("2026-11-22")).unwrap();
+        let request = MetricRequest::from_text(
+            Some("P1"),
+            Some("2026-01-01"),
+            Some("2026-03-31"),
+            None,
+            Some("severity,site"),
+            date("2026-11-22"),
+        )
+        .unwrap();
         let resolved = Resolved::new(&metric(), &request, |site| site == "P1").unwrap();
         expect_test::expect![[r#"
             SELECT CAST(date_trunc('month', CAST(source."day" AS TIMESTAMP)) AS DATE) AS period, CAST(source."site" AS VARCHAR) AS "site", CAST(source."severity" AS VARCHAR) AS "severity", CAST((count(*)) AS DOUBLE) AS "incidents"
@@ -369,7 +401,10 @@ mod tests {
     fn unknown_sites_and_dimensions_are_refused() {
         let today = date("2026-11-22");
         let unknown_site = MetricRequest::from_text(Some("ZZ"), None, None, None, None, today).unwrap();
-        assert_eq!(Resolved::new(&metric(), &unknown_site, |site| site == "P1").unwrap_err(), ParameterError::UnknownSite("ZZ".into()));
+        assert_eq!(
+            Resolved::new(&metric(), &unknown_site, |site| site == "P1").unwrap_err(),
+            ParameterError::UnknownSite("ZZ".into())
+        );
         let unknown_dimension = MetricRequest::from_text(None, None, None, None, Some("vessel"), today).unwrap();
         assert_eq!(
             Resolved::new(&metric(), &unknown_dimension, |_| true).unwrap_err().to_string(),

@@ -29,6 +29,17 @@ pub struct ValueStyle {
     pub percent_of_one: bool,
 }
 
+impl ValueStyle {
+    /// A value written in this style for `locale`.
+    pub fn format(self, value: f64, locale: Locale) -> String {
+        if self.percent_of_one {
+            format!("{} %", locale.format_number(value * 100.0, self.decimals))
+        } else {
+            locale.format_number(value, self.decimals)
+        }
+    }
+}
+
 /// One named series of values, aligned with the chart's categories; `None` is a gap.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Series {
@@ -68,11 +79,7 @@ impl Chart {
 
     /// Formats a value as this chart writes it.
     pub fn format_value(&self, value: f64, locale: Locale) -> String {
-        if self.style.percent_of_one {
-            format!("{} %", locale.format_number(value * 100.0, self.style.decimals))
-        } else {
-            locale.format_number(value, self.style.decimals)
-        }
+        self.style.format(value, locale)
     }
 
     /// The chart as a standalone `<svg>` element.
@@ -176,10 +183,13 @@ impl Chart {
         let mut low: f64 = 0.0;
         for index in 0..columns {
             if self.kind == ChartKind::StackedBar {
-                let (positive, negative) = self.series.iter().filter_map(|series| series.values.get(index).copied().flatten()).fold(
-                    (0.0, 0.0),
-                    |(positive, negative), value| if value >= 0.0 { (positive + value, negative) } else { (positive, negative + value) },
-                );
+                let (positive, negative) = self
+                    .series
+                    .iter()
+                    .filter_map(|series| series.values.get(index).copied().flatten())
+                    .fold((0.0, 0.0), |(positive, negative), value| {
+                        if value >= 0.0 { (positive + value, negative) } else { (positive, negative + value) }
+                    });
                 high = high.max(positive);
                 low = low.min(negative);
             } else {
@@ -245,7 +255,8 @@ impl Chart {
                     ChartKind::Bar => {
                         let width = slot * 0.8 / series_count;
                         let x = LEFT + slot * column as f64 + slot * 0.1 + width * series_index as f64;
-                        let (top, bottom) = if value >= 0.0 { (y_of(value), y_of(0.0)) } else { (y_of(0.0), y_of(value)) };
+                        let (top, bottom) =
+                            if value >= 0.0 { (y_of(value), y_of(0.0)) } else { (y_of(0.0), y_of(value)) };
                         let _ = write!(
                             svg,
                             r#"<rect {attributes} x="{x:.2}" y="{top:.2}" width="{width:.2}" height="{:.2}" fill="{colour}"><title>{}</title></rect>"#,
@@ -254,7 +265,8 @@ impl Chart {
                         );
                     }
                     _ => {
-                        let base = if value >= 0.0 { &mut stacked_positive[column] } else { &mut stacked_negative[column] };
+                        let base =
+                            if value >= 0.0 { &mut stacked_positive[column] } else { &mut stacked_negative[column] };
                         let (top, bottom) = if value >= 0.0 {
                             (y_of(*base + value), y_of(*base))
                         } else {
@@ -288,11 +300,8 @@ impl Chart {
                 escape(label)
             );
         }
-        let _ = write!(
-            svg,
-            r##"<line x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{}" stroke="#8795a1"/>"##,
-            HEIGHT - BOTTOM
-        );
+        let _ =
+            write!(svg, r##"<line x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{}" stroke="#8795a1"/>"##, HEIGHT - BOTTOM);
         self.draw_category_labels(svg, HEIGHT - BOTTOM, slot);
         // Legend, when there is more than one series.
         if self.series.len() > 1 {
@@ -360,7 +369,8 @@ fn nice_scale(low: f64, high: f64) -> (f64, f64, f64) {
     let span = high - low;
     let rough = span / 5.0;
     let magnitude = 10f64.powf(rough.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0].into_iter().map(|factor| factor * magnitude).find(|step| *step >= rough).unwrap_or(rough);
+    let step =
+        [1.0, 2.0, 5.0, 10.0].into_iter().map(|factor| factor * magnitude).find(|step| *step >= rough).unwrap_or(rough);
     let low = (low / step).floor() * step;
     let mut high = (high / step).ceil() * step;
     if high <= low {
@@ -434,7 +444,10 @@ mod tests {
         let mut empty = chart(ChartKind::Line);
         empty.series.iter_mut().for_each(|series| series.values = vec![None, None]);
         assert!(empty.to_svg(Locale::FrFr).contains("Aucune donnée sur la période"));
-        assert_eq!(chart(ChartKind::StackedBar).to_svg(Locale::FrFr), chart(ChartKind::StackedBar).to_svg(Locale::FrFr));
+        assert_eq!(
+            chart(ChartKind::StackedBar).to_svg(Locale::FrFr),
+            chart(ChartKind::StackedBar).to_svg(Locale::FrFr)
+        );
     }
 
     #[test]

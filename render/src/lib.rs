@@ -162,7 +162,10 @@ mod tests {
         let formatted = |locale: Locale| -> Vec<String> {
             cases.iter().map(|(value, decimals)| locale.format_number(*value, *decimals)).collect()
         };
-        assert_eq!(formatted(Locale::FrFr), ["1\u{202f}234,56", "-1\u{202f}234\u{202f}567,9", "0", "0,00", "1\u{202f}000"]);
+        assert_eq!(
+            formatted(Locale::FrFr),
+            ["1\u{202f}234,56", "-1\u{202f}234\u{202f}567,9", "0", "0,00", "1\u{202f}000"]
+        );
         assert_eq!(formatted(Locale::EnGb), ["1,234.56", "-1,234,567.9", "0", "0.00", "1,000"]);
     }
 }

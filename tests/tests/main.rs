@@ -4,6 +4,7 @@ mod capture;
 mod cli;
 mod import;
 mod ingest;
+mod metrics;
 mod migrations;
 mod sample_data;
 mod style;

@@ -23,10 +23,19 @@ async fn get(address: std::net::SocketAddr, path: &str) -> (u16, String, String)
     (status, content_type, body.to_owned())
 }
 
+/// An engine over an empty warehouse: these tests are about the database pages.
+async fn empty_engine() -> opsflux_query::Engine {
+    let directory = tempfile::tempdir().unwrap().keep();
+    let warehouse = opsflux_warehouse::Warehouse::open(&directory).unwrap();
+    opsflux_query::Engine::open(warehouse, opsflux_query::Catalog::shipped().unwrap(), Default::default())
+        .await
+        .unwrap()
+}
+
 async fn start(pool: sqlx::PgPool) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    let app = router(AppState { pool, source: "test".to_owned() });
+    let app = router(AppState { pool: Some(pool), source: "test".to_owned(), engine: empty_engine().await });
     tokio::spawn(async move { axum::serve(listener, app).await });
     address
 }
@@ -49,7 +58,7 @@ async fn overview_shows_row_counts_per_module_table() {
     let sites = tables.iter().find(|table| table["table"] == "core.sites").unwrap();
     assert_eq!(sites["rows"], 10);
 
-    let (status, _, page) = get(address, "/").await;
+    let (status, _, page) = get(address, "/tables").await;
     assert_eq!(status, 200);
     assert!(page.contains("<td class=\"n\" data-table=\"core.sites\">10</td>"), "{page}");
     assert!(page.contains("POBVue — personnel à bord"));
@@ -65,7 +74,7 @@ async fn overview_shows_row_counts_per_module_table() {
 async fn an_empty_database_says_how_to_fill_it_and_unknown_paths_are_problems() {
     let (_, pool) = migrated_pool("web_empty").await;
     let address = start(pool).await;
-    let (status, _, page) = get(address, "/").await;
+    let (status, _, page) = get(address, "/tables").await;
     assert_eq!(status, 200);
     assert!(page.contains("La base ne contient encore aucune donnée"), "{page}");
     let (status, content_type, body) = get(address, "/nowhere").await;

@@ -1,0 +1,491 @@
+//! The dashboard pages: which metrics each page shows and how, the filter form (site,
+//! period, grain as query parameters), and the HTML around the SVG charts.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{OriginalUri, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use opsflux_query::{Cell, Format, Grain, MetricRequest, MetricResult, ParameterError, QueryError};
+use opsflux_render::Locale;
+use opsflux_render::chart::{Chart, ChartKind, Series, ValueStyle};
+
+use crate::web::{AppState, MetricParameters, escape};
+
+/// How a panel shows its metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Show {
+    /// The whole period's value, for all the chosen sites together.
+    Kpi,
+    Line,
+    Bar,
+    StackedBar,
+    /// Sites as rows, days as columns.
+    Heatmap,
+    /// The rows themselves (e.g. the days over capacity).
+    List,
+}
+
+/// One chart of a page.
+#[derive(Debug)]
+pub struct Panel {
+    pub metric: &'static str,
+    /// The measures drawn (one series each when there is no dimension).
+    pub measures: &'static [&'static str],
+    pub show: Show,
+    /// Grouping; the series are its value combinations.
+    pub by: &'static [&'static str],
+    /// A grain this panel always uses (else the page's, else the metric's).
+    pub grain: Option<Grain>,
+    /// A measure drawn as a reference line instead of a series (bed capacity).
+    pub threshold: Option<&'static str>,
+    pub title: &'static str,
+}
+
+const fn panel(
+    metric: &'static str,
+    measures: &'static [&'static str],
+    show: Show,
+    by: &'static [&'static str],
+    title: &'static str,
+) -> Panel {
+    let grain = match show {
+        Show::Kpi => Some(Grain::Total),
+        Show::Heatmap | Show::List => Some(Grain::Day),
+        _ => None,
+    };
+    Panel { metric, measures, show, by, grain, threshold: None, title }
+}
+
+/// A dashboard page.
+#[derive(Debug)]
+pub struct Page {
+    pub path: &'static str,
+    pub title: &'static str,
+    pub panels: &'static [Panel],
+}
+
+/// Every dashboard page, in the order of the navigation bar.
+pub const PAGES: &[Page] = &[
+    Page {
+        path: "/",
+        title: "Vue d'ensemble",
+        panels: &[
+            panel("pob.occupancy", &["occupancy"], Show::Kpi, &[], "Occupation des lits"),
+            panel("pob.over_capacity", &["days"], Show::Kpi, &[], "Jours-site en surcapacité"),
+            panel("travel.seat_occupancy", &["occupancy"], Show::Kpi, &[], "Remplissage des sièges"),
+            panel("moc.cycle_time", &["p50_days"], Show::Kpi, &[], "Cycle MOC médian"),
+            panel("hse.incident_rate", &["rate"], Show::Kpi, &[], "Incidents / 200 000 h"),
+            panel("projects.task_completion", &["done_percent"], Show::Kpi, &[], "Tâches terminées"),
+            panel("cleanvue.five_s_score", &["score"], Show::Kpi, &[], "Score 5S moyen"),
+            panel("power.energy", &["energy_kwh"], Show::Kpi, &[], "Énergie consommée"),
+            Panel {
+                threshold: Some("capacity"),
+                ..panel("pob.people_on_board", &["pob"], Show::Line, &[], "Personnes à bord et lits")
+            },
+            panel("hse.incidents", &["incidents"], Show::StackedBar, &["severity"], "Incidents par gravité"),
+        ],
+    },
+    Page {
+        path: "/pob",
+        title: "POB — personnes à bord",
+        panels: &[
+            panel("pob.occupancy", &["occupancy"], Show::Kpi, &[], "Occupation des lits"),
+            panel("pob.over_capacity", &["days"], Show::Kpi, &[], "Jours-site en surcapacité"),
+            panel("pob.approval_lead_time", &["median_days"], Show::Kpi, &[], "Délai médian d'approbation"),
+            panel("pob.people_on_board", &["pob"], Show::Line, &["site"], "Personnes à bord par site"),
+            panel(
+                "pob.occupancy",
+                &["occupancy"],
+                Show::Heatmap,
+                &["site"],
+                "Occupation des lits par site et par jour",
+            ),
+            panel("pob.over_capacity", &["days", "excess"], Show::List, &["site"], "Jours en surcapacité"),
+            panel(
+                "pob.approval_lead_time",
+                &["average_days", "median_days"],
+                Show::Line,
+                &[],
+                "Délai d'approbation des séjours",
+            ),
+        ],
+    },
+    Page {
+        path: "/transport",
+        title: "Transport — voyages et manifestes",
+        panels: &[
+            panel("travel.seat_occupancy", &["occupancy"], Show::Kpi, &[], "Remplissage des sièges"),
+            panel("travel.payload_utilisation", &["utilisation"], Show::Kpi, &[], "Charge utile utilisée"),
+            panel("travel.fuel", &["fuel_per_trip"], Show::Kpi, &[], "Litres par voyage"),
+            panel(
+                "travel.seat_occupancy",
+                &["occupancy"],
+                Show::Line,
+                &["vehicle_type"],
+                "Remplissage par type de véhicule",
+            ),
+            panel(
+                "travel.seat_occupancy",
+                &["occupancy"],
+                Show::Heatmap,
+                &["site"],
+                "Remplissage par site de départ et par jour",
+            ),
+            panel(
+                "travel.payload_utilisation",
+                &["utilisation"],
+                Show::Bar,
+                &["vehicle_type"],
+                "Charge utile par type de véhicule",
+            ),
+            panel("travel.fuel", &["fuel_per_nm"], Show::Bar, &["vehicle_type"], "Litres par mille nautique"),
+            panel("travel.fuel", &["fuel_per_flight_hour"], Show::Bar, &["vehicle_type"], "Litres par heure de vol"),
+        ],
+    },
+    Page {
+        path: "/moc",
+        title: "MOC — gestion des modifications",
+        panels: &[
+            panel("moc.requests_by_state", &["requests"], Show::Kpi, &[], "Demandes soumises"),
+            panel("moc.cycle_time", &["p90_days"], Show::Kpi, &[], "Cycle p90"),
+            panel("moc.overdue_approvals", &["overdue"], Show::Kpi, &[], "Approbations en retard"),
+            panel("moc.requests_by_state", &["requests"], Show::StackedBar, &["state"], "Demandes par état"),
+            panel("moc.cycle_time", &["p50_days", "p90_days"], Show::Line, &[], "Durée de cycle (jours)"),
+            panel("moc.overdue_approvals", &["overdue"], Show::Bar, &["site"], "Approbations en retard par site"),
+        ],
+    },
+    Page {
+        path: "/5s",
+        title: "5S — audits et mises au rebut",
+        panels: &[
+            panel("cleanvue.five_s_score", &["score"], Show::Kpi, &[], "Score 5S moyen"),
+            panel("cleanvue.scrapping_volume", &["volume_m3"], Show::Kpi, &[], "Volume mis au rebut"),
+            panel("cleanvue.five_s_score", &["score"], Show::Line, &["site"], "Score 5S par site"),
+            panel("cleanvue.scrapping_volume", &["volume_m3"], Show::Bar, &["site"], "Volume mis au rebut par site"),
+        ],
+    },
+    Page {
+        path: "/hse",
+        title: "HSE — incidents",
+        panels: &[
+            panel("hse.incidents", &["incidents"], Show::Kpi, &[], "Incidents"),
+            panel("hse.incident_rate", &["rate"], Show::Kpi, &[], "Incidents / 200 000 h"),
+            panel("hse.incidents", &["incidents"], Show::StackedBar, &["severity"], "Incidents par gravité"),
+            panel("hse.incidents", &["incidents"], Show::StackedBar, &["site"], "Incidents par site"),
+            panel("hse.incident_rate", &["rate"], Show::Line, &["site"], "Taux par site"),
+        ],
+    },
+    Page {
+        path: "/projects",
+        title: "Projets — avancement et budget",
+        panels: &[
+            panel("projects.task_completion", &["done_percent"], Show::Kpi, &[], "Tâches terminées"),
+            panel("projects.overdue_tasks", &["overdue"], Show::Kpi, &[], "Tâches en retard"),
+            panel("projects.budget", &["variance_percent"], Show::Kpi, &[], "Écart budgétaire"),
+            panel("projects.task_completion", &["done_percent"], Show::Bar, &["site"], "Tâches terminées par site"),
+            panel("projects.overdue_tasks", &["overdue"], Show::Bar, &["site"], "Tâches en retard par site"),
+            panel("projects.budget", &["planned", "actual"], Show::Bar, &[], "Budget prévu et réalisé"),
+        ],
+    },
+    Page {
+        path: "/power",
+        title: "PowerTrace — énergie",
+        panels: &[
+            panel("power.energy", &["energy_kwh"], Show::Kpi, &[], "Énergie consommée"),
+            panel("power.energy", &["energy_kwh"], Show::StackedBar, &["site"], "Énergie par site"),
+            panel("power.peak_demand", &["peak_kw"], Show::Line, &["site"], "Pointe par site"),
+            panel("power.load_factor", &["load_factor"], Show::Line, &["site"], "Facteur de charge par site"),
+            panel(
+                "power.switchboard_peak_demand",
+                &["peak_kw"],
+                Show::List,
+                &["site", "switchboard"],
+                "Pointe par tableau",
+            ),
+        ],
+    },
+];
+
+/// A page request's refusal: the page is replaced by a 400 that names the parameter.
+fn bad_request(path: &str, error: &ParameterError) -> Response {
+    let body = format!(
+        "<p class=\"problem\" data-parameter=\"{}\">Paramètre <code>{}</code> refusé : {}</p>",
+        error.parameter(),
+        error.parameter(),
+        escape(&error.to_string())
+    );
+    (StatusCode::BAD_REQUEST, Html(layout(path, "Paramètre refusé", "", &body))).into_response()
+}
+
+/// Serves whichever page the path names.
+pub async fn page_handler(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    Query(parameters): Query<MetricParameters>,
+) -> Response {
+    let Some(page) = PAGES.iter().find(|page| page.path == uri.path()) else {
+        return (StatusCode::NOT_FOUND, Html(layout(uri.path(), "Page inconnue", "", ""))).into_response();
+    };
+    let request = match parameters.request() {
+        Ok(request) => request,
+        Err(error) => return bad_request(page.path, &error),
+    };
+    let results = futures::future::join_all(page.panels.iter().map(|panel| {
+        let engine = state.engine.clone();
+        let request = MetricRequest {
+            grain: panel.grain.or(request.grain),
+            by: Some(panel.by.iter().map(|name| (*name).to_owned()).collect()),
+            ..request.clone()
+        };
+        async move { engine.metric(panel.metric, &request).await }
+    }))
+    .await;
+    let mut sections = String::new();
+    let mut tiles = String::new();
+    let mut any_rows = false;
+    for (panel, result) in page.panels.iter().zip(results) {
+        let result = match result {
+            Ok(result) => result,
+            Err(QueryError::Parameter(error)) => return bad_request(page.path, &error),
+            Err(error) => {
+                tracing::error!(metric = panel.metric, %error, "a dashboard panel failed");
+                sections.push_str(&format!(
+                    "<section class=\"panel\"><h2>{}</h2><p class=\"problem\">Ce panneau n'a pas pu être calculé ; le journal du serveur donne le détail.</p></section>",
+                    escape(panel.title)
+                ));
+                continue;
+            }
+        };
+        any_rows |= !result.rows.is_empty();
+        let figure = draw_panel(panel, &result);
+        if panel.show == Show::Kpi {
+            tiles.push_str(&figure);
+        } else {
+            sections.push_str(&figure);
+        }
+    }
+    let pin = state.engine.pin();
+    let notice = if pin.is_empty() {
+        "<p class=\"empty\" id=\"no-data\">L'entrepôt est vide. Lancez la capture (<code>opsflux ingest</code>) ou écrivez un jeu d'essai (<code>opsflux sample-data --warehouse</code>) ; cette page se met à jour toute seule.</p>".to_owned()
+    } else if !any_rows {
+        format!(
+            "<p class=\"empty\" id=\"no-data\">Aucune donnée {} entre le {} et le {}. Choisissez une autre période ou un autre site.</p>",
+            if request.sites.is_empty() {
+                "pour l'ensemble des sites".to_owned()
+            } else {
+                format!("pour {}", escape(&request.sites.join(", ")))
+            },
+            request.from,
+            request.to
+        )
+    } else {
+        String::new()
+    };
+    let header = filter_form(page.path, &request, &pin.sites);
+    let body = format!(
+        "{notice}<div class=\"tiles\">{tiles}</div><div class=\"grid\">{sections}</div><p class=\"pin\">Instantané de l'entrepôt n° {} · {} tables</p>",
+        pin.generation,
+        pin.tables.len()
+    );
+    Html(layout(page.path, page.title, &header, &body)).into_response()
+}
+
+fn filter_form(path: &str, request: &MetricRequest, sites: &std::collections::BTreeSet<String>) -> String {
+    let mut options = String::from("<option value=\"\">Tous les sites</option>");
+    for site in sites {
+        let selected = if request.sites.len() == 1 && request.sites[0] == *site { " selected" } else { "" };
+        options.push_str(&format!("<option{selected}>{}</option>", escape(site)));
+    }
+    let mut grains = String::from("<option value=\"\">Grain par défaut</option>");
+    for (grain, label) in [
+        (Grain::Day, "Jour"),
+        (Grain::Week, "Semaine"),
+        (Grain::Month, "Mois"),
+        (Grain::Quarter, "Trimestre"),
+        (Grain::Year, "Année"),
+    ] {
+        let selected = if request.grain == Some(grain) { " selected" } else { "" };
+        grains.push_str(&format!("<option value=\"{grain}\"{selected}>{label}</option>"));
+    }
+    format!(
+        "<form method=\"get\" action=\"{path}\" class=\"filters\"><label>Site <select name=\"site\">{options}</select></label> <label>Du <input type=\"date\" name=\"from\" value=\"{}\"></label> <label>au <input type=\"date\" name=\"to\" value=\"{}\"></label> <label>Grain <select name=\"grain\">{grains}</select></label> <button type=\"submit\">Afficher</button></form>",
+        request.from, request.to
+    )
+}
+
+fn style_of(format: Option<Format>) -> ValueStyle {
+    match format {
+        Some(Format::Integer) | Some(Format::Currency) => ValueStyle { decimals: 0, percent_of_one: false },
+        Some(Format::Ratio) => ValueStyle { decimals: 1, percent_of_one: true },
+        _ => ValueStyle { decimals: 1, percent_of_one: false },
+    }
+}
+
+fn cell_text(cell: &Cell) -> String {
+    match cell {
+        Cell::Null => "—".to_owned(),
+        Cell::Number(value) => value.to_string(),
+        Cell::Text(text) => text.clone(),
+        Cell::Date(date) => date.to_string(),
+    }
+}
+
+/// The chart of one panel from a metric result, in the one chart model.
+pub fn chart_of(panel: &Panel, result: &MetricResult) -> Chart {
+    let measure_columns: Vec<usize> = panel.measures.iter().filter_map(|name| result.column(name)).collect();
+    let dimension_columns: Vec<usize> = panel.by.iter().filter_map(|name| result.column(name)).collect();
+    let period = result.column("period").unwrap_or(0);
+    let mut categories: Vec<String> = result.rows.iter().map(|row| cell_text(&row[period])).collect();
+    categories.sort();
+    categories.dedup();
+    let category_index: BTreeMap<&str, usize> =
+        categories.iter().enumerate().map(|(index, category)| (category.as_str(), index)).collect();
+    let mut series: Vec<Series> = Vec::new();
+    for row in &result.rows {
+        let key: Vec<String> = dimension_columns.iter().map(|column| cell_text(&row[*column])).collect();
+        for measure in &measure_columns {
+            let name = match (key.is_empty(), measure_columns.len()) {
+                (true, _) => result.columns[*measure].label.clone(),
+                (false, 1) => key.join(" · "),
+                (false, _) => format!("{} · {}", key.join(" · "), result.columns[*measure].label),
+            };
+            let position = match series.iter().position(|existing| existing.name == name) {
+                Some(position) => position,
+                None => {
+                    series.push(Series { name, values: vec![None; categories.len()] });
+                    series.len() - 1
+                }
+            };
+            let category = category_index[cell_text(&row[period]).as_str()];
+            series[position].values[category] = row[*measure].as_number();
+        }
+    }
+    let threshold = panel.threshold.and_then(|name| {
+        let column = result.column(name)?;
+        let values: Vec<f64> = result.rows.iter().filter_map(|row| row[column].as_number()).collect();
+        let maximum = values.iter().copied().fold(f64::NAN, f64::max);
+        maximum.is_finite().then(|| (maximum, result.columns[column].label.clone()))
+    });
+    let format = measure_columns.first().and_then(|column| result.columns[*column].format);
+    Chart {
+        kind: match panel.show {
+            Show::Kpi => ChartKind::Kpi,
+            Show::Line => ChartKind::Line,
+            Show::Bar | Show::List => ChartKind::Bar,
+            Show::StackedBar => ChartKind::StackedBar,
+            Show::Heatmap => ChartKind::Heatmap,
+        },
+        title: panel.title.to_owned(),
+        unit: result.unit.clone(),
+        categories,
+        series,
+        style: style_of(format),
+        threshold,
+    }
+}
+
+fn draw_panel(panel: &Panel, result: &MetricResult) -> String {
+    let chart = chart_of(panel, result);
+    let attributes = format!(
+        "data-metric=\"{}\" data-measures=\"{}\" data-grain=\"{}\" data-rows=\"{}\"",
+        escape(panel.metric),
+        panel.measures.join(","),
+        result.grain,
+        result.rows.len()
+    );
+    let versions: Vec<String> = result.warehouse.iter().map(|(table, version)| format!("{table} {version}")).collect();
+    let provenance = format!("title=\"Lu dans : {}\"", escape(&versions.join(", ")));
+    match panel.show {
+        Show::Kpi => format!(
+            "<figure class=\"tile\" {attributes} {provenance}>{}<figcaption>{}</figcaption></figure>",
+            chart.to_svg(Locale::FrFr),
+            escape(panel.title)
+        ),
+        Show::List => {
+            let shown: Vec<usize> = std::iter::once("period")
+                .chain(panel.by.iter().copied())
+                .chain(panel.measures.iter().copied())
+                .filter_map(|name| result.column(name))
+                .collect();
+            let mut table = String::from("<table class=\"list\"><thead><tr>");
+            for column in &shown {
+                table.push_str(&format!("<th>{}</th>", escape(&result.columns[*column].label)));
+            }
+            table.push_str("</tr></thead><tbody>");
+            for row in &result.rows {
+                table.push_str("<tr class=\"mark\">");
+                for column in &shown {
+                    let text = match &row[*column] {
+                        Cell::Number(value) => style_of(result.columns[*column].format).format(*value, Locale::FrFr),
+                        other => cell_text(other),
+                    };
+                    table.push_str(&format!(
+                        "<td data-column=\"{}\">{}</td>",
+                        escape(&result.columns[*column].name),
+                        escape(&text)
+                    ));
+                }
+                table.push_str("</tr>");
+            }
+            if result.rows.is_empty() {
+                table.push_str(&format!(
+                    "<tr><td colspan=\"{}\" class=\"no-data\">Aucune ligne sur la période</td></tr>",
+                    shown.len()
+                ));
+            }
+            table.push_str("</tbody></table>");
+            format!(
+                "<section class=\"panel wide\" {attributes} {provenance}><h2>{}</h2>{table}</section>",
+                escape(panel.title)
+            )
+        }
+        _ => format!(
+            "<section class=\"panel{}\" {attributes} {provenance}><h2>{}</h2>{}</section>",
+            if panel.show == Show::Heatmap { " wide" } else { "" },
+            escape(panel.title),
+            chart.to_svg(Locale::FrFr)
+        ),
+    }
+}
+
+/// Every page's frame: navigation, title, header line, body.
+pub fn layout(path: &str, title: &str, header: &str, body: &str) -> String {
+    let mut navigation = String::new();
+    for page in PAGES {
+        let label = page.title.split(" — ").next().unwrap_or(page.title);
+        let current = if page.path == path { " aria-current=\"page\"" } else { "" };
+        navigation.push_str(&format!("<a href=\"{}\"{current}>{}</a>", page.path, escape(label)));
+    }
+    let current = if path == "/tables" { " aria-current=\"page\"" } else { "" };
+    navigation.push_str(&format!("<a href=\"/tables\"{current}>Tables</a>"));
+    format!(
+        r#"<!doctype html>
+<html lang="fr"><head><meta charset="utf-8"><title>OpsFlux — {title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 0; color: #1d2733; background: #f6f8fa; }}
+nav {{ background: #1d2733; padding: .6rem 1rem; display: flex; gap: 1rem; flex-wrap: wrap; }}
+nav a {{ color: #dfe6ee; text-decoration: none; }}
+nav a[aria-current] {{ color: #fff; font-weight: 600; border-bottom: 2px solid #ff7f0e; }}
+main {{ max-width: 84rem; margin: 0 auto; padding: 1rem; }}
+h1 {{ font-size: 1.4rem; margin: .5rem 0; }}
+h2 {{ font-size: 1rem; margin: .2rem 0 .6rem; }}
+.filters {{ display: flex; gap: .8rem; flex-wrap: wrap; align-items: center; margin: .5rem 0 1rem; }}
+.tiles {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(15rem, 1fr)); gap: .8rem; margin-bottom: 1rem; }}
+.tile {{ background: #fff; border: 1px solid #d8dee6; border-radius: 6px; margin: 0; padding: .4rem; text-align: center; }}
+.tile svg {{ max-width: 100%; height: auto; }}
+.grid {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(38rem, 1fr)); gap: 1rem; }}
+.panel, section {{ background: #fff; border: 1px solid #d8dee6; border-radius: 6px; padding: .8rem; }}
+.panel svg {{ max-width: 100%; height: auto; }}
+.wide {{ grid-column: 1 / -1; }}
+table {{ width: 100%; border-collapse: collapse; font-size: .9rem; }}
+td, th {{ padding: .2rem .4rem; border-bottom: 1px solid #eef1f4; text-align: left; }}
+.n {{ text-align: right; font-variant-numeric: tabular-nums; }}
+.empty, .problem {{ padding: 1.2rem; background: #fff7e6; border: 1px solid #f0d9a8; border-radius: 6px; }}
+.pin {{ color: #5b6b7c; font-size: .8rem; }}
+</style></head>
+<body><nav>{navigation}</nav><main><h1>{title}</h1>{header}{body}</main></body></html>"#,
+        title = escape(title),
+    )
+}
