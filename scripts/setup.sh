@@ -2,7 +2,8 @@
 # Installs what OpsFlux needs on a fresh Debian or Ubuntu machine, once: the
 # PostgreSQL server binaries (initdb, pg_ctl, postgres, psql), mold, the linker
 # that keeps link memory low on small machines, and Python's deltalake package for
-# the interoperability tests. Sourced by demo.sh and test.sh.
+# the interoperability tests; Chromium, the headless browser the dashboard tests
+# drive. Sourced by demo.sh and test.sh (the browser only for tests).
 set -euo pipefail
 
 if ! command -v cargo >/dev/null 2>&1; then
@@ -18,6 +19,9 @@ missing=()
 have_postgres || missing+=(postgresql)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v mold >/dev/null 2>&1 || missing+=(mold)
+if [ "${OPSFLUX_SETUP_BROWSER:-0}" = 1 ]; then
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+fi
 
 if ((${#missing[@]})); then
     sudo=""

@@ -3,6 +3,8 @@
 # test suite against a real PostgreSQL that the tests start themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The dashboard tests open pages in headless Chromium.
+export OPSFLUX_SETUP_BROWSER=1
 source scripts/setup.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

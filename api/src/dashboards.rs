@@ -257,8 +257,8 @@ pub async fn page_handler(
                 continue;
             }
         };
-        any_rows |= !result.rows.is_empty();
-        let figure = draw_panel(panel, &result);
+        let (figure, drawn) = draw_panel(panel, &result);
+        any_rows |= drawn;
         if panel.show == Show::Kpi {
             tiles.push_str(&figure);
         } else {
@@ -385,8 +385,14 @@ pub fn chart_of(panel: &Panel, result: &MetricResult) -> Chart {
     }
 }
 
-fn draw_panel(panel: &Panel, result: &MetricResult) -> String {
+/// The panel's HTML, and whether it shows any value.
+fn draw_panel(panel: &Panel, result: &MetricResult) -> (String, bool) {
     let chart = chart_of(panel, result);
+    let drawn = if panel.show == Show::List { !result.rows.is_empty() } else { !chart.is_empty() };
+    (draw_panel_html(panel, result, &chart), drawn)
+}
+
+fn draw_panel_html(panel: &Panel, result: &MetricResult, chart: &Chart) -> String {
     let attributes = format!(
         "data-metric=\"{}\" data-measures=\"{}\" data-grain=\"{}\" data-rows=\"{}\"",
         escape(panel.metric),

@@ -59,11 +59,6 @@ impl ApiError {
 
     pub(crate) fn from_query(context: &str, error: QueryError) -> Self {
         match error {
-            QueryError::Parameter(ParameterError::UnknownMetric(name)) => {
-                let mut problem = Self::bad_parameter(&ParameterError::UnknownMetric(name));
-                problem.status = StatusCode::NOT_FOUND;
-                problem
-            }
             QueryError::Parameter(parameter) => Self::bad_parameter(&parameter),
             other => Self::internal(context, &other),
         }

@@ -119,7 +119,7 @@ impl Chart {
         if let Some(value) = value {
             let _ = write!(
                 svg,
-                r##"<text class="kpi-value" x="120" y="62" text-anchor="middle" font-size="34" font-weight="600" fill="#1d2733" data-series="{}" data-value="{}">{}</text><text x="120" y="92" text-anchor="middle" font-size="13" fill="#5b6b7c">{}</text>"##,
+                r##"<text class="mark" data-role="kpi" x="120" y="62" text-anchor="middle" font-size="34" font-weight="600" fill="#1d2733" data-series="{}" data-value="{}">{}</text><text x="120" y="92" text-anchor="middle" font-size="13" fill="#5b6b7c">{}</text>"##,
                 escape(&self.series[0].name),
                 raw(value),
                 escape(&self.format_value(value, locale)),

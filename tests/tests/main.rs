@@ -2,6 +2,7 @@
 
 mod capture;
 mod cli;
+mod dashboards;
 mod import;
 mod ingest;
 mod metrics;
