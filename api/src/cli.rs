@@ -131,6 +131,10 @@ pub struct QueryArgs {
     /// Threads running queries (default: the machine's cores).
     #[arg(long)]
     pub query_threads: Option<usize>,
+    /// Tables with at most this many rows are held in memory once per warehouse
+    /// snapshot; larger ones (meter readings) are read from their files per query.
+    #[arg(long, default_value_t = 2_000_000)]
+    pub memory_rows: u64,
 }
 
 impl QueryArgs {
@@ -142,7 +146,7 @@ impl QueryArgs {
     }
 
     fn settings(&self) -> opsflux_query::EngineSettings {
-        let mut settings = opsflux_query::EngineSettings::default();
+        let mut settings = opsflux_query::EngineSettings { memory_rows: self.memory_rows, ..Default::default() };
         if let Some(threads) = self.query_threads {
             settings.threads = threads;
         }
@@ -152,7 +156,7 @@ impl QueryArgs {
 
 impl Default for QueryArgs {
     fn default() -> Self {
-        Self { metrics: None, refresh_seconds: 5, query_threads: None }
+        Self { metrics: None, refresh_seconds: 5, query_threads: None, memory_rows: 2_000_000 }
     }
 }
 

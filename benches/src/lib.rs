@@ -3,6 +3,9 @@
 //!
 //! - `sample_data_load`: loading the scale-1 sample data into PostgreSQL with
 //!   `opsflux sample-data`, against `psql \copy` of the same rows as CSV files.
+//! - `cdc`: change data capture against `COPY` and `pg_recvlogical` on one cluster.
+//! - `dashboards`: every dashboard metric against DuckDB on the same data exported to
+//!   Parquet, pages per second with `wrk`, and the peak memory of an export.
 
 use std::time::{Duration, Instant};
 

@@ -30,11 +30,19 @@ pub struct EngineSettings {
     pub threads: usize,
     /// Metric results kept per pin (0 turns the cache off).
     pub cached_results: usize,
+    /// Tables with at most this many rows in their files are read into memory once per
+    /// snapshot (all but the largest, such as meter readings): queries over them then
+    /// skip opening Parquet files and merging change logs each time.
+    pub memory_rows: u64,
 }
 
 impl Default for EngineSettings {
     fn default() -> Self {
-        Self { threads: std::thread::available_parallelism().map_or(2, usize::from), cached_results: 512 }
+        Self {
+            threads: std::thread::available_parallelism().map_or(2, usize::from),
+            cached_results: 512,
+            memory_rows: 2_000_000,
+        }
     }
 }
 
@@ -48,6 +56,8 @@ pub struct Pin {
     pub sites: BTreeSet<String>,
     context: SessionContext,
     rollups: HashMap<String, BuiltRollup>,
+    /// Tables held in memory, with the snapshot they hold.
+    in_memory: HashMap<TableId, (Snapshot, Arc<dyn TableProvider>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -184,6 +194,7 @@ impl Engine {
             sites: BTreeSet::new(),
             context: new_context(threads),
             rollups: HashMap::new(),
+            in_memory: HashMap::new(),
         };
         let engine = Self {
             inner: Arc::new(Inner {
@@ -278,7 +289,14 @@ impl Engine {
                 return MetricResult::new(&metric, &resolved, &[], pin.generation, BTreeMap::new());
             }
             let sql = resolved.sql(&metric);
-            let frame = pin.sql(&sql).await?;
+            let frame = match pin.context.sql(&sql).await {
+                Ok(frame) => frame,
+                // Its tables are not in the warehouse yet: no data, rather than an error.
+                Err(error) if names_missing_table(&error) => {
+                    return MetricResult::new(&metric, &resolved, &[], pin.generation, BTreeMap::new());
+                }
+                Err(error) => return Err(QueryError::execution(format!("metric {}", metric.name))(error)),
+            };
             let read = pin.versions_read(&sql);
             let batches = frame.collect().await.map_err(QueryError::execution(format!("metric {}", metric.name)))?;
             MetricResult::new(&metric, &resolved, &batches, pin.generation, read)
@@ -324,18 +342,53 @@ async fn build_pin(inner: &Inner, previous: Arc<Pin>) -> Result<Arc<Pin>, QueryE
         return Ok(previous);
     }
     let context = new_context(inner.settings.threads);
+    let mut in_memory = HashMap::new();
     for (table, snapshot) in &tables {
+        if let Some((kept, provider)) = previous.in_memory.get(table)
+            && kept == snapshot
+        {
+            register(&context, table.schema(), table.table(), provider.clone())?;
+            in_memory.insert(table.clone(), (*snapshot, provider.clone()));
+            continue;
+        }
         let frame = warehouse.frame(&context, table, Some(*snapshot)).await?;
-        register(&context, table.schema(), table.table(), frame.into_view())?;
+        let rows = warehouse.describe(table).await?.map_or(0, |info| info.rows);
+        if rows > inner.settings.memory_rows {
+            register(&context, table.schema(), table.table(), frame.into_view())?;
+            continue;
+        }
+        let schema = Arc::new(frame.schema().as_arrow().clone());
+        let batches = frame.collect().await.map_err(QueryError::execution(format!("reading {table}")))?;
+        let provider: Arc<dyn TableProvider> = Arc::new(
+            MemTable::try_new(schema, spread(batches, inner.settings.threads))
+                .map_err(QueryError::execution(format!("holding {table} in memory")))?,
+        );
+        register(&context, table.schema(), table.table(), provider.clone())?;
+        in_memory.insert(table.clone(), (*snapshot, provider));
     }
-    let mut pin =
-        Pin { generation: previous.generation + 1, tables, sites: BTreeSet::new(), context, rollups: HashMap::new() };
+    let mut pin = Pin {
+        generation: previous.generation + 1,
+        tables,
+        sites: BTreeSet::new(),
+        context,
+        rollups: HashMap::new(),
+        in_memory,
+    };
     if pin.tables.is_empty() {
         return Ok(Arc::new(pin));
     }
     for rollup in inner.catalog.rollups() {
         let field = format!("rollup ({}).sql", rollup.name);
-        let frame = pin.context.sql(&rollup.sql).await.map_err(|error| catalog_error(&rollup.file, &field, &error))?;
+        let frame = match pin.context.sql(&rollup.sql).await {
+            Ok(frame) => frame,
+            // A table not created yet (an initial copy still running): the rollup, and the
+            // metrics reading it, wait for a later pin.
+            Err(error) if names_missing_table(&error) => {
+                tracing::info!(rollup = %rollup.name, "rollup waits for its tables: {error}");
+                continue;
+            }
+            Err(error) => return Err(catalog_error(&rollup.file, &field, &error)),
+        };
         let mut sources = BTreeMap::new();
         for (table, snapshot) in &pin.tables {
             if names(&rollup.sql, &table.to_string()) {
@@ -385,11 +438,11 @@ async fn build_pin(inner: &Inner, previous: Arc<Pin>) -> Result<Arc<Pin>, QueryE
 /// table, or a date column that is not a date, fails at start with its file and field.
 async fn check_metrics(catalog: &Catalog, pin: &Pin) -> Result<(), QueryError> {
     for metric in catalog.metrics() {
-        let source = pin
-            .context
-            .sql(&metric.source)
-            .await
-            .map_err(|error| catalog_error(&metric.file, &format!("metric ({}).source", metric.name), &error))?;
+        let source = match pin.context.sql(&metric.source).await {
+            Ok(source) => source,
+            Err(error) if names_missing_table(&error) => continue,
+            Err(error) => return Err(catalog_error(&metric.file, &format!("metric ({}).source", metric.name), &error)),
+        };
         let schema = source.schema();
         for column in std::iter::once(&"site".to_owned()).chain([&metric.date]).chain(&metric.dimensions) {
             if schema.field_with_unqualified_name(column).is_err() {
@@ -425,6 +478,20 @@ async fn check_metrics(catalog: &Catalog, pin: &Pin) -> Result<(), QueryError> {
             .map_err(|error| catalog_error(&metric.file, &format!("metric ({}).measures", metric.name), &error))?;
     }
     Ok(())
+}
+
+/// Whether planning failed because a table the SQL names does not exist (several
+/// missing tables come as a collection of such errors).
+fn names_missing_table(error: &opsflux_warehouse::datafusion::error::DataFusionError) -> bool {
+    use opsflux_warehouse::datafusion::error::DataFusionError;
+    let not_found = |message: &str| message.starts_with("table '") && message.ends_with("' not found");
+    match error {
+        DataFusionError::Diagnostic(diagnostic, inner) => not_found(&diagnostic.message) || names_missing_table(inner),
+        DataFusionError::Context(_, inner) => names_missing_table(inner),
+        DataFusionError::Collection(errors) => !errors.is_empty() && errors.iter().all(names_missing_table),
+        DataFusionError::Plan(message) => not_found(message),
+        _ => false,
+    }
 }
 
 fn catalog_error(file: &str, field: &str, error: &opsflux_warehouse::datafusion::error::DataFusionError) -> QueryError {

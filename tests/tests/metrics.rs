@@ -43,6 +43,9 @@ fn number(value: f64) -> String {
     if text == "-0" { "0".to_owned() } else { text.to_owned() }
 }
 
+/// A metric request as `(metric, site, (from, to), grain, by)`.
+type Case = (&'static str, &'static str, (&'static str, &'static str), &'static str, &'static str);
+
 async fn answer(engine: &Engine, metric: &str, site: &str, from: &str, to: &str, grain: &str, by: &str) -> String {
     let result = engine.metric(metric, &request(site, from, to, grain, by)).await.unwrap();
     let mut text =
@@ -73,7 +76,8 @@ async fn every_metric_matches_the_values_worked_out_by_hand() {
     let engine = fixture_engine(directory.path()).await;
     let march = ("2026-03-01", "2026-03-31");
     let four_days = ("2026-03-01", "2026-03-04");
-    let cases: Vec<(&str, &str, (&str, &str), &str, &str)> = vec![
+    // (metric, site, period, grain, by)
+    let cases: [Case; 32] = [
         // POB: nights of approved/completed stays; ALPHA 1,2,3,1 on 2 beds; BRAVO 0,1,0,0 on 3; CHARLIE none on 10.
         ("pob.people_on_board", "", four_days, "day", "site"),
         ("pob.people_on_board", "", four_days, "total", ""),
@@ -144,4 +148,68 @@ async fn results_name_the_warehouse_versions_they_read_and_are_cached_per_pin() 
     assert!(std::sync::Arc::ptr_eq(&first, &again), "the same request on the same pin is answered from the cache");
     // Nothing changed: refreshing keeps the pin (and its rollups).
     assert_eq!(engine.refresh().await.unwrap().generation, first.pin);
+}
+
+#[tokio::test]
+async fn a_definition_that_does_not_plan_stops_the_start_with_its_file_and_field() {
+    let directory = tempfile::tempdir().unwrap();
+    fixture_engine(directory.path()).await;
+    let shipped = Catalog::shipped().unwrap();
+    let bad = r#"
+[[metric]]
+name = "pob.beds"
+title = "Lits"
+description = "Lits par site"
+unit = "lits"
+chart = "bar"
+grain = "day"
+date = "day"
+source = "SELECT site, day, capacity FROM rollup.pob_daily"
+measures = [{ name = "beds", label = "Lits", sql = "sum(capacity_beds)", format = "integer" }]
+"#;
+    let mut files: Vec<(&str, &str)> = opsflux_query::catalog::SHIPPED.to_vec();
+    files.push(("metrics/beds.toml", bad));
+    let catalog = Catalog::from_files(files).unwrap();
+    assert_eq!(catalog.metrics().count(), shipped.metrics().count() + 1);
+    let error = Engine::open(Warehouse::open(directory.path()).unwrap(), catalog, EngineSettings::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.starts_with("metrics/beds.toml: metric (pob.beds).measures: "), "{error}");
+    assert!(error.contains("capacity_beds"), "{error}");
+
+    let no_date = bad.replace("date = \"day\"", "date = \"when\"").replace("capacity_beds", "capacity");
+    let mut files: Vec<(&str, &str)> = opsflux_query::catalog::SHIPPED.to_vec();
+    files.push(("metrics/beds.toml", &no_date));
+    let error = Engine::open(
+        Warehouse::open(directory.path()).unwrap(),
+        Catalog::from_files(files).unwrap(),
+        EngineSettings::default(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert_eq!(error, "metrics/beds.toml: metric (pob.beds).source: the source returns no column `when`");
+}
+
+#[tokio::test]
+async fn metrics_whose_tables_are_not_in_the_warehouse_yet_have_no_rows() {
+    let directory = tempfile::tempdir().unwrap();
+    fixture_engine(directory.path()).await;
+    // As during a first copy: some tables not created yet.
+    std::fs::remove_dir_all(directory.path().join("pob/stays")).unwrap();
+    std::fs::remove_dir_all(directory.path().join("hse")).unwrap();
+    let engine = Engine::open(
+        Warehouse::open(directory.path()).unwrap(),
+        Catalog::shipped().unwrap(),
+        EngineSettings::default(),
+    )
+    .await
+    .unwrap();
+    let march = request("", "2026-03-01", "2026-03-31", "total", "");
+    for metric in ["pob.occupancy", "hse.incidents", "hse.incident_rate"] {
+        assert_eq!(engine.metric(metric, &march).await.unwrap().rows.len(), 0, "{metric}");
+    }
+    let energy = engine.metric("power.energy", &march).await.unwrap();
+    assert_eq!(energy.rows, [vec![Cell::Date("2026-03-01".parse().unwrap()), Cell::Number(260.0)]]);
 }
