@@ -196,13 +196,16 @@ pub const PAGES: &[Page] = &[
             panel("power.energy", &["energy_kwh"], Show::StackedBar, &["site"], "Énergie par site"),
             panel("power.peak_demand", &["peak_kw"], Show::Line, &["site"], "Pointe par site"),
             panel("power.load_factor", &["load_factor"], Show::Line, &["site"], "Facteur de charge par site"),
-            panel(
-                "power.switchboard_peak_demand",
-                &["peak_kw"],
-                Show::List,
-                &["site", "switchboard"],
-                "Pointe par tableau",
-            ),
+            Panel {
+                grain: Some(Grain::Total),
+                ..panel(
+                    "power.switchboard_peak_demand",
+                    &["peak_kw"],
+                    Show::List,
+                    &["site", "switchboard"],
+                    "Pointe de chaque tableau sur la période",
+                )
+            },
         ],
     },
 ];
