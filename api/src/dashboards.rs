@@ -360,6 +360,7 @@ pub fn chart_of(panel: &Panel, result: &MetricResult) -> Chart {
                     series.len() - 1
                 }
             };
+            // The categories were collected from these same rows, so the lookup cannot miss.
             let category = category_index[cell_text(&row[period]).as_str()];
             series[position].values[category] = row[*measure].as_number();
         }

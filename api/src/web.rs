@@ -334,15 +334,8 @@ async fn tables_page(State(state): State<AppState>) -> Result<Html<String>, ApiE
 
 /// `1234567` → `1 234 567` (French grouping with narrow no-break spaces).
 pub fn group_thousands(value: i64) -> String {
-    let digits = value.unsigned_abs().to_string();
-    let mut grouped = String::new();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            grouped.push('\u{202f}');
-        }
-        grouped.push(digit);
-    }
-    if value < 0 { format!("-{grouped}") } else { grouped }
+    // Row counts stay far below 2^53, where f64 would start to round.
+    opsflux_render::Locale::FrFr.format_number(value as f64, 0)
 }
 
 pub(crate) fn escape(text: &str) -> String {

@@ -46,7 +46,9 @@ impl MetricRequest {
             }
         };
         let to = date("to", to)?.unwrap_or(today);
-        let from = date("from", from)?.unwrap_or_else(|| to - chrono::Days::new(89));
+        // Checked: a `to` near the calendar's start must not underflow.
+        let from =
+            date("from", from)?.unwrap_or_else(|| to.checked_sub_days(chrono::Days::new(89)).unwrap_or(NaiveDate::MIN));
         if from > to {
             return Err(ParameterError::PeriodReversed { from, to });
         }
@@ -352,6 +354,9 @@ mod tests {
         let today = date("2026-11-22");
         let request = MetricRequest::from_text(Some("P1, P2"), None, None, None, Some("severity"), today).unwrap();
         assert_eq!((request.from, request.to), (date("2026-08-25"), today));
+        let at_the_start =
+            MetricRequest::from_text(None, None, Some(&NaiveDate::MIN.to_string()), None, None, today).unwrap();
+        assert_eq!((at_the_start.from, at_the_start.to), (NaiveDate::MIN, NaiveDate::MIN));
         assert_eq!(
             (request.sites, request.by),
             (vec!["P1".to_owned(), "P2".to_owned()], Some(vec!["severity".to_owned()]))

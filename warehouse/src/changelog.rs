@@ -124,7 +124,7 @@ impl Warehouse {
     /// The table's change log, when one was ever written.
     pub(crate) async fn log_table(&self, table: &TableId) -> Result<Option<DeltaTable>, WarehouseError> {
         let path = self.change_log_path(table);
-        if !path.join("_delta_log").is_dir() {
+        if !crate::store::has_commit(&path) {
             return Ok(None);
         }
         Ok(Some(open_path(table, &path).await?))

@@ -114,9 +114,9 @@ impl Warehouse {
         self.root.join(table.schema()).join(table.table())
     }
 
-    /// Whether the table has been created (has a transaction log).
+    /// Whether the table has been created: its transaction log holds a first commit.
     pub fn contains(&self, table: &TableId) -> bool {
-        self.table_path(table).join("_delta_log").is_dir()
+        has_commit(&self.table_path(table))
     }
 
     pub(crate) async fn delta_table(&self, table: &TableId) -> Result<DeltaTable, WarehouseError> {
@@ -210,6 +210,21 @@ pub(crate) async fn open_path(table: &TableId, path: &Path) -> Result<DeltaTable
     DeltaTable::try_from_url(url).await.map_err(|source| delta(table, source))
 }
 
+/// Whether the Delta table at `path` has at least one commit or checkpoint. A process
+/// killed while creating a table can leave `_delta_log` empty or holding only a temporary
+/// file; such a table was never created and is created again on the next write.
+pub(crate) fn has_commit(path: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(path.join("_delta_log")) else { return false };
+    entries.filter_map(Result::ok).any(|entry| {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let (version, rest) = name.split_at(name.find('.').unwrap_or(name.len()));
+        version.len() == 20
+            && version.bytes().all(|byte| byte.is_ascii_digit())
+            && (rest == ".json" || (rest.starts_with(".checkpoint") && rest.ends_with(".parquet")))
+    })
+}
+
 /// Commit properties recording `checkpoint` as the writer's application transaction.
 pub(crate) fn commit_properties(checkpoint: &Checkpoint) -> CommitProperties {
     // An LSN is a 64-bit unsigned position; real ones stay far below 2^63.
@@ -255,6 +270,27 @@ mod tests {
         }
         rows.sort();
         rows
+    }
+
+    #[tokio::test]
+    async fn a_table_whose_creation_was_interrupted_is_created_again() {
+        let directory = tempfile::tempdir().unwrap();
+        let warehouse = Warehouse::open(directory.path()).unwrap();
+        let table: TableId = "hse.investigations".parse().unwrap();
+        // What a process killed inside its first commit leaves: the log directory and a
+        // temporary file, but no numbered commit.
+        let log = directory.path().join("hse/investigations/_delta_log");
+        std::fs::create_dir_all(&log).unwrap();
+        std::fs::write(log.join("_commit_5f3a.json.tmp"), b"{").unwrap();
+
+        assert!(!warehouse.contains(&table));
+        assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), None);
+        assert_eq!(warehouse.version(&table).await.unwrap(), None);
+        assert!(warehouse.describe(&table).await.unwrap().is_none());
+        let checkpoint = Checkpoint { writer: "cdc".into(), lsn: "0/16B3748".parse().unwrap() };
+        assert_eq!(warehouse.append(&table, vec![batch(&[1], &["a"])], &checkpoint).await.unwrap(), Version(0));
+        assert!(warehouse.contains(&table));
+        assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), Some(checkpoint.lsn));
     }
 
     #[tokio::test]
