@@ -2,8 +2,10 @@
 # Installs what OpsFlux needs on a fresh Debian or Ubuntu machine, once: the
 # PostgreSQL server binaries (initdb, pg_ctl, postgres, psql), mold, the linker
 # that keeps link memory low on small machines, and Python's deltalake package for
-# the interoperability tests; Chromium, the headless browser the dashboard tests
-# drive. Sourced by demo.sh and test.sh (the browser only for tests).
+# the interoperability tests; for the tests only, Chromium (the headless browser the
+# dashboard tests drive), poppler (pdftotext, pdffonts, pdftoppm read rendered PDFs)
+# and LibreOffice Writer and Calc (they open rendered DOCX files). Sourced by demo.sh
+# and test.sh.
 set -euo pipefail
 
 if ! command -v cargo >/dev/null 2>&1; then
@@ -21,6 +23,8 @@ command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v mold >/dev/null 2>&1 || missing+=(mold)
 if [ "${OPSFLUX_SETUP_BROWSER:-0}" = 1 ]; then
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+    command -v soffice >/dev/null 2>&1 || missing+=(libreoffice-writer-nogui libreoffice-calc-nogui)
 fi
 
 if ((${#missing[@]})); then

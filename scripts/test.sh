@@ -3,7 +3,8 @@
 # test suite against a real PostgreSQL that the tests start themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The dashboard tests open pages in headless Chromium.
+# The dashboard tests open pages in headless Chromium; the document tests read PDFs
+# with poppler and open DOCX files with LibreOffice.
 export OPSFLUX_SETUP_BROWSER=1
 source scripts/setup.sh
 cargo fmt --all --check

@@ -6,6 +6,8 @@
 
 use std::fmt::Write as _;
 
+use chrono::Datelike;
+
 use crate::Locale;
 
 /// How a chart draws its series.
@@ -19,6 +21,11 @@ pub enum ChartKind {
     Kpi,
     /// Series are rows, categories are columns, values are colours.
     Heatmap,
+    /// Shares of the first series' values, one slice per category.
+    Pie,
+    /// Gantt-like bars: categories are bars; the series `start` and `end` hold days
+    /// counted from the common era, `percent` the progress of each bar.
+    Timeline,
 }
 
 /// How values are written on axes, labels and tooltips.
@@ -88,25 +95,29 @@ impl Chart {
         let (width, height) = match self.kind {
             ChartKind::Kpi => (240.0, 120.0),
             ChartKind::Heatmap => (WIDTH, TOP + BOTTOM + 22.0 * self.series.len().max(1) as f64),
+            ChartKind::Timeline => (WIDTH, TOP + 40.0 + 22.0 * self.categories.len().max(1) as f64),
             _ => (WIDTH, HEIGHT),
         };
         let _ = write!(
             svg,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-{kind}" data-kind="{kind}" data-title="{title}" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="{title}" font-family="sans-serif" font-size="11">"#,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-{kind}" data-kind="{kind}" data-title="{title}" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="{title}" font-family="Inter, DejaVu Sans, sans-serif" font-size="11">"#,
             kind = kind_name(self.kind),
             title = escape(&self.title),
         );
         if self.is_empty() {
             let _ = write!(
                 svg,
-                r##"<text class="no-data" x="{}" y="{}" text-anchor="middle" fill="#5b6b7c">Aucune donnée sur la période</text>"##,
+                r##"<text class="no-data" x="{}" y="{}" text-anchor="middle" fill="#5b6b7c">{}</text>"##,
                 width / 2.0,
-                height / 2.0
+                height / 2.0,
+                locale.word(crate::Word::NoData)
             );
         } else {
             match self.kind {
                 ChartKind::Kpi => self.draw_kpi(&mut svg, locale),
                 ChartKind::Heatmap => self.draw_heatmap(&mut svg, locale, width),
+                ChartKind::Pie => self.draw_pie(&mut svg, locale),
+                ChartKind::Timeline => self.draw_timeline(&mut svg),
                 ChartKind::Line | ChartKind::Bar | ChartKind::StackedBar => self.draw_axes_chart(&mut svg, locale),
             }
         }
@@ -324,6 +335,110 @@ impl Chart {
         }
     }
 
+    fn draw_pie(&self, svg: &mut String, locale: Locale) {
+        let Some(series) = self.series.first() else { return };
+        let total: f64 = series.values.iter().flatten().filter(|value| **value > 0.0).sum();
+        let (centre_x, centre_y, radius) = (170.0, HEIGHT / 2.0, 110.0);
+        let mut angle = -std::f64::consts::FRAC_PI_2;
+        let mut legend = 0;
+        for (index, value) in series.values.iter().enumerate() {
+            let Some(value) = value.filter(|value| *value > 0.0) else { continue };
+            let category = self.categories.get(index).map(String::as_str).unwrap_or_default();
+            let sweep = value / total * std::f64::consts::TAU;
+            let colour = PALETTE[index % PALETTE.len()];
+            let point = |angle: f64| (centre_x + radius * angle.cos(), centre_y + radius * angle.sin());
+            let (start_x, start_y) = point(angle);
+            let (end_x, end_y) = point(angle + sweep);
+            let (shape, close) = if sweep >= std::f64::consts::TAU - 1e-9 {
+                (format!(r#"<circle cx="{centre_x}" cy="{centre_y}" r="{radius}""#), "</circle>")
+            } else {
+                let path = format!(
+                    r#"<path d="M{centre_x},{centre_y} L{start_x:.2},{start_y:.2} A{radius},{radius} 0 {} 1 {end_x:.2},{end_y:.2} Z""#,
+                    u8::from(sweep > std::f64::consts::PI)
+                );
+                (path, "</path>")
+            };
+            let _ = write!(
+                svg,
+                r##"{shape} class="mark" fill="{colour}" stroke="#ffffff" data-series="{}" data-category="{}" data-value="{}"><title>{} : {}</title>{close}"##,
+                escape(&series.name),
+                escape(category),
+                raw(value),
+                escape(category),
+                escape(&self.format_value(value, locale)),
+            );
+            let _ = write!(
+                svg,
+                r##"<rect x="320" y="{y}" width="10" height="10" fill="{colour}"/><text x="336" y="{}">{} — {} ({})</text>"##,
+                TOP + 18.0 * legend as f64 + 9.0,
+                escape(category),
+                escape(&self.format_value(value, locale)),
+                escape(&locale.format_percent(value / total * 100.0, 0)),
+                y = TOP + 18.0 * legend as f64,
+            );
+            legend += 1;
+            angle += sweep;
+        }
+    }
+
+    fn draw_timeline(&self, svg: &mut String) {
+        let value = |name: &str, index: usize| {
+            self.series
+                .iter()
+                .find(|series| series.name == name)
+                .and_then(|series| series.values.get(index).copied().flatten())
+        };
+        let days: Vec<f64> = (0..self.categories.len())
+            .flat_map(|index| [value("start", index), value("end", index)])
+            .flatten()
+            .collect();
+        let first = days.iter().copied().fold(f64::INFINITY, f64::min);
+        let last = days.iter().copied().fold(f64::NEG_INFINITY, f64::max) + 1.0;
+        let (left, plot) = (180.0, WIDTH - 180.0 - RIGHT);
+        let x = |day: f64| left + (day - first) / (last - first).max(1.0) * plot;
+        // Month boundaries as the time axis.
+        let mut month =
+            chrono::NaiveDate::from_num_days_from_ce_opt(first as i32).map(|date| date.with_day(1).unwrap_or(date));
+        let bottom = TOP + 22.0 * self.categories.len() as f64;
+        while let Some(start) = month {
+            let day = f64::from(start.num_days_from_ce());
+            if day >= last {
+                break;
+            }
+            if day >= first {
+                let _ = write!(
+                    svg,
+                    r##"<line x1="{0:.2}" x2="{0:.2}" y1="{TOP}" y2="{bottom}" stroke="#d5dbe1"/><text x="{0:.2}" y="{1}" fill="#5b6b7c">{2}</text>"##,
+                    x(day),
+                    bottom + 16.0,
+                    start.format("%m/%Y"),
+                );
+            }
+            month = start.checked_add_months(chrono::Months::new(1));
+        }
+        for (index, label) in self.categories.iter().enumerate() {
+            let (Some(start), Some(end)) = (value("start", index), value("end", index)) else { continue };
+            let y = TOP + 22.0 * index as f64;
+            let width = (x(end + 1.0) - x(start)).max(2.0);
+            let done = value("percent", index).unwrap_or(0.0).clamp(0.0, 100.0);
+            let _ = write!(
+                svg,
+                r##"<text x="{}" y="{}" text-anchor="end">{}</text><rect class="mark" x="{:.2}" y="{}" width="{width:.2}" height="14" rx="3" fill="#b9d3ee" data-series="{}" data-category="{}" data-value="{}"/><rect x="{:.2}" y="{}" width="{:.2}" height="14" rx="3" fill="#1f77b4"/>"##,
+                left - 6.0,
+                y + 12.0,
+                escape(label),
+                x(start),
+                y + 2.0,
+                escape(label),
+                escape(label),
+                raw(done),
+                x(start),
+                y + 2.0,
+                width * done / 100.0,
+            );
+        }
+    }
+
     /// Category labels under the plot, thinned so they do not overlap.
     fn draw_category_labels(&self, svg: &mut String, bottom: f64, slot: f64) {
         let longest = self.categories.iter().map(|label| label.chars().count()).max().unwrap_or(1) as f64;
@@ -347,6 +462,8 @@ fn kind_name(kind: ChartKind) -> &'static str {
         ChartKind::StackedBar => "stacked_bar",
         ChartKind::Kpi => "kpi",
         ChartKind::Heatmap => "heatmap",
+        ChartKind::Pie => "pie",
+        ChartKind::Timeline => "timeline",
     }
 }
 
@@ -424,6 +541,9 @@ mod tests {
             assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
             assert!(svg.contains("POB &lt;test&gt;"), "titles are escaped");
         }
+        let pie = chart(ChartKind::Pie).to_svg(Locale::FrFr);
+        assert_eq!(marks(&pie), ["P1|2026-11-01|12", "P1|2026-11-02|1234.5"]);
+        assert!(pie.contains("2026-11-02 — 1\u{202f}234,5 (99\u{a0}%)"), "{pie}");
         let kpi = chart(ChartKind::Kpi).to_svg(Locale::FrFr);
         assert!(kpi.contains(r#"data-value="12">12,0</text>"#), "{kpi}");
     }

@@ -1,15 +1,27 @@
 //! Rédacteur documents: the block model (Editor.js output format) that templates and
-//! documents are stored in, and the locales reports are formatted for.
+//! documents are stored in, the binding of their data blocks to query results, and the
+//! writers that turn a bound document into PDF (Typst), DOCX, XLSX and HTML.
 //!
-//! Architecture invariant: this crate does no I/O and runs no query. It takes a document
-//! and already-bound data and returns bytes; the writers arrive with the Rédacteur work.
+//! Architecture invariant: this crate does no I/O and runs no query. A [`Binding`] says
+//! which data a document needs; the caller answers; the [`BoundDocument`] it yields is
+//! rendered to bytes, the same bytes every time.
 
+pub mod bind;
 pub mod chart;
+mod docx;
+mod html;
+pub mod inline;
+mod locale;
+mod raster;
+mod typst;
+mod xlsx;
 
-use std::fmt;
-use std::str::FromStr;
+pub use bind::{Binding, BoundDocument, DataColumn, DataRequest, DataTable, Pending, SiteInfo, Value, ValueFormat};
+pub use locale::{Locale, Word};
+pub use typst::Renderer;
 
-/// Why a document could not be read.
+/// Why a document could not be read, bound or rendered. Every variant says where: the
+/// block id and the JSON pointer of the offending member, or the line and column.
 #[derive(Debug, thiserror::Error)]
 pub enum DocumentError {
     /// The text is not a document in Editor.js form; line and column say where.
@@ -20,10 +32,46 @@ pub enum DocumentError {
     DuplicateBlockId(String),
     #[error("unknown locale `{0}`: expected fr-FR, en-GB or en-US")]
     UnknownLocale(String),
+    /// A block (or a document member) is wrong; `pointer` is its JSON pointer.
+    #[error("{}{pointer}: {message}", block.as_ref().map(|id| format!("block `{id}` at ")).unwrap_or_default())]
+    Invalid { block: Option<String>, pointer: String, message: String },
+    /// A parameter given to the template is unknown or malformed.
+    #[error("parameter `{name}`: {message}")]
+    Parameter { name: String, message: String },
+    /// Typst refused the generated source; a user's snippet is named by its block.
+    #[error("{}{message}", block.as_ref().map(|id| format!("block `{id}`: ")).unwrap_or_default())]
+    Typst { block: Option<String>, message: String },
+    /// A writer failed on well-formed input (an internal limit of DOCX or XLSX).
+    #[error("{format} writer: {message}")]
+    Writer { format: &'static str, message: String },
+}
+
+impl DocumentError {
+    pub(crate) fn invalid(block: Option<&str>, pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        DocumentError::Invalid { block: block.map(str::to_owned), pointer: pointer.into(), message: message.into() }
+    }
+
+    /// The block the error is about, when it is about one.
+    pub fn block(&self) -> Option<&str> {
+        match self {
+            DocumentError::Invalid { block, .. } | DocumentError::Typst { block, .. } => block.as_deref(),
+            DocumentError::DuplicateBlockId(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The JSON pointer the error is about, when it is about one.
+    pub fn pointer(&self) -> Option<&str> {
+        match self {
+            DocumentError::Invalid { pointer, .. } => Some(pointer),
+            _ => None,
+        }
+    }
 }
 
 /// A block document as an Editor.js-style editor saves it:
-/// `{"time": …, "blocks": [{"id", "type", "data", "tunes"}], "version": …}`.
+/// `{"time": …, "blocks": [{"id", "type", "data", "tunes"}], "version": …}`, with the
+/// template's settings (title, page setup, parameters) beside the blocks.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Document {
     /// Milliseconds since the Unix epoch at which the editor saved the document.
@@ -33,6 +81,8 @@ pub struct Document {
     /// Version of the editor that produced the document.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    #[serde(default)]
+    pub settings: serde_json::Value,
 }
 
 /// One block: its kind is `block_type`, its content `data`, its presentation `tunes`.
@@ -48,7 +98,8 @@ pub struct Block {
 }
 
 impl Document {
-    /// Reads a document from its JSON text, refusing duplicate block ids.
+    /// Reads a document from its JSON text, refusing duplicate block ids (nested blocks
+    /// of repeated sections included).
     pub fn from_json(text: &str) -> Result<Self, DocumentError> {
         let document: Document = serde_json::from_str(text).map_err(|error| DocumentError::Malformed {
             line: error.line(),
@@ -65,65 +116,57 @@ impl Document {
     }
 }
 
-/// The locales reports are formatted for; numbers and dates are formatted in Rust
-/// before they reach a writer, since Typst has no locale-aware formatting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Locale {
-    /// `1 234,56` and `21 novembre 2026`.
-    #[default]
-    FrFr,
-    EnGb,
-    EnUs,
+/// The formats a bound document is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Pdf,
+    Docx,
+    Xlsx,
+    Html,
 }
 
-impl Locale {
-    /// A number with `decimals` digits after the separator, grouped by thousands:
-    /// `1 234,56` (fr-FR, narrow no-break spaces), `1,234.56` (en-GB, en-US).
-    pub fn format_number(self, value: f64, decimals: usize) -> String {
-        let (group, point) = match self {
-            Locale::FrFr => ('\u{202f}', ','),
-            Locale::EnGb | Locale::EnUs => (',', '.'),
-        };
-        let text = format!("{:.*}", decimals, value.abs());
-        let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
-        let mut out = String::new();
-        let rounds_to_zero = text.bytes().all(|byte| matches!(byte, b'0' | b'.'));
-        if value.is_sign_negative() && !rounds_to_zero {
-            out.push('-');
+impl OutputFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            OutputFormat::Pdf => "pdf",
+            OutputFormat::Docx => "docx",
+            OutputFormat::Xlsx => "xlsx",
+            OutputFormat::Html => "html",
         }
-        for (index, digit) in whole.chars().enumerate() {
-            if index > 0 && (whole.len() - index).is_multiple_of(3) {
-                out.push(group);
-            }
-            out.push(digit);
+    }
+
+    pub fn media_type(self) -> &'static str {
+        match self {
+            OutputFormat::Pdf => "application/pdf",
+            OutputFormat::Docx => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            OutputFormat::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            OutputFormat::Html => "text/html; charset=utf-8",
         }
-        if !fraction.is_empty() {
-            out.push(point);
-            out.push_str(fraction);
-        }
-        out
     }
 }
 
-impl fmt::Display for Locale {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(match self {
-            Locale::FrFr => "fr-FR",
-            Locale::EnGb => "en-GB",
-            Locale::EnUs => "en-US",
-        })
-    }
-}
-
-impl FromStr for Locale {
-    type Err = DocumentError;
+impl std::str::FromStr for OutputFormat {
+    type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text {
-            "fr-FR" => Ok(Locale::FrFr),
-            "en-GB" => Ok(Locale::EnGb),
-            "en-US" => Ok(Locale::EnUs),
-            other => Err(DocumentError::UnknownLocale(other.to_owned())),
+            "pdf" => Ok(OutputFormat::Pdf),
+            "docx" => Ok(OutputFormat::Docx),
+            "xlsx" => Ok(OutputFormat::Xlsx),
+            "html" => Ok(OutputFormat::Html),
+            other => Err(format!("unknown format `{other}`: expected pdf, docx, xlsx or html")),
+        }
+    }
+}
+
+impl Renderer {
+    /// The bound document written in `format`: the same document gives the same bytes.
+    pub fn render(&self, document: &BoundDocument, format: OutputFormat) -> Result<Vec<u8>, DocumentError> {
+        match format {
+            OutputFormat::Pdf => self.pdf(document),
+            OutputFormat::Docx => docx::docx(document, self),
+            OutputFormat::Xlsx => xlsx::xlsx(document),
+            OutputFormat::Html => html::html(document, self),
         }
     }
 }
@@ -154,18 +197,5 @@ mod tests {
             Document::from_json(r#"{"blocks": [{"id": "a", "type": "delimiter"}, {"id": "a", "type": "delimiter"}]}"#)
                 .unwrap_err();
         assert_eq!(error.to_string(), "duplicate block id `a`");
-    }
-
-    #[test]
-    fn numbers_are_formatted_per_locale() {
-        let cases = [(1234.56, 2), (-1234567.891, 1), (0.0, 0), (-0.004, 2), (999.5, 0)];
-        let formatted = |locale: Locale| -> Vec<String> {
-            cases.iter().map(|(value, decimals)| locale.format_number(*value, *decimals)).collect()
-        };
-        assert_eq!(
-            formatted(Locale::FrFr),
-            ["1\u{202f}234,56", "-1\u{202f}234\u{202f}567,9", "0", "0,00", "1\u{202f}000"]
-        );
-        assert_eq!(formatted(Locale::EnGb), ["1,234.56", "-1,234,567.9", "0", "0.00", "1,000"]);
     }
 }
