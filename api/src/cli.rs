@@ -46,6 +46,10 @@ pub enum Command {
     /// Export a warehouse table or a metric's result to a file, streamed with flat
     /// memory: Parquet (zstd), CSV, XLSX or Arrow IPC.
     Export(ExportArgs),
+    /// Render a Rédacteur document with live warehouse data: a shipped template
+    /// (weekly-site-report, powertrace-monthly, moc-dossier, 5s-audit, project-progress)
+    /// or a document file, to PDF, DOCX, XLSX or an HTML preview.
+    Render(RenderArgs),
     /// Capture changes from PostgreSQL into the warehouse (logical replication): an initial
     /// copy, then every change in commit order, exactly once. `ingest status` reports lag.
     Ingest(crate::capture::IngestArgs),
@@ -81,6 +85,37 @@ pub struct SampleDataArgs {
     /// Apply the migrations first.
     #[arg(long)]
     pub migrate: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["template", "document"])))]
+pub struct RenderArgs {
+    /// The warehouse directory to read.
+    #[arg(long, env = "OPSFLUX_WAREHOUSE")]
+    pub warehouse: PathBuf,
+    /// A shipped template: weekly-site-report, powertrace-monthly, moc-dossier, 5s-audit
+    /// or project-progress.
+    #[arg(long)]
+    pub template: Option<String>,
+    /// A document file in Editor.js form (blocks and settings), instead of a template.
+    #[arg(long)]
+    pub document: Option<PathBuf>,
+    /// A template parameter, `key=value`; repeat for several. Templates take `site`
+    /// (a site code; all sites by default), `period` (`2026-W46` or `2026-10`; the last
+    /// complete week or month by default) and `locale` (fr-FR, en-GB, en-US).
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub parameters: Vec<String>,
+    /// pdf, docx, xlsx or html (default: the extension of --out).
+    #[arg(long)]
+    pub format: Option<String>,
+    /// The file to write; it appears only once complete.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The day the document is dated and periods are counted from (default: today).
+    #[arg(long)]
+    pub today: Option<chrono::NaiveDate>,
+    #[command(flatten)]
+    pub query: QueryArgs,
 }
 
 #[derive(Debug, Args)]
@@ -292,6 +327,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             served
         }
         Command::Export(args) => export(args).await,
+        Command::Render(args) => render(args).await,
         Command::Demo(args) => demo(args).await,
         Command::Ingest(args) => crate::capture::run(args).await,
     }
@@ -495,6 +531,66 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
         seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
         out = %args.out.display(),
         "export written"
+    );
+    Ok(())
+}
+
+async fn render(args: RenderArgs) -> anyhow::Result<()> {
+    let format_text = match &args.format {
+        Some(format) => format.clone(),
+        None => args
+            .out
+            .extension()
+            .and_then(|extension| extension.to_str())
+            .map(str::to_owned)
+            .with_context(|| format!("give --format: {} has no extension to take it from", args.out.display()))?,
+    };
+    let format: opsflux_render::OutputFormat =
+        format_text.parse().map_err(|error: String| anyhow::anyhow!("--format: {error}"))?;
+    let mut parameters = std::collections::BTreeMap::new();
+    for parameter in &args.parameters {
+        let (key, value) = parameter
+            .split_once('=')
+            .with_context(|| format!("--param {parameter}: expected key=value, e.g. site=ALPHA"))?;
+        parameters.insert(key.trim().to_owned(), value.trim().to_owned());
+    }
+    let document = match (&args.template, &args.document) {
+        (Some(name), _) => crate::documents::template(name)?,
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            opsflux_render::Document::from_json(&text).with_context(|| path.display().to_string())?
+        }
+        (None, None) => bail!("give --template or --document"),
+    };
+    if Warehouse::open(&args.warehouse)?.tables()?.is_empty() {
+        bail!(
+            "the warehouse {} holds no table: capture into it (opsflux ingest) or write sample data (opsflux sample-data --warehouse)",
+            args.warehouse.display()
+        );
+    }
+    let started = std::time::Instant::now();
+    let bar = ProgressBar::new_spinner();
+    bar.set_message("opening the warehouse");
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let engine = open_engine(&args.warehouse, &args.query).await?;
+    bar.set_message("binding data blocks and rendering");
+    let today = args.today.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let rendered = crate::documents::render(&engine, document, &parameters, format, today).await;
+    bar.finish_and_clear();
+    let (bytes, bound) = rendered?;
+    let directory =
+        args.out.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let mut partial = tempfile::NamedTempFile::new_in(directory)
+        .with_context(|| format!("cannot create a file in {}", directory.display()))?;
+    std::io::Write::write_all(&mut partial, &bytes).context("cannot write the document")?;
+    partial.persist(&args.out).with_context(|| format!("cannot write {}", args.out.display()))?;
+    tracing::info!(
+        title = %bound.title,
+        bytes = bytes.len(),
+        seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
+        warehouse = %bound.warehouse_line(),
+        out = %args.out.display(),
+        "document written"
     );
     Ok(())
 }

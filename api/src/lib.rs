@@ -6,6 +6,7 @@ pub mod cli;
 pub mod cluster;
 pub mod dashboards;
 pub mod database;
+pub mod documents;
 pub mod import;
 pub mod sample_warehouse;
 pub mod web;

@@ -31,6 +31,9 @@ pub struct ApiError {
     detail: String,
     /// The query parameter at fault, as an extension member.
     parameter: Option<&'static str>,
+    /// For documents: the block at fault and the JSON pointer of the member.
+    block: Option<String>,
+    pointer: Option<String>,
 }
 
 impl ApiError {
@@ -41,6 +44,8 @@ impl ApiError {
             title: "Internal error",
             detail: format!("{context}; the server log has the details"),
             parameter: None,
+            block: None,
+            pointer: None,
         }
     }
 
@@ -50,11 +55,44 @@ impl ApiError {
             title: "Invalid parameter",
             detail: error.to_string(),
             parameter: Some(error.parameter()),
+            block: None,
+            pointer: None,
         }
     }
 
     fn not_found(detail: String) -> Self {
-        Self { status: StatusCode::NOT_FOUND, title: "Not found", detail, parameter: None }
+        Self { status: StatusCode::NOT_FOUND, title: "Not found", detail, parameter: None, block: None, pointer: None }
+    }
+
+    fn from_render(error: crate::documents::RenderError) -> Self {
+        if !error.is_bad_input() {
+            return Self::internal("rendering the document failed", &error);
+        }
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            title: "Invalid document",
+            detail: error.to_string(),
+            parameter: match &error {
+                crate::documents::RenderError::UnknownTemplate(_) => Some("template"),
+                crate::documents::RenderError::Document(opsflux_render::DocumentError::Parameter { .. }) => {
+                    Some("parameters")
+                }
+                _ => None,
+            },
+            block: error.block().map(str::to_owned),
+            pointer: error.pointer().map(str::to_owned),
+        }
+    }
+
+    fn bad_body(detail: String, pointer: Option<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            title: "Invalid request body",
+            detail,
+            parameter: None,
+            block: None,
+            pointer,
+        }
     }
 
     pub(crate) fn from_query(context: &str, error: QueryError) -> Self {
@@ -76,6 +114,12 @@ impl IntoResponse for ApiError {
         if let Some(parameter) = self.parameter {
             body["parameter"] = parameter.into();
         }
+        if let Some(block) = self.block {
+            body["block"] = block.into();
+        }
+        if let Some(pointer) = self.pointer {
+            body["pointer"] = pointer.into();
+        }
         (self.status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response()
     }
 }
@@ -92,9 +136,70 @@ pub fn router(state: AppState) -> Router {
         .route("/api/metrics", get(metrics_json))
         .route("/api/metrics/{name}", get(metric_json))
         .route("/api/export", get(export))
+        .route("/api/render", axum::routing::post(render_document))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { ApiError::not_found("no such page or endpoint".to_owned()) })
         .with_state(state)
+}
+
+/// `POST /api/render`: `{"template": "weekly-site-report"}` or `{"document": {...}}`,
+/// with `"parameters": {"site": "ALPHA", "period": "2026-W46"}` and `"format"` (pdf by
+/// default). Answers the file; `X-OpsFlux-Warehouse` names the versions it read.
+async fn render_document(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let request: serde_json::Value = serde_json::from_slice(&body).map_err(|error| {
+        ApiError::bad_body(
+            format!("the body is not JSON (line {}, column {}): {error}", error.line(), error.column()),
+            None,
+        )
+    })?;
+    let text = |member: &str| -> Result<Option<String>, ApiError> {
+        match request.get(member) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(text)) => Ok(Some(text.clone())),
+            Some(_) => Err(ApiError::bad_body(format!("`{member}` must be a string"), Some(format!("/{member}")))),
+        }
+    };
+    let format_text = text("format")?.unwrap_or_else(|| "pdf".to_owned());
+    let format: opsflux_render::OutputFormat =
+        format_text.parse().map_err(|error: String| ApiError::bad_body(error, Some("/format".into())))?;
+    let (name, document) = match (text("template")?, request.get("document")) {
+        (Some(name), None) => (name.clone(), crate::documents::template(&name).map_err(ApiError::from_render)?),
+        (None, Some(document)) => {
+            let document = opsflux_render::Document::from_json(&document.to_string())
+                .map_err(|error| ApiError::from_render(error.into()))?;
+            ("document".to_owned(), document)
+        }
+        _ => return Err(ApiError::bad_body("give either `template` or `document`".into(), None)),
+    };
+    let mut parameters = std::collections::BTreeMap::new();
+    match request.get("parameters") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::Object(map)) => {
+            for (key, value) in map {
+                let value = value.as_str().ok_or_else(|| {
+                    ApiError::bad_body(
+                        format!("parameter `{key}` must be a string"),
+                        Some(format!("/parameters/{key}")),
+                    )
+                })?;
+                parameters.insert(key.clone(), value.to_owned());
+            }
+        }
+        Some(_) => return Err(ApiError::bad_body("`parameters` must be an object".into(), Some("/parameters".into()))),
+    }
+    let today = chrono::Utc::now().date_naive();
+    let (bytes, bound) = crate::documents::render(&state.engine, document, &parameters, format, today)
+        .await
+        .map_err(ApiError::from_render)?;
+    let headers = [
+        (header::CONTENT_TYPE, format.media_type().to_owned()),
+        (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.{}\"", format.extension())),
+    ];
+    let mut response = (headers, bytes).into_response();
+    if let Ok(value) = header::HeaderValue::from_str(&bound.warehouse_line()) {
+        response.headers_mut().insert("x-opsflux-warehouse", value);
+    }
+    Ok(response)
 }
 
 /// Query parameters shared by metric answers, pages and exports.
@@ -219,6 +324,8 @@ async fn export(
                 title: "Invalid parameter",
                 detail: "give exactly one of `table` (schema.table) or `metric`".into(),
                 parameter: Some("table"),
+                block: None,
+                pointer: None,
             });
         }
     };

@@ -70,7 +70,7 @@ struct BuiltRollup {
 impl Pin {
     /// `schema.table` → `v12` or `v12+log v3`, for the warehouse tables a query names
     /// (directly or through the rollups it reads).
-    fn versions_read(&self, sql: &str) -> BTreeMap<String, String> {
+    pub(crate) fn versions_read(&self, sql: &str) -> BTreeMap<String, String> {
         let mut read = BTreeMap::new();
         for (table, snapshot) in &self.tables {
             if names(sql, &table.to_string()) {
@@ -85,6 +85,15 @@ impl Pin {
             }
         }
         read
+    }
+
+    /// Plans SQL with `options` (read-only queries refuse DDL, DML and statements).
+    pub(crate) async fn sql_with_options(
+        &self,
+        sql: &str,
+        options: opsflux_warehouse::datafusion::execution::context::SQLOptions,
+    ) -> Result<DataFrame, QueryError> {
+        self.context.sql_with_options(sql, options).await.map_err(QueryError::execution("planning the query"))
     }
 
     /// Whether the warehouse held any table when pinned.

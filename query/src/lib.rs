@@ -2,6 +2,7 @@
 //! (`engine`), the metric catalog (`catalog`), metric requests and results (`metric`)
 //! and analyst exports (`export`). CPU work runs on the engine's own runtime.
 
+mod adhoc;
 pub mod catalog;
 pub mod engine;
 pub mod export;
@@ -12,6 +13,7 @@ use std::str::FromStr;
 
 use chrono::{Datelike, Days, NaiveDate};
 
+pub use adhoc::{ColumnKind, QueryRows};
 pub use catalog::{Catalog, CatalogError, ChartKind, Format, Measure, Metric, Rollup};
 pub use engine::{Engine, EngineSettings, Pin};
 pub use export::{ExportFormat, ExportSource, ExportSummary};
@@ -73,6 +75,9 @@ pub enum QueryError {
     /// Writing an export failed (disk full, client gone).
     #[error("writing the export failed: {0}")]
     Export(String),
+    /// A query answered more rows than its reader can show.
+    #[error("the query returns more than {limit} rows: aggregate or filter it")]
+    TooManyRows { limit: usize },
     /// The query runtime stopped or a query task panicked.
     #[error("the query runtime failed: {0}")]
     Runtime(String),

@@ -642,6 +642,9 @@ impl Binding {
         variables.insert("period.start".into(), locale.format_date_long(period.start));
         variables.insert("period.end".into(), locale.format_date_long(period.end));
         variables.insert("period.week".into(), period.start.iso_week().week().to_string());
+        // ISO dates, for read-only queries.
+        variables.insert("period.from".into(), period.start.to_string());
+        variables.insert("period.to".into(), period.end.to_string());
         variables.insert("period.month".into(), locale.format_month(period.start));
         variables.insert("period.year".into(), period.start.year().to_string());
         variables.insert("date.today".into(), locale.format_date_long(today));
@@ -931,6 +934,20 @@ impl Fields<'_> {
         }
     }
 
+    /// A read-only query with variables written as SQL string contents (quotes doubled),
+    /// so a value cannot end its literal.
+    fn sql(&self, member: &str) -> Result<String, DocumentError> {
+        let text = self
+            .block
+            .data
+            .get(member)
+            .and_then(|value| value.as_str())
+            .ok_or_else(|| self.error(member, "must be a SQL query"))?;
+        let quoted: BTreeMap<String, String> =
+            self.variables.iter().map(|(name, value)| (name.clone(), value.replace('\'', "''"))).collect();
+        substitute(text, &quoted).map_err(|message| self.error(member, message))
+    }
+
     fn text(&self, member: &str) -> Result<String, DocumentError> {
         Ok(self.raw_text(member)?.unwrap_or_default())
     }
@@ -1130,10 +1147,10 @@ impl Walk<'_> {
     fn request_of(&self, fields: &Fields, scope: &Scope) -> Result<Option<DataRequest>, DocumentError> {
         Ok(Some(match fields.block.block_type.as_str() {
             "kpi" | "progress" if fields.block.data.get("metric").is_some() => {
-                fields.metric_request(scope, Some("total".into()), Some(Vec::new()))?
+                fields.metric_request(scope, Some("total".into()), Some(fields.list("by")?.unwrap_or_default()))?
             }
             "data_table" | "chart" | "repeat" if fields.block.data.get("query").is_some() => {
-                DataRequest::Query { sql: fields.required("query")? }
+                DataRequest::Query { sql: fields.sql("query")? }
             }
             "data_table" | "chart" | "repeat" if fields.block.data.get("metric").is_some() => {
                 fields.metric_request(scope, fields.raw_text("grain")?, fields.list("by")?)?

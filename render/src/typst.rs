@@ -62,8 +62,21 @@ impl Renderer {
         SHARED.get_or_init(Renderer::new)
     }
 
-    /// Raw font files, for the rasterizer that draws charts into DOCX.
-    pub(crate) fn font_data() -> impl Iterator<Item = &'static [u8]> {
+    /// The Typst project a document compiles from: the main source and every file it
+    /// reads (charts, images, snippets), so the same source can be compiled by another
+    /// Typst (the benchmark compares with the `typst` command line and Python package).
+    pub fn typst_project(document: &BoundDocument) -> (String, Vec<(String, Vec<u8>)>) {
+        let markup = Markup::of(document);
+        let mut files: Vec<(String, Vec<u8>)> = markup.files.into_iter().collect();
+        for (index, (_, source)) in markup.snippets.into_iter().enumerate() {
+            files.push((format!("/snippets/{index}.typ"), source.into_bytes()));
+        }
+        files.sort();
+        (markup.main, files)
+    }
+
+    /// Raw font files the renderer embeds (Inter, then Typst's own).
+    pub fn font_data() -> impl Iterator<Item = &'static [u8]> {
         INTER.iter().copied().chain(typst_assets::fonts())
     }
 
@@ -112,8 +125,16 @@ impl Renderer {
         let world = MemoryWorld::new(self, markup, document.today);
         let warned = typst::compile::<PagedDocument>(&world);
         warned.output.map_err(|errors| {
-            let block = errors.first().and_then(|error| markup.block_of(&world, error));
-            DocumentError::Typst { block, message: describe(&errors, markup) }
+            let (block, position) = match errors.first().and_then(|error| markup.block_of(&world, error)) {
+                Some((block, position)) => (Some(block), position),
+                None => (None, None),
+            };
+            let message = describe(&errors, markup);
+            let message = match position {
+                Some((line, column)) => format!("line {line}, column {column}: {message}"),
+                None => message,
+            };
+            DocumentError::Typst { block, message }
         })
     }
 }
@@ -225,18 +246,23 @@ struct Markup {
 }
 
 impl Markup {
-    fn block_of(&self, world: &MemoryWorld, error: &SourceDiagnostic) -> Option<String> {
+    /// The block an error comes from, and for an author's snippet the line and column
+    /// in it.
+    fn block_of(&self, world: &MemoryWorld, error: &SourceDiagnostic) -> Option<(String, Option<(usize, usize)>)> {
         let (id, offset) = match error.span.get() {
             DiagSpanKind::Detached => return None,
             DiagSpanKind::Number { id, .. } => (id, typst::WorldExt::range(world, error.span)?.start),
             DiagSpanKind::Range { id, range } => (id, range.start),
         };
-        for (index, (block, _)) in self.snippets.iter().enumerate() {
+        for (index, (block, source)) in self.snippets.iter().enumerate() {
             if id == file_id(&format!("/snippets/{index}.typ")) {
-                return Some(block.clone());
+                let before = source.get(..offset).unwrap_or(source);
+                let line = before.matches('\n').count() + 1;
+                let column = before.rsplit('\n').next().unwrap_or_default().chars().count() + 1;
+                return Some((block.clone(), Some((line, column))));
             }
         }
-        self.ranges.iter().find(|(range, _)| range.contains(&offset)).map(|(_, block)| block.clone())
+        self.ranges.iter().find(|(range, _)| range.contains(&offset)).map(|(_, block)| (block.clone(), None))
     }
 
     fn of(document: &BoundDocument) -> Self {

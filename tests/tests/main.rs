@@ -3,6 +3,7 @@
 mod capture;
 mod cli;
 mod dashboards;
+mod documents;
 mod import;
 mod ingest;
 mod metrics;

@@ -1,0 +1,219 @@
+//! Rédacteur documents over the hand-computed metric fixture warehouse: every shipped
+//! template rendered with no parameters in every format and read back, data blocks
+//! equal to the metric API's answers, `opsflux render`, and `POST /api/render` with
+//! problem documents naming the block at fault.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use chrono::NaiveDate;
+use opsflux_api::documents::{TEMPLATES, bind, render, template};
+use opsflux_api::web::{AppState, router};
+use opsflux_query::{MetricRequest, QueryError};
+use opsflux_render::bind::Node;
+use opsflux_render::{Locale, OutputFormat};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Periods default to the last complete week or month before this day: March 2026.
+fn april_first() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 4, 1).unwrap()
+}
+
+fn pdftotext(bytes: &[u8], directory: &std::path::Path) -> String {
+    let path = directory.join("document.pdf");
+    std::fs::write(&path, bytes).unwrap();
+    let output =
+        std::process::Command::new("pdftotext").arg(&path).arg("-").output().expect("pdftotext (poppler-utils)");
+    assert!(output.status.success());
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn every_shipped_template_renders_with_no_parameters_in_every_format() {
+    let directory = tempfile::tempdir().unwrap();
+    let engine = crate::metrics::fixture_engine(directory.path()).await;
+    let files = tempfile::tempdir().unwrap();
+    for (name, _) in TEMPLATES {
+        for format in [OutputFormat::Pdf, OutputFormat::Docx, OutputFormat::Xlsx, OutputFormat::Html] {
+            let (bytes, bound) = render(&engine, template(name).unwrap(), &BTreeMap::new(), format, april_first())
+                .await
+                .unwrap_or_else(|error| panic!("{name} as {format:?}: {error}"));
+            assert!(!bound.warehouse.is_empty(), "{name} records the warehouse versions it read");
+            assert_eq!(bound.locale, Locale::FrFr);
+            match format {
+                OutputFormat::Pdf => {
+                    let text = pdftotext(&bytes, files.path());
+                    assert!(text.contains(&bound.title) && text.contains("Tous les sites"), "{name}: {text}");
+                    assert!(text.contains("Sommaire") && text.contains("Page 1 sur"), "{name}: {text}");
+                }
+                OutputFormat::Docx => assert!(bytes.starts_with(b"PK"), "{name}"),
+                OutputFormat::Xlsx => {
+                    let mut workbook: calamine::Xlsx<_> =
+                        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+                    assert_eq!(calamine::Reader::sheet_names(&workbook)[0], "Synthèse", "{name}");
+                    let summary = calamine::Reader::worksheet_range(&mut workbook, "Synthèse").unwrap();
+                    assert_eq!(summary.get_value((0, 0)).unwrap().to_string(), bound.title);
+                }
+                OutputFormat::Html => {
+                    let html = String::from_utf8(bytes).unwrap();
+                    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<svg"), "{name}");
+                }
+            }
+        }
+    }
+    let (_, bound) =
+        render(&engine, template("powertrace-monthly").unwrap(), &BTreeMap::new(), OutputFormat::Html, april_first())
+            .await
+            .unwrap();
+    assert_eq!(bound.subtitle, "Tous les sites — mars 2026");
+}
+
+/// The value a metric's total gives, as the document writes it.
+async fn total(engine: &opsflux_query::Engine, metric: &str, site: &str, from: &str, to: &str, measure: &str) -> f64 {
+    let request = MetricRequest {
+        sites: vec![site.to_owned()],
+        from: from.parse().unwrap(),
+        to: to.parse().unwrap(),
+        grain: Some(opsflux_query::Grain::Total),
+        by: Some(Vec::new()),
+    };
+    let result = engine.metric(metric, &request).await.unwrap();
+    let column = result.column(measure).unwrap();
+    result.rows[0][column].as_number().unwrap()
+}
+
+#[tokio::test]
+async fn data_blocks_show_the_values_of_the_metric_api() {
+    let directory = tempfile::tempdir().unwrap();
+    let engine = crate::metrics::fixture_engine(directory.path()).await;
+    let parameters =
+        BTreeMap::from([("site".to_owned(), "ALPHA".to_owned()), ("period".to_owned(), "2026-W10".to_owned())]);
+    let bound = bind(&engine, template("weekly-site-report").unwrap(), &parameters, april_first()).await.unwrap();
+    assert_eq!(bound.title, "Rapport hebdomadaire du site");
+    assert_eq!(bound.subtitle, "Alpha Platform — semaine 10, du 2 mars 2026 au 8 mars 2026");
+    let kpi = |id: &str| match bound.nodes.iter().find(|node| node.id() == id) {
+        Some(Node::Kpi { value, comparison, .. }) => (value.clone(), comparison.clone().map(|(text, _)| text)),
+        other => panic!("{id}: {other:?}"),
+    };
+    let pob = total(&engine, "pob.people_on_board", "ALPHA", "2026-03-02", "2026-03-08", "pob").await;
+    let before = total(&engine, "pob.people_on_board", "ALPHA", "2026-02-23", "2026-03-01", "pob").await;
+    assert_eq!(kpi("kpi-pob").0, Locale::FrFr.format_number(pob, 2));
+    let delta = Locale::FrFr.format_number(pob - before, 2);
+    let sign = if pob > before { "+" } else { "" };
+    assert_eq!(kpi("kpi-pob").1, Some(format!("{sign}{delta} vs période précédente")));
+    let occupancy = total(&engine, "pob.occupancy", "ALPHA", "2026-03-02", "2026-03-08", "occupancy").await;
+    assert_eq!(kpi("kpi-occupancy").0, Locale::FrFr.format_percent(occupancy, 1));
+    // One section per site in scope: ALPHA only.
+    let sections: Vec<&str> =
+        bound.nodes.iter().map(|node| node.id()).filter(|id| id.starts_with("site-title")).collect();
+    assert_eq!(sections, ["site-title-1"]);
+    let versions = bound.warehouse_line();
+    assert!(versions.contains("pob.stays v") && versions.contains("hse.incidents v"), "{versions}");
+
+    // A document naming an unknown metric is refused with the block and member.
+    let document = opsflux_render::Document::from_json(
+        r#"{"blocks": [{"id": "kpi-x", "type": "kpi", "data": {"metric": "pob.nope"}}]}"#,
+    )
+    .unwrap();
+    let error = bind(&engine, document, &BTreeMap::new(), april_first()).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "block `kpi-x` at /blocks/0/data/metric: unknown metric `pob.nope`: `GET /api/metrics` lists the catalog"
+    );
+    let document = opsflux_render::Document::from_json(
+        r#"{"blocks": [{"id": "q", "type": "data_table", "data": {"query": "DROP TABLE core.sites"}}]}"#,
+    )
+    .unwrap();
+    let error = bind(&engine, document, &BTreeMap::new(), april_first()).await.unwrap_err();
+    assert_eq!((error.block(), error.pointer()), (Some("q"), Some("/blocks/0/data/query")), "{error}");
+    assert!(engine.query("SELECT count(*) FROM core.sites", 10).await.is_ok(), "nothing was dropped");
+    assert!(matches!(engine.query("SELECT * FROM pob.stays", 2).await, Err(QueryError::TooManyRows { limit: 2 })));
+}
+
+#[test]
+fn the_command_line_renders_a_template_to_a_file() {
+    let directory = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(crate::metrics::fixture_engine(directory.path()));
+    let files = tempfile::tempdir().unwrap();
+    let out = files.path().join("power.pdf");
+    let opsflux = || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_opsflux-under-test"));
+        command.arg("render").arg("--warehouse").arg(directory.path()).args(["--today", "2026-04-01"]);
+        command
+    };
+    let run = opsflux()
+        .args(["--template", "powertrace-monthly", "--param", "site=BRAVO", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let text = pdftotext(&std::fs::read(&out).unwrap(), files.path());
+    assert!(text.contains("PowerTrace — rapport mensuel") && text.contains("Bravo FPSO — mars 2026"), "{text}");
+
+    let refused = files.path().join("refused.pdf");
+    let run = opsflux()
+        .args(["--template", "5s-audit", "--param", "period=2026-13", "--out"])
+        .arg(&refused)
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("parameter `period`: `2026-13` is not a month: write 2026-10"), "{stderr}");
+    assert!(!refused.exists(), "a refused render leaves no file");
+}
+
+/// Status, headers and body of a POST over a real socket.
+async fn post(address: SocketAddr, path: &str, body: &str) -> (u16, String, Vec<u8>) {
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "POST {path} HTTP/1.0\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let split = response.windows(4).position(|window| window == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&response[..split]).to_ascii_lowercase();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head, response[split + 4..].to_vec())
+}
+
+#[tokio::test]
+async fn post_api_render_answers_the_file_or_a_problem_naming_the_block() {
+    let directory = tempfile::tempdir().unwrap();
+    let engine = crate::metrics::fixture_engine(directory.path()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = router(AppState { pool: None, source: "fixture".to_owned(), engine });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let (status, head, body) = post(
+        address,
+        "/api/render",
+        r#"{"template": "moc-dossier", "parameters": {"period": "2026-03"}, "format": "pdf"}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(head.contains("content-type: application/pdf"), "{head}");
+    assert!(head.contains("x-opsflux-warehouse: ") && head.contains("moc.requests v"), "{head}");
+    let files = tempfile::tempdir().unwrap();
+    let text = pdftotext(&body, files.path());
+    assert!(text.contains("Registre des demandes de la période"), "{text}");
+
+    let mut problems = Vec::new();
+    for body in [
+        r#"{"template": "moc-dossier", "format": "odt"}"#,
+        r#"{"template": "weekly"}"#,
+        r#"{"template": "5s-audit", "parameters": {"site": "ZULU"}}"#,
+        r#"{"document": {"blocks": [{"id": "c1", "type": "chart", "data": {"metric": "hse.incidents", "by": ["colour"]}}]}}"#,
+        r##"{"document": {"blocks": [{"id": "t1", "type": "typst", "data": {"source": "#rect(width: nope)"}}]}}"##,
+        r#"{"document": {"blocks": [{"id": "x", "type": "marquee"}]}}"#,
+        r#"{"template": "#,
+    ] {
+        let (status, head, answer) = post(address, "/api/render", body).await;
+        assert!(head.contains("content-type: application/problem+json"), "{head}");
+        problems.push(format!("{status} {}", String::from_utf8(answer).unwrap()));
+    }
+    expect_test::expect_file!["../fixtures/documents/problems.txt"].assert_eq(&(problems.join("\n") + "\n"));
+}
