@@ -467,6 +467,8 @@ pub fn layout(path: &str, title: &str, header: &str, body: &str) -> String {
         let current = if page.path == path { " aria-current=\"page\"" } else { "" };
         navigation.push_str(&format!("<a href=\"{}\"{current}>{}</a>", page.path, escape(label)));
     }
+    let current = if path == "/documents" { " aria-current=\"page\"" } else { "" };
+    navigation.push_str(&format!("<a href=\"/documents\"{current}>Rapports</a>"));
     let current = if path == "/tables" { " aria-current=\"page\"" } else { "" };
     navigation.push_str(&format!("<a href=\"/tables\"{current}>Tables</a>"));
     format!(

@@ -137,6 +137,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/metrics/{name}", get(metric_json))
         .route("/api/export", get(export))
         .route("/api/render", axum::routing::post(render_document))
+        .route("/documents", get(documents_page))
+        .route("/documents/render", get(document_download))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { ApiError::not_found("no such page or endpoint".to_owned()) })
         .with_state(state)
@@ -196,6 +198,69 @@ async fn render_document(State(state): State<AppState>, body: Bytes) -> Result<R
         (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.{}\"", format.extension())),
     ];
     let mut response = (headers, bytes).into_response();
+    if let Ok(value) = header::HeaderValue::from_str(&bound.warehouse_line()) {
+        response.headers_mut().insert("x-opsflux-warehouse", value);
+    }
+    Ok(response)
+}
+
+/// The reports page: each shipped template with a form choosing site, period, locale
+/// and format; the HTML preview opens in the browser, other formats download.
+async fn documents_page(State(state): State<AppState>) -> Html<String> {
+    let pin = state.engine.pin();
+    let mut sites = String::from("<option value=\"\">Tous les sites</option>");
+    for site in &pin.sites {
+        sites.push_str(&format!("<option value=\"{0}\">{0}</option>", escape(site)));
+    }
+    let mut body = String::from("<div class=\"grid\">");
+    for (name, _) in crate::documents::TEMPLATES {
+        let Ok(document) = crate::documents::template(name) else { continue };
+        let title = document.settings.get("title").and_then(|title| title.as_str()).unwrap_or(name);
+        let monthly = document.settings.to_string().contains("\"kind\":\"month\"");
+        let (period_label, period_hint) = if monthly {
+            ("Mois", "2026-10 (défaut : le dernier mois complet)")
+        } else {
+            ("Semaine", "2026-W46 (défaut : la dernière semaine complète)")
+        };
+        body.push_str(&format!(
+            "<section id=\"template-{name}\"><h2>{}</h2><form method=\"get\" action=\"/documents/render\" class=\"filters\">\
+             <input type=\"hidden\" name=\"template\" value=\"{name}\">\
+             <label>Site <select name=\"site\">{sites}</select></label>\
+             <label>{period_label} <input name=\"period\" placeholder=\"{period_hint}\" size=\"32\"></label>\
+             <label>Langue <select name=\"locale\"><option>fr-FR</option><option>en-GB</option><option>en-US</option></select></label>\
+             <label>Format <select name=\"format\"><option value=\"html\">Aperçu HTML</option><option value=\"pdf\">PDF</option><option value=\"docx\">Word</option><option value=\"xlsx\">Excel</option></select></label>\
+             <button type=\"submit\">Générer</button></form></section>",
+            escape(title)
+        ));
+    }
+    body.push_str("</div>");
+    Html(crate::dashboards::layout("/documents", "Rapports", "", &body))
+}
+
+/// `GET /documents/render?template=&site=&period=&locale=&format=`: the form's target.
+async fn document_download(
+    State(state): State<AppState>,
+    Query(query): Query<std::collections::BTreeMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let mut parameters = query;
+    let name = parameters.remove("template").unwrap_or_default();
+    let format_text = parameters.remove("format").unwrap_or_else(|| "html".to_owned());
+    let format: opsflux_render::OutputFormat =
+        format_text.parse().map_err(|error: String| ApiError::bad_body(error, Some("/format".into())))?;
+    parameters.retain(|_, value| !value.trim().is_empty());
+    let document = crate::documents::template(&name).map_err(ApiError::from_render)?;
+    let today = chrono::Utc::now().date_naive();
+    let (bytes, bound) = crate::documents::render(&state.engine, document, &parameters, format, today)
+        .await
+        .map_err(ApiError::from_render)?;
+    let disposition = if format == opsflux_render::OutputFormat::Html {
+        "inline".to_owned()
+    } else {
+        format!("attachment; filename=\"{name}.{}\"", format.extension())
+    };
+    let mut response =
+        ([(header::CONTENT_TYPE, format.media_type().to_owned()), (header::CONTENT_DISPOSITION, disposition)], bytes)
+            .into_response();
     if let Ok(value) = header::HeaderValue::from_str(&bound.warehouse_line()) {
         response.headers_mut().insert("x-opsflux-warehouse", value);
     }

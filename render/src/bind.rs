@@ -1465,7 +1465,41 @@ impl Walk<'_> {
                 .collect::<Result<_, _>>()?,
         };
         let currency = &self.binding.currency;
-        let columns: Vec<DataColumn> = chosen.iter().map(|index| table.columns[*index].clone()).collect();
+        let mut columns: Vec<DataColumn> = chosen.iter().map(|index| table.columns[*index].clone()).collect();
+        // An author may relabel columns and give formats (a query's numbers are decimals).
+        for (member, relabel) in [("labels", true), ("formats", false)] {
+            let Some(map) = fields.block.data.get(member) else { continue };
+            let map = map.as_object().ok_or_else(|| fields.error(member, "must map column names to text"))?;
+            for (name, value) in map {
+                let at = format!("{member}/{name}");
+                let column = columns
+                    .iter_mut()
+                    .find(|column| &column.name == name)
+                    .ok_or_else(|| fields.error(&at, format!("no column `{name}` among the table's columns")))?;
+                let text = value.as_str().ok_or_else(|| fields.error(&at, "must be text"))?;
+                if relabel {
+                    column.label = substitute(text, fields.variables).map_err(|message| fields.error(&at, message))?;
+                } else {
+                    column.format = match text {
+                        "text" => ValueFormat::Text,
+                        "date" => ValueFormat::Date,
+                        "integer" => ValueFormat::Integer,
+                        "decimal" => ValueFormat::Decimal,
+                        "percent" => ValueFormat::Percent,
+                        "ratio" => ValueFormat::Ratio,
+                        "currency" => ValueFormat::Currency,
+                        other => {
+                            return Err(fields.error(
+                                &at,
+                                format!(
+                                    "unknown format `{other}` (text, date, integer, decimal, percent, ratio, currency)"
+                                ),
+                            ));
+                        }
+                    };
+                }
+            }
+        }
         let rows: Vec<Vec<Cell>> = table
             .rows
             .iter()

@@ -162,12 +162,17 @@ impl std::str::FromStr for OutputFormat {
 impl Renderer {
     /// The bound document written in `format`: the same document gives the same bytes.
     pub fn render(&self, document: &BoundDocument, format: OutputFormat) -> Result<Vec<u8>, DocumentError> {
-        match format {
+        // A writer's panic (a bug, or a limit of a library) is an error for this document,
+        // never the end of the process serving others.
+        let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match format {
             OutputFormat::Pdf => self.pdf(document),
             OutputFormat::Docx => docx::docx(document, self),
             OutputFormat::Xlsx => xlsx::xlsx(document),
             OutputFormat::Html => html::html(document, self),
-        }
+        }));
+        written.unwrap_or_else(|_| {
+            Err(DocumentError::Writer { format: format.extension(), message: "the writer stopped unexpectedly".into() })
+        })
     }
 }
 

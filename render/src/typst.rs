@@ -30,11 +30,22 @@ const INTER: [&[u8]; 4] = [
     include_bytes!("../../templates/fonts/Inter-BoldItalic.otf"),
 ];
 
+/// One face of an embedded font file, parsed when Typst first asks for it.
+struct FontSlot {
+    data: &'static [u8],
+    index: u32,
+    font: OnceLock<Option<Font>>,
+}
+
 /// Fonts and the standard library, loaded once and shared by every render.
 pub struct Renderer {
     library: LazyHash<Library>,
     book: LazyHash<FontBook>,
-    fonts: Vec<Font>,
+    /// Fonts are parsed on first use: most documents need a few of the embedded faces.
+    fonts: Vec<FontSlot>,
+    /// The last source of each path, so a render of a similar document reparses only
+    /// what changed and Typst's memoized results stay valid.
+    sources: std::sync::Mutex<HashMap<String, Source>>,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -51,9 +62,20 @@ impl Default for Renderer {
 
 impl Renderer {
     pub fn new() -> Self {
-        let fonts: Vec<Font> =
-            INTER.iter().copied().chain(typst_assets::fonts()).flat_map(|data| Font::iter(Bytes::new(data))).collect();
-        Self { library: LazyHash::new(Library::default()), book: LazyHash::new(FontBook::from_fonts(&fonts)), fonts }
+        let mut infos = Vec::new();
+        let mut fonts = Vec::new();
+        for data in Self::font_data() {
+            for (index, info) in typst::text::FontInfo::iter(data).enumerate() {
+                infos.push(info);
+                fonts.push(FontSlot { data, index: index as u32, font: OnceLock::new() });
+            }
+        }
+        Self {
+            library: LazyHash::new(Library::default()),
+            book: LazyHash::new(FontBook::from_infos(infos)),
+            fonts,
+            sources: std::sync::Mutex::new(HashMap::new()),
+        }
     }
 
     /// The renderer of this process, loaded on first use.
@@ -189,12 +211,30 @@ struct MemoryWorld<'a> {
 impl<'a> MemoryWorld<'a> {
     fn new(renderer: &'a Renderer, markup: &Markup, today: chrono::NaiveDate) -> Self {
         let main = file_id("/main.typ");
-        let mut sources = HashMap::new();
-        sources.insert(main, Source::new(main, markup.main.clone()));
+        let mut texts = vec![("/main.typ".to_owned(), markup.main.as_str())];
         for (index, (_, text)) in markup.snippets.iter().enumerate() {
-            let id = file_id(&format!("/snippets/{index}.typ"));
-            sources.insert(id, Source::new(id, text.clone()));
+            texts.push((format!("/snippets/{index}.typ"), text.as_str()));
         }
+        let mut cache = renderer.sources.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut sources = HashMap::new();
+        for (path, text) in texts {
+            let id = file_id(&path);
+            let source = match cache.get_mut(&path) {
+                Some(source) => {
+                    if source.text() != text {
+                        source.replace(text);
+                    }
+                    source.clone()
+                }
+                None => {
+                    let source = Source::new(id, text.to_owned());
+                    cache.insert(path, source.clone());
+                    source
+                }
+            };
+            sources.insert(id, source);
+        }
+        drop(cache);
         let files = markup.files.iter().map(|(path, bytes)| (file_id(path), Bytes::new(bytes.clone()))).collect();
         Self { renderer, main, sources, files, today }
     }
@@ -228,7 +268,8 @@ impl World for MemoryWorld<'_> {
     }
 
     fn font(&self, index: usize) -> Option<Font> {
-        self.renderer.fonts.get(index).cloned()
+        let slot = self.renderer.fonts.get(index)?;
+        slot.font.get_or_init(|| Font::new(Bytes::new(slot.data), slot.index)).clone()
     }
 
     fn today(&self, _offset: Option<Duration>) -> Option<Datetime> {

@@ -163,11 +163,16 @@ fn the_command_line_renders_a_template_to_a_file() {
     assert!(!refused.exists(), "a refused render leaves no file");
 }
 
-/// Status, headers and body of a POST over a real socket.
+/// Status, headers (lowercased) and body of a POST over a real socket.
 async fn post(address: SocketAddr, path: &str, body: &str) -> (u16, String, Vec<u8>) {
+    request(address, &format!("POST {path}"), body).await
+}
+
+/// Status, headers (lowercased) and body of a request (`GET /path`) over a real socket.
+async fn request(address: SocketAddr, line: &str, body: &str) -> (u16, String, Vec<u8>) {
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
     let request = format!(
-        "POST {path} HTTP/1.0\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{line} HTTP/1.0\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).await.unwrap();
@@ -200,6 +205,30 @@ async fn post_api_render_answers_the_file_or_a_problem_naming_the_block() {
     let files = tempfile::tempdir().unwrap();
     let text = pdftotext(&body, files.path());
     assert!(text.contains("Registre des demandes de la période"), "{text}");
+
+    // The reports page offers each template; its form's target previews or downloads.
+    let (status, _, page) = request(address, "GET /documents", "").await;
+    assert_eq!(status, 200);
+    let page = String::from_utf8(page).unwrap();
+    for (name, _) in TEMPLATES {
+        assert!(page.contains(&format!("<section id=\"template-{name}\">")), "{name}");
+    }
+    let (status, head, preview) = request(
+        address,
+        "GET /documents/render?template=5s-audit&site=ALPHA&period=2026-03&locale=en-GB&format=html",
+        "",
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&preview));
+    assert!(head.contains("content-type: text/html"), "{head}");
+    let preview = String::from_utf8(preview).unwrap();
+    assert!(
+        preview.contains("<h1 class=\"title\">Audit 5S</h1>") && preview.contains("<dd>March 2026</dd>"),
+        "{preview}"
+    );
+    let (status, head, _) = request(address, "GET /documents/render?template=5s-audit&format=xlsx", "").await;
+    assert_eq!(status, 200);
+    assert!(head.contains("attachment; filename=\"5s-audit.xlsx\""), "{head}");
 
     let mut problems = Vec::new();
     for body in [
