@@ -457,15 +457,7 @@ async fn serve(
 }
 
 async fn export(args: ExportArgs) -> anyhow::Result<()> {
-    let format_text = match &args.format {
-        Some(format) => format.clone(),
-        None => args
-            .out
-            .extension()
-            .and_then(|extension| extension.to_str())
-            .map(str::to_owned)
-            .with_context(|| format!("give --format: {} has no extension to take it from", args.out.display()))?,
-    };
+    let format_text = output_format(args.format.as_deref(), &args.out)?;
     let format: opsflux_query::ExportFormat = format_text.parse()?;
     let source = match (&args.table, &args.metric) {
         (Some(table), _) => {
@@ -488,21 +480,13 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
     // A table needs no rollups: an empty catalog skips computing them.
     let query = &args.query;
     let catalog = if args.table.is_some() { opsflux_query::Catalog::default() } else { query.catalog()? };
-    if Warehouse::open(&args.warehouse)?.tables()?.is_empty() {
-        bail!(
-            "the warehouse {} holds no table: capture into it (opsflux ingest) or write sample data (opsflux sample-data --warehouse)",
-            args.warehouse.display()
-        );
-    }
+    ensure_tables(&args.warehouse)?;
     let engine = opsflux_query::Engine::open(Warehouse::open(&args.warehouse)?, catalog, query.settings()).await?;
     engine.check_export(&source).map_err(|error| match error {
         opsflux_query::QueryError::Parameter(parameter) => anyhow::anyhow!("--{}: {parameter}", parameter.parameter()),
         other => other.into(),
     })?;
-    let directory =
-        args.out.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let partial = tempfile::NamedTempFile::new_in(directory)
-        .with_context(|| format!("cannot create a file in {}", directory.display()))?;
+    let partial = partial_file(&args.out)?;
     let file = partial.reopen().context("cannot open the temporary export file")?;
     let bar = ProgressBar::new_spinner();
     bar.set_style(
@@ -535,16 +519,39 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn render(args: RenderArgs) -> anyhow::Result<()> {
-    let format_text = match &args.format {
-        Some(format) => format.clone(),
-        None => args
-            .out
+/// The format asked for, or else the output file's extension.
+fn output_format(format: Option<&str>, out: &std::path::Path) -> anyhow::Result<String> {
+    match format {
+        Some(format) => Ok(format.to_owned()),
+        None => out
             .extension()
             .and_then(|extension| extension.to_str())
             .map(str::to_owned)
-            .with_context(|| format!("give --format: {} has no extension to take it from", args.out.display()))?,
-    };
+            .with_context(|| format!("give --format: {} has no extension to take it from", out.display())),
+    }
+}
+
+/// Refuses a warehouse with no table, saying how to fill it.
+fn ensure_tables(warehouse: &std::path::Path) -> anyhow::Result<()> {
+    if Warehouse::open(warehouse)?.tables()?.is_empty() {
+        bail!(
+            "the warehouse {} holds no table: capture into it (opsflux ingest) or write sample data (opsflux sample-data --warehouse)",
+            warehouse.display()
+        );
+    }
+    Ok(())
+}
+
+/// A temporary file beside `out`, renamed onto it once complete (`persist`), so a
+/// failure leaves nothing behind.
+fn partial_file(out: &std::path::Path) -> anyhow::Result<tempfile::NamedTempFile> {
+    let directory = out.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    tempfile::NamedTempFile::new_in(directory)
+        .with_context(|| format!("cannot create a file in {}", directory.display()))
+}
+
+async fn render(args: RenderArgs) -> anyhow::Result<()> {
+    let format_text = output_format(args.format.as_deref(), &args.out)?;
     let format: opsflux_render::OutputFormat =
         format_text.parse().map_err(|error: String| anyhow::anyhow!("--format: {error}"))?;
     let mut parameters = std::collections::BTreeMap::new();
@@ -562,12 +569,7 @@ async fn render(args: RenderArgs) -> anyhow::Result<()> {
         }
         (None, None) => bail!("give --template or --document"),
     };
-    if Warehouse::open(&args.warehouse)?.tables()?.is_empty() {
-        bail!(
-            "the warehouse {} holds no table: capture into it (opsflux ingest) or write sample data (opsflux sample-data --warehouse)",
-            args.warehouse.display()
-        );
-    }
+    ensure_tables(&args.warehouse)?;
     let started = std::time::Instant::now();
     let bar = ProgressBar::new_spinner();
     bar.set_message("opening the warehouse");
@@ -578,10 +580,7 @@ async fn render(args: RenderArgs) -> anyhow::Result<()> {
     let rendered = crate::documents::render(&engine, document, &parameters, format, today).await;
     bar.finish_and_clear();
     let (bytes, bound) = rendered?;
-    let directory =
-        args.out.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let mut partial = tempfile::NamedTempFile::new_in(directory)
-        .with_context(|| format!("cannot create a file in {}", directory.display()))?;
+    let mut partial = partial_file(&args.out)?;
     std::io::Write::write_all(&mut partial, &bytes).context("cannot write the document")?;
     partial.persist(&args.out).with_context(|| format!("cannot write {}", args.out.display()))?;
     tracing::info!(

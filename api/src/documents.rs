@@ -232,7 +232,8 @@ async fn answer(engine: &Engine, request: &DataRequest) -> Result<DataTable, Que
                 Some(project) => format!(
                     "SELECT t.name AS label, t.start_date AS start, t.due_date AS \"end\", t.percent_complete AS percent, \
                      t.status AS status FROM projects.tasks t JOIN projects.projects p ON p.id = t.project_id \
-                     JOIN core.sites s ON s.id = p.site_id WHERE t.deleted_at IS NULL AND p.code = {}{} \
+                     JOIN core.sites s ON s.id = p.site_id WHERE t.deleted_at IS NULL AND t.status <> 'cancelled' \
+                     AND p.code = {}{} \
                      ORDER BY t.start_date, t.name",
                     literal(project),
                     site_filter(sites)

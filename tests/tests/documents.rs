@@ -246,3 +246,84 @@ async fn post_api_render_answers_the_file_or_a_problem_naming_the_block() {
     }
     expect_test::expect_file!["../fixtures/documents/problems.txt"].assert_eq(&(problems.join("\n") + "\n"));
 }
+
+#[tokio::test]
+async fn task_lists_timelines_and_company_cards_read_projects_and_tiers() {
+    let directory = tempfile::tempdir().unwrap();
+    let engine = crate::metrics::fixture_engine(directory.path()).await;
+    let document = opsflux_render::Document::from_json(
+        r#"{"blocks": [
+            {"id": "tasks", "type": "tasks", "data": {"status": ["todo", "in_progress"]}},
+            {"id": "projects", "type": "timeline", "data": {"title": "Projets"}},
+            {"id": "prj-a", "type": "timeline", "data": {"project": "PRJ-A"}},
+            {"id": "acme", "type": "company", "data": {"company": "Acme Offshore"}}
+        ]}"#,
+    )
+    .unwrap();
+    let bound = bind(&engine, document, &BTreeMap::new(), april_first()).await.unwrap();
+    let mut described = Vec::new();
+    for node in &bound.nodes {
+        match node {
+            Node::Tasks { tasks, .. } => {
+                for task in tasks {
+                    described.push(format!(
+                        "task {} {} {} {:?} due {} {}%",
+                        task.project, task.name, task.status, task.tone, task.due, task.percent
+                    ));
+                }
+            }
+            Node::Timeline { id, chart, .. } => {
+                let values = |name: &str| -> Vec<String> {
+                    let series = chart.series.iter().find(|series| series.name == name).unwrap();
+                    series
+                        .values
+                        .iter()
+                        .map(|value| match (name, value) {
+                            ("percent", Some(value)) => format!("{value:.1}"),
+                            (_, Some(day)) => NaiveDate::from_num_days_from_ce_opt(*day as i32).unwrap().to_string(),
+                            (_, None) => "-".into(),
+                        })
+                        .collect()
+                };
+                described.push(format!(
+                    "timeline {id}: {:?} from {:?} to {:?} done {:?}",
+                    chart.categories,
+                    values("start"),
+                    values("end"),
+                    values("percent")
+                ));
+            }
+            Node::Company { name, details, contacts, .. } => {
+                described.push(format!("company {name} ({details})"));
+                for contact in contacts {
+                    described.push(format!(
+                        "  contact {} | {} | {} | {}",
+                        contact.name, contact.job_title, contact.email, contact.phone
+                    ));
+                }
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    expect_test::expect![[r#"
+        task PRJ-A Procure En cours Warning due 20/03/2026 40%
+        task PRJ-B Survey À faire Warning due 25/03/2026 0%
+        timeline projects: ["PRJ-A Alpha upgrade", "PRJ-B Bravo revamp"] from ["2026-01-01", "2026-01-01"] to ["2026-06-30", "2026-06-30"] done ["46.7", "50.0"]
+        timeline prj-a: ["Design", "Procure"] from ["2026-03-01", "2026-03-05"] to ["2026-03-10", "2026-03-20"] done ["100.0", "40.0"]
+        company Acme Offshore (subcontractor · Port Harcourt · NG)
+          contact Claire Martin | Base manager | c.martin@acme.example | +234 1 234 5678
+          contact Paul Obi | Logistics lead | p.obi@acme.example | 
+    "#]]
+    .assert_eq(&(described.join("\n") + "\n"));
+    assert!(bound.warehouse.contains_key("tiers.contacts") && bound.warehouse.contains_key("projects.tasks"));
+
+    let unknown = opsflux_render::Document::from_json(
+        r#"{"blocks": [{"id": "nope", "type": "company", "data": {"company": "Nope Ltd"}}]}"#,
+    )
+    .unwrap();
+    let error = bind(&engine, unknown, &BTreeMap::new(), april_first()).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "block `nope` at /blocks/0/data/company: no company named `Nope Ltd` in the Tiers directory"
+    );
+}
