@@ -165,7 +165,10 @@ async fn sites(engine: &Engine) -> Vec<SiteInfo> {
             })
             .collect(),
         // A warehouse without sites yet: documents still render, over no site.
-        Err(_) => Vec::new(),
+        Err(error) => {
+            tracing::warn!(%error, "no sites to bind documents to");
+            Vec::new()
+        }
     }
 }
 

@@ -189,15 +189,28 @@ async fn render_document(State(state): State<AppState>, body: Bytes) -> Result<R
         }
         Some(_) => return Err(ApiError::bad_body("`parameters` must be an object".into(), Some("/parameters".into()))),
     }
+    rendered_response(&state, &name, document, &parameters, format, false).await
+}
+
+/// Renders `document` as of today and answers the file, as an attachment (or inline
+/// for the HTML preview), with the warehouse versions read in `X-OpsFlux-Warehouse`.
+async fn rendered_response(
+    state: &AppState,
+    name: &str,
+    document: opsflux_render::Document,
+    parameters: &std::collections::BTreeMap<String, String>,
+    format: opsflux_render::OutputFormat,
+    inline: bool,
+) -> Result<Response, ApiError> {
     let today = chrono::Utc::now().date_naive();
-    let (bytes, bound) = crate::documents::render(&state.engine, document, &parameters, format, today)
+    let (bytes, bound) = crate::documents::render(&state.engine, document, parameters, format, today)
         .await
         .map_err(ApiError::from_render)?;
-    let headers = [
-        (header::CONTENT_TYPE, format.media_type().to_owned()),
-        (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.{}\"", format.extension())),
-    ];
-    let mut response = (headers, bytes).into_response();
+    let disposition =
+        if inline { "inline".to_owned() } else { format!("attachment; filename=\"{name}.{}\"", format.extension()) };
+    let mut response =
+        ([(header::CONTENT_TYPE, format.media_type().to_owned()), (header::CONTENT_DISPOSITION, disposition)], bytes)
+            .into_response();
     if let Ok(value) = header::HeaderValue::from_str(&bound.warehouse_line()) {
         response.headers_mut().insert("x-opsflux-warehouse", value);
     }
@@ -249,22 +262,8 @@ async fn document_download(
         format_text.parse().map_err(|error: String| ApiError::bad_body(error, Some("/format".into())))?;
     parameters.retain(|_, value| !value.trim().is_empty());
     let document = crate::documents::template(&name).map_err(ApiError::from_render)?;
-    let today = chrono::Utc::now().date_naive();
-    let (bytes, bound) = crate::documents::render(&state.engine, document, &parameters, format, today)
-        .await
-        .map_err(ApiError::from_render)?;
-    let disposition = if format == opsflux_render::OutputFormat::Html {
-        "inline".to_owned()
-    } else {
-        format!("attachment; filename=\"{name}.{}\"", format.extension())
-    };
-    let mut response =
-        ([(header::CONTENT_TYPE, format.media_type().to_owned()), (header::CONTENT_DISPOSITION, disposition)], bytes)
-            .into_response();
-    if let Ok(value) = header::HeaderValue::from_str(&bound.warehouse_line()) {
-        response.headers_mut().insert("x-opsflux-warehouse", value);
-    }
-    Ok(response)
+    let inline = format == opsflux_render::OutputFormat::Html;
+    rendered_response(&state, &name, document, &parameters, format, inline).await
 }
 
 /// Query parameters shared by metric answers, pages and exports.

@@ -1144,6 +1144,13 @@ impl Walk<'_> {
         Err(error("expected `not_empty`, `equals` or `rows`"))
     }
 
+    /// A data block's answer, or `None` while it is pending. `missing` says what a block
+    /// without a source lacks (tasks, timelines and company cards always have one).
+    fn data(&mut self, fields: &Fields, scope: &Scope, missing: &str) -> Result<Option<DataTable>, DocumentError> {
+        let request = self.request_of(fields, scope)?.ok_or_else(|| fields.error("metric", missing))?;
+        Ok(self.answer(request, fields.block, fields.pointer).cloned())
+    }
+
     fn request_of(&self, fields: &Fields, scope: &Scope) -> Result<Option<DataRequest>, DocumentError> {
         Ok(Some(match fields.block.block_type.as_str() {
             "kpi" | "progress" if fields.block.data.get("metric").is_some() => {
@@ -1362,27 +1369,20 @@ impl Walk<'_> {
                 Node::Kpi { id, label, value, unit: fields.text("unit")?, comparison }
             }
             "data_table" => {
-                let request = self
-                    .request_of(&fields, scope)?
-                    .ok_or_else(|| fields.error("metric", "a data table needs a metric or a query"))?;
-                let Some(table) = self.answer(request, block, pointer).cloned() else { return Ok(()) };
+                let Some(table) = self.data(&fields, scope, "a data table needs a metric or a query")? else {
+                    return Ok(());
+                };
                 self.data_table(&fields, id, &table)?
             }
             "chart" => {
                 chart_kind(&fields)?;
-                let request = self
-                    .request_of(&fields, scope)?
-                    .ok_or_else(|| fields.error("metric", "a chart needs a metric or a query"))?;
-                let Some(table) = self.answer(request, block, pointer).cloned() else { return Ok(()) };
+                let Some(table) = self.data(&fields, scope, "a chart needs a metric or a query")? else {
+                    return Ok(());
+                };
                 Node::Chart { id, chart: chart_of(&fields, &table, locale)? }
             }
             "tasks" => {
-                let request = self.request_of(&fields, scope)?.unwrap_or(DataRequest::Tasks {
-                    sites: Vec::new(),
-                    project: None,
-                    status: Vec::new(),
-                });
-                let Some(table) = self.answer(request, block, pointer).cloned() else { return Ok(()) };
+                let Some(table) = self.data(&fields, scope, "")? else { return Ok(()) };
                 let limit = fields.number("limit")?.map(|limit| limit.max(0.0) as usize).unwrap_or(usize::MAX);
                 let mut tasks = Vec::new();
                 for row in 0..table.rows.len().min(limit) {
@@ -1409,8 +1409,7 @@ impl Walk<'_> {
             }
             "company" => {
                 let name = fields.required("company")?;
-                let request = self.request_of(&fields, scope)?.unwrap_or(DataRequest::Company { name: name.clone() });
-                let Some(table) = self.answer(request, block, pointer).cloned() else { return Ok(()) };
+                let Some(table) = self.data(&fields, scope, "")? else { return Ok(()) };
                 if table.rows.is_empty() {
                     return Err(fields.error("company", format!("no company named `{name}` in the Tiers directory")));
                 }
@@ -1432,10 +1431,7 @@ impl Walk<'_> {
                 Node::Company { id, name: table.text(0, "company").unwrap_or(name), details, contacts }
             }
             "timeline" => {
-                let request = self
-                    .request_of(&fields, scope)?
-                    .unwrap_or(DataRequest::Timeline { sites: Vec::new(), project: None });
-                let Some(table) = self.answer(request, block, pointer).cloned() else { return Ok(()) };
+                let Some(table) = self.data(&fields, scope, "")? else { return Ok(()) };
                 let title = fields.text("title")?;
                 Node::Timeline { id, chart: timeline_chart(&table, &title), title }
             }

@@ -128,7 +128,7 @@ fn build(document: &BoundDocument, renderer: &Renderer) -> Result<Vec<u8>, Docum
         .align(AlignmentType::Right);
     docx = docx.footer(Footer::new().add_paragraph(footer));
     let mut writer = Writer { document, renderer, docx, numberings: 1, content_width_mm: width - left - right };
-    writer.front_matter()?;
+    writer.front_matter();
     for node in &document.nodes {
         writer.node(node)?;
     }
@@ -217,7 +217,7 @@ impl Writer<'_> {
         self.add(Paragraph::new());
     }
 
-    fn front_matter(&mut self) -> Result<(), DocumentError> {
+    fn front_matter(&mut self) {
         let document = self.document;
         let locale = document.locale;
         if document.cover {
@@ -231,7 +231,7 @@ impl Writer<'_> {
                 .map(|(label, value)| TableRow::new(vec![cell(text(label), None), cell(text(value), None)]))
                 .collect();
             rows.push(TableRow::new(vec![
-                cell(text(if locale == crate::Locale::FrFr { "Édité le" } else { "Issued on" }), None),
+                cell(text(locale.word(Word::IssuedOn)), None),
                 cell(text(&locale.format_date_long(document.today)), None),
             ]));
             self.add_table(Table::new(rows));
@@ -251,7 +251,6 @@ impl Writer<'_> {
                 std::mem::take(&mut self.docx).add_table_of_contents(TableOfContents::new().heading_styles_range(1, 3));
             self.add(Paragraph::new().add_run(Run::new().add_break(BreakType::Page)));
         }
-        Ok(())
     }
 
     fn list(&mut self, style: ListStyle, items: &[ListItem], level: usize, numbering: usize) {
@@ -462,10 +461,7 @@ impl Writer<'_> {
                 self.caption(&chart.title);
             }
             Node::Tasks { title, tasks, .. } => {
-                let labels = match locale {
-                    crate::Locale::FrFr => ["Projet", "Tâche", "Statut", "Échéance", "Avancement"],
-                    _ => ["Project", "Task", "Status", "Due", "Progress"],
-                };
+                let labels = locale.task_headers();
                 let columns: Vec<DataColumn> = labels
                     .iter()
                     .enumerate()

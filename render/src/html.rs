@@ -178,12 +178,8 @@ fn node_html(
                     escape(locale.word(Word::NoData))
                 );
             }
-            for row in rows.iter().chain(totals.iter()) {
-                let class = if totals.as_ref().is_some_and(|totals| std::ptr::eq(totals, row)) {
-                    " class=\"totals\""
-                } else {
-                    ""
-                };
+            let body = rows.iter().map(|row| (row, "")).chain(totals.iter().map(|row| (row, " class=\"totals\"")));
+            for (row, class) in body {
                 let _ = write!(out, "<tr{class}>");
                 for (cell, column) in row.iter().zip(columns) {
                     let class = if column.format.is_numeric() { " class=\"number\"" } else { "" };

@@ -131,12 +131,20 @@ impl Locale {
         }
     }
 
-    /// Excel's number format code for a number with `decimals` decimals; Excel applies
-    /// the reader's own separators, so only the pattern is given.
+    /// Excel's number format code for dates in this locale's order; Excel applies the
+    /// reader's own separators.
     pub fn excel_date_format(self) -> &'static str {
         match self {
             Locale::FrFr | Locale::EnGb => "dd/mm/yyyy",
             Locale::EnUs => "mm/dd/yyyy",
+        }
+    }
+
+    /// Column headers of a task list: project, task, status, due date, progress.
+    pub fn task_headers(self) -> [&'static str; 5] {
+        match self {
+            Locale::FrFr => ["Projet", "Tâche", "Statut", "Échéance", "Avancement"],
+            Locale::EnGb | Locale::EnUs => ["Project", "Task", "Status", "Due", "Progress"],
         }
     }
 
@@ -203,6 +211,13 @@ impl Locale {
                     "Parameters"
                 }
             }
+            Word::IssuedOn => {
+                if french {
+                    "Édité le"
+                } else {
+                    "Issued on"
+                }
+            }
         }
     }
 }
@@ -221,6 +236,7 @@ pub enum Word {
     Versus,
     DataVersion,
     Parameters,
+    IssuedOn,
 }
 
 impl fmt::Display for Locale {

@@ -105,7 +105,7 @@ impl Renderer {
     /// The document as PDF bytes.
     pub fn pdf(&self, document: &BoundDocument) -> Result<Vec<u8>, DocumentError> {
         let markup = Markup::of(document);
-        let paged = self.compile(&markup, document)?;
+        let paged = self.compile(&markup, document.today)?;
         let date = document.today;
         let datetime = Datetime::from_ymd_hms(date.year(), date.month() as u8, date.day() as u8, 0, 0, 0);
         let options = typst_pdf::PdfOptions {
@@ -114,7 +114,7 @@ impl Renderer {
             ..typst_pdf::PdfOptions::default()
         };
         let bytes = typst_pdf::pdf(&paged, &options)
-            .map_err(|errors| DocumentError::Typst { block: None, message: describe(&errors, &markup) })?;
+            .map_err(|errors| DocumentError::Typst { block: None, message: describe(&errors) })?;
         // Entries unused for a few renders are dropped, so memory stays bounded.
         comemo::evict(10);
         Ok(bytes)
@@ -134,8 +134,7 @@ impl Renderer {
             snippets: vec![(id.to_owned(), source.to_owned())],
             ranges: Vec::new(),
         };
-        let minimal = BoundDocument { today, ..placeholder_document() };
-        let paged = self.compile(&markup, &minimal)?;
+        let paged = self.compile(&markup, today)?;
         let page = paged.pages().first().ok_or_else(|| DocumentError::Typst {
             block: Some(id.to_owned()),
             message: "the snippet produced no page".into(),
@@ -143,15 +142,15 @@ impl Renderer {
         Ok(typst_svg::svg(page, &typst_svg::SvgOptions::default()))
     }
 
-    fn compile(&self, markup: &Markup, document: &BoundDocument) -> Result<PagedDocument, DocumentError> {
-        let world = MemoryWorld::new(self, markup, document.today);
+    fn compile(&self, markup: &Markup, today: chrono::NaiveDate) -> Result<PagedDocument, DocumentError> {
+        let world = MemoryWorld::new(self, markup, today);
         let warned = typst::compile::<PagedDocument>(&world);
         warned.output.map_err(|errors| {
             let (block, position) = match errors.first().and_then(|error| markup.block_of(&world, error)) {
                 Some((block, position)) => (Some(block), position),
                 None => (None, None),
             };
-            let message = describe(&errors, markup);
+            let message = describe(&errors);
             let message = match position {
                 Some((line, column)) => format!("line {line}, column {column}: {message}"),
                 None => message,
@@ -161,26 +160,7 @@ impl Renderer {
     }
 }
 
-fn placeholder_document() -> BoundDocument {
-    BoundDocument {
-        title: String::new(),
-        subtitle: String::new(),
-        locale: crate::Locale::FrFr,
-        currency: "EUR".into(),
-        today: chrono::NaiveDate::default(),
-        page: crate::bind::PageSetup { size: crate::bind::PaperSize::A4, landscape: false, margins_mm: [0.0; 4] },
-        cover: false,
-        toc: false,
-        header: String::new(),
-        footer: String::new(),
-        logo: None,
-        parameters: Vec::new(),
-        nodes: Vec::new(),
-        warehouse: Default::default(),
-    }
-}
-
-fn describe(errors: &[SourceDiagnostic], _markup: &Markup) -> String {
+fn describe(errors: &[SourceDiagnostic]) -> String {
     errors
         .iter()
         .take(3)
@@ -195,8 +175,10 @@ fn describe(errors: &[SourceDiagnostic], _markup: &Markup) -> String {
         .join("; ")
 }
 
+/// The id of one of the paths this module makes (`/main.typ`, `/snippets/N.typ`,
+/// `/files/N.ext`): plain segments only, which `VirtualPath` always accepts.
 fn file_id(path: &str) -> FileId {
-    let path = VirtualPath::new(path).unwrap_or_else(|_| VirtualPath::new("/invalid").expect("a fixed path is valid"));
+    let path = VirtualPath::new(path).expect("generated paths are plain segments");
     RootedPath::new(VirtualRoot::Project, path).intern()
 }
 
@@ -306,6 +288,14 @@ impl Markup {
         self.ranges.iter().find(|(range, _)| range.contains(&offset)).map(|(_, block)| (block.clone(), None))
     }
 
+    /// Adds a file the source reads; its path is numbered, never taken from a block id,
+    /// so any id an author writes is safe.
+    fn add_file(&mut self, extension: &str, bytes: Vec<u8>) -> String {
+        let path = format!("/files/{}.{extension}", self.files.len());
+        self.files.insert(path.clone(), bytes);
+        path
+    }
+
     fn of(document: &BoundDocument) -> Self {
         let mut markup =
             Markup { main: String::new(), files: HashMap::new(), snippets: Vec::new(), ranges: Vec::new() };
@@ -351,11 +341,9 @@ impl Markup {
         let _ = writeln!(main, "#show heading.where(level: 2): set text(size: 13pt)");
         let _ = writeln!(main, "#show link: set text(fill: rgb(\"#1f5fa8\"))");
         let _ = writeln!(main, "#set table(stroke: 0.5pt + rgb(\"#c9d1d9\"), inset: 5pt)");
-        let logo = document.logo.as_ref().map(|image| {
-            let path = format!("/images/logo.{}", image.format.extension());
-            self.files.insert(path.clone(), image.bytes.clone());
-            format!("#box(image({}, height: 7mm)) #h(6pt) ", string(&path))
-        });
+        let logo_path =
+            document.logo.as_ref().map(|image| self.add_file(image.format.extension(), image.bytes.clone()));
+        let logo = logo_path.as_ref().map(|path| format!("#box(image({}, height: 7mm)) #h(6pt) ", string(path)));
         let main = &mut self.main;
         let page_of = format!(
             "{} #counter(page).display() {} #counter(page).final().first()",
@@ -373,12 +361,8 @@ impl Markup {
         );
         if document.cover {
             let _ = writeln!(main, "#page(header: none, footer: none)[");
-            if let Some(image) = &document.logo {
-                let _ = writeln!(
-                    main,
-                    "#image({}, height: 18mm)",
-                    string(&format!("/images/logo.{}", image.format.extension()))
-                );
+            if let Some(path) = &logo_path {
+                let _ = writeln!(main, "#image({}, height: 18mm)", string(path));
             }
             let _ = writeln!(
                 main,
@@ -395,10 +379,7 @@ impl Markup {
             let _ = writeln!(
                 main,
                 "  [{}], [{}],",
-                text(match locale {
-                    crate::Locale::FrFr => "Édité le",
-                    _ => "Issued on",
-                }),
+                text(locale.word(Word::IssuedOn)),
                 text(&locale.format_date_long(document.today))
             );
             let _ = writeln!(
@@ -465,9 +446,8 @@ impl Markup {
                 }
                 self.main.push(')');
             }
-            Node::Image { id, image, caption } => {
-                let path = format!("/images/{id}.{}", image.format.extension());
-                self.files.insert(path.clone(), image.bytes.clone());
+            Node::Image { image, caption, .. } => {
+                let path = self.add_file(image.format.extension(), image.bytes.clone());
                 let caption = if caption.is_empty() { "none".to_owned() } else { format!("[{}]", text(caption)) };
                 let _ = write!(self.main, "#figure(image({}, width: 80%), caption: {caption})", string(&path));
             }
@@ -530,9 +510,8 @@ impl Markup {
                 }
                 self.main.push(')');
             }
-            Node::Chart { id, chart } | Node::Timeline { id, chart, .. } => {
-                let path = format!("/charts/{id}.svg");
-                self.files.insert(path.clone(), chart.to_svg(locale).into_bytes());
+            Node::Chart { chart, .. } | Node::Timeline { chart, .. } => {
+                let path = self.add_file("svg", chart.to_svg(locale).into_bytes());
                 let width = if matches!(chart.kind, ChartKind::Kpi) { "40%" } else { "100%" };
                 let caption =
                     if chart.title.is_empty() { "none".to_owned() } else { format!("[{}]", text(&chart.title)) };
@@ -542,10 +521,7 @@ impl Markup {
                 if !title.is_empty() {
                     let _ = writeln!(self.main, "#block(above: 10pt, below: 4pt)[#strong[{}]]", text(title));
                 }
-                let headers = match locale {
-                    crate::Locale::FrFr => ["Projet", "Tâche", "Statut", "Échéance", "Avancement"],
-                    _ => ["Project", "Task", "Status", "Due", "Progress"],
-                };
+                let headers = locale.task_headers();
                 let _ = write!(
                     self.main,
                     "#table(columns: (auto, 1fr, auto, auto, auto), align: (left, left, left, left, right), table.header({}),",

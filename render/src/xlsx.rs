@@ -166,10 +166,7 @@ pub(crate) fn xlsx(document: &BoundDocument) -> Result<Vec<u8>, DocumentError> {
                 let name = names.unique(title, id);
                 let sheet = workbook.add_worksheet();
                 sheet.set_name(&name).map_err(error)?;
-                let labels = match locale {
-                    Locale::FrFr => ["Projet", "Tâche", "Statut", "Échéance", "Avancement"],
-                    _ => ["Project", "Task", "Status", "Due", "Progress"],
-                };
+                let labels = locale.task_headers();
                 for (column, label) in labels.iter().enumerate() {
                     sheet.write_string_with_format(0, column as u16, *label, &header_format).map_err(error)?;
                 }
