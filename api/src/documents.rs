@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use opsflux_query::{Cell, ColumnKind, ColumnRole, Engine, Format, MetricRequest, QueryError, QueryRows};
+use opsflux_query::{Cell, ColumnKind, ColumnRole, Engine, Format, MetricRequest, QueryError, QueryRows, Scope};
 use opsflux_render::{
     Binding, BoundDocument, DataColumn, DataRequest, DataTable, Document, DocumentError, OutputFormat, Renderer,
     SiteInfo, Value, ValueFormat,
@@ -42,6 +42,43 @@ pub enum RenderError {
     Data { block: String, pointer: String, message: String, internal: bool },
     #[error("the renderer stopped unexpectedly: {0}")]
     Runtime(String),
+    /// Every render slot stayed busy for the queue's whole wait.
+    #[error("the server is busy rendering other documents: try again in a moment")]
+    Busy,
+    /// The document took longer than the render time limit and was stopped.
+    #[error("the document took longer than {seconds} s to render and was stopped")]
+    TimedOut { seconds: u64 },
+}
+
+/// How many renders run at once and how long each may take.
+#[derive(Debug)]
+pub struct RenderLimits {
+    pub permits: tokio::sync::Semaphore,
+    /// How long a render waits for a free slot before it is refused (503).
+    pub queue_wait: std::time::Duration,
+    /// Binding and rendering together; past it the render is stopped.
+    pub timeout: std::time::Duration,
+    /// The program that renders documents holding Typst snippets in a process of their
+    /// own (`opsflux render-worker`), killed at the time limit: a snippet is code, and
+    /// only a process can be stopped mid-loop. Without one they render in-process.
+    pub worker: Option<std::path::PathBuf>,
+}
+
+impl Default for RenderLimits {
+    fn default() -> Self {
+        Self::new(2, std::time::Duration::from_secs(60), None)
+    }
+}
+
+impl RenderLimits {
+    pub fn new(concurrent: usize, timeout: std::time::Duration, worker: Option<std::path::PathBuf>) -> Self {
+        Self {
+            permits: tokio::sync::Semaphore::new(concurrent.max(1)),
+            queue_wait: std::time::Duration::from_secs(10),
+            timeout,
+            worker,
+        }
+    }
 }
 
 impl RenderError {
@@ -70,7 +107,8 @@ impl RenderError {
             RenderError::Document(DocumentError::Writer { .. }) => false,
             RenderError::Document(_) => true,
             RenderError::Data { internal, .. } => !internal,
-            RenderError::Runtime(_) => false,
+            RenderError::Runtime(_) | RenderError::Busy => false,
+            RenderError::TimedOut { .. } => true,
         }
     }
 }
@@ -91,8 +129,9 @@ pub async fn bind(
     document: Document,
     parameters: &BTreeMap<String, String>,
     today: NaiveDate,
+    scope: &Scope,
 ) -> Result<BoundDocument, RenderError> {
-    let sites = sites(engine).await;
+    let sites = sites(engine, scope).await;
     let mut binding = Binding::new(document, parameters, sites, assets(), today)?;
     loop {
         let pending = binding.pending()?;
@@ -100,26 +139,97 @@ pub async fn bind(
             break;
         }
         for request in pending {
-            let table = answer(engine, &request.request).await.map_err(|error| data_error(&request, error))?;
+            let table = answer(engine, &request.request, scope).await.map_err(|error| data_error(&request, error))?;
             binding.answer(request.request, table);
         }
     }
     Ok(binding.finish()?)
 }
 
-/// Binds and renders in one go; the rendering runs on the blocking pool.
+/// Binds (as a reader of `scope`) and renders in one go, within `limits`: a free
+/// render slot, and the time limit over both steps. Rendering runs on the blocking
+/// pool, or in a worker process when the document holds Typst snippets.
 pub async fn render(
     engine: &Engine,
     document: Document,
     parameters: &BTreeMap<String, String>,
     format: OutputFormat,
     today: NaiveDate,
+    scope: &Scope,
+    limits: &RenderLimits,
 ) -> Result<(Vec<u8>, BoundDocument), RenderError> {
-    let bound = bind(engine, document, parameters, today).await?;
-    tokio::task::spawn_blocking(move || Renderer::shared().render(&bound, format).map(|bytes| (bytes, bound)))
+    let _permit = tokio::time::timeout(limits.queue_wait, limits.permits.acquire())
         .await
-        .map_err(|error| RenderError::Runtime(error.to_string()))?
-        .map_err(RenderError::from)
+        .map_err(|_| RenderError::Busy)?
+        .map_err(|error| RenderError::Runtime(error.to_string()))?;
+    let has_snippets = serde_json::to_string(&document).is_ok_and(|text| text.contains("\"type\":\"typst\""));
+    let work = async {
+        let bound = bind(engine, document, parameters, today, scope).await?;
+        match (&limits.worker, has_snippets) {
+            (Some(worker), true) => render_in_worker(worker, &bound, format).await.map(|bytes| (bytes, bound)),
+            _ => tokio::task::spawn_blocking(move || Renderer::shared().render(&bound, format).map(|bytes| (bytes, bound)))
+                .await
+                .map_err(|error| RenderError::Runtime(error.to_string()))?
+                .map_err(RenderError::from),
+        }
+    };
+    tokio::time::timeout(limits.timeout, work)
+        .await
+        .map_err(|_| RenderError::TimedOut { seconds: limits.timeout.as_secs() })?
+}
+
+/// Renders a bound document in `worker render-worker --format F`: the bound document
+/// in on standard input, the file out on standard output. The process is killed when
+/// this future is dropped (the time limit).
+async fn render_in_worker(worker: &std::path::Path, bound: &BoundDocument, format: OutputFormat) -> Result<Vec<u8>, RenderError> {
+    use tokio::io::AsyncWriteExt as _;
+    let input = serde_json::to_vec(bound).map_err(|error| RenderError::Runtime(error.to_string()))?;
+    let mut child = tokio::process::Command::new(worker)
+        .arg("render-worker")
+        .arg("--format")
+        .arg(format.extension())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|error| RenderError::Runtime(format!("cannot start the render worker {}: {error}", worker.display())))?;
+    let mut stdin = child.stdin.take().ok_or_else(|| RenderError::Runtime("the worker has no input".into()))?;
+    stdin.write_all(&input).await.map_err(|error| RenderError::Runtime(error.to_string()))?;
+    drop(stdin);
+    let output = child.wait_with_output().await.map_err(|error| RenderError::Runtime(error.to_string()))?;
+    if output.status.success() {
+        return Ok(output.stdout);
+    }
+    match serde_json::from_slice::<WorkerError>(&output.stderr) {
+        Ok(WorkerError { block, message, typst: true }) => Err(RenderError::Document(DocumentError::Typst { block, message })),
+        Ok(WorkerError { message, .. }) => Err(RenderError::Runtime(message)),
+        Err(_) => Err(RenderError::Runtime(format!("the render worker failed ({})", output.status))),
+    }
+}
+
+/// What a render worker reports on standard error when it fails.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct WorkerError {
+    pub block: Option<String>,
+    pub message: String,
+    /// A Typst error (the author's), rather than a failure of the worker.
+    pub typst: bool,
+}
+
+/// The worker's side: reads a bound document on standard input and writes the file
+/// on standard output. Returns the error to report, if any.
+pub fn run_worker(format: OutputFormat) -> Result<(), WorkerError> {
+    use std::io::{Read as _, Write as _};
+    let failed = |message: String| WorkerError { block: None, message, typst: false };
+    let mut input = Vec::new();
+    std::io::stdin().read_to_end(&mut input).map_err(|error| failed(error.to_string()))?;
+    let bound: BoundDocument = serde_json::from_slice(&input).map_err(|error| failed(error.to_string()))?;
+    let bytes = Renderer::shared().render(&bound, format).map_err(|error| match error {
+        DocumentError::Typst { block, message } => WorkerError { block, message, typst: true },
+        other => failed(other.to_string()),
+    })?;
+    std::io::stdout().write_all(&bytes).map_err(|error| failed(error.to_string()))
 }
 
 fn data_error(pending: &opsflux_render::Pending, error: QueryError) -> RenderError {
@@ -134,7 +244,7 @@ fn data_error(pending: &opsflux_render::Pending, error: QueryError) -> RenderErr
             },
             false,
         ),
-        QueryError::Execution { .. } | QueryError::TooManyRows { .. } => match pending.request {
+        QueryError::Execution { .. } | QueryError::TooManyRows { .. } | QueryError::Timeout { .. } => match pending.request {
             DataRequest::Query { .. } => ("/data/query", false),
             _ => ("/data", true),
         },
@@ -151,9 +261,9 @@ fn data_error(pending: &opsflux_render::Pending, error: QueryError) -> RenderErr
     }
 }
 
-async fn sites(engine: &Engine) -> Vec<SiteInfo> {
+async fn sites(engine: &Engine, scope: &Scope) -> Vec<SiteInfo> {
     let sql = "SELECT code, name FROM core.sites WHERE deleted_at IS NULL ORDER BY code";
-    match engine.query(sql, ROW_LIMIT).await {
+    match engine.query(sql, &[], ROW_LIMIT, scope).await {
         Ok(rows) => rows
             .rows
             .iter()
@@ -172,24 +282,28 @@ async fn sites(engine: &Engine) -> Vec<SiteInfo> {
     }
 }
 
-fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
-fn site_filter(sites: &[String]) -> String {
+/// `AND s.code IN ($n, …)` for the sites asked, with their codes as parameters.
+fn site_filter(sites: &[String], parameters: &mut Vec<String>) -> String {
     if sites.is_empty() {
-        String::new()
-    } else {
-        format!(" AND s.code IN ({})", sites.iter().map(|site| literal(site)).collect::<Vec<_>>().join(", "))
+        return String::new();
     }
+    let placeholders: Vec<String> = sites.iter().map(|site| parameter(site, parameters)).collect();
+    format!(" AND s.code IN ({})", placeholders.join(", "))
 }
 
-async fn answer(engine: &Engine, request: &DataRequest) -> Result<DataTable, QueryError> {
+/// Adds a bound parameter and returns its placeholder.
+fn parameter(value: &str, parameters: &mut Vec<String>) -> String {
+    parameters.push(value.to_owned());
+    format!("CAST(${} AS VARCHAR)", parameters.len())
+}
+
+async fn answer(engine: &Engine, request: &DataRequest, scope: &Scope) -> Result<DataTable, QueryError> {
+    let query = |sql: String, parameters: Vec<String>| async move { engine.query(&sql, &parameters, ROW_LIMIT, scope).await };
     match request {
         DataRequest::Metric { metric, sites, from, to, grain, by } => {
             let grain = grain.as_deref().map(str::parse).transpose()?;
             let request = MetricRequest { sites: sites.clone(), from: *from, to: *to, grain, by: by.clone() };
-            let result = engine.metric(metric, &request).await?;
+            let result = engine.metric(metric, &request, scope).await?;
             Ok(DataTable {
                 columns: result
                     .columns
@@ -212,25 +326,27 @@ async fn answer(engine: &Engine, request: &DataRequest) -> Result<DataTable, Que
                 warehouse: result.warehouse.clone(),
             })
         }
-        DataRequest::Query { sql } => Ok(table(engine.query(sql, ROW_LIMIT).await?)),
+        DataRequest::Query { sql, parameters } => Ok(table(query(sql.clone(), parameters.clone()).await?)),
         DataRequest::Tasks { sites, project, status } => {
             let mut sql = "SELECT p.code AS project, t.name AS task, t.status AS status, t.start_date AS start, \
                  t.due_date AS due, t.percent_complete AS percent \
                  FROM projects.tasks t JOIN projects.projects p ON p.id = t.project_id \
                  JOIN core.sites s ON s.id = p.site_id WHERE t.deleted_at IS NULL"
                 .to_owned();
-            sql.push_str(&site_filter(sites));
+            let mut parameters = Vec::new();
+            sql.push_str(&site_filter(sites, &mut parameters));
             if let Some(project) = project {
-                sql.push_str(&format!(" AND p.code = {}", literal(project)));
+                sql.push_str(&format!(" AND p.code = {}", parameter(project, &mut parameters)));
             }
             if !status.is_empty() {
-                let list: Vec<String> = status.iter().map(|status| literal(status)).collect();
+                let list: Vec<String> = status.iter().map(|status| parameter(status, &mut parameters)).collect();
                 sql.push_str(&format!(" AND t.status IN ({})", list.join(", ")));
             }
             sql.push_str(" ORDER BY t.due_date, p.code, t.name");
-            Ok(table(engine.query(&sql, ROW_LIMIT).await?))
+            Ok(table(query(sql, parameters).await?))
         }
         DataRequest::Timeline { sites, project } => {
+            let mut parameters = Vec::new();
             let sql = match project {
                 Some(project) => format!(
                     "SELECT t.name AS label, t.start_date AS start, t.due_date AS \"end\", t.percent_complete AS percent, \
@@ -238,8 +354,8 @@ async fn answer(engine: &Engine, request: &DataRequest) -> Result<DataTable, Que
                      JOIN core.sites s ON s.id = p.site_id WHERE t.deleted_at IS NULL AND t.status <> 'cancelled' \
                      AND p.code = {}{} \
                      ORDER BY t.start_date, t.name",
-                    literal(project),
-                    site_filter(sites)
+                    parameter(project, &mut parameters),
+                    site_filter(sites, &mut parameters)
                 ),
                 None => format!(
                     "SELECT p.code || ' ' || p.name AS label, p.start_date AS start, \
@@ -249,21 +365,22 @@ async fn answer(engine: &Engine, request: &DataRequest) -> Result<DataTable, Que
                      WHERE deleted_at IS NULL GROUP BY project_id) progress ON progress.project_id = p.id \
                      WHERE p.deleted_at IS NULL AND p.status IN ('planned', 'active', 'on_hold'){} \
                      ORDER BY p.start_date, p.code",
-                    site_filter(sites)
+                    site_filter(sites, &mut parameters)
                 ),
             };
-            Ok(table(engine.query(&sql, ROW_LIMIT).await?))
+            Ok(table(query(sql, parameters).await?))
         }
         DataRequest::Company { name } => {
+            let mut parameters = Vec::new();
             let sql = format!(
                 "SELECT c.name AS company, c.kind AS kind, c.city AS city, c.country AS country, \
                  ct.first_name || ' ' || ct.last_name AS contact, ct.job_title AS job_title, ct.email AS email, \
                  ct.phone AS phone FROM tiers.companies c LEFT JOIN tiers.contacts ct \
                  ON ct.company_id = c.id AND ct.deleted_at IS NULL \
                  WHERE c.deleted_at IS NULL AND c.name = {} ORDER BY contact",
-                literal(name)
+                parameter(name, &mut parameters)
             );
-            Ok(table(engine.query(&sql, ROW_LIMIT).await?))
+            Ok(table(query(sql, parameters).await?))
         }
     }
 }

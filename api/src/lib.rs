@@ -1,12 +1,13 @@
-//! The `opsflux` binary's library: command line, HTTP server, configuration, the
-//! private PostgreSQL cluster, imports — the only crate that composes the others.
+//! The `opsflux` binary's library: command line (`cli`), HTTP server (`http`), who is
+//! asking (`auth`), the audit trail, the private PostgreSQL cluster, imports — the
+//! only crate that composes the others.
 
-pub mod capture;
+pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod cluster;
-pub mod dashboards;
 pub mod database;
 pub mod documents;
+pub mod http;
 pub mod import;
 pub mod sample_warehouse;
-pub mod web;

@@ -33,7 +33,11 @@ pub fn migration_tables() -> anyhow::Result<Vec<DeclaredTable>> {
 /// `root` (tables without sample rows are created empty). Refuses a warehouse that
 /// already holds any of them, before writing anything. Returns the rows written.
 pub async fn write_sample_warehouse(root: &Path, options: Options) -> anyhow::Result<u64> {
-    let declared = migration_tables()?;
+    // Platform tables (users, hashes, audit) never leave PostgreSQL, as in capture.
+    let declared: Vec<DeclaredTable> = migration_tables()?
+        .into_iter()
+        .filter(|table| opsflux_query::scope::is_queryable(&table.table.id))
+        .collect();
     let warehouse = Warehouse::open(root)?;
     for table in &declared {
         if warehouse.contains(&table.table.id) {
@@ -50,7 +54,8 @@ pub async fn write_sample_warehouse(root: &Path, options: Options) -> anyhow::Re
         declared.iter().map(|table| (table.table.id.to_string(), table)).collect();
     // Check every generated table against its declaration before the first write.
     let mut plans = Vec::new();
-    for table in &dataset.tables {
+    let tables: Vec<_> = dataset.tables.iter().filter(|table| by_name.contains_key(&table.name)).collect();
+    for table in &tables {
         plans.push(ColumnPlan::new(&by_name, &table.name, &table.columns)?);
     }
     let readings_plan = ColumnPlan::new(&by_name, ReadingsPlan::TABLE, &ReadingsPlan::columns())?;
@@ -65,7 +70,7 @@ pub async fn write_sample_warehouse(root: &Path, options: Options) -> anyhow::Re
     let checkpoint = Checkpoint { writer: WRITER.into(), lsn: Lsn(0) };
     let mut written = 0;
     let mut filled = std::collections::HashSet::new();
-    for (table, plan) in dataset.tables.iter().zip(&plans) {
+    for (table, plan) in tables.iter().zip(&plans) {
         bar.set_message(table.name.clone());
         let mut writer = TableWriter::new(&warehouse, plan, &checkpoint);
         writer.push_csv(&table.csv, &bar).await?;
@@ -119,7 +124,11 @@ pub async fn write_sample_warehouse(root: &Path, options: Options) -> anyhow::Re
 /// computed (`now()`, `gen_random_uuid()`); every other declared table is created
 /// empty. For fixtures that tests can compute by hand. Returns the rows written.
 pub async fn write_csv_tables(root: &Path, tables: &[(&str, &str)]) -> anyhow::Result<u64> {
-    let declared = migration_tables()?;
+    // Platform tables (users, hashes, audit) never leave PostgreSQL, as in capture.
+    let declared: Vec<DeclaredTable> = migration_tables()?
+        .into_iter()
+        .filter(|table| opsflux_query::scope::is_queryable(&table.table.id))
+        .collect();
     let warehouse = Warehouse::open(root)?;
     if !warehouse.tables()?.is_empty() {
         bail!("the warehouse {} already holds tables: fixtures go into an empty warehouse", root.display());

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use opsflux_api::dashboards::PAGES;
+use opsflux_api::http::dashboards::PAGES;
 use opsflux_benches::{setting, timed};
 use opsflux_query::{Catalog, Engine, EngineSettings, ExportFormat, ExportSource, MetricRequest};
 use opsflux_warehouse::Warehouse;
@@ -75,7 +75,7 @@ fn main() -> anyhow::Result<()> {
         let opened = opened?;
         for (label, (metric, request)) in &requests {
             let started = Instant::now();
-            let result = runtime.block_on(opened.metric(metric, request))?;
+            let result = runtime.block_on(opened.metric(metric, request, &opsflux_query::Scope::All))?;
             ours_cold.entry(label.clone()).or_default().push(started.elapsed());
             rows_of.insert(label.clone(), result.rows.len());
             sql_of.insert(label.clone(), opened.metric_sql(metric, request)?);
@@ -86,7 +86,7 @@ fn main() -> anyhow::Result<()> {
     for (label, (metric, request)) in &requests {
         for _ in 0..warm_runs {
             let started = Instant::now();
-            runtime.block_on(engine.metric(metric, request))?;
+            runtime.block_on(engine.metric(metric, request, &opsflux_query::Scope::All))?;
             ours_warm.entry(label.clone()).or_default().push(started.elapsed());
         }
     }
@@ -123,6 +123,7 @@ fn main() -> anyhow::Result<()> {
                 ExportFormat::Parquet,
                 sink,
                 Box::new(|_| {}),
+                &opsflux_query::Scope::All,
             ))?;
         }
         tables.insert(table.to_string(), file.display().to_string());

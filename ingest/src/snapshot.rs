@@ -38,8 +38,10 @@ pub struct SkippedTable {
     pub reason: String,
 }
 
-/// The ordinary tables of every schema except the system ones and `public` (where
-/// migration bookkeeping lives), with their columns and primary keys.
+/// The ordinary tables of every schema except the system ones, `public` (where
+/// migration bookkeeping lives) and `platform` (users, password and token hashes,
+/// signing keys, the audit log: never copied out of PostgreSQL), with their columns
+/// and primary keys.
 pub async fn discover_tables(
     connection: &mut PgConnection,
 ) -> Result<(Vec<SourceTable>, Vec<SkippedTable>), SnapshotError> {
@@ -51,7 +53,8 @@ pub async fn discover_tables(
          JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
          LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary
          WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-           AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'public') AND n.nspname NOT LIKE 'pg\\_%'
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'public', 'platform')
+           AND n.nspname NOT LIKE 'pg\\_%'
          ORDER BY n.nspname, c.relname, a.attnum",
     )
     .fetch_all(&mut *connection)

@@ -11,7 +11,7 @@ use opsflux_warehouse::arrow::datatypes::{DataType, Date32Type, Float64Type};
 use opsflux_warehouse::datafusion::execution::context::SQLOptions;
 
 use crate::metric::Cell;
-use crate::{Engine, QueryError};
+use crate::{Engine, QueryError, Scope};
 
 /// What a query column holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -32,14 +32,23 @@ pub struct QueryRows {
 }
 
 impl Engine {
-    /// Runs `sql` (a single `SELECT`) against the current pin; more than `limit` rows
-    /// is an error, since a document or a card cannot show them.
-    pub async fn query(&self, sql: &str, limit: usize) -> Result<QueryRows, QueryError> {
+    /// Runs `sql` (a single `SELECT`) against the current pin as a reader of `scope`
+    /// sees it, with `parameters` bound to `$1`, `$2`… (never written into the text);
+    /// more than `limit` rows is an error, since a document or a card cannot show them.
+    pub async fn query(
+        &self,
+        sql: &str,
+        parameters: &[String],
+        limit: usize,
+        scope: &Scope,
+    ) -> Result<QueryRows, QueryError> {
         let pin = self.pin();
         let sql = sql.to_owned();
+        let parameters = parameters.to_vec();
+        let scope = scope.clone();
         self.run(async move {
             let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
-            let frame = pin.sql_with_options(&sql, options).await?;
+            let frame = pin.sql_with_options(&sql, options, &scope, &parameters).await?;
             let warehouse = pin.versions_read(&sql);
             let frame = frame.limit(0, Some(limit + 1)).map_err(QueryError::execution("limiting the query"))?;
             let batches = frame.collect().await.map_err(QueryError::execution("running the query"))?;

@@ -14,12 +14,18 @@ use opsflux_warehouse::datafusion::datasource::MemTable;
 use opsflux_warehouse::datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use opsflux_warehouse::{Snapshot, TableId, Warehouse};
 
+use opsflux_warehouse::datafusion::common::ScalarValue;
+use opsflux_warehouse::datafusion::execution::memory_pool::FairSpillPool;
+use opsflux_warehouse::datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use opsflux_warehouse::datafusion::execution::session_state::SessionStateBuilder;
+
 use crate::catalog::{Catalog, CatalogError, Metric};
 use crate::metric::{MetricRequest, MetricResult, Resolved};
+use crate::scope::Scope;
 use crate::{ParameterError, QueryError};
 
 /// The schema rollups are registered in: `rollup.<name>`.
-const ROLLUP_SCHEMA: &str = "rollup";
+pub(crate) const ROLLUP_SCHEMA: &str = "rollup";
 /// The table sites are checked against.
 const SITES: &str = "core.sites";
 
@@ -34,6 +40,13 @@ pub struct EngineSettings {
     /// snapshot (all but the largest, such as meter readings): queries over them then
     /// skip opening Parquet files and merging change logs each time.
     pub memory_rows: u64,
+    /// A query (or an export) running longer than this is cancelled.
+    pub query_timeout: std::time::Duration,
+    /// Exports stream whole tables and get longer than a query.
+    pub export_timeout: std::time::Duration,
+    /// Memory one query's operators (joins, sorts, aggregations) may hold; past it the
+    /// query fails rather than the process.
+    pub query_memory_bytes: usize,
 }
 
 impl Default for EngineSettings {
@@ -42,6 +55,9 @@ impl Default for EngineSettings {
             threads: std::thread::available_parallelism().map_or(2, usize::from),
             cached_results: 512,
             memory_rows: 2_000_000,
+            query_timeout: std::time::Duration::from_secs(30),
+            export_timeout: std::time::Duration::from_secs(30 * 60),
+            query_memory_bytes: 2 << 30,
         }
     }
 }
@@ -54,7 +70,18 @@ pub struct Pin {
     pub tables: BTreeMap<TableId, Snapshot>,
     /// Site codes present in `core.sites`, for checking requests.
     pub sites: BTreeSet<String>,
+    /// Site code → site id, for scoping tables by their site columns.
+    site_ids: BTreeMap<String, String>,
+    /// The session over every queryable table, unscoped.
     context: SessionContext,
+    /// Column names of each registered table, for choosing its scope rule.
+    columns: Vec<(TableId, Vec<String>)>,
+    /// Column names of each rollup.
+    rollup_columns: Vec<(String, Vec<String>)>,
+    /// Sessions built for scoped readers, by their site codes.
+    scoped: tokio::sync::Mutex<HashMap<BTreeSet<String>, SessionContext>>,
+    /// Per-query memory cap.
+    query_memory_bytes: usize,
     rollups: HashMap<String, BuiltRollup>,
     /// Tables held in memory, with the snapshot they hold.
     in_memory: HashMap<TableId, (Snapshot, Arc<dyn TableProvider>)>,
@@ -87,13 +114,85 @@ impl Pin {
         read
     }
 
-    /// Plans SQL with `options` (read-only queries refuse DDL, DML and statements).
+    /// The sites `scope` may see among those pinned.
+    pub fn sites_in(&self, scope: &Scope) -> BTreeSet<String> {
+        self.sites.iter().filter(|site| scope.allows(site)).cloned().collect()
+    }
+
+    /// Checks requested site codes: unknown ones and ones outside `scope` are refused.
+    pub(crate) fn check_sites<'a>(
+        &self,
+        sites: impl IntoIterator<Item = &'a String>,
+        scope: &Scope,
+    ) -> Result<(), ParameterError> {
+        for site in sites {
+            if !self.sites.contains(site) {
+                return Err(ParameterError::UnknownSite(site.clone()));
+            }
+            if !scope.allows(site) {
+                return Err(ParameterError::OutsideScope(site.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// A session for one query by a reader of `scope`: every table and rollup as that
+    /// reader may see it, with a memory pool of its own.
+    pub async fn session(&self, scope: &Scope) -> Result<SessionContext, QueryError> {
+        let base = match scope {
+            Scope::All => self.context.clone(),
+            Scope::Sites(codes) => {
+                let mut scoped = self.scoped.lock().await;
+                match scoped.get(codes) {
+                    Some(context) => context.clone(),
+                    None => {
+                        let context = new_context(self.context.copied_config().target_partitions());
+                        crate::scope::ScopedBuilder {
+                            base: &self.context,
+                            tables: &self.columns,
+                            rollups: &self.rollup_columns,
+                            site_ids: &self.site_ids,
+                            codes,
+                        }
+                        .build(&context)
+                        .await?;
+                        if scoped.len() >= SCOPED_SESSIONS {
+                            scoped.clear();
+                        }
+                        scoped.insert(codes.clone(), context.clone());
+                        context
+                    }
+                }
+            }
+        };
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_pool(Arc::new(FairSpillPool::new(self.query_memory_bytes)))
+            .build_arc()
+            .map_err(QueryError::execution("preparing the query's memory pool"))?;
+        let state = SessionStateBuilder::new_from_existing(base.state()).with_runtime_env(runtime).build();
+        Ok(SessionContext::new_with_state(state))
+    }
+
+    /// Plans SQL with `options` (read-only queries refuse DDL, DML and statements) for
+    /// a reader of `scope`, with `parameters` bound to `$1`, `$2`…
     pub(crate) async fn sql_with_options(
         &self,
         sql: &str,
         options: opsflux_warehouse::datafusion::execution::context::SQLOptions,
+        scope: &Scope,
+        parameters: &[String],
     ) -> Result<DataFrame, QueryError> {
-        self.context.sql_with_options(sql, options).await.map_err(QueryError::execution("planning the query"))
+        let frame = self
+            .session(scope)
+            .await?
+            .sql_with_options(sql, options)
+            .await
+            .map_err(QueryError::execution("planning the query"))?;
+        if parameters.is_empty() {
+            return Ok(frame);
+        }
+        let values: Vec<ScalarValue> = parameters.iter().map(|value| ScalarValue::Utf8(Some(value.clone()))).collect();
+        frame.with_param_values(values).map_err(QueryError::execution("binding the query's parameters"))
     }
 
     /// Whether the warehouse held any table when pinned.
@@ -101,20 +200,57 @@ impl Pin {
         self.tables.is_empty()
     }
 
-    /// A DataFrame of one table as pinned (change log merged).
-    pub async fn table(&self, table: &TableId) -> Result<DataFrame, QueryError> {
-        if !self.tables.contains_key(table) {
+    /// A DataFrame of one table as pinned (change log merged), as `scope` sees it.
+    pub async fn table(&self, table: &TableId, scope: &Scope) -> Result<DataFrame, QueryError> {
+        if !self.tables.contains_key(table) || !crate::scope::is_queryable(table) {
             return Err(ParameterError::UnknownTable(table.to_string()).into());
         }
-        self.context
+        self.session(scope)
+            .await?
             .table(TableReference::partial(table.schema(), table.table()))
             .await
             .map_err(QueryError::execution(format!("reading {table}")))
     }
 
-    /// Plans a SQL query over the pinned tables and rollups.
-    pub async fn sql(&self, sql: &str) -> Result<DataFrame, QueryError> {
-        self.context.sql(sql).await.map_err(QueryError::execution("planning a query"))
+    /// Plans a SQL query over the pinned tables and rollups, as `scope` sees them.
+    pub async fn sql(&self, sql: &str, scope: &Scope) -> Result<DataFrame, QueryError> {
+        self.session(scope).await?.sql(sql).await.map_err(QueryError::execution("planning a query"))
+    }
+}
+
+/// Scoped sessions kept per pin; past this many distinct scopes they are built again.
+const SCOPED_SESSIONS: usize = 256;
+
+impl Pin {
+    fn new(
+        generation: u64,
+        tables: BTreeMap<TableId, Snapshot>,
+        context: SessionContext,
+        in_memory: HashMap<TableId, (Snapshot, Arc<dyn TableProvider>)>,
+        query_memory_bytes: usize,
+    ) -> Self {
+        Self {
+            generation,
+            tables,
+            sites: BTreeSet::new(),
+            site_ids: BTreeMap::new(),
+            context,
+            columns: Vec::new(),
+            rollup_columns: Vec::new(),
+            scoped: tokio::sync::Mutex::new(HashMap::new()),
+            query_memory_bytes,
+            rollups: HashMap::new(),
+            in_memory,
+        }
+    }
+}
+
+/// Aborts the task when dropped, so a caller that stops waiting stops the work.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -177,7 +313,7 @@ struct Inner {
     pin: RwLock<Arc<Pin>>,
     /// One refresh at a time; others wait and then see its pin.
     refreshing: tokio::sync::Mutex<()>,
-    results: Mutex<HashMap<(u64, String, Resolved), Arc<MetricResult>>>,
+    results: Mutex<HashMap<(u64, Scope, String, Resolved), Arc<MetricResult>>>,
 }
 
 /// Answers metric requests and exports over a pinned warehouse. Cheap to clone.
@@ -197,14 +333,7 @@ impl Engine {
             .enable_all()
             .build()
             .map_err(|error| QueryError::Runtime(error.to_string()))?;
-        let empty = Pin {
-            generation: 0,
-            tables: BTreeMap::new(),
-            sites: BTreeSet::new(),
-            context: new_context(threads),
-            rollups: HashMap::new(),
-            in_memory: HashMap::new(),
-        };
+        let empty = Pin::new(0, BTreeMap::new(), new_context(threads), HashMap::new(), settings.query_memory_bytes);
         let engine = Self {
             inner: Arc::new(Inner {
                 warehouse,
@@ -233,14 +362,32 @@ impl Engine {
         self.inner.pin.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
-    /// Runs a future on the query runtime and waits for it from any runtime.
+    /// Runs a future on the query runtime and waits for it from any runtime, for at
+    /// most the query time limit.
     pub async fn run<T, F>(&self, work: F) -> Result<T, QueryError>
     where
         F: Future<Output = Result<T, QueryError>> + Send + 'static,
         T: Send + 'static,
     {
-        let handle = self.inner.runtime.handle()?.spawn(work);
-        handle.await.map_err(|error| QueryError::Runtime(error.to_string()))?
+        self.run_for(self.inner.settings.query_timeout, work).await
+    }
+
+    /// Runs a future on the query runtime for at most `limit`: past it the task is
+    /// aborted, which drops its plan and stops its operators at their next poll.
+    pub async fn run_for<T, F>(&self, limit: std::time::Duration, work: F) -> Result<T, QueryError>
+    where
+        F: Future<Output = Result<T, QueryError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let mut handle = AbortOnDrop(self.inner.runtime.handle()?.spawn(work));
+        match tokio::time::timeout(limit, &mut handle.0).await {
+            Ok(joined) => joined.map_err(|error| QueryError::Runtime(error.to_string()))?,
+            Err(_) => Err(QueryError::Timeout { seconds: limit.as_secs_f64() }),
+        }
+    }
+
+    pub fn settings(&self) -> &EngineSettings {
+        &self.inner.settings
     }
 
     /// Pins the warehouse's current snapshots if any table changed: the new pin gets
@@ -260,21 +407,28 @@ impl Engine {
                 .results
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .retain(|(generation, _, _), _| *generation == next.generation);
+                .retain(|(generation, _, _, _), _| *generation == next.generation);
         }
         Ok(next)
     }
 
-    /// Answers one metric from the current pin (from the cache when asked before).
-    pub async fn metric(&self, name: &str, request: &MetricRequest) -> Result<Arc<MetricResult>, QueryError> {
+    /// Answers one metric from the current pin, as a reader of `scope` sees it (from
+    /// the cache when asked before by the same scope).
+    pub async fn metric(
+        &self,
+        name: &str,
+        request: &MetricRequest,
+        scope: &Scope,
+    ) -> Result<Arc<MetricResult>, QueryError> {
         let metric = self.catalog().metric(name).ok_or_else(|| ParameterError::UnknownMetric(name.to_owned()))?;
         let pin = self.pin();
+        pin.check_sites(&request.sites, scope)?;
         let resolved = Resolved::new(metric, request, |site| pin.sites.contains(site))?;
-        let key = (pin.generation, name.to_owned(), resolved.clone());
+        let key = (pin.generation, scope.clone(), name.to_owned(), resolved.clone());
         if let Some(cached) = self.inner.results.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
             return Ok(cached.clone());
         }
-        let result = Arc::new(self.compute(metric.clone(), resolved, pin).await?);
+        let result = Arc::new(self.compute(metric.clone(), resolved, pin, scope.clone()).await?);
         if self.inner.settings.cached_results > 0 {
             let mut results = self.inner.results.lock().unwrap_or_else(PoisonError::into_inner);
             if results.len() >= self.inner.settings.cached_results {
@@ -292,13 +446,19 @@ impl Engine {
         Ok(Resolved::new(metric, request, |site| pin.sites.contains(site))?.sql(metric))
     }
 
-    async fn compute(&self, metric: Metric, resolved: Resolved, pin: Arc<Pin>) -> Result<MetricResult, QueryError> {
+    async fn compute(
+        &self,
+        metric: Metric,
+        resolved: Resolved,
+        pin: Arc<Pin>,
+        scope: Scope,
+    ) -> Result<MetricResult, QueryError> {
         self.run(async move {
             if pin.is_empty() {
                 return MetricResult::new(&metric, &resolved, &[], pin.generation, BTreeMap::new());
             }
             let sql = resolved.sql(&metric);
-            let frame = match pin.context.sql(&sql).await {
+            let frame = match pin.session(&scope).await?.sql(&sql).await {
                 Ok(frame) => frame,
                 // Its tables are not in the warehouse yet: no data, rather than an error.
                 Err(error) if names_missing_table(&error) => {
@@ -319,7 +479,7 @@ fn new_context(threads: usize) -> SessionContext {
     SessionContext::new_with_config(config)
 }
 
-fn register(
+pub(crate) fn register(
     context: &SessionContext,
     schema: &str,
     table: &str,
@@ -343,6 +503,9 @@ async fn build_pin(inner: &Inner, previous: Arc<Pin>) -> Result<Arc<Pin>, QueryE
     let warehouse = &inner.warehouse;
     let mut tables = BTreeMap::new();
     for table in warehouse.tables()? {
+        if !crate::scope::is_queryable(&table) {
+            continue;
+        }
         if let Some(snapshot) = warehouse.snapshot(&table).await? {
             tables.insert(table, snapshot);
         }
@@ -375,14 +538,16 @@ async fn build_pin(inner: &Inner, previous: Arc<Pin>) -> Result<Arc<Pin>, QueryE
         register(&context, table.schema(), table.table(), provider.clone())?;
         in_memory.insert(table.clone(), (*snapshot, provider));
     }
-    let mut pin = Pin {
-        generation: previous.generation + 1,
-        tables,
-        sites: BTreeSet::new(),
-        context,
-        rollups: HashMap::new(),
-        in_memory,
-    };
+    let mut pin = Pin::new(previous.generation + 1, tables, context, in_memory, inner.settings.query_memory_bytes);
+    for table in pin.tables.keys() {
+        let frame = pin
+            .context
+            .table(TableReference::partial(table.schema(), table.table()))
+            .await
+            .map_err(QueryError::execution(format!("reading {table}")))?;
+        let names = frame.schema().fields().iter().map(|field| field.name().clone()).collect();
+        pin.columns.push((table.clone(), names));
+    }
     if pin.tables.is_empty() {
         return Ok(Arc::new(pin));
     }
@@ -424,19 +589,33 @@ async fn build_pin(inner: &Inner, previous: Arc<Pin>) -> Result<Arc<Pin>, QueryE
             }
         };
         register(&pin.context, ROLLUP_SCHEMA, &rollup.name, built.provider.clone())?;
+        let names = built.provider.schema().fields().iter().map(|field| field.name().clone()).collect();
+        pin.rollup_columns.push((rollup.name.clone(), names));
         pin.rollups.insert(rollup.name.clone(), built);
     }
     if pin.tables.keys().any(|table| table.to_string() == SITES) {
         let batches = pin
-            .sql("SELECT code FROM core.sites WHERE deleted_at IS NULL")
-            .await?
+            .context
+            .sql("SELECT code, CAST(id AS VARCHAR) FROM core.sites WHERE deleted_at IS NULL")
+            .await
+            .map_err(QueryError::execution("reading site codes"))?
             .collect()
             .await
             .map_err(QueryError::execution("reading site codes"))?;
         for batch in &batches {
-            let codes = opsflux_warehouse::arrow::compute::cast(batch.column(0), &DataType::Utf8)
-                .map_err(|error| QueryError::execution("reading site codes")(error.into()))?;
-            pin.sites.extend(codes.as_string::<i32>().iter().flatten().map(str::to_owned));
+            let text = |column: usize| {
+                opsflux_warehouse::arrow::compute::cast(batch.column(column), &DataType::Utf8)
+                    .map_err(|error| QueryError::execution("reading site codes")(error.into()))
+            };
+            let (codes, ids) = (text(0)?, text(1)?);
+            for (code, id) in codes.as_string::<i32>().iter().zip(ids.as_string::<i32>().iter()) {
+                if let Some(code) = code {
+                    pin.sites.insert(code.to_owned());
+                    if let Some(id) = id {
+                        pin.site_ids.insert(code.to_owned(), id.to_owned());
+                    }
+                }
+            }
         }
     }
     check_metrics(&inner.catalog, &pin).await?;

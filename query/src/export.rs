@@ -19,7 +19,7 @@ use rust_xlsxwriter::{Format, Workbook};
 
 use crate::engine::Engine;
 use crate::metric::{MetricRequest, Resolved};
-use crate::{ParameterError, QueryError};
+use crate::{ParameterError, QueryError, Scope};
 
 /// The file formats analysts can ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,38 +104,44 @@ const PARQUET_ROW_GROUP: usize = 128 * 1024;
 impl Engine {
     /// Checks an export request (table or metric, sites, dates) against the current
     /// pin before anything is written, so a bad request leaves no partial file.
-    pub fn check_export(&self, source: &ExportSource) -> Result<(), QueryError> {
+    pub fn check_export(&self, source: &ExportSource, scope: &Scope) -> Result<(), QueryError> {
         let pin = self.pin();
         match source {
-            ExportSource::Table(table) if !pin.tables.contains_key(table) => {
+            ExportSource::Table(table) if !pin.tables.contains_key(table) || !crate::scope::is_queryable(table) => {
                 Err(ParameterError::UnknownTable(table.to_string()).into())
             }
             ExportSource::Table(_) => Ok(()),
             ExportSource::Metric { name, request } => {
                 let metric = self.catalog().metric(name).ok_or_else(|| ParameterError::UnknownMetric(name.clone()))?;
+                pin.check_sites(&request.sites, scope)?;
                 Resolved::new(metric, request, |site| pin.sites.contains(site))?;
                 Ok(())
             }
         }
     }
 
-    /// Streams the source's rows into `sink` in `format`. Batches are written as they
-    /// come off the plan, on a blocking thread of the query runtime; `progress` is
-    /// called with the rows written so far.
+    /// Streams the source's rows, as a reader of `scope` sees them, into `sink` in
+    /// `format`. Batches are written as they come off the plan, on a blocking thread of
+    /// the query runtime; `progress` is called with the rows written so far. Past the
+    /// export time limit the export stops.
     pub async fn export(
         &self,
         source: ExportSource,
         format: ExportFormat,
         sink: Box<dyn Write + Send>,
         progress: Box<dyn Fn(u64) + Send>,
+        scope: &Scope,
     ) -> Result<ExportSummary, QueryError> {
-        self.check_export(&source)?;
+        self.check_export(&source, scope)?;
         let engine = self.clone();
-        self.run(async move {
+        let scope = scope.clone();
+        let limit = self.settings().export_timeout;
+        let deadline = std::time::Instant::now() + limit;
+        self.run_for(limit, async move {
             let pin = engine.pin();
             let frame = match &source {
-                ExportSource::Table(table) => pin.table(table).await?,
-                ExportSource::Metric { name, request } => pin.sql(&engine.metric_sql(name, request)?).await?,
+                ExportSource::Table(table) => pin.table(table, &scope).await?,
+                ExportSource::Metric { name, request } => pin.sql(&engine.metric_sql(name, request)?, &scope).await?,
             };
             let stream =
                 frame.execute_stream().await.map_err(QueryError::execution(format!("exporting {}", source.name())))?;
@@ -147,6 +153,9 @@ impl Engine {
                 let mut writer = FormatWriter::new(format, sink, &schema, &sheet)?;
                 let mut rows = 0u64;
                 while let Some(batch) = handle.block_on(stream.next()) {
+                    if std::time::Instant::now() > deadline {
+                        return Err(QueryError::Timeout { seconds: limit.as_secs_f64() });
+                    }
                     let batch = batch.map_err(QueryError::execution(format!("exporting {sheet}")))?;
                     writer.write(&batch)?;
                     rows += batch.num_rows() as u64;

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod engine;
 pub mod export;
 pub mod metric;
+pub mod scope;
 
 use std::fmt;
 use std::str::FromStr;
@@ -18,6 +19,7 @@ pub use catalog::{Catalog, CatalogError, ChartKind, Format, Measure, Metric, Rol
 pub use engine::{Engine, EngineSettings, Pin};
 pub use export::{ExportFormat, ExportSource, ExportSummary};
 pub use metric::{Cell, ColumnRole, MetricRequest, MetricResult, ResultColumn};
+pub use scope::Scope;
 
 /// Why a request's parameter was refused; each names the parameter, as users wrote it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,6 +34,8 @@ pub enum ParameterError {
     PeriodReversed { from: NaiveDate, to: NaiveDate },
     #[error("unknown site `{0}`: known sites are listed by `GET /api/sites`")]
     UnknownSite(String),
+    #[error("site `{0}` is outside your site scope")]
+    OutsideScope(String),
     #[error("`{value}` is not a dimension of {metric}: expected some of {allowed}")]
     UnknownDimension { metric: String, value: String, allowed: String },
     #[error("{metric} cannot leave out `{dimension}`: its measures do not add up across it")]
@@ -50,7 +54,7 @@ impl ParameterError {
             ParameterError::UnknownMetric(_) => "metric",
             ParameterError::MalformedDate { parameter, .. } => parameter,
             ParameterError::PeriodReversed { .. } => "from",
-            ParameterError::UnknownSite(_) => "site",
+            ParameterError::UnknownSite(_) | ParameterError::OutsideScope(_) => "site",
             ParameterError::UnknownDimension { .. } | ParameterError::RequiredDimension { .. } => "by",
             ParameterError::UnknownFormat(_) => "format",
             ParameterError::UnknownTable(_) => "table",
@@ -78,6 +82,9 @@ pub enum QueryError {
     /// A query answered more rows than its reader can show.
     #[error("the query returns more than {limit} rows: aggregate or filter it")]
     TooManyRows { limit: usize },
+    /// A query ran past its time limit and was cancelled.
+    #[error("the query ran longer than {seconds} s and was stopped: filter or aggregate it")]
+    Timeout { seconds: f64 },
     /// The query runtime stopped or a query task panicked.
     #[error("the query runtime failed: {0}")]
     Runtime(String),

@@ -33,8 +33,9 @@ pub enum DataRequest {
         grain: Option<String>,
         by: Option<Vec<String>>,
     },
-    /// A read-only SQL query over warehouse tables, as written by the report's author.
-    Query { sql: String },
+    /// A read-only SQL query over warehouse tables, as written by the report's author;
+    /// its variables are `$1`, `$2`… placeholders bound to `parameters`, never text.
+    Query { sql: String, parameters: Vec<String> },
     /// Project tasks: columns `project`, `task`, `status`, `start`, `due`, `percent`.
     Tasks { sites: Vec<String>, project: Option<String>, status: Vec<String> },
     /// Projects (or one project's tasks when `project` is given) as timeline bars:
@@ -851,23 +852,13 @@ fn substitute(text: &str, variables: &BTreeMap<String, String>) -> Result<String
             rest = after;
             continue;
         }
-        let candidate = rest[1..].find('}').map(|end| &rest[1..1 + end]);
-        match candidate {
-            Some(name)
-                if !name.is_empty()
-                    && name
-                        .chars()
-                        .all(|character| character.is_ascii_alphanumeric() || matches!(character, '.' | '_'))
-                    && name.contains('.') =>
-            {
-                let value = variables.get(name).ok_or_else(|| {
-                    let known: Vec<&str> = variables.keys().map(String::as_str).collect();
-                    format!("unknown variable `{{{name}}}` (known here: {})", known.join(", "))
-                })?;
+        match variable_name(rest) {
+            Some(name) => {
+                let value = variables.get(name).ok_or_else(|| unknown_variable(name, variables))?;
                 out.push_str(value);
                 rest = &rest[name.len() + 2..];
             }
-            _ => {
+            None => {
                 out.push('{');
                 rest = &rest[1..];
             }
@@ -875,6 +866,76 @@ fn substitute(text: &str, variables: &BTreeMap<String, String>) -> Result<String
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// Turns the variables of an author's SQL into bound parameters: `'{site.code}'`
+/// becomes `CAST($1 AS VARCHAR)`, `DATE '{period.from}'` becomes `CAST($2 AS DATE)`, a
+/// variable inside a longer literal (`'%{site.code}%'`) is concatenated into it, and a
+/// bare one becomes a text parameter. Values never enter the SQL text.
+pub(crate) fn placeholders(text: &str, variables: &BTreeMap<String, String>) -> Result<(String, Vec<String>), String> {
+    let mut out = String::with_capacity(text.len());
+    let mut values: Vec<String> = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        if let Some(after) = rest.strip_prefix("{{") {
+            out.push('{');
+            rest = after;
+            continue;
+        }
+        let Some(name) = variable_name(rest) else {
+            out.push('{');
+            rest = &rest[1..];
+            continue;
+        };
+        let value = variables.get(name).ok_or_else(|| unknown_variable(name, variables))?;
+        let index = match values.iter().position(|known| known == value) {
+            Some(index) => index + 1,
+            None => {
+                values.push(value.clone());
+                values.len()
+            }
+        };
+        rest = &rest[name.len() + 2..];
+        let in_literal = out.matches('\'').count() % 2 == 1;
+        let closes_literal = rest.starts_with('\'');
+        let trimmed = out.trim_end_matches('\'');
+        let is_date = in_literal
+            && closes_literal
+            && out.ends_with('\'')
+            && trimmed.trim_end().to_ascii_uppercase().ends_with("DATE");
+        if is_date {
+            let keep = trimmed.trim_end().len() - "DATE".len();
+            out.truncate(keep);
+            out.push_str(&format!("CAST(${index} AS DATE)"));
+            rest = &rest[1..];
+        } else if in_literal && closes_literal && out.ends_with('\'') {
+            out.pop();
+            out.push_str(&format!("CAST(${index} AS VARCHAR)"));
+            rest = &rest[1..];
+        } else if in_literal {
+            out.push_str(&format!("' || CAST(${index} AS VARCHAR) || '"));
+        } else {
+            out.push_str(&format!("CAST(${index} AS VARCHAR)"));
+        }
+    }
+    out.push_str(rest);
+    Ok((out, values))
+}
+
+/// The variable name at the start of `text` (`{site.code}` → `site.code`), if any.
+fn variable_name(text: &str) -> Option<&str> {
+    let name = text[1..].find('}').map(|end| &text[1..1 + end])?;
+    let valid = !name.is_empty()
+        && name.chars().all(|character| character.is_ascii_alphanumeric() || matches!(character, '.' | '_'))
+        && name.contains('.');
+    valid.then_some(name)
+}
+
+fn unknown_variable(name: &str, variables: &BTreeMap<String, String>) -> String {
+    let known: Vec<&str> = variables.keys().map(String::as_str).collect();
+    format!("unknown variable `{{{name}}}` (known here: {})", known.join(", "))
 }
 
 /// HTML-escapes variable values, so that a site named `A&B` stays text in inline markup.
@@ -936,16 +997,15 @@ impl Fields<'_> {
 
     /// A read-only query with variables written as SQL string contents (quotes doubled),
     /// so a value cannot end its literal.
-    fn sql(&self, member: &str) -> Result<String, DocumentError> {
+    /// The query's text with its variables as bound parameters, and their values.
+    fn sql(&self, member: &str) -> Result<(String, Vec<String>), DocumentError> {
         let text = self
             .block
             .data
             .get(member)
             .and_then(|value| value.as_str())
             .ok_or_else(|| self.error(member, "must be a SQL query"))?;
-        let quoted: BTreeMap<String, String> =
-            self.variables.iter().map(|(name, value)| (name.clone(), value.replace('\'', "''"))).collect();
-        substitute(text, &quoted).map_err(|message| self.error(member, message))
+        placeholders(text, self.variables).map_err(|message| self.error(member, message))
     }
 
     fn text(&self, member: &str) -> Result<String, DocumentError> {
@@ -1157,7 +1217,8 @@ impl Walk<'_> {
                 fields.metric_request(scope, Some("total".into()), Some(fields.list("by")?.unwrap_or_default()))?
             }
             "data_table" | "chart" | "repeat" if fields.block.data.get("query").is_some() => {
-                DataRequest::Query { sql: fields.sql("query")? }
+                let (sql, parameters) = fields.sql("query")?;
+                DataRequest::Query { sql, parameters }
             }
             "data_table" | "chart" | "repeat" if fields.block.data.get("metric").is_some() => {
                 fields.metric_request(scope, fields.raw_text("grain")?, fields.list("by")?)?
@@ -1805,6 +1866,23 @@ mod tests {
             substitute("{site.nom}", &variables).unwrap_err(),
             "unknown variable `{site.nom}` (known here: site.name)"
         );
+    }
+
+    #[test]
+    fn query_variables_become_bound_parameters() {
+        let variables = BTreeMap::from([
+            ("site.code".to_owned(), "AL'PHA".to_owned()),
+            ("period.from".to_owned(), "2026-11-09".to_owned()),
+        ]);
+        let sql = "SELECT 1 WHERE d >= DATE '{period.from}' AND ('{site.code}' = '' OR c = '{site.code}') \
+                   AND n LIKE '%{site.code}%' AND x = {site.code}";
+        let (text, values) = placeholders(sql, &variables).unwrap();
+        assert_eq!(
+            text,
+            "SELECT 1 WHERE d >= CAST($1 AS DATE) AND (CAST($2 AS VARCHAR) = '' OR c = CAST($2 AS VARCHAR)) \
+             AND n LIKE '%' || CAST($2 AS VARCHAR) || '%' AND x = CAST($2 AS VARCHAR)"
+        );
+        assert_eq!(values, ["2026-11-09", "AL'PHA"]);
     }
 
     #[test]

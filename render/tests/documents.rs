@@ -219,7 +219,7 @@ fn answer(request: &DataRequest) -> DataTable {
             ],
             warehouse: versions(&["tiers.companies", "tiers.contacts"]),
         },
-        DataRequest::Query { sql } => panic!("the fixture has no query {sql}"),
+        DataRequest::Query { sql, .. } => panic!("the fixture has no query {sql}"),
     }
 }
 

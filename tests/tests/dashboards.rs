@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use calamine::{Data, Reader};
-use opsflux_api::dashboards::{PAGES, Show};
-use opsflux_api::web::{AppState, router};
+use opsflux_api::http::AppState;
+use opsflux_api::http::dashboards::{PAGES, Show};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const MARCH: &str = "from=2026-03-01&to=2026-03-31";
@@ -17,8 +17,9 @@ async fn start(directory: &std::path::Path) -> SocketAddr {
     let engine = crate::metrics::fixture_engine(directory).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    let app = router(AppState { pool: None, source: "fixture".to_owned(), engine });
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let public = opsflux_api::http::PublicAddress::new(None, address).unwrap();
+    let state = AppState::local(engine, "fixture".to_owned(), public);
+    tokio::spawn(opsflux_api::http::serve_on(listener, state, std::future::pending()));
     address
 }
 

@@ -8,8 +8,9 @@ use std::net::SocketAddr;
 
 use chrono::NaiveDate;
 use opsflux_api::documents::{TEMPLATES, bind, render, template};
-use opsflux_api::web::{AppState, router};
-use opsflux_query::{MetricRequest, QueryError};
+use opsflux_api::documents::RenderLimits;
+use opsflux_api::http::AppState;
+use opsflux_query::{MetricRequest, QueryError, Scope};
 use opsflux_render::bind::Node;
 use opsflux_render::{Locale, OutputFormat};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -35,7 +36,7 @@ async fn every_shipped_template_renders_with_no_parameters_in_every_format() {
     let files = tempfile::tempdir().unwrap();
     for (name, _) in TEMPLATES {
         for format in [OutputFormat::Pdf, OutputFormat::Docx, OutputFormat::Xlsx, OutputFormat::Html] {
-            let (bytes, bound) = render(&engine, template(name).unwrap(), &BTreeMap::new(), format, april_first())
+            let (bytes, bound) = render(&engine, template(name).unwrap(), &BTreeMap::new(), format, april_first(), &Scope::All, &RenderLimits::default())
                 .await
                 .unwrap_or_else(|error| panic!("{name} as {format:?}: {error}"));
             assert!(!bound.warehouse.is_empty(), "{name} records the warehouse versions it read");
@@ -62,7 +63,7 @@ async fn every_shipped_template_renders_with_no_parameters_in_every_format() {
         }
     }
     let (_, bound) =
-        render(&engine, template("powertrace-monthly").unwrap(), &BTreeMap::new(), OutputFormat::Html, april_first())
+        render(&engine, template("powertrace-monthly").unwrap(), &BTreeMap::new(), OutputFormat::Html, april_first(), &Scope::All, &RenderLimits::default())
             .await
             .unwrap();
     assert_eq!(bound.subtitle, "Tous les sites — mars 2026");
@@ -77,7 +78,7 @@ async fn total(engine: &opsflux_query::Engine, metric: &str, site: &str, from: &
         grain: Some(opsflux_query::Grain::Total),
         by: Some(Vec::new()),
     };
-    let result = engine.metric(metric, &request).await.unwrap();
+    let result = engine.metric(metric, &request, &Scope::All).await.unwrap();
     let column = result.column(measure).unwrap();
     result.rows[0][column].as_number().unwrap()
 }
@@ -88,7 +89,7 @@ async fn data_blocks_show_the_values_of_the_metric_api() {
     let engine = crate::metrics::fixture_engine(directory.path()).await;
     let parameters =
         BTreeMap::from([("site".to_owned(), "ALPHA".to_owned()), ("period".to_owned(), "2026-W10".to_owned())]);
-    let bound = bind(&engine, template("weekly-site-report").unwrap(), &parameters, april_first()).await.unwrap();
+    let bound = bind(&engine, template("weekly-site-report").unwrap(), &parameters, april_first(), &Scope::All).await.unwrap();
     assert_eq!(bound.title, "Rapport hebdomadaire du site");
     assert_eq!(bound.subtitle, "Alpha Platform — semaine 10, du 2 mars 2026 au 8 mars 2026");
     let kpi = |id: &str| match bound.nodes.iter().find(|node| node.id() == id) {
@@ -115,7 +116,7 @@ async fn data_blocks_show_the_values_of_the_metric_api() {
         r#"{"blocks": [{"id": "kpi-x", "type": "kpi", "data": {"metric": "pob.nope"}}]}"#,
     )
     .unwrap();
-    let error = bind(&engine, document, &BTreeMap::new(), april_first()).await.unwrap_err();
+    let error = bind(&engine, document, &BTreeMap::new(), april_first(), &Scope::All).await.unwrap_err();
     assert_eq!(
         error.to_string(),
         "block `kpi-x` at /blocks/0/data/metric: unknown metric `pob.nope`: `GET /api/metrics` lists the catalog"
@@ -124,10 +125,10 @@ async fn data_blocks_show_the_values_of_the_metric_api() {
         r#"{"blocks": [{"id": "q", "type": "data_table", "data": {"query": "DROP TABLE core.sites"}}]}"#,
     )
     .unwrap();
-    let error = bind(&engine, document, &BTreeMap::new(), april_first()).await.unwrap_err();
+    let error = bind(&engine, document, &BTreeMap::new(), april_first(), &Scope::All).await.unwrap_err();
     assert_eq!((error.block(), error.pointer()), (Some("q"), Some("/blocks/0/data/query")), "{error}");
-    assert!(engine.query("SELECT count(*) FROM core.sites", 10).await.is_ok(), "nothing was dropped");
-    assert!(matches!(engine.query("SELECT * FROM pob.stays", 2).await, Err(QueryError::TooManyRows { limit: 2 })));
+    assert!(engine.query("SELECT count(*) FROM core.sites", &[], 10, &Scope::All).await.is_ok(), "nothing was dropped");
+    assert!(matches!(engine.query("SELECT * FROM pob.stays", &[], 2, &Scope::All).await, Err(QueryError::TooManyRows { limit: 2 })));
 }
 
 #[test]
@@ -190,8 +191,9 @@ async fn post_api_render_answers_the_file_or_a_problem_naming_the_block() {
     let engine = crate::metrics::fixture_engine(directory.path()).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    let app = router(AppState { pool: None, source: "fixture".to_owned(), engine });
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let public = opsflux_api::http::PublicAddress::new(None, address).unwrap();
+    let state = AppState::local(engine, "fixture".to_owned(), public);
+    tokio::spawn(opsflux_api::http::serve_on(listener, state, std::future::pending()));
 
     let (status, head, body) = post(
         address,
@@ -260,7 +262,7 @@ async fn task_lists_timelines_and_company_cards_read_projects_and_tiers() {
         ]}"#,
     )
     .unwrap();
-    let bound = bind(&engine, document, &BTreeMap::new(), april_first()).await.unwrap();
+    let bound = bind(&engine, document, &BTreeMap::new(), april_first(), &Scope::All).await.unwrap();
     let mut described = Vec::new();
     for node in &bound.nodes {
         match node {
@@ -321,7 +323,7 @@ async fn task_lists_timelines_and_company_cards_read_projects_and_tiers() {
         r#"{"blocks": [{"id": "nope", "type": "company", "data": {"company": "Nope Ltd"}}]}"#,
     )
     .unwrap();
-    let error = bind(&engine, unknown, &BTreeMap::new(), april_first()).await.unwrap_err();
+    let error = bind(&engine, unknown, &BTreeMap::new(), april_first(), &Scope::All).await.unwrap_err();
     assert_eq!(
         error.to_string(),
         "block `nope` at /blocks/0/data/company: no company named `Nope Ltd` in the Tiers directory"

@@ -9,5 +9,6 @@ mod ingest;
 mod metrics;
 mod migrations;
 mod sample_data;
+mod security;
 mod style;
 mod web;

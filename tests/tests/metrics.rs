@@ -47,7 +47,7 @@ fn number(value: f64) -> String {
 type Case = (&'static str, &'static str, (&'static str, &'static str), &'static str, &'static str);
 
 async fn answer(engine: &Engine, metric: &str, site: &str, from: &str, to: &str, grain: &str, by: &str) -> String {
-    let result = engine.metric(metric, &request(site, from, to, grain, by)).await.unwrap();
+    let result = engine.metric(metric, &request(site, from, to, grain, by), &opsflux_query::Scope::All).await.unwrap();
     let mut text =
         format!("{metric} site={} {from}..{to} grain={grain} by={by}\n", if site.is_empty() { "*" } else { site });
     let names: Vec<&str> = result.columns.iter().map(|column| column.name.as_str()).collect();
@@ -130,7 +130,7 @@ async fn every_metric_matches_the_values_worked_out_by_hand() {
     text.push_str("\nEvery metric, January 2025 (before any data):\n");
     for metric in engine.catalog().metrics() {
         let by = metric.required.join(",");
-        let result = engine.metric(&metric.name, &request("", "2025-01-01", "2025-01-31", "total", &by)).await.unwrap();
+        let result = engine.metric(&metric.name, &request("", "2025-01-01", "2025-01-31", "total", &by), &opsflux_query::Scope::All).await.unwrap();
         let _ = writeln!(text, "  {}: {} rows", metric.name, result.rows.len());
     }
     expect_test::expect_file!["../fixtures/metrics/expected.txt"].assert_eq(&text);
@@ -141,10 +141,10 @@ async fn results_name_the_warehouse_versions_they_read_and_are_cached_per_pin() 
     let directory = tempfile::tempdir().unwrap();
     let engine = fixture_engine(directory.path()).await;
     let pob = request("", "2026-03-01", "2026-03-04", "total", "");
-    let first = engine.metric("pob.occupancy", &pob).await.unwrap();
+    let first = engine.metric("pob.occupancy", &pob, &opsflux_query::Scope::All).await.unwrap();
     let read: Vec<String> = first.warehouse.iter().map(|(table, version)| format!("{table} {version}")).collect();
     assert_eq!(read, ["core.sites v0", "pob.stays v0"]);
-    let again = engine.metric("pob.occupancy", &pob).await.unwrap();
+    let again = engine.metric("pob.occupancy", &pob, &opsflux_query::Scope::All).await.unwrap();
     assert!(std::sync::Arc::ptr_eq(&first, &again), "the same request on the same pin is answered from the cache");
     // Nothing changed: refreshing keeps the pin (and its rollups).
     assert_eq!(engine.refresh().await.unwrap().generation, first.pin);
@@ -208,8 +208,8 @@ async fn metrics_whose_tables_are_not_in_the_warehouse_yet_have_no_rows() {
     .unwrap();
     let march = request("", "2026-03-01", "2026-03-31", "total", "");
     for metric in ["pob.occupancy", "hse.incidents", "hse.incident_rate"] {
-        assert_eq!(engine.metric(metric, &march).await.unwrap().rows.len(), 0, "{metric}");
+        assert_eq!(engine.metric(metric, &march, &opsflux_query::Scope::All).await.unwrap().rows.len(), 0, "{metric}");
     }
-    let energy = engine.metric("power.energy", &march).await.unwrap();
+    let energy = engine.metric("power.energy", &march, &opsflux_query::Scope::All).await.unwrap();
     assert_eq!(energy.rows, [vec![Cell::Date("2026-03-01".parse().unwrap()), Cell::Number(260.0)]]);
 }

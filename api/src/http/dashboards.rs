@@ -3,14 +3,16 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{OriginalUri, Query, State};
+use axum::extract::{Extension, OriginalUri, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use opsflux_query::{Cell, Format, Grain, MetricRequest, MetricResult, ParameterError, QueryError};
 use opsflux_render::Locale;
 use opsflux_render::chart::{Chart, ChartKind, Series, ValueStyle};
 
-use crate::web::{AppState, MetricParameters, escape};
+use super::layout::{escape, page as layout};
+use super::metrics::MetricParameters;
+use super::{AppState, Caller};
 
 /// How a panel shows its metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,12 +220,17 @@ fn bad_request(path: &str, error: &ParameterError) -> Response {
         error.parameter(),
         escape(&error.to_string())
     );
-    (StatusCode::BAD_REQUEST, Html(layout(path, "Paramètre refusé", "", &body))).into_response()
+    let status = match error {
+        ParameterError::OutsideScope(_) => StatusCode::FORBIDDEN,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    (status, Html(layout(path, "Paramètre refusé", "", &body))).into_response()
 }
 
 /// Serves whichever page the path names.
 pub async fn page_handler(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     OriginalUri(uri): OriginalUri,
     Query(parameters): Query<MetricParameters>,
 ) -> Response {
@@ -241,7 +248,8 @@ pub async fn page_handler(
             by: Some(panel.by.iter().map(|name| (*name).to_owned()).collect()),
             ..request.clone()
         };
-        async move { engine.metric(panel.metric, &request).await }
+        let scope = caller.scope.clone();
+        async move { engine.metric(panel.metric, &request, &scope).await }
     }))
     .await;
     let mut sections = String::new();
@@ -285,7 +293,7 @@ pub async fn page_handler(
     } else {
         String::new()
     };
-    let header = filter_form(page.path, &request, &pin.sites);
+    let header = filter_form(page.path, &request, &pin.sites_in(&caller.scope));
     let body = format!(
         "{notice}<div class=\"tiles\">{tiles}</div><div class=\"grid\">{sections}</div><p class=\"pin\">Instantané de l'entrepôt n° {} · {} tables</p>",
         pin.generation,
@@ -459,45 +467,3 @@ fn draw_panel_html(panel: &Panel, result: &MetricResult, chart: &Chart) -> Strin
     }
 }
 
-/// Every page's frame: navigation, title, header line, body.
-pub fn layout(path: &str, title: &str, header: &str, body: &str) -> String {
-    let mut navigation = String::new();
-    for page in PAGES {
-        let label = page.title.split(" — ").next().unwrap_or(page.title);
-        let current = if page.path == path { " aria-current=\"page\"" } else { "" };
-        navigation.push_str(&format!("<a href=\"{}\"{current}>{}</a>", page.path, escape(label)));
-    }
-    let current = if path == "/documents" { " aria-current=\"page\"" } else { "" };
-    navigation.push_str(&format!("<a href=\"/documents\"{current}>Rapports</a>"));
-    let current = if path == "/tables" { " aria-current=\"page\"" } else { "" };
-    navigation.push_str(&format!("<a href=\"/tables\"{current}>Tables</a>"));
-    format!(
-        r#"<!doctype html>
-<html lang="fr"><head><meta charset="utf-8"><title>OpsFlux — {title}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 0; color: #1d2733; background: #f6f8fa; }}
-nav {{ background: #1d2733; padding: .6rem 1rem; display: flex; gap: 1rem; flex-wrap: wrap; }}
-nav a {{ color: #dfe6ee; text-decoration: none; }}
-nav a[aria-current] {{ color: #fff; font-weight: 600; border-bottom: 2px solid #ff7f0e; }}
-main {{ max-width: 84rem; margin: 0 auto; padding: 1rem; }}
-h1 {{ font-size: 1.4rem; margin: .5rem 0; }}
-h2 {{ font-size: 1rem; margin: .2rem 0 .6rem; }}
-.filters {{ display: flex; gap: .8rem; flex-wrap: wrap; align-items: center; margin: .5rem 0 1rem; }}
-.tiles {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(15rem, 1fr)); gap: .8rem; margin-bottom: 1rem; }}
-.tile {{ background: #fff; border: 1px solid #d8dee6; border-radius: 6px; margin: 0; padding: .4rem; text-align: center; }}
-.tile svg {{ max-width: 100%; height: auto; }}
-.grid {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(38rem, 1fr)); gap: 1rem; }}
-.panel, section {{ background: #fff; border: 1px solid #d8dee6; border-radius: 6px; padding: .8rem; }}
-.panel svg {{ max-width: 100%; height: auto; }}
-.wide {{ grid-column: 1 / -1; }}
-table {{ width: 100%; border-collapse: collapse; font-size: .9rem; }}
-td, th {{ padding: .2rem .4rem; border-bottom: 1px solid #eef1f4; text-align: left; }}
-.n {{ text-align: right; font-variant-numeric: tabular-nums; }}
-.empty, .problem {{ padding: 1.2rem; background: #fff7e6; border: 1px solid #f0d9a8; border-radius: 6px; }}
-.pin {{ color: #5b6b7c; font-size: .8rem; }}
-</style></head>
-<body><nav>{navigation}</nav><main><h1>{title}</h1>{header}{body}</main></body></html>"#,
-        title = escape(title),
-    )
-}

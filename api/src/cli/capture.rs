@@ -250,9 +250,9 @@ pub fn render_status(report: &IngestStatus) -> String {
             table.table,
             table
                 .rows
-                .map(|rows| crate::web::group_thousands(i64::try_from(rows).unwrap_or(i64::MAX)))
+                .map(|rows| crate::http::tables::group_thousands(i64::try_from(rows).unwrap_or(i64::MAX)))
                 .unwrap_or_else(|| "-".into()),
-            crate::web::group_thousands(i64::try_from(table.unfolded).unwrap_or(i64::MAX)),
+            crate::http::tables::group_thousands(i64::try_from(table.unfolded).unwrap_or(i64::MAX)),
             table.lsn.map(|lsn| lsn.to_string()).unwrap_or_else(|| "not copied".into()),
             table.lag_bytes.map(human_bytes).unwrap_or_else(|| "-".into()),
             table.snapshot.map(|snapshot| snapshot.to_string()).unwrap_or_else(|| "-".into()),

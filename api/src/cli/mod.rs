@@ -1,0 +1,140 @@
+//! The `opsflux` command line: argument definitions (shown by `--help`) and what each
+//! subcommand does, one file per subcommand. `main.rs` only parses and calls [`run`].
+
+pub mod capture;
+pub mod data;
+pub mod export;
+pub mod render;
+pub mod serve;
+pub mod user;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use opsflux_warehouse::Warehouse;
+
+pub use data::{DatabaseArgs, ImportArgs, SampleDataArgs, load_sample_data};
+pub use export::ExportArgs;
+pub use render::{RenderArgs, RenderWorkerArgs};
+pub use serve::{DemoArgs, QueryArgs, ServeArgs, open_engine};
+pub use user::UserArgs;
+
+/// OpsFlux — data and reporting platform for industrial operations.
+///
+/// Operational modules write into PostgreSQL; OpsFlux loads sample data, imports load
+/// lists and serves the data. Start with `opsflux demo`.
+#[derive(Debug, Parser)]
+#[command(name = "opsflux", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run everything on this machine with no configuration: a private PostgreSQL under
+    /// the data directory, migrations, sample data, change capture into the warehouse
+    /// (`<data dir>/warehouse`), and the web pages.
+    Demo(DemoArgs),
+    /// Apply the database migrations (creates the database if needed; idempotent).
+    Migrate(DatabaseArgs),
+    /// Generate deterministic sample data for every module: load it into PostgreSQL with
+    /// COPY, or write it straight into a warehouse directory (`--warehouse`).
+    SampleData(SampleDataArgs),
+    /// Import a file into the operational database, checking every row first.
+    Import(ImportArgs),
+    /// Serve the dashboards, the metric API and exports over the warehouse; with a
+    /// database URL, capture its changes into the warehouse alongside (unless
+    /// --no-ingest). Without one, the dashboards are read-only over the warehouse.
+    Serve(ServeArgs),
+    /// Export a warehouse table or a metric's result to a file, streamed with flat
+    /// memory: Parquet (zstd), CSV, XLSX or Arrow IPC.
+    Export(ExportArgs),
+    /// Render a Rédacteur document with live warehouse data: a shipped template
+    /// (weekly-site-report, powertrace-monthly, moc-dossier, 5s-audit, project-progress)
+    /// or a document file, to PDF, DOCX, XLSX or an HTML preview.
+    Render(RenderArgs),
+    /// Capture changes from PostgreSQL into the warehouse (logical replication): an initial
+    /// copy, then every change in commit order, exactly once. `ingest status` reports lag.
+    Ingest(capture::IngestArgs),
+    /// Manage users: add (the first admin is made this way), list, disable, reset a
+    /// password, unlock after repeated failed sign-ins.
+    User(UserArgs),
+    /// Render one bound document read on standard input to standard output (used by
+    /// `serve` to run documents with Typst snippets in a process it can stop).
+    #[command(hide = true)]
+    RenderWorker(RenderWorkerArgs),
+}
+
+/// The whole program: logging to stderr (`OPSFLUX_LOG` filters, default `info`), the
+/// command line, a runtime, and an exit status.
+pub fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("OPSFLUX_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one command to completion.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Migrate(args) => data::migrate(&args.database_url).await,
+        Command::SampleData(args) => data::sample_data(args).await,
+        Command::Import(args) => data::run_import(args).await,
+        Command::Serve(args) => serve::serve_command(args).await,
+        Command::Export(args) => export::export(args).await,
+        Command::Render(args) => render::render(args).await,
+        Command::RenderWorker(args) => render::render_worker(args),
+        Command::Demo(args) => serve::demo(args).await,
+        Command::Ingest(args) => capture::run(args).await,
+        Command::User(args) => user::run(args).await,
+    }
+}
+
+/// The format asked for, or else the output file's extension.
+pub(crate) fn output_format(format: Option<&str>, out: &std::path::Path) -> anyhow::Result<String> {
+    match format {
+        Some(format) => Ok(format.to_owned()),
+        None => out
+            .extension()
+            .and_then(|extension| extension.to_str())
+            .map(str::to_owned)
+            .with_context(|| format!("give --format: {} has no extension to take it from", out.display())),
+    }
+}
+
+/// Refuses a warehouse with no table, saying how to fill it.
+pub(crate) fn ensure_tables(warehouse: &std::path::Path) -> anyhow::Result<()> {
+    if Warehouse::open(warehouse)?.tables()?.is_empty() {
+        bail!(
+            "the warehouse {} holds no table: capture into it (opsflux ingest) or write sample data (opsflux sample-data --warehouse)",
+            warehouse.display()
+        );
+    }
+    Ok(())
+}
+
+/// A temporary file beside `out`, renamed onto it once complete (`persist`), so a
+/// failure leaves nothing behind.
+pub(crate) fn partial_file(out: &std::path::Path) -> anyhow::Result<tempfile::NamedTempFile> {
+    let directory = out.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    tempfile::NamedTempFile::new_in(directory)
+        .with_context(|| format!("cannot create a file in {}", directory.display()))
+}

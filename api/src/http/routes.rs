@@ -1,0 +1,82 @@
+//! The route table: every route with the access it needs, in one place. The guard
+//! looks each request's matched route up here; a route missing from this table is
+//! refused to everyone (deny by default), and the permission-matrix test walks it.
+
+use axum::http::Method;
+
+/// What a route requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not.
+    Public,
+    /// Any signed-in user, whatever their permissions (sign-out, enrolment, API docs).
+    SignedIn,
+    /// A permission `module.action`, held at `site` or `all` scope.
+    Permission(&'static str),
+}
+
+/// One route of the server.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub method: Method,
+    /// The path as registered (`/api/metrics/{name}`).
+    pub path: &'static str,
+    pub access: Access,
+    /// A concrete request of this route, for tests and documentation.
+    pub example: &'static str,
+}
+
+const fn route(method: Method, path: &'static str, access: Access, example: &'static str) -> Route {
+    Route { method, path, access, example }
+}
+
+const DASHBOARDS: Access = Access::Permission("dashboards.read");
+
+/// Every route but the dashboard pages (those come from [`super::dashboards::PAGES`]).
+const ROUTES: &[Route] = &[
+    route(Method::GET, "/healthz", Access::Public, "/healthz"),
+    route(Method::GET, "/login", Access::Public, "/login"),
+    route(Method::POST, "/login", Access::Public, "/login"),
+    route(Method::POST, "/api/auth/login", Access::Public, "/api/auth/login"),
+    route(Method::POST, "/api/auth/refresh", Access::Public, "/api/auth/refresh"),
+    route(Method::POST, "/logout", Access::SignedIn, "/logout"),
+    route(Method::POST, "/api/auth/logout", Access::SignedIn, "/api/auth/logout"),
+    route(Method::GET, "/api/me", Access::SignedIn, "/api/me"),
+    route(Method::GET, "/account/two-factor", Access::SignedIn, "/account/two-factor"),
+    route(Method::POST, "/account/two-factor", Access::SignedIn, "/account/two-factor"),
+    route(Method::GET, "/api/openapi.json", Access::SignedIn, "/api/openapi.json"),
+    route(Method::GET, "/api/docs", Access::SignedIn, "/api/docs"),
+    route(Method::GET, "/api/sites", DASHBOARDS, "/api/sites"),
+    route(Method::GET, "/api/metrics", DASHBOARDS, "/api/metrics"),
+    route(Method::GET, "/api/metrics/{name}", DASHBOARDS, "/api/metrics/pob.occupancy"),
+    route(Method::GET, "/api/export", Access::Permission("exports.run"), "/api/export?metric=pob.occupancy&format=csv"),
+    route(Method::GET, "/documents", Access::Permission("redacteur.render"), "/documents"),
+    route(
+        Method::GET,
+        "/documents/render",
+        Access::Permission("redacteur.render"),
+        "/documents/render?template=5s-audit&format=html",
+    ),
+    route(Method::POST, "/api/render", Access::Permission("redacteur.render"), "/api/render"),
+    route(Method::GET, "/tables", Access::Permission("warehouse.tables"), "/tables"),
+    route(Method::GET, "/api/tables", Access::Permission("warehouse.tables"), "/api/tables"),
+    route(Method::GET, "/admin/audit", Access::Permission("audit.read"), "/admin/audit"),
+    route(Method::GET, "/admin/audit.csv", Access::Permission("audit.read"), "/admin/audit.csv"),
+    route(Method::GET, "/api/audit", Access::Permission("audit.read"), "/api/audit"),
+];
+
+/// Every route of the server.
+pub fn table() -> Vec<Route> {
+    let pages = super::dashboards::PAGES.iter().map(|page| route(Method::GET, page.path, DASHBOARDS, page.path));
+    pages.chain(ROUTES.iter().cloned()).collect()
+}
+
+/// The access of a matched route; `None` for a route not in the table (refused).
+pub fn access(method: &Method, path: &str) -> Option<Access> {
+    // HEAD is answered by GET routes.
+    let method = if method == Method::HEAD { &Method::GET } else { method };
+    if super::dashboards::PAGES.iter().any(|page| page.path == path) {
+        return (method == Method::GET).then_some(DASHBOARDS);
+    }
+    ROUTES.iter().find(|route| route.method == method && route.path == path).map(|route| route.access)
+}
