@@ -167,10 +167,12 @@ pub async fn render(
         let bound = bind(engine, document, parameters, today, scope).await?;
         match (&limits.worker, has_snippets) {
             (Some(worker), true) => render_in_worker(worker, &bound, format).await.map(|bytes| (bytes, bound)),
-            _ => tokio::task::spawn_blocking(move || Renderer::shared().render(&bound, format).map(|bytes| (bytes, bound)))
-                .await
-                .map_err(|error| RenderError::Runtime(error.to_string()))?
-                .map_err(RenderError::from),
+            _ => tokio::task::spawn_blocking(move || {
+                Renderer::shared().render(&bound, format).map(|bytes| (bytes, bound))
+            })
+            .await
+            .map_err(|error| RenderError::Runtime(error.to_string()))?
+            .map_err(RenderError::from),
         }
     };
     tokio::time::timeout(limits.timeout, work)
@@ -181,7 +183,11 @@ pub async fn render(
 /// Renders a bound document in `worker render-worker --format F`: the bound document
 /// in on standard input, the file out on standard output. The process is killed when
 /// this future is dropped (the time limit).
-async fn render_in_worker(worker: &std::path::Path, bound: &BoundDocument, format: OutputFormat) -> Result<Vec<u8>, RenderError> {
+async fn render_in_worker(
+    worker: &std::path::Path,
+    bound: &BoundDocument,
+    format: OutputFormat,
+) -> Result<Vec<u8>, RenderError> {
     use tokio::io::AsyncWriteExt as _;
     let input = serde_json::to_vec(bound).map_err(|error| RenderError::Runtime(error.to_string()))?;
     let mut child = tokio::process::Command::new(worker)
@@ -193,7 +199,9 @@ async fn render_in_worker(worker: &std::path::Path, bound: &BoundDocument, forma
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|error| RenderError::Runtime(format!("cannot start the render worker {}: {error}", worker.display())))?;
+        .map_err(|error| {
+            RenderError::Runtime(format!("cannot start the render worker {}: {error}", worker.display()))
+        })?;
     let mut stdin = child.stdin.take().ok_or_else(|| RenderError::Runtime("the worker has no input".into()))?;
     stdin.write_all(&input).await.map_err(|error| RenderError::Runtime(error.to_string()))?;
     drop(stdin);
@@ -202,7 +210,9 @@ async fn render_in_worker(worker: &std::path::Path, bound: &BoundDocument, forma
         return Ok(output.stdout);
     }
     match serde_json::from_slice::<WorkerError>(&output.stderr) {
-        Ok(WorkerError { block, message, typst: true }) => Err(RenderError::Document(DocumentError::Typst { block, message })),
+        Ok(WorkerError { block, message, typst: true }) => {
+            Err(RenderError::Document(DocumentError::Typst { block, message }))
+        }
         Ok(WorkerError { message, .. }) => Err(RenderError::Runtime(message)),
         Err(_) => Err(RenderError::Runtime(format!("the render worker failed ({})", output.status))),
     }
@@ -244,10 +254,12 @@ fn data_error(pending: &opsflux_render::Pending, error: QueryError) -> RenderErr
             },
             false,
         ),
-        QueryError::Execution { .. } | QueryError::TooManyRows { .. } | QueryError::Timeout { .. } => match pending.request {
-            DataRequest::Query { .. } => ("/data/query", false),
-            _ => ("/data", true),
-        },
+        QueryError::Execution { .. } | QueryError::TooManyRows { .. } | QueryError::Timeout { .. } => {
+            match pending.request {
+                DataRequest::Query { .. } => ("/data/query", false),
+                _ => ("/data", true),
+            }
+        }
         _ => ("/data", true),
     };
     if internal {
@@ -298,7 +310,8 @@ fn parameter(value: &str, parameters: &mut Vec<String>) -> String {
 }
 
 async fn answer(engine: &Engine, request: &DataRequest, scope: &Scope) -> Result<DataTable, QueryError> {
-    let query = |sql: String, parameters: Vec<String>| async move { engine.query(&sql, &parameters, ROW_LIMIT, scope).await };
+    let query =
+        |sql: String, parameters: Vec<String>| async move { engine.query(&sql, &parameters, ROW_LIMIT, scope).await };
     match request {
         DataRequest::Metric { metric, sites, from, to, grain, by } => {
             let grain = grain.as_deref().map(str::parse).transpose()?;

@@ -34,10 +34,8 @@ pub fn migration_tables() -> anyhow::Result<Vec<DeclaredTable>> {
 /// already holds any of them, before writing anything. Returns the rows written.
 pub async fn write_sample_warehouse(root: &Path, options: Options) -> anyhow::Result<u64> {
     // Platform tables (users, hashes, audit) never leave PostgreSQL, as in capture.
-    let declared: Vec<DeclaredTable> = migration_tables()?
-        .into_iter()
-        .filter(|table| opsflux_query::scope::is_queryable(&table.table.id))
-        .collect();
+    let declared: Vec<DeclaredTable> =
+        migration_tables()?.into_iter().filter(|table| opsflux_query::scope::is_queryable(&table.table.id)).collect();
     let warehouse = Warehouse::open(root)?;
     for table in &declared {
         if warehouse.contains(&table.table.id) {
@@ -125,10 +123,8 @@ pub async fn write_sample_warehouse(root: &Path, options: Options) -> anyhow::Re
 /// empty. For fixtures that tests can compute by hand. Returns the rows written.
 pub async fn write_csv_tables(root: &Path, tables: &[(&str, &str)]) -> anyhow::Result<u64> {
     // Platform tables (users, hashes, audit) never leave PostgreSQL, as in capture.
-    let declared: Vec<DeclaredTable> = migration_tables()?
-        .into_iter()
-        .filter(|table| opsflux_query::scope::is_queryable(&table.table.id))
-        .collect();
+    let declared: Vec<DeclaredTable> =
+        migration_tables()?.into_iter().filter(|table| opsflux_query::scope::is_queryable(&table.table.id)).collect();
     let warehouse = Warehouse::open(root)?;
     if !warehouse.tables()?.is_empty() {
         bail!("the warehouse {} already holds tables: fixtures go into an empty warehouse", root.display());

@@ -218,6 +218,9 @@ impl Pin {
     }
 }
 
+/// Longest a pin (reading every table, computing rollups) may take.
+const PIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
 /// Scoped sessions kept per pin; past this many distinct scopes they are built again.
 const SCOPED_SESSIONS: usize = 256;
 
@@ -398,7 +401,9 @@ impl Engine {
         let _one_at_a_time = self.inner.refreshing.lock().await;
         let inner = self.inner.clone();
         let previous = self.pin();
-        let next = self.run(async move { build_pin(&inner, previous).await }).await?;
+        // Pinning reads every table and computes the rollups: not a query, so not held
+        // to the query time limit.
+        let next = self.run_for(PIN_TIMEOUT, async move { build_pin(&inner, previous).await }).await?;
         let mut pin = self.inner.pin.write().unwrap_or_else(PoisonError::into_inner);
         if !Arc::ptr_eq(&pin, &next) {
             tracing::debug!(generation = next.generation, tables = next.tables.len(), "warehouse pinned");

@@ -6,10 +6,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use opsflux_warehouse::TableId;
 use opsflux_warehouse::datafusion::common::{JoinType, TableReference};
 use opsflux_warehouse::datafusion::logical_expr::{Expr, col, lit};
 use opsflux_warehouse::datafusion::prelude::{DataFrame, SessionContext};
-use opsflux_warehouse::TableId;
 
 use crate::QueryError;
 

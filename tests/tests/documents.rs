@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use chrono::NaiveDate;
-use opsflux_api::documents::{TEMPLATES, bind, render, template};
 use opsflux_api::documents::RenderLimits;
+use opsflux_api::documents::{TEMPLATES, bind, render, template};
 use opsflux_api::http::AppState;
 use opsflux_query::{MetricRequest, QueryError, Scope};
 use opsflux_render::bind::Node;
@@ -36,9 +36,17 @@ async fn every_shipped_template_renders_with_no_parameters_in_every_format() {
     let files = tempfile::tempdir().unwrap();
     for (name, _) in TEMPLATES {
         for format in [OutputFormat::Pdf, OutputFormat::Docx, OutputFormat::Xlsx, OutputFormat::Html] {
-            let (bytes, bound) = render(&engine, template(name).unwrap(), &BTreeMap::new(), format, april_first(), &Scope::All, &RenderLimits::default())
-                .await
-                .unwrap_or_else(|error| panic!("{name} as {format:?}: {error}"));
+            let (bytes, bound) = render(
+                &engine,
+                template(name).unwrap(),
+                &BTreeMap::new(),
+                format,
+                april_first(),
+                &Scope::All,
+                &RenderLimits::default(),
+            )
+            .await
+            .unwrap_or_else(|error| panic!("{name} as {format:?}: {error}"));
             assert!(!bound.warehouse.is_empty(), "{name} records the warehouse versions it read");
             assert_eq!(bound.locale, Locale::FrFr);
             match format {
@@ -62,10 +70,17 @@ async fn every_shipped_template_renders_with_no_parameters_in_every_format() {
             }
         }
     }
-    let (_, bound) =
-        render(&engine, template("powertrace-monthly").unwrap(), &BTreeMap::new(), OutputFormat::Html, april_first(), &Scope::All, &RenderLimits::default())
-            .await
-            .unwrap();
+    let (_, bound) = render(
+        &engine,
+        template("powertrace-monthly").unwrap(),
+        &BTreeMap::new(),
+        OutputFormat::Html,
+        april_first(),
+        &Scope::All,
+        &RenderLimits::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(bound.subtitle, "Tous les sites — mars 2026");
 }
 
@@ -89,7 +104,8 @@ async fn data_blocks_show_the_values_of_the_metric_api() {
     let engine = crate::metrics::fixture_engine(directory.path()).await;
     let parameters =
         BTreeMap::from([("site".to_owned(), "ALPHA".to_owned()), ("period".to_owned(), "2026-W10".to_owned())]);
-    let bound = bind(&engine, template("weekly-site-report").unwrap(), &parameters, april_first(), &Scope::All).await.unwrap();
+    let bound =
+        bind(&engine, template("weekly-site-report").unwrap(), &parameters, april_first(), &Scope::All).await.unwrap();
     assert_eq!(bound.title, "Rapport hebdomadaire du site");
     assert_eq!(bound.subtitle, "Alpha Platform — semaine 10, du 2 mars 2026 au 8 mars 2026");
     let kpi = |id: &str| match bound.nodes.iter().find(|node| node.id() == id) {
@@ -128,7 +144,10 @@ async fn data_blocks_show_the_values_of_the_metric_api() {
     let error = bind(&engine, document, &BTreeMap::new(), april_first(), &Scope::All).await.unwrap_err();
     assert_eq!((error.block(), error.pointer()), (Some("q"), Some("/blocks/0/data/query")), "{error}");
     assert!(engine.query("SELECT count(*) FROM core.sites", &[], 10, &Scope::All).await.is_ok(), "nothing was dropped");
-    assert!(matches!(engine.query("SELECT * FROM pob.stays", &[], 2, &Scope::All).await, Err(QueryError::TooManyRows { limit: 2 })));
+    assert!(matches!(
+        engine.query("SELECT * FROM pob.stays", &[], 2, &Scope::All).await,
+        Err(QueryError::TooManyRows { limit: 2 })
+    ));
 }
 
 #[test]

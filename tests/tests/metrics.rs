@@ -130,7 +130,10 @@ async fn every_metric_matches_the_values_worked_out_by_hand() {
     text.push_str("\nEvery metric, January 2025 (before any data):\n");
     for metric in engine.catalog().metrics() {
         let by = metric.required.join(",");
-        let result = engine.metric(&metric.name, &request("", "2025-01-01", "2025-01-31", "total", &by), &opsflux_query::Scope::All).await.unwrap();
+        let result = engine
+            .metric(&metric.name, &request("", "2025-01-01", "2025-01-31", "total", &by), &opsflux_query::Scope::All)
+            .await
+            .unwrap();
         let _ = writeln!(text, "  {}: {} rows", metric.name, result.rows.len());
     }
     expect_test::expect_file!["../fixtures/metrics/expected.txt"].assert_eq(&text);

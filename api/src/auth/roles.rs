@@ -9,7 +9,7 @@ pub const PERMISSIONS: &[(&str, &str)] = &[
     ("exports.run", "exports of tables and metric results (Parquet, CSV, XLSX, Arrow)"),
     ("redacteur.render", "the reports page and rendering shipped templates"),
     ("redacteur.write", "rendering documents the caller wrote, with read-only SQL blocks"),
-    ("powertrace.scenario.write", "PowerTrace what-if scenarios"),
+    ("powertrace.scenario_write", "PowerTrace what-if scenarios"),
     ("warehouse.tables", "row counts of every table"),
     ("audit.read", "the audit log, its page and its CSV export"),
     ("admin.manage", "users, roles and permissions"),
@@ -26,7 +26,7 @@ pub const SHIPPED: &[(&str, &str, &str, &[&str])] = &[
             "exports.run.all",
             "redacteur.render.all",
             "redacteur.write.all",
-            "powertrace.scenario.write.all",
+            "powertrace.scenario_write.all",
             "warehouse.tables.all",
             "audit.read.all",
             "admin.manage.all",
@@ -42,7 +42,7 @@ pub const SHIPPED: &[(&str, &str, &str, &[&str])] = &[
         "engineer",
         "Ingénieur",
         "dashboards, reports, exports and PowerTrace scenarios of their sites",
-        &["dashboards.read.site", "exports.run.site", "redacteur.render.site", "powertrace.scenario.write.site"],
+        &["dashboards.read.site", "exports.run.site", "redacteur.render.site", "powertrace.scenario_write.site"],
     ),
     (
         "analyst",
@@ -56,7 +56,12 @@ pub const SHIPPED: &[(&str, &str, &str, &[&str])] = &[
             "warehouse.tables.all",
         ],
     ),
-    ("viewer", "Lecteur", "dashboards and shipped reports of their sites", &["dashboards.read.site", "redacteur.render.site"]),
+    (
+        "viewer",
+        "Lecteur",
+        "dashboards and shipped reports of their sites",
+        &["dashboards.read.site", "redacteur.render.site"],
+    ),
 ];
 
 /// Roles that must sign in with a second factor.

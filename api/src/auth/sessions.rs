@@ -76,10 +76,12 @@ pub async fn find(pool: &PgPool, token: &str) -> Result<Option<Session>, AuthErr
 
 /// Ends a session (sign-out).
 pub async fn revoke(pool: &PgPool, session: Uuid) -> Result<(), AuthError> {
-    sqlx::query("UPDATE platform.sessions SET revoked_at = now(), updated_at = now() WHERE id = $1 AND revoked_at IS NULL")
-        .bind(session)
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "UPDATE platform.sessions SET revoked_at = now(), updated_at = now() WHERE id = $1 AND revoked_at IS NULL",
+    )
+    .bind(session)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 

@@ -177,12 +177,11 @@ pub async fn revoke_family(pool: &PgPool, family: Uuid) -> Result<(), AuthError>
 
 /// Whether a family was revoked: access tokens of a signed-out family stop at once.
 pub async fn family_is_revoked(pool: &PgPool, family: Uuid) -> Result<bool, AuthError> {
-    let revoked: Option<bool> = sqlx::query_scalar(
-        "SELECT bool_or(revoked_at IS NOT NULL) FROM platform.refresh_tokens WHERE family_id = $1",
-    )
-    .bind(family)
-    .fetch_one(pool)
-    .await?;
+    let revoked: Option<bool> =
+        sqlx::query_scalar("SELECT bool_or(revoked_at IS NOT NULL) FROM platform.refresh_tokens WHERE family_id = $1")
+            .bind(family)
+            .fetch_one(pool)
+            .await?;
     // A family with no token at all was never issued here.
     Ok(revoked.unwrap_or(true))
 }

@@ -16,7 +16,8 @@ pub fn new_secret() -> String {
 }
 
 fn totp(secret: &str, account: &str) -> Result<Totp, AuthError> {
-    let secret = Secret::try_from_base32(secret).map_err(|error| AuthError::Crypto(format!("bad TOTP secret: {error}")))?;
+    let secret =
+        Secret::try_from_base32(secret).map_err(|error| AuthError::Crypto(format!("bad TOTP secret: {error}")))?;
     totp_rs::Builder::new()
         .with_secret(secret)
         .with_account_name(account)

@@ -36,23 +36,26 @@ pub struct SignInAccount {
 
 /// The id of role `code`, creating a shipped role (and its permissions) if missing.
 async fn role_id(connection: &mut PgConnection, code: &str) -> Result<Uuid, AuthError> {
-    if let Some(id) = sqlx::query_scalar::<_, Uuid>("SELECT id FROM platform.roles WHERE code = $1 AND deleted_at IS NULL")
-        .bind(code)
-        .fetch_optional(&mut *connection)
-        .await?
+    if let Some(id) =
+        sqlx::query_scalar::<_, Uuid>("SELECT id FROM platform.roles WHERE code = $1 AND deleted_at IS NULL")
+            .bind(code)
+            .fetch_optional(&mut *connection)
+            .await?
     {
         return Ok(id);
     }
-    let Some((_, name, description, permissions)) = roles::SHIPPED.iter().find(|(known, _, _, _)| *known == code) else {
+    let Some((_, name, description, permissions)) = roles::SHIPPED.iter().find(|(known, _, _, _)| *known == code)
+    else {
         let known: Vec<&str> = roles::SHIPPED.iter().map(|(code, _, _, _)| *code).collect();
         return Err(AuthError::Invalid(format!("unknown role `{code}`: expected one of {}", known.join(", "))));
     };
-    let id: Uuid = sqlx::query_scalar("INSERT INTO platform.roles (code, name, description) VALUES ($1, $2, $3) RETURNING id")
-        .bind(code)
-        .bind(name)
-        .bind(description)
-        .fetch_one(&mut *connection)
-        .await?;
+    let id: Uuid =
+        sqlx::query_scalar("INSERT INTO platform.roles (code, name, description) VALUES ($1, $2, $3) RETURNING id")
+            .bind(code)
+            .bind(name)
+            .bind(description)
+            .fetch_one(&mut *connection)
+            .await?;
     for permission in *permissions {
         let permission_id: Uuid = sqlx::query_scalar(
             "INSERT INTO platform.permissions (code) VALUES ($1)
@@ -61,11 +64,13 @@ async fn role_id(connection: &mut PgConnection, code: &str) -> Result<Uuid, Auth
         .bind(permission)
         .fetch_one(&mut *connection)
         .await?;
-        sqlx::query("INSERT INTO platform.role_permissions (role_id, permission_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(id)
-            .bind(permission_id)
-            .execute(&mut *connection)
-            .await?;
+        sqlx::query(
+            "INSERT INTO platform.role_permissions (role_id, permission_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(id)
+        .bind(permission_id)
+        .execute(&mut *connection)
+        .await?;
     }
     Ok(id)
 }

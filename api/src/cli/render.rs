@@ -72,8 +72,14 @@ pub(crate) async fn render(args: RenderArgs) -> anyhow::Result<()> {
     bar.set_message("binding data blocks and rendering");
     let today = args.today.unwrap_or_else(|| chrono::Utc::now().date_naive());
     // The command line reads the warehouse directly: whoever runs it can read every site.
-    let limits = crate::documents::RenderLimits::new(1, std::time::Duration::from_secs(args.timeout_seconds.max(1)), std::env::current_exe().ok());
-    let rendered = crate::documents::render(&engine, document, &parameters, format, today, &opsflux_query::Scope::All, &limits).await;
+    let limits = crate::documents::RenderLimits::new(
+        1,
+        std::time::Duration::from_secs(args.timeout_seconds.max(1)),
+        std::env::current_exe().ok(),
+    );
+    let rendered =
+        crate::documents::render(&engine, document, &parameters, format, today, &opsflux_query::Scope::All, &limits)
+            .await;
     bar.finish_and_clear();
     let (bytes, bound) = rendered?;
     let mut partial = partial_file(&args.out)?;

@@ -202,7 +202,12 @@ async fn serve(
 }
 
 /// A server over a warehouse alone has no users: it may only listen on loopback.
-fn local_state(engine: opsflux_query::Engine, source: String, listen: SocketAddr, limits: &LimitArgs) -> anyhow::Result<AppState> {
+fn local_state(
+    engine: opsflux_query::Engine,
+    source: String,
+    listen: SocketAddr,
+    limits: &LimitArgs,
+) -> anyhow::Result<AppState> {
     if !listen.ip().is_loopback() {
         bail!(
             "refusing to serve on {listen} without a database: with no users there is no sign-in, so a server over a \
@@ -226,11 +231,14 @@ async fn database_state(
 ) -> anyhow::Result<AppState> {
     let public = crate::http::PublicAddress::new(public_url, listen).map_err(anyhow::Error::msg)?;
     let state = AppState::with_database(pool, engine, source, public).await?;
-    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM platform.users WHERE password_hash IS NOT NULL AND is_active")
-        .fetch_one(state.pool.as_ref().context("no pool")?)
-        .await?;
+    let users: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM platform.users WHERE password_hash IS NOT NULL AND is_active")
+            .fetch_one(state.pool.as_ref().context("no pool")?)
+            .await?;
     if users == 0 {
-        tracing::warn!("no user can sign in yet: create the first admin with `opsflux user add --role admin --email ...`");
+        tracing::warn!(
+            "no user can sign in yet: create the first admin with `opsflux user add --role admin --email ...`"
+        );
     }
     Ok(AppState { renders: std::sync::Arc::new(limits.render_limits()), ..state })
 }
@@ -362,7 +370,10 @@ async fn demo_on(url: &str, args: &DemoArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     if !args.listen.ip().is_loopback() {
-        bail!("refusing to serve the demo on {}: use a loopback address (or `opsflux serve --public-url`)", args.listen);
+        bail!(
+            "refusing to serve the demo on {}: use a loopback address (or `opsflux serve --public-url`)",
+            args.listen
+        );
     }
     super::user::demo_users(&pool, &args.data_dir).await?;
     let stop = super::capture::stop_on_ctrl_c();

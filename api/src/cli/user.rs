@@ -91,7 +91,13 @@ pub(crate) async fn run(args: UserArgs) -> anyhow::Result<()> {
             let hash = password::hash(secret).await?;
             let name = args.name.clone().unwrap_or_else(|| args.email.trim().to_owned());
             let id = users::add(&pool, &args.email, &name, &args.role, &args.sites, &hash).await?;
-            audit(&pool, "user.add", Some(id), serde_json::json!({"email": args.email, "role": args.role, "sites": args.sites})).await?;
+            audit(
+                &pool,
+                "user.add",
+                Some(id),
+                serde_json::json!({"email": args.email, "role": args.role, "sites": args.sites}),
+            )
+            .await?;
             let second_factor = if crate::auth::roles::SECOND_FACTOR_REQUIRED.contains(&args.role.as_str()) {
                 "; a second factor is required: enrol it at the first browser sign-in (/account/two-factor)"
             } else {
@@ -135,7 +141,8 @@ pub(crate) async fn run(args: UserArgs) -> anyhow::Result<()> {
             let pool = database::connect(&args.database.database_url, 2).await?;
             let id = users::id_of(&pool, &args.email).await?;
             let was_locked = users::unlock(&pool, id).await?;
-            audit(&pool, "auth.unlock", Some(id), serde_json::json!({"email": args.email, "was_locked": was_locked})).await?;
+            audit(&pool, "auth.unlock", Some(id), serde_json::json!({"email": args.email, "was_locked": was_locked}))
+                .await?;
             tracing::info!(email = %args.email, "account unlocked");
             println!("{} {}", args.email, if was_locked { "unlocked" } else { "was not locked" });
         }
@@ -143,7 +150,12 @@ pub(crate) async fn run(args: UserArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn audit(pool: &PgPool, action: &str, user: Option<uuid::Uuid>, parameters: serde_json::Value) -> anyhow::Result<()> {
+async fn audit(
+    pool: &PgPool,
+    action: &str,
+    user: Option<uuid::Uuid>,
+    parameters: serde_json::Value,
+) -> anyhow::Result<()> {
     let actor = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
     crate::audit::record(
         pool,
@@ -164,7 +176,8 @@ async fn audit(pool: &PgPool, action: &str, user: Option<uuid::Uuid>, parameters
 /// The first line of `file`, or a password typed on the terminal (twice).
 fn read_password(file: Option<&Path>) -> anyhow::Result<String> {
     if let Some(file) = file {
-        let text = std::fs::read_to_string(file).with_context(|| format!("cannot read --password-file {}", file.display()))?;
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("cannot read --password-file {}", file.display()))?;
         let line = text.lines().next().unwrap_or("").to_owned();
         if line.is_empty() {
             bail!("--password-file {} is empty: its first line is the password", file.display());
@@ -202,9 +215,10 @@ fn prompt(label: &str) -> anyhow::Result<String> {
 pub(crate) async fn demo_users(pool: &PgPool, data_dir: &Path) -> anyhow::Result<()> {
     let file = data_dir.join("demo-credentials.txt");
     if !file.exists() {
-        let sites: Vec<String> = sqlx::query_scalar("SELECT code FROM core.sites WHERE deleted_at IS NULL ORDER BY code LIMIT 2")
-            .fetch_all(pool)
-            .await?;
+        let sites: Vec<String> =
+            sqlx::query_scalar("SELECT code FROM core.sites WHERE deleted_at IS NULL ORDER BY code LIMIT 2")
+                .fetch_all(pool)
+                .await?;
         let demo: [(&str, &str, Vec<String>); 5] = [
             ("admin@opsflux.demo", "admin", Vec::new()),
             ("manager@opsflux.demo", "manager", sites.clone()),
@@ -234,7 +248,10 @@ pub(crate) async fn demo_users(pool: &PgPool, data_dir: &Path) -> anyhow::Result
     for line in text.lines().filter(|line| !line.starts_with('#')) {
         let fields: Vec<&str> = line.split('\t').collect();
         if let [email, secret, role, sites] = fields.as_slice() {
-            println!("  {role:<9} {email:<24} password {secret}  sites {}", if sites.is_empty() { "all" } else { sites });
+            println!(
+                "  {role:<9} {email:<24} password {secret}  sites {}",
+                if sites.is_empty() { "all" } else { sites }
+            );
         }
     }
     println!("  (the admin enrols a second factor at first sign-in)\n");

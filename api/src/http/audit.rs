@@ -13,11 +13,16 @@ use crate::audit::{Entry, Filter};
 
 async fn entries(state: &AppState, filter: &Filter) -> Result<Vec<Entry>, ApiError> {
     let Some(pool) = &state.pool else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "Not found", "this server has no audit log: it serves a warehouse alone"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "this server has no audit log: it serves a warehouse alone",
+        ));
     };
     match crate::audit::search(pool, filter).await {
         Ok(Ok(entries)) => Ok(entries),
-        Ok(Err(error)) => Err(ApiError::new(StatusCode::BAD_REQUEST, "Invalid parameter", error.to_string()).with_parameter(error.parameter)),
+        Ok(Err(error)) => Err(ApiError::new(StatusCode::BAD_REQUEST, "Invalid parameter", error.to_string())
+            .with_parameter(error.parameter)),
         Err(error) => Err(ApiError::internal("reading the audit log failed", &error)),
     }
 }
@@ -25,7 +30,10 @@ async fn entries(state: &AppState, filter: &Filter) -> Result<Vec<Entry>, ApiErr
 /// `GET /api/audit`: the newest entries matching the filters.
 #[utoipa::path(get, path = "/api/audit", tag = "audit", params(Filter),
     responses((status = 200, body = Vec<Entry>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub(crate) async fn audit_json(State(state): State<AppState>, Query(filter): Query<Filter>) -> Result<Json<Vec<Entry>>, ApiError> {
+pub(crate) async fn audit_json(
+    State(state): State<AppState>,
+    Query(filter): Query<Filter>,
+) -> Result<Json<Vec<Entry>>, ApiError> {
     entries(&state, &filter).await.map(Json)
 }
 
@@ -40,7 +48,11 @@ pub(crate) async fn audit_csv(
     let write = |writer: &mut csv::Writer<Vec<u8>>, record: &[String]| {
         writer.write_record(record).map_err(|error| ApiError::internal("writing the audit CSV failed", &error))
     };
-    write(&mut writer, &["occurred_at", "actor", "action", "entity", "parameters", "result", "warehouse", "address"].map(str::to_owned))?;
+    write(
+        &mut writer,
+        &["occurred_at", "actor", "action", "entity", "parameters", "result", "warehouse", "address"]
+            .map(str::to_owned),
+    )?;
     for row in &rows {
         let json = |value: &Option<serde_json::Value>| value.as_ref().map(ToString::to_string).unwrap_or_default();
         write(
@@ -57,7 +69,8 @@ pub(crate) async fn audit_csv(
             ],
         )?;
     }
-    let bytes = writer.into_inner().map_err(|error| ApiError::internal("writing the audit CSV failed", &error.into_error()))?;
+    let bytes =
+        writer.into_inner().map_err(|error| ApiError::internal("writing the audit CSV failed", &error.into_error()))?;
     state
         .audit(crate::audit::Event {
             action: "export.audit".into(),
@@ -66,11 +79,21 @@ pub(crate) async fn audit_csv(
             ..caller.audit_event()
         })
         .await?;
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, "attachment; filename=\"audit.csv\"")], bytes).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"audit.csv\""),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// `GET /admin/audit`: filters and the newest entries.
-pub(crate) async fn audit_page(State(state): State<AppState>, Query(filter): Query<Filter>) -> Result<Html<String>, ApiError> {
+pub(crate) async fn audit_page(
+    State(state): State<AppState>,
+    Query(filter): Query<Filter>,
+) -> Result<Html<String>, ApiError> {
     let rows = entries(&state, &filter).await?;
     let value = |text: &Option<String>| escape(text.as_deref().unwrap_or(""));
     let query = serde_urlencoded_filter(&filter);
@@ -110,7 +133,9 @@ pub(crate) async fn audit_page(State(state): State<AppState>, Query(filter): Que
 
 fn serde_urlencoded_filter(filter: &Filter) -> String {
     let mut query = url::form_urlencoded::Serializer::new(String::new());
-    for (name, value) in [("action", &filter.action), ("actor", &filter.actor), ("from", &filter.from), ("to", &filter.to)] {
+    for (name, value) in
+        [("action", &filter.action), ("actor", &filter.actor), ("from", &filter.from), ("to", &filter.to)]
+    {
         if let Some(value) = value.as_deref().filter(|value| !value.is_empty()) {
             query.append_pair(name, value);
         }

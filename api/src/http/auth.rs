@@ -42,7 +42,8 @@ async fn check_credentials(
         return Err(AuthError::Invalid("this server has no users: it serves a warehouse alone".into()));
     };
     if let Some(seconds) = security.throttle.wait(address) {
-        record(state, None, email, "auth.sign_in_throttled", &format!("address throttled for {seconds} s"), address).await;
+        record(state, None, email, "auth.sign_in_throttled", &format!("address throttled for {seconds} s"), address)
+            .await;
         return Err(AuthError::Throttled { seconds });
     }
     let account = users::for_sign_in(pool, email).await?;
@@ -73,13 +74,27 @@ async fn check_credentials(
     if account.needs_second_factor {
         match (&account.totp_secret, code.map(str::trim).filter(|code| !code.is_empty())) {
             (None, _) if allow_enrolment => {
-                record(state, Some(account.id), &account.email, "auth.sign_in", "password ok; enrolment required", address)
-                    .await;
+                record(
+                    state,
+                    Some(account.id),
+                    &account.email,
+                    "auth.sign_in",
+                    "password ok; enrolment required",
+                    address,
+                )
+                .await;
                 return Ok(Checked::MustEnrol(account.id));
             }
             (None, _) => {
-                record(state, Some(account.id), &account.email, "auth.sign_in_failed", "second factor not enrolled", address)
-                    .await;
+                record(
+                    state,
+                    Some(account.id),
+                    &account.email,
+                    "auth.sign_in_failed",
+                    "second factor not enrolled",
+                    address,
+                )
+                .await;
                 return Err(AuthError::EnrolmentRequired);
             }
             (Some(_), None) => return Err(AuthError::SecondFactorRequired),
@@ -87,8 +102,15 @@ async fn check_credentials(
                 if let Err(error) = totp::verify_once(pool, account.id, secret, &account.email, code).await {
                     security.throttle.failed(address);
                     users::failed_sign_in(pool, account.id).await?;
-                    record(state, Some(account.id), &account.email, "auth.sign_in_failed", "wrong one-time code", address)
-                        .await;
+                    record(
+                        state,
+                        Some(account.id),
+                        &account.email,
+                        "auth.sign_in_failed",
+                        "wrong one-time code",
+                        address,
+                    )
+                    .await;
                     return Err(error);
                 }
             }
@@ -123,7 +145,8 @@ fn auth_problem(error: AuthError) -> ApiError {
         AuthError::SecondFactorRequired => ApiError::unauthorized(error.to_string()).with_parameter("totp"),
         AuthError::EnrolmentRequired => ApiError::forbidden(error.to_string()),
         AuthError::Throttled { seconds } => {
-            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too many attempts", error.to_string()).with_retry_after(seconds)
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too many attempts", error.to_string())
+                .with_retry_after(seconds)
         }
         AuthError::Invalid(message) => ApiError::new(StatusCode::BAD_REQUEST, "Invalid request", message),
         AuthError::Database(_) | AuthError::Crypto(_) => ApiError::internal("signing in failed", &error),
@@ -153,7 +176,9 @@ fn safe_next(next: Option<&str>) -> String {
 }
 
 fn login_html(state: &AppState, csrf: &str, next: &str, message: Option<&str>) -> String {
-    let notice = message.map(|message| format!("<p class=\"problem\" role=\"alert\">{}</p>", escape(message))).unwrap_or_default();
+    let notice = message
+        .map(|message| format!("<p class=\"problem\" role=\"alert\">{}</p>", escape(message)))
+        .unwrap_or_default();
     let body = if state.pool.is_none() {
         "<p class=\"empty\">Ce serveur lit un entrepôt seul, sans utilisateurs : aucune connexion n'est nécessaire. <a href=\"/\">Tableaux de bord</a></p>".to_owned()
     } else {
@@ -232,8 +257,7 @@ pub(crate) async fn login_form(
             return Ok((status, Html(login_html(&state, &form.csrf, &next, Some(&message)))).into_response());
         }
     };
-    let (token, _) =
-        sessions::start(pool, user, pending, &caller.address.to_string()).await.map_err(auth_problem)?;
+    let (token, _) = sessions::start(pool, user, pending, &caller.address.to_string()).await.map_err(auth_problem)?;
     let jar = jar.remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/login")).add(session_cookie(&state, token));
     let target = if pending { "/account/two-factor".to_owned() } else { next };
     Ok((jar, Redirect::to(&target)).into_response())
@@ -258,7 +282,13 @@ pub(crate) async fn logout_form(
         return Err(ApiError::forbidden("wrong CSRF token: sign out from the page's own button"));
     }
     sessions::revoke(pool, session.id).await.map_err(auth_problem)?;
-    state.audit(crate::audit::Event { action: "auth.sign_out".into(), entity: "platform.sessions".into(), ..caller.audit_event() }).await?;
+    state
+        .audit(crate::audit::Event {
+            action: "auth.sign_out".into(),
+            entity: "platform.sessions".into(),
+            ..caller.audit_event()
+        })
+        .await?;
     Ok((jar.remove(Cookie::build(sessions::COOKIE).path("/")), Redirect::to("/login")).into_response())
 }
 
@@ -269,7 +299,11 @@ pub(crate) async fn two_factor_page(
     Extension(caller): Extension<Caller>,
 ) -> Result<Html<String>, ApiError> {
     let (Some(pool), Some(session), Some(user)) = (&state.pool, &caller.session, caller.principal.user_id) else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "Not found", "two-factor enrolment is done in a browser session"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Browser only",
+            "two-factor enrolment is done in a browser session",
+        ));
     };
     let enrolled: bool = sqlx::query_scalar("SELECT totp_secret IS NOT NULL FROM platform.users WHERE id = $1")
         .bind(user)
@@ -277,7 +311,12 @@ pub(crate) async fn two_factor_page(
         .await
         .map_err(|error| ApiError::internal("reading the account failed", &error))?;
     if enrolled && !session.second_factor_pending {
-        return Ok(Html(page("/account/two-factor", "Double authentification", "", "<p>La double authentification est active sur ce compte.</p>")));
+        return Ok(Html(page(
+            "/account/two-factor",
+            "Double authentification",
+            "",
+            "<p>La double authentification est active sur ce compte.</p>",
+        )));
     }
     let secret = match &session.pending_totp_secret {
         Some(secret) => secret.clone(),
@@ -316,23 +355,35 @@ pub(crate) async fn two_factor_form(
     Form(form): Form<TwoFactorForm>,
 ) -> Result<Response, ApiError> {
     let (Some(pool), Some(session), Some(user)) = (&state.pool, &caller.session, caller.principal.user_id) else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "Not found", "two-factor enrolment is done in a browser session"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Browser only",
+            "two-factor enrolment is done in a browser session",
+        ));
     };
     if form.csrf != session.csrf_token {
         return Err(ApiError::forbidden("wrong CSRF token"));
     }
-    let Some(secret) = &session.pending_totp_secret else { return Ok(Redirect::to("/account/two-factor").into_response()) };
+    let Some(secret) = &session.pending_totp_secret else {
+        return Ok(Redirect::to("/account/two-factor").into_response());
+    };
     if let Err(error) = totp::enrol(pool, user, secret, &caller.principal.email, &form.code).await {
         let message = match error {
             AuthError::BadSecondFactor => "Code incorrect : réessayez avec le code affiché maintenant.",
             _ => return Err(auth_problem(error)),
         };
         let body = format!("<p class=\"problem\">{message}</p><p><a href=\"/account/two-factor\">Réessayer</a></p>");
-        return Ok((StatusCode::BAD_REQUEST, Html(page("/account/two-factor", "Double authentification", "", &body))).into_response());
+        return Ok((StatusCode::BAD_REQUEST, Html(page("/account/two-factor", "Double authentification", "", &body)))
+            .into_response());
     }
     sessions::complete_second_factor(pool, session.id).await.map_err(auth_problem)?;
     state
-        .audit(crate::audit::Event { action: "auth.totp_enrolled".into(), entity: "platform.users".into(), entity_id: Some(user), ..caller.audit_event() })
+        .audit(crate::audit::Event {
+            action: "auth.totp_enrolled".into(),
+            entity: "platform.users".into(),
+            entity_id: Some(user),
+            ..caller.audit_event()
+        })
         .await?;
     Ok(Redirect::to("/").into_response())
 }
@@ -369,11 +420,22 @@ pub(crate) async fn api_login(
 ) -> Result<Json<crate::auth::tokens::TokenPair>, ApiError> {
     let request: LoginRequest = json_body(&body)?;
     let (Some(pool), Some(security)) = (&state.pool, &state.security) else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "Not found", "this server has no users: it serves a warehouse alone"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "this server has no users: it serves a warehouse alone",
+        ));
     };
-    let user = match check_credentials(&state, &request.email, &request.password, request.totp.as_deref(), caller.address, false)
-        .await
-        .map_err(auth_problem)?
+    let user = match check_credentials(
+        &state,
+        &request.email,
+        &request.password,
+        request.totp.as_deref(),
+        caller.address,
+        false,
+    )
+    .await
+    .map_err(auth_problem)?
     {
         Checked::SignedIn(user) => user,
         Checked::MustEnrol(_) => return Err(auth_problem(AuthError::EnrolmentRequired)),
@@ -415,7 +477,10 @@ pub(crate) async fn api_refresh(
 /// `POST /api/auth/logout`: revokes the caller's tokens (access and refresh).
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
     responses((status = 204, description = "revoked"), (status = 401, body = Problem), (status = 415, body = Problem)))]
-pub(crate) async fn api_logout(State(state): State<AppState>, Extension(caller): Extension<Caller>) -> Result<StatusCode, ApiError> {
+pub(crate) async fn api_logout(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<StatusCode, ApiError> {
     let Some(pool) = &state.pool else { return Ok(StatusCode::NO_CONTENT) };
     if let Some(family) = caller.family {
         crate::auth::tokens::revoke_family(pool, family).await.map_err(auth_problem)?;
@@ -423,7 +488,13 @@ pub(crate) async fn api_logout(State(state): State<AppState>, Extension(caller):
     if let Some(session) = &caller.session {
         sessions::revoke(pool, session.id).await.map_err(auth_problem)?;
     }
-    state.audit(crate::audit::Event { action: "auth.sign_out".into(), entity: "platform.refresh_tokens".into(), ..caller.audit_event() }).await?;
+    state
+        .audit(crate::audit::Event {
+            action: "auth.sign_out".into(),
+            entity: "platform.refresh_tokens".into(),
+            ..caller.audit_event()
+        })
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -466,4 +466,3 @@ fn draw_panel_html(panel: &Panel, result: &MetricResult, chart: &Chart) -> Strin
         ),
     }
 }
-

@@ -122,7 +122,10 @@ async fn rendered_response(
 
 /// The reports page: each shipped template with a form choosing site, period, locale
 /// and format; the HTML preview opens in the browser, other formats download.
-pub(crate) async fn documents_page(State(state): State<AppState>, Extension(caller): Extension<Caller>) -> Html<String> {
+pub(crate) async fn documents_page(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Html<String> {
     let pin = state.engine.pin();
     let mut sites = String::from("<option value=\"\">Tous les sites</option>");
     for site in &pin.sites_in(&caller.scope) {
@@ -169,4 +172,3 @@ pub(crate) async fn document_download(
     let inline = format == opsflux_render::OutputFormat::Html;
     rendered_response(&state, &caller, &name, document, &parameters, format, inline).await
 }
-

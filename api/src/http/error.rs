@@ -144,7 +144,6 @@ impl IntoResponse for ApiError {
     }
 }
 
-
 /// The problem document every error answers (RFC 9457), for the OpenAPI description.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Problem {

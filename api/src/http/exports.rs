@@ -139,4 +139,3 @@ pub(crate) async fn export(
     )
         .into_response())
 }
-

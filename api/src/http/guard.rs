@@ -74,17 +74,29 @@ async fn check(state: &AppState, request: &Parts) -> Result<Option<Caller>, Resp
     let identified = identify(state, request).await?;
     let Some((principal, session, family)) = identified else {
         if access == Access::Public {
-            let caller = Caller { principal: anonymous(), scope: Scope::sites(Vec::<String>::new()), session: None, family: None, address };
+            let caller = Caller {
+                principal: anonymous(),
+                scope: Scope::sites(Vec::<String>::new()),
+                session: None,
+                family: None,
+                address,
+            };
             return Ok(Some(caller));
         }
         return Err(not_signed_in(request));
     };
     if let Some(session) = &session {
-        if session.second_factor_pending && access != Access::Public && !SECOND_FACTOR_ROUTES.contains(&matched.as_str()) {
+        if session.second_factor_pending
+            && access != Access::Public
+            && !SECOND_FACTOR_ROUTES.contains(&matched.as_str())
+        {
             if wants_html(request) {
                 return Err(Redirect::to("/account/two-factor").into_response());
             }
-            return Err(ApiError::forbidden("finish signing in: enrol or enter your second factor at /account/two-factor").into_response());
+            return Err(ApiError::forbidden(
+                "finish signing in: enrol or enter your second factor at /account/two-factor",
+            )
+            .into_response());
         }
         // Cookie-authenticated JSON calls carry the session's CSRF token as a header;
         // forms carry it as a field, checked by their handlers.
@@ -126,13 +138,16 @@ async fn identify(state: &AppState, request: &Parts) -> Result<Identified, Respo
     let (Some(pool), Some(security)) = (&state.pool, &state.security) else {
         return Ok(Some((Principal::local(), None, None)));
     };
-    let internal = |error: crate::auth::AuthError| ApiError::internal("checking the caller failed", &error).into_response();
+    let internal =
+        |error: crate::auth::AuthError| ApiError::internal("checking the caller failed", &error).into_response();
     if let Some(value) = request.headers.get(header::AUTHORIZATION) {
         let token = value
             .to_str()
             .ok()
             .and_then(|text| text.strip_prefix("Bearer ").or_else(|| text.strip_prefix("bearer ")))
-            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <access token>`").into_response())?;
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header must be `Bearer <access token>`").into_response()
+            })?;
         let claims = security
             .keys
             .verify(token.trim())
@@ -193,7 +208,8 @@ fn check_origin(state: &AppState, request: &Parts) -> Result<(), Response> {
     if allowed || (bearer && !from_browser) {
         Ok(())
     } else {
-        Err(ApiError::forbidden("cross-site request refused: it does not come from this server's pages").into_response())
+        Err(ApiError::forbidden("cross-site request refused: it does not come from this server's pages")
+            .into_response())
     }
 }
 
@@ -219,7 +235,8 @@ fn wants_html(request: &Parts) -> bool {
 fn not_signed_in(request: &Parts) -> Response {
     if wants_html(request) {
         let next = request.uri.path_and_query().map_or("/", |path| path.as_str());
-        let location = format!("/login?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
+        let location =
+            format!("/login?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
         return Redirect::to(&location).into_response();
     }
     ApiError::unauthorized("sign in first: POST /api/auth/login, then send `Authorization: Bearer <access_token>`")

@@ -89,8 +89,10 @@ pub(crate) async fn metric_json(
 #[utoipa::path(get, path = "/api/sites", tag = "metrics",
     responses((status = 200, description = "site codes in the caller's scope", body = serde_json::Value),
         (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub(crate) async fn sites_json(State(state): State<AppState>, Extension(caller): Extension<Caller>) -> Json<serde_json::Value> {
+pub(crate) async fn sites_json(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Json<serde_json::Value> {
     let pin = state.engine.pin();
     Json(serde_json::json!({ "sites": pin.sites_in(&caller.scope), "pin": pin.generation }))
 }
-

@@ -3,8 +3,8 @@
 //! is declared once in [`routes`] with the permission it needs; [`guard`] checks it.
 //! Errors leave as `application/problem+json` ([`error`]).
 
-pub mod auth;
 pub mod audit;
+pub mod auth;
 pub mod dashboards;
 pub mod documents;
 pub mod error;

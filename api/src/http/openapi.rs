@@ -59,12 +59,7 @@ pub(crate) async fn docs_page() -> Html<String> {
          Authentification : <code>POST /api/auth/login</code> puis <code>Authorization: Bearer …</code>.</p>",
     );
     for (path, item) in &api.paths.paths {
-        let operations = [
-            ("GET", &item.get),
-            ("POST", &item.post),
-            ("PUT", &item.put),
-            ("DELETE", &item.delete),
-        ];
+        let operations = [("GET", &item.get), ("POST", &item.post), ("PUT", &item.put), ("DELETE", &item.delete)];
         for (method, operation) in operations {
             let Some(operation) = operation else { continue };
             body.push_str(&format!(
@@ -75,13 +70,18 @@ pub(crate) async fn docs_page() -> Html<String> {
             if let Some(parameters) = &operation.parameters
                 && !parameters.is_empty()
             {
-                body.push_str("<table><thead><tr><th>Paramètre</th><th>Où</th><th>Description</th></tr></thead><tbody>");
+                body.push_str(
+                    "<table><thead><tr><th>Paramètre</th><th>Où</th><th>Description</th></tr></thead><tbody>",
+                );
                 for parameter in parameters {
                     let utoipa::openapi::RefOr::T(parameter) = parameter else { continue };
                     body.push_str(&format!(
                         "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
                         escape(&parameter.name),
-                        serde_json::to_value(&parameter.parameter_in).ok().and_then(|value| value.as_str().map(str::to_owned)).unwrap_or_default(),
+                        serde_json::to_value(&parameter.parameter_in)
+                            .ok()
+                            .and_then(|value| value.as_str().map(str::to_owned))
+                            .unwrap_or_default(),
                         escape(parameter.description.as_deref().unwrap_or(""))
                     ));
                 }

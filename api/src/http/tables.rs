@@ -62,6 +62,8 @@ const MODULES: &[(&str, &str)] = &[
 pub(crate) async fn tables_page(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
     let tables = counts(&state).await?;
     let total: i64 = tables.iter().map(|(_, rows)| rows).sum();
+    // Users and their sign-ins are no operational data.
+    let operational: i64 = tables.iter().filter(|(name, _)| !name.starts_with("platform.")).map(|(_, rows)| rows).sum();
     let mut sections = String::new();
     for (schema, title) in MODULES {
         let prefix = format!("{schema}.");
@@ -83,7 +85,7 @@ pub(crate) async fn tables_page(State(state): State<AppState>) -> Result<Html<St
         }
         sections.push_str("</tbody></table></section>");
     }
-    let body = if total == 0 {
+    let body = if operational == 0 {
         "<p class=\"empty\">La base ne contient encore aucune donnée. Chargez un jeu d'essai avec <code>opsflux sample-data</code> ou importez une liste de charges avec <code>opsflux import</code>.</p>".to_owned()
     } else {
         format!("<div class=\"grid\">{sections}</div>")
@@ -102,7 +104,6 @@ pub fn group_thousands(value: i64) -> String {
     // Row counts stay far below 2^53, where f64 would start to round.
     opsflux_render::Locale::FrFr.format_number(value as f64, 0)
 }
-
 
 #[cfg(test)]
 mod tests {
