@@ -46,5 +46,11 @@ if ! python3 -c "import deltalake" >/dev/null 2>&1; then
     python3 -m pip install -q deltalake pyarrow
 fi
 
+# The API contract test runs Schemathesis against /api/openapi.json.
+if [ "${OPSFLUX_SETUP_BROWSER:-0}" = 1 ] && ! command -v schemathesis >/dev/null 2>&1; then
+    echo "installing schemathesis (PyPI)..." >&2
+    python3 -m pip install -q schemathesis
+fi
+
 # One build directory outside the work tree, reused between runs and clones.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/opsflux/target}"

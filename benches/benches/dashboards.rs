@@ -18,20 +18,18 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use clap::Parser;
 use opsflux_api::http::dashboards::PAGES;
-use opsflux_benches::{setting, timed};
-use opsflux_query::{Catalog, Engine, EngineSettings, ExportFormat, ExportSource, MetricRequest};
+use opsflux_benches::{dashboard_requests, free_port, millis, percentile, setting, timed};
+use opsflux_query::{Catalog, Engine, EngineSettings, ExportFormat, ExportSource};
 use opsflux_warehouse::Warehouse;
 
-const CHILD: &str = "OPSFLUX_BENCH_CHILD_CLI";
+use opsflux_benches::CHILD;
 
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     // `opsflux` itself as a child process (export, serve), so its memory is its own.
-    if let Ok(arguments) = std::env::var(CHILD) {
-        let arguments = std::iter::once("opsflux").chain(arguments.split('\u{1f}'));
-        return runtime.block_on(opsflux_api::cli::run(opsflux_api::cli::Cli::parse_from(arguments)));
+    if let Some(outcome) = opsflux_benches::child_cli(&runtime) {
+        return outcome;
     }
     let scale: f64 = setting("OPSFLUX_BENCH_SCALE", 1.0)?;
     let warm_runs: usize = setting("OPSFLUX_BENCH_WARM_RUNS", 20)?;
@@ -269,49 +267,6 @@ fn main() -> anyhow::Result<()> {
         export_peak_kib as f64 / 1024.0
     );
     Ok(())
-}
-
-/// Every distinct (metric, grain, grouping) the dashboard pages ask for, keyed by a label.
-fn dashboard_requests(from: chrono::NaiveDate, to: chrono::NaiveDate) -> BTreeMap<String, (String, MetricRequest)> {
-    let mut requests = BTreeMap::new();
-    for page in PAGES {
-        for panel in page.panels {
-            let request = MetricRequest {
-                sites: Vec::new(),
-                from,
-                to,
-                grain: panel.grain,
-                by: Some(panel.by.iter().map(|name| (*name).to_owned()).collect()),
-            };
-            let label = format!(
-                "{} {} by [{}]",
-                panel.metric,
-                panel.grain.map_or("default".to_owned(), |grain| grain.to_string()),
-                panel.by.join(",")
-            );
-            requests.insert(label, (panel.metric.to_owned(), request));
-        }
-    }
-    requests
-}
-
-fn millis(durations: &[Duration]) -> Vec<f64> {
-    durations.iter().map(|took| took.as_secs_f64() * 1000.0).collect()
-}
-
-/// The nearest-rank percentile of `values`.
-fn percentile(values: &[f64], share: f64) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let rank = ((share * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// Runs `opsflux ARGS` as a child; returns its peak RSS (KiB, from /proc), wall time and success.

@@ -6,8 +6,14 @@
 //! - `cdc`: change data capture against `COPY` and `pg_recvlogical` on one cluster.
 //! - `dashboards`: every dashboard metric against DuckDB on the same data exported to
 //!   Parquet, pages per second with `wrk`, and the peak memory of an export.
+//! - `security`: the metric API with a site scope against the same requests unscoped,
+//!   and dashboard pages with sign-in and scope against the same pages without.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+
+use opsflux_api::http::dashboards::PAGES;
+use opsflux_query::MetricRequest;
 
 /// Runs `work` and returns its result with the wall time it took.
 pub fn timed<T>(work: impl FnOnce() -> T) -> (T, Duration) {
@@ -22,4 +28,60 @@ pub fn setting<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T
         Ok(text) => text.parse().map_err(|_| anyhow::anyhow!("{name}={text} is not a valid value")),
         Err(_) => Ok(default),
     }
+}
+
+/// Every distinct (metric, grain, grouping) the dashboard pages ask for, keyed by a label.
+pub fn dashboard_requests(from: chrono::NaiveDate, to: chrono::NaiveDate) -> BTreeMap<String, (String, MetricRequest)> {
+    let mut requests = BTreeMap::new();
+    for page in PAGES {
+        for panel in page.panels {
+            let request = MetricRequest {
+                sites: Vec::new(),
+                from,
+                to,
+                grain: panel.grain,
+                by: Some(panel.by.iter().map(|name| (*name).to_owned()).collect()),
+            };
+            let label = format!(
+                "{} {} by [{}]",
+                panel.metric,
+                panel.grain.map_or("default".to_owned(), |grain| grain.to_string()),
+                panel.by.join(",")
+            );
+            requests.insert(label, (panel.metric.to_owned(), request));
+        }
+    }
+    requests
+}
+
+pub fn millis(durations: &[Duration]) -> Vec<f64> {
+    durations.iter().map(|took| took.as_secs_f64() * 1000.0).collect()
+}
+
+/// The nearest-rank percentile of `values`.
+pub fn percentile(values: &[f64], share: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((share * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// A free loopback port.
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The variable that makes a bench binary run as `opsflux` (arguments separated by
+/// U+001F), so that the server or export it measures runs in a process of its own.
+pub const CHILD: &str = "OPSFLUX_BENCH_CHILD_CLI";
+
+/// Runs the `opsflux` command this process was started for, if it was started as one.
+pub fn child_cli(runtime: &tokio::runtime::Runtime) -> Option<anyhow::Result<()>> {
+    use clap::Parser as _;
+    let arguments = std::env::var(CHILD).ok()?;
+    let arguments = std::iter::once("opsflux").chain(arguments.split('\u{1f}'));
+    Some(runtime.block_on(opsflux_api::cli::run(opsflux_api::cli::Cli::parse_from(arguments))))
 }

@@ -307,6 +307,9 @@ impl Drop for CpuRuntime {
     }
 }
 
+/// A cached metric result: pin generation, reader's scope, metric, resolved request.
+type ResultKey = (u64, Scope, String, Resolved);
+
 #[derive(Debug)]
 struct Inner {
     warehouse: Warehouse,
@@ -316,7 +319,7 @@ struct Inner {
     pin: RwLock<Arc<Pin>>,
     /// One refresh at a time; others wait and then see its pin.
     refreshing: tokio::sync::Mutex<()>,
-    results: Mutex<HashMap<(u64, Scope, String, Resolved), Arc<MetricResult>>>,
+    results: Mutex<HashMap<ResultKey, Arc<MetricResult>>>,
 }
 
 /// Answers metric requests and exports over a pinned warehouse. Cheap to clone.

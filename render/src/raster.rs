@@ -8,8 +8,25 @@ use resvg::{tiny_skia, usvg};
 use crate::DocumentError;
 use crate::bind::{Image, ImageFormat};
 
-/// Reads an image's format and size from its first bytes.
+/// Most pixels an image may have (about 8000 × 6000): a larger one could exhaust memory
+/// when it is decoded or drawn.
+pub const MAX_PIXELS: u64 = 50_000_000;
+
+/// Reads an image's format and size from its first bytes, refusing images past
+/// [`MAX_PIXELS`].
 pub(crate) fn identify(bytes: Vec<u8>) -> Result<Image, String> {
+    let image = identify_format(bytes)?;
+    let pixels = u64::from(image.width) * u64::from(image.height);
+    if pixels > MAX_PIXELS {
+        return Err(format!(
+            "the image is {} × {} pixels: at most {MAX_PIXELS} pixels are accepted",
+            image.width, image.height
+        ));
+    }
+    Ok(image)
+}
+
+fn identify_format(bytes: Vec<u8>) -> Result<Image, String> {
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() >= 24 {
         let width = u32::from_be_bytes([bytes[16], bytes[17], bytes[18], bytes[19]]);
         let height = u32::from_be_bytes([bytes[20], bytes[21], bytes[22], bytes[23]]);
@@ -66,7 +83,18 @@ fn options() -> usvg::Options<'static> {
         database.set_monospace_family("DejaVu Sans Mono");
         Arc::new(database)
     });
-    usvg::Options { fontdb: fonts.clone(), font_family: "Inter".into(), ..usvg::Options::default() }
+    usvg::Options {
+        fontdb: fonts.clone(),
+        font_family: "Inter".into(),
+        // Only images embedded as data: URLs are read; an `href` naming a file or a
+        // URL is never followed, so an SVG cannot pull a file off the server.
+        image_href_resolver: usvg::ImageHrefResolver {
+            resolve_data: usvg::ImageHrefResolver::default_data_resolver(),
+            resolve_string: Box::new(|_, _| None),
+        },
+        resources_dir: None,
+        ..usvg::Options::default()
+    }
 }
 
 /// An SVG drawn at `scale` times its size, as PNG bytes with the drawn size.
@@ -75,6 +103,9 @@ pub(crate) fn svg_to_png(svg: &str, scale: f32) -> Result<(Vec<u8>, u32, u32), D
     let tree = usvg::Tree::from_str(svg, &options()).map_err(|source| error(format!("SVG not readable: {source}")))?;
     let size = tree.size();
     let (width, height) = ((size.width() * scale).ceil() as u32, (size.height() * scale).ceil() as u32);
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(error(format!("the SVG would be drawn at {width} × {height} pixels: at most {MAX_PIXELS}")));
+    }
     let mut pixmap = tiny_skia::Pixmap::new(width.max(1), height.max(1)).ok_or_else(|| error("empty image".into()))?;
     pixmap.fill(tiny_skia::Color::WHITE);
     resvg::render(&tree, tiny_skia::Transform::from_scale(scale, scale), &mut pixmap.as_mut());
@@ -93,5 +124,43 @@ pub(crate) fn as_png(image: &Image) -> Result<(Vec<u8>, u32, u32), DocumentError
             Ok((png, width / 2, height / 2))
         }
         ImageFormat::Jpeg => Ok((image.bytes.clone(), image.width, image.height)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn has_image(tree: &usvg::Tree) -> bool {
+        tree.root().children().iter().any(|node| matches!(node, usvg::Node::Image(_)))
+    }
+
+    #[test]
+    fn an_svg_cannot_read_a_file_of_the_server() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("secret.png");
+        let pixmap = tiny_skia::Pixmap::new(2, 2).unwrap();
+        std::fs::write(&path, pixmap.encode_png().unwrap()).unwrap();
+        let svg = format!(
+            r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="10" height="10"><image href="{0}" width="10" height="10"/><image xlink:href="file://{0}" width="10" height="10"/><image href="/etc/passwd" width="10" height="10"/></svg>"#,
+            path.display()
+        );
+        // The library's defaults would read the file; ours do not.
+        assert!(has_image(&usvg::Tree::from_str(&svg, &usvg::Options::default()).unwrap()));
+        assert!(!has_image(&usvg::Tree::from_str(&svg, &options()).unwrap()));
+        assert!(identify(svg.into_bytes()).is_ok());
+    }
+
+    #[test]
+    fn images_past_the_pixel_cap_are_refused() {
+        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+        png.extend_from_slice(&100_000u32.to_be_bytes());
+        png.extend_from_slice(&100_000u32.to_be_bytes());
+        assert_eq!(
+            identify(png).unwrap_err(),
+            "the image is 100000 × 100000 pixels: at most 50000000 pixels are accepted"
+        );
+        let huge = r#"<svg xmlns="http://www.w3.org/2000/svg" width="90000" height="90000"></svg>"#;
+        assert!(identify(huge.as_bytes().to_vec()).is_err());
     }
 }

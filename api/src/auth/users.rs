@@ -34,6 +34,13 @@ pub struct SignInAccount {
     pub needs_second_factor: bool,
 }
 
+/// email, name, active, roles, sites, second factor, locked.
+type SummaryRow = (String, String, bool, Vec<String>, Vec<String>, bool, bool);
+/// id, email, hash, active, seconds locked, TOTP secret, roles.
+type SignInRow = (Uuid, String, Option<String>, bool, Option<f64>, Option<String>, Vec<String>);
+/// email, name, roles, permissions granted to custom roles, sites.
+type PrincipalRow = (String, String, Vec<String>, Vec<String>, Vec<String>);
+
 /// The id of role `code`, creating a shipped role (and its permissions) if missing.
 async fn role_id(connection: &mut PgConnection, code: &str) -> Result<Uuid, AuthError> {
     if let Some(id) =
@@ -142,7 +149,7 @@ pub fn normalise_email(email: &str) -> Result<String, AuthError> {
 
 /// Every user with roles and sites, by email.
 pub async fn list(pool: &PgPool) -> Result<Vec<UserSummary>, AuthError> {
-    let rows: Vec<(String, String, bool, Vec<String>, Vec<String>, bool, bool)> = sqlx::query_as(
+    let rows: Vec<SummaryRow> = sqlx::query_as(
         "SELECT u.email, u.display_name, u.is_active AND u.deleted_at IS NULL,
                 COALESCE(array_agg(DISTINCT r.code) FILTER (WHERE r.code IS NOT NULL), '{}'),
                 COALESCE(array_agg(DISTINCT s.code) FILTER (WHERE s.code IS NOT NULL), '{}'),
@@ -223,7 +230,7 @@ async fn revoke_everything(connection: &mut PgConnection, user: Uuid) -> Result<
 /// The account behind an email, for a sign-in attempt.
 pub async fn for_sign_in(pool: &PgPool, email: &str) -> Result<Option<SignInAccount>, AuthError> {
     let Ok(email) = normalise_email(email) else { return Ok(None) };
-    let row: Option<(Uuid, String, Option<String>, bool, Option<f64>, Option<String>, Vec<String>)> = sqlx::query_as(
+    let row: Option<SignInRow> = sqlx::query_as(
         "SELECT u.id, u.email, u.password_hash, u.is_active AND u.deleted_at IS NULL,
                 CASE WHEN u.locked_until > now() THEN extract(epoch FROM u.locked_until - now())::float8 END,
                 u.totp_secret,
@@ -289,7 +296,7 @@ pub async fn unlock(pool: &PgPool, user: Uuid) -> Result<bool, AuthError> {
 /// Loads an active user as a principal: roles, permissions (shipped roles from
 /// [`roles::SHIPPED`], others from their grants) and site codes.
 pub async fn principal(pool: &PgPool, user: Uuid) -> Result<Option<Principal>, AuthError> {
-    let row: Option<(String, String, Vec<String>, Vec<String>, Vec<String>)> = sqlx::query_as(
+    let row: Option<PrincipalRow> = sqlx::query_as(
         "SELECT u.email, u.display_name,
                 COALESCE((SELECT array_agg(DISTINCT r.code) FROM platform.role_grants g
                           JOIN platform.roles r ON r.id = g.role_id AND r.deleted_at IS NULL

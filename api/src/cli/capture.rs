@@ -125,10 +125,22 @@ pub async fn ingest(
     options: IngestOptions,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<Outcome> {
+    ingest_reporting(url, warehouse, options, stop, None).await
+}
+
+/// [`ingest`], telling `health` whether capture keeps failing (for `/healthz`).
+pub async fn ingest_reporting(
+    url: &str,
+    warehouse: &std::path::Path,
+    options: IngestOptions,
+    stop: watch::Receiver<bool>,
+    health: Option<crate::http::CaptureHealth>,
+) -> anyhow::Result<Outcome> {
     let source = Source::parse(url)?;
     let warehouse = Warehouse::open(warehouse)?;
     tracing::info!(source = %source.describe(), warehouse = %warehouse.root().display(), "capturing changes");
-    let ingestor = Ingestor::new(source, warehouse, options, Arc::new(ProgressObserver::default()));
+    let observer = ProgressObserver { health, ..ProgressObserver::default() };
+    let ingestor = Ingestor::new(source, warehouse, options, Arc::new(observer));
     Ok(ingestor.run(stop).await?)
 }
 
@@ -155,6 +167,15 @@ impl IngestRunArgs {
 struct ProgressObserver {
     bar: std::sync::Mutex<Option<ProgressBar>>,
     streamed: std::sync::Mutex<(u64, Option<std::time::Instant>)>,
+    health: Option<crate::http::CaptureHealth>,
+}
+
+impl ProgressObserver {
+    fn report(&self, failing: Option<&str>) {
+        if let Some(health) = &self.health {
+            health.set(crate::http::CaptureState { running: true, failing: failing.map(str::to_owned) });
+        }
+    }
 }
 
 impl Observer for ProgressObserver {
@@ -197,7 +218,15 @@ impl Observer for ProgressObserver {
         );
     }
 
+    fn retrying(&self, _error: &opsflux_ingest::IngestError, delay: Duration) {
+        self.report(Some(&format!(
+            "change capture failed and retries in {} s; the server log has the details",
+            delay.as_secs()
+        )));
+    }
+
     fn committed(&self, report: &CommitReport) {
+        self.report(None);
         let Ok(mut streamed) = self.streamed.lock() else { return };
         streamed.0 += report.changes;
         let due = streamed.1.is_none_or(|last| last.elapsed() >= Duration::from_secs(60));
@@ -212,6 +241,7 @@ impl Observer for ProgressObserver {
     }
 
     fn caught_up(&self, lsn: Lsn) {
+        self.report(None);
         tracing::info!(%lsn, "caught up with the source");
     }
 }

@@ -288,7 +288,8 @@ fn spawn_ingest(
     let warehouse = warehouse.to_owned();
     health.set(crate::http::CaptureState { running: true, failing: None });
     tokio::spawn(async move {
-        let outcome = super::capture::ingest(&url, &warehouse, options, stop.clone()).await;
+        let outcome =
+            super::capture::ingest_reporting(&url, &warehouse, options, stop.clone(), Some(health.clone())).await;
         let stopped_on_request = *stop.borrow();
         match outcome {
             Err(error) => {
@@ -378,7 +379,7 @@ async fn demo_on(url: &str, args: &DemoArgs) -> anyhow::Result<()> {
     super::user::demo_users(&pool, &args.data_dir).await?;
     let stop = super::capture::stop_on_ctrl_c();
     let query = QueryArgs::default();
-    let served = match open_engine(&warehouse, &query).await {
+    match open_engine(&warehouse, &query).await {
         Ok(engine) => {
             let limits = LimitArgs::default();
             match database_state(pool, engine, database::describe(url), args.listen, None, &limits).await {
@@ -392,6 +393,5 @@ async fn demo_on(url: &str, args: &DemoArgs) -> anyhow::Result<()> {
             }
         }
         Err(error) => Err(error),
-    };
-    served
+    }
 }

@@ -107,7 +107,7 @@ pub(crate) async fn run(args: UserArgs) -> anyhow::Result<()> {
         }
         UserCommand::List(args) => {
             let pool = database::connect(&args.database_url, 2).await?;
-            println!("{:<40} {:<10} {:<24} {:<8} {:<6} {}", "email", "state", "roles", "2FA", "locked", "sites");
+            println!("{:<40} {:<10} {:<24} {:<8} {:<6} sites", "email", "state", "roles", "2FA", "locked");
             for user in users::list(&pool).await? {
                 println!(
                     "{:<40} {:<10} {:<24} {:<8} {:<6} {}",

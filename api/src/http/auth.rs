@@ -408,7 +408,7 @@ fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError>
 }
 
 /// `POST /api/auth/login`: an access token (JWT, 5 minutes) and a refresh token.
-#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest, security(()),
     responses((status = 200, body = crate::auth::tokens::TokenPair),
         (status = 400, body = Problem), (status = 401, description = "wrong credentials or code", body = Problem),
         (status = 403, description = "second factor not enrolled", body = Problem),
@@ -451,7 +451,7 @@ pub struct RefreshRequest {
 }
 
 /// `POST /api/auth/refresh`: a new pair; the refresh token given is spent.
-#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest, security(()),
     responses((status = 200, body = crate::auth::tokens::TokenPair), (status = 400, body = Problem),
         (status = 401, description = "unknown, expired, revoked or reused token", body = Problem), (status = 415, body = Problem)))]
 pub(crate) async fn api_refresh(

@@ -18,7 +18,11 @@ use super::{AppState, Caller};
 #[utoipa::path(post, path = "/api/render", tag = "documents",
     request_body(content = serde_json::Value, content_type = "application/json",
         description = "`template` (a shipped template's name) or `document` (Editor.js JSON), `parameters` (strings), `format`"),
-    responses((status = 200, description = "the rendered file", content_type = "application/octet-stream", body = Vec<u8>),
+    responses((status = 200, description = "the rendered file", content(
+            (Vec<u8> = "application/pdf"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (String = "text/html"))),
         (status = 400, description = "bad document: `block` and `pointer` name where", body = Problem),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 415, body = Problem),
         (status = 503, description = "too many renders at once, or a time limit", body = Problem)))]

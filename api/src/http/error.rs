@@ -17,7 +17,7 @@ pub struct ApiError {
     pub(crate) block: Option<String>,
     pub(crate) pointer: Option<String>,
     /// Seconds before trying again (`Retry-After`), for throttling and overload.
-    pub(crate) retry_after: Option<u64>,
+    pub(crate) retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -64,7 +64,7 @@ impl ApiError {
     }
 
     pub(crate) fn with_retry_after(mut self, seconds: u64) -> Self {
-        self.retry_after = Some(seconds);
+        self.retry_after = Some(u32::try_from(seconds).unwrap_or(u32::MAX));
         self
     }
 

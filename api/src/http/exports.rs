@@ -62,7 +62,11 @@ impl Write for ChannelWriter {
         ("metric" = Option<String>, Query, description = "a metric of the catalog"),
         ("format" = Option<String>, Query, description = "parquet (default), csv, xlsx or arrow"),
         MetricParameters),
-    responses((status = 200, description = "the file, streamed", content_type = "application/octet-stream", body = Vec<u8>),
+    responses((status = 200, description = "the file, streamed", content(
+            (Vec<u8> = "application/vnd.apache.parquet"), (String = "text/csv"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (Vec<u8> = "application/vnd.apache.arrow.file"))),
+        (status = 503, description = "the export ran past its time limit", body = Problem),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub(crate) async fn export(
     State(state): State<AppState>,

@@ -40,7 +40,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
 async fn check(state: &AppState, request: &Parts) -> Result<Option<Caller>, Response> {
     let path = request.uri.path();
     if path != "/healthz" {
-        check_host(state, request)?;
+        check_host(state, request).map_err(IntoResponse::into_response)?;
     }
     let Some(matched) = request.extensions.get::<MatchedPath>().map(|matched| matched.as_str().to_owned()) else {
         return Ok(None);
@@ -61,8 +61,8 @@ async fn check(state: &AppState, request: &Parts) -> Result<Option<Caller>, Resp
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
     let unsafe_method = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
     if unsafe_method {
-        check_origin(state, request)?;
-        if matched.starts_with("/api/") && !is_json(request) {
+        check_origin(state, request).map_err(IntoResponse::into_response)?;
+        if matched.starts_with("/api/") && has_body(request) && !is_json(request) {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "JSON required",
@@ -170,7 +170,7 @@ async fn identify(state: &AppState, request: &Parts) -> Result<Identified, Respo
     Ok(Some((principal, Some(session), None)))
 }
 
-fn check_host(state: &AppState, request: &Parts) -> Result<(), Response> {
+fn check_host(state: &AppState, request: &Parts) -> Result<(), ApiError> {
     let host = request
         .headers
         .get(header::HOST)
@@ -183,19 +183,27 @@ fn check_host(state: &AppState, request: &Parts) -> Result<(), Response> {
             StatusCode::MISDIRECTED_REQUEST,
             "Unknown host",
             "this server answers only at its public address (--public-url)",
-        )
-        .into_response()),
+        )),
     }
 }
 
 /// A state-changing request must name this server's origin (`Origin`, else `Referer`).
-fn check_origin(state: &AppState, request: &Parts) -> Result<(), Response> {
+fn check_origin(state: &AppState, request: &Parts) -> Result<(), ApiError> {
     let headers = &request.headers;
     let origin = headers.get(header::ORIGIN).and_then(|value| value.to_str().ok());
     let referer = headers.get(header::REFERER).and_then(|value| value.to_str().ok());
+    // The page's origin must be one of the server's own names (`127.0.0.1:8080` and
+    // `localhost:8080` are both the loopback server), with the public scheme.
     let same = |text: &str| {
-        text == state.public.origin
-            || text.strip_prefix(&state.public.origin).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        url::Url::parse(text).is_ok_and(|url| {
+            let scheme_ok = url.scheme() == if state.public.secure { "https" } else { "http" };
+            let host = url.host_str().unwrap_or_default().to_lowercase();
+            let named = match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            };
+            scheme_ok && state.public.hosts.contains(&named)
+        })
     };
     let from_browser = origin.is_some() || referer.is_some();
     let bearer = headers.contains_key(header::AUTHORIZATION);
@@ -208,9 +216,14 @@ fn check_origin(state: &AppState, request: &Parts) -> Result<(), Response> {
     if allowed || (bearer && !from_browser) {
         Ok(())
     } else {
-        Err(ApiError::forbidden("cross-site request refused: it does not come from this server's pages")
-            .into_response())
+        Err(ApiError::forbidden("cross-site request refused: it does not come from this server's pages"))
     }
+}
+
+/// Whether the request carries a body (sign-out, say, carries none).
+fn has_body(request: &Parts) -> bool {
+    let length = request.headers.get(header::CONTENT_LENGTH).and_then(|value| value.to_str().ok());
+    request.headers.contains_key(header::TRANSFER_ENCODING) || length.is_some_and(|length| length.trim() != "0")
 }
 
 fn is_json(request: &Parts) -> bool {

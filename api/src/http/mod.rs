@@ -253,7 +253,7 @@ pub async fn serve_on(
 }
 
 /// `GET /healthz`: `ok`, or 503 with the reason while change capture is failing.
-#[utoipa::path(get, path = "/healthz", tag = "service",
+#[utoipa::path(get, path = "/healthz", tag = "service", security(()),
     responses((status = 200, description = "serving, and capture (if any) is working", body = String),
         (status = 503, description = "capture is failing", body = serde_json::Value)))]
 pub(crate) async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> axum::response::Response {

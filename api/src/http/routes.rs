@@ -9,7 +9,7 @@ use axum::http::Method;
 pub enum Access {
     /// Anyone, signed in or not.
     Public,
-    /// Any signed-in user, whatever their permissions (sign-out, enrolment, API docs).
+    /// Any signed-in user, whatever their permissions (sign-out, enrolment, `/api/me`).
     SignedIn,
     /// A permission `module.action`, held at `site` or `all` scope.
     Permission(&'static str),
@@ -44,8 +44,8 @@ const ROUTES: &[Route] = &[
     route(Method::GET, "/api/me", Access::SignedIn, "/api/me"),
     route(Method::GET, "/account/two-factor", Access::SignedIn, "/account/two-factor"),
     route(Method::POST, "/account/two-factor", Access::SignedIn, "/account/two-factor"),
-    route(Method::GET, "/api/openapi.json", Access::SignedIn, "/api/openapi.json"),
-    route(Method::GET, "/api/docs", Access::SignedIn, "/api/docs"),
+    route(Method::GET, "/api/openapi.json", Access::Public, "/api/openapi.json"),
+    route(Method::GET, "/api/docs", Access::Public, "/api/docs"),
     route(Method::GET, "/api/sites", DASHBOARDS, "/api/sites"),
     route(Method::GET, "/api/metrics", DASHBOARDS, "/api/metrics"),
     route(Method::GET, "/api/metrics/{name}", DASHBOARDS, "/api/metrics/pob.occupancy"),
