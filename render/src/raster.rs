@@ -132,7 +132,14 @@ mod tests {
     use super::*;
 
     fn has_image(tree: &usvg::Tree) -> bool {
-        tree.root().children().iter().any(|node| matches!(node, usvg::Node::Image(_)))
+        fn walk(group: &usvg::Group) -> bool {
+            group.children().iter().any(|node| match node {
+                usvg::Node::Image(_) => true,
+                usvg::Node::Group(group) => walk(group),
+                _ => false,
+            })
+        }
+        walk(tree.root())
     }
 
     #[test]

@@ -443,7 +443,7 @@ async fn schemathesis_finds_no_server_error_and_no_answer_off_the_description() 
             "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
         ])
         .args(["--exclude-path", "/api/auth/logout", "--max-examples", "20", "--workers", "1"])
-        .args(["--phases", "examples,coverage,fuzzing", "--generation-deterministic", "--max-time", "240"])
+        .args(["--phases", "examples,coverage,fuzzing", "--generation-deterministic", "--max-time", "150"])
         .env("NO_COLOR", "1")
         .output()
         .await

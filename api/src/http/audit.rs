@@ -29,7 +29,7 @@ async fn entries(state: &AppState, filter: &Filter) -> Result<Vec<Entry>, ApiErr
 
 /// `GET /api/audit`: the newest entries matching the filters.
 #[utoipa::path(get, path = "/api/audit", tag = "audit", params(Filter),
-    responses((status = 200, body = Vec<Entry>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 200, body = Vec<Entry>), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn audit_json(
     State(state): State<AppState>,
     Query(filter): Query<Filter>,

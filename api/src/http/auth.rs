@@ -410,9 +410,9 @@ fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError>
 /// `POST /api/auth/login`: an access token (JWT, 5 minutes) and a refresh token.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest, security(()),
     responses((status = 200, body = crate::auth::tokens::TokenPair),
-        (status = 400, body = Problem), (status = 401, description = "wrong credentials or code", body = Problem),
-        (status = 403, description = "second factor not enrolled", body = Problem),
-        (status = 415, body = Problem), (status = 429, description = "throttled", body = Problem)))]
+        (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, description = "wrong credentials or code", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "second factor not enrolled", body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"), (status = 429, description = "throttled", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn api_login(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -452,8 +452,8 @@ pub struct RefreshRequest {
 
 /// `POST /api/auth/refresh`: a new pair; the refresh token given is spent.
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest, security(()),
-    responses((status = 200, body = crate::auth::tokens::TokenPair), (status = 400, body = Problem),
-        (status = 401, description = "unknown, expired, revoked or reused token", body = Problem), (status = 415, body = Problem)))]
+    responses((status = 200, body = crate::auth::tokens::TokenPair), (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "unknown, expired, revoked or reused token", body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn api_refresh(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -476,7 +476,7 @@ pub(crate) async fn api_refresh(
 
 /// `POST /api/auth/logout`: revokes the caller's tokens (access and refresh).
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
-    responses((status = 204, description = "revoked"), (status = 401, body = Problem), (status = 415, body = Problem)))]
+    responses((status = 204, description = "revoked"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn api_logout(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -500,7 +500,7 @@ pub(crate) async fn api_logout(
 
 /// `GET /api/me`: who the caller is, their roles, permissions and sites.
 #[utoipa::path(get, path = "/api/me", tag = "auth",
-    responses((status = 200, body = serde_json::Value), (status = 401, body = Problem)))]
+    responses((status = 200, body = serde_json::Value), (status = 401, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn me(Extension(caller): Extension<Caller>) -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "email": caller.principal.email,

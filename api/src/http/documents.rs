@@ -23,9 +23,9 @@ use super::{AppState, Caller};
             (Vec<u8> = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
             (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
             (String = "text/html"))),
-        (status = 400, description = "bad document: `block` and `pointer` name where", body = Problem),
-        (status = 401, body = Problem), (status = 403, body = Problem), (status = 415, body = Problem),
-        (status = 503, description = "too many renders at once, or a time limit", body = Problem)))]
+        (status = 400, description = "bad document: `block` and `pointer` name where", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "too many renders at once, or a time limit", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn render_document(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,

@@ -66,8 +66,8 @@ impl Write for ChannelWriter {
             (Vec<u8> = "application/vnd.apache.parquet"), (String = "text/csv"),
             (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
             (Vec<u8> = "application/vnd.apache.arrow.file"))),
-        (status = 503, description = "the export ran past its time limit", body = Problem),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+        (status = 503, description = "the export ran past its time limit", body = Problem, content_type = "application/problem+json"),
+        (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn export(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,

@@ -39,7 +39,7 @@ impl MetricParameters {
 /// `GET /api/metrics`: the metric catalog.
 #[utoipa::path(get, path = "/api/metrics", tag = "metrics",
     responses((status = 200, description = "every metric with its dimensions and measures", body = serde_json::Value),
-        (status = 401, body = Problem), (status = 403, body = Problem)))]
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn metrics_json(State(state): State<AppState>) -> Json<serde_json::Value> {
     let metrics: Vec<serde_json::Value> = state
         .engine
@@ -68,8 +68,8 @@ pub(crate) async fn metrics_json(State(state): State<AppState>) -> Json<serde_js
 #[utoipa::path(get, path = "/api/metrics/{name}", tag = "metrics",
     params(("name" = String, Path, description = "metric name, e.g. pob.occupancy"), MetricParameters),
     responses((status = 200, description = "columns, typed rows and the warehouse versions read", body = serde_json::Value),
-        (status = 400, description = "a parameter is wrong (named in `parameter`)", body = Problem),
-        (status = 401, body = Problem), (status = 403, body = Problem)))]
+        (status = 400, description = "a parameter is wrong (named in `parameter`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn metric_json(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -88,7 +88,7 @@ pub(crate) async fn metric_json(
 /// `GET /api/sites`: the site codes the caller may see.
 #[utoipa::path(get, path = "/api/sites", tag = "metrics",
     responses((status = 200, description = "site codes in the caller's scope", body = serde_json::Value),
-        (status = 401, body = Problem), (status = 403, body = Problem)))]
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn sites_json(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,

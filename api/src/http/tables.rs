@@ -34,7 +34,7 @@ async fn counts(state: &AppState) -> Result<Vec<(String, i64)>, ApiError> {
 
 #[utoipa::path(get, path = "/api/tables", tag = "tables",
     responses((status = 200, description = "every table with its row count", body = serde_json::Value),
-        (status = 401, body = Problem), (status = 403, body = Problem)))]
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn tables_json(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let tables = counts(&state).await?;
     Ok(Json(serde_json::json!({
