@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use opsflux_warehouse::arrow::array::{Array, AsArray};
 use opsflux_warehouse::arrow::compute::cast;
 use opsflux_warehouse::arrow::datatypes::{DataType, Date32Type, Float64Type};
+use opsflux_warehouse::datafusion::error::DataFusionError;
 use opsflux_warehouse::datafusion::execution::context::SQLOptions;
+use opsflux_warehouse::datafusion::logical_expr::LogicalPlan;
 
 use crate::metric::Cell;
 use crate::{Engine, QueryError, Scope};
@@ -49,6 +51,12 @@ impl Engine {
         self.run(async move {
             let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
             let frame = pin.sql_with_options(&sql, options, &scope, &parameters).await?;
+            // A plan's description is no data for a document, and may say more than its rows.
+            if matches!(frame.logical_plan(), LogicalPlan::Explain(_) | LogicalPlan::Analyze(_)) {
+                return Err(QueryError::execution("planning the query")(DataFusionError::Plan(
+                    "EXPLAIN is not available in document queries".into(),
+                )));
+            }
             let warehouse = pin.versions_read(&sql);
             let frame = frame.limit(0, Some(limit + 1)).map_err(QueryError::execution("limiting the query"))?;
             let batches = frame.collect().await.map_err(QueryError::execution("running the query"))?;

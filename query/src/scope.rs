@@ -1,14 +1,18 @@
 //! Row-level site scope, applied once in the query plan: a reader scoped to some sites
-//! gets a session in which every warehouse table and rollup is a view that keeps only
-//! the rows of those sites, so metrics, exports, document queries and anything planned
+//! gets a session in which every warehouse table and rollup is an opaque table that
+//! keeps only the rows of those sites, so metrics, exports, document queries and anything planned
 //! later obey the same rule without SQL of their own. Platform tables are never
 //! registered in any session.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use opsflux_warehouse::TableId;
-use opsflux_warehouse::datafusion::common::{JoinType, TableReference};
-use opsflux_warehouse::datafusion::logical_expr::{Expr, col, lit};
+use opsflux_warehouse::arrow::datatypes::SchemaRef;
+use opsflux_warehouse::datafusion::catalog::{Session, TableProvider};
+use opsflux_warehouse::datafusion::common::{Column, JoinType, TableReference};
+use opsflux_warehouse::datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, TableType, col, lit};
+use opsflux_warehouse::datafusion::physical_plan::ExecutionPlan;
 use opsflux_warehouse::datafusion::prelude::{DataFrame, SessionContext};
 
 use crate::QueryError;
@@ -33,6 +37,14 @@ impl Scope {
         match self {
             Scope::All => true,
             Scope::Sites(codes) => codes.contains(code),
+        }
+    }
+
+    /// The sites both scopes allow.
+    pub fn intersect(&self, other: &Scope) -> Scope {
+        match (self, other) {
+            (Scope::All, narrower) | (narrower, Scope::All) => narrower.clone(),
+            (Scope::Sites(mine), Scope::Sites(theirs)) => Scope::Sites(mine.intersection(theirs).cloned().collect()),
         }
     }
 
@@ -156,7 +168,7 @@ impl ScopedBuilder<'_> {
         let mut built: HashMap<TableId, DataFrame> = HashMap::new();
         for (table, _) in self.tables {
             let frame = self.scoped(table, &mut built, 0).await?;
-            crate::engine::register(context, table.schema(), table.table(), frame.into_view())?;
+            crate::engine::register(context, table.schema(), table.table(), ScopedTable::provider(frame))?;
         }
         for (name, columns) in self.rollups {
             let frame = self
@@ -165,7 +177,7 @@ impl ScopedBuilder<'_> {
                 .await
                 .map_err(QueryError::execution(format!("scoping rollup {name}")))?;
             let frame = self.apply(frame, &rollup_rule(columns), &mut built, 0).await?;
-            crate::engine::register(context, crate::engine::ROLLUP_SCHEMA, name, frame.into_view())?;
+            crate::engine::register(context, crate::engine::ROLLUP_SCHEMA, name, ScopedTable::provider(frame))?;
         }
         Ok(())
     }
@@ -238,6 +250,59 @@ impl ScopedBuilder<'_> {
     }
 }
 
+/// A table as a scoped reader sees it: the scope's plan, run whole before anything the
+/// reader's query asks of it. Unlike a view it is opaque to the optimizer, so none of
+/// the reader's filters is ever evaluated on a row outside the scope, where its error
+/// (a failed cast) or its row counts (`EXPLAIN ANALYZE`) would tell them something.
+#[derive(Debug)]
+pub(crate) struct ScopedTable {
+    plan: LogicalPlan,
+    schema: SchemaRef,
+}
+
+impl ScopedTable {
+    fn provider(frame: DataFrame) -> Arc<dyn TableProvider> {
+        let schema = Arc::new(frame.schema().as_arrow().clone());
+        Arc::new(Self { plan: frame.into_unoptimized_plan(), schema })
+    }
+}
+
+#[async_trait::async_trait]
+impl TableProvider for ScopedTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    /// Only the columns asked for, and the limit, reach the scope's plan; filters stay
+    /// above it (the trait's default refuses every filter pushdown).
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        limit: Option<usize>,
+    ) -> opsflux_warehouse::datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let mut plan = LogicalPlanBuilder::from(self.plan.clone());
+        if let Some(projection) = projection
+            && projection.iter().copied().ne(0..self.schema.fields().len())
+        {
+            let fields: Vec<Expr> = projection
+                .iter()
+                .map(|index| Expr::Column(Column::from(self.plan.schema().qualified_field(*index))))
+                .collect();
+            plan = plan.project(fields)?;
+        }
+        if let Some(limit) = limit {
+            plan = plan.limit(0, Some(limit))?;
+        }
+        state.create_physical_plan(&plan.build()?).await
+    }
+}
+
 /// The name the parent's key takes in a scope join, apart from the child's own `id`.
 const PARENT_ID: &str = "opsflux_scope_parent_id";
 
@@ -246,7 +311,7 @@ fn in_list(column: &str, values: Vec<Expr>) -> Expr {
         return lit(false);
     }
     // Quoted, so upper-case or odd column names are read as written.
-    Expr::Column(opsflux_warehouse::datafusion::common::Column::new_unqualified(column)).in_list(values, false)
+    Expr::Column(Column::new_unqualified(column)).in_list(values, false)
 }
 
 #[cfg(test)]
@@ -283,5 +348,7 @@ mod tests {
         assert_eq!(Scope::sites(["BRAVO", "ALPHA"]).describe(), "ALPHA,BRAVO");
         assert_eq!(Scope::sites(Vec::<String>::new()).describe(), "no site");
         assert!(Scope::sites(["ALPHA"]).allows("ALPHA") && !Scope::sites(["ALPHA"]).allows("BRAVO"));
+        assert_eq!(Scope::All.intersect(&Scope::sites(["ALPHA"])), Scope::sites(["ALPHA"]));
+        assert_eq!(Scope::sites(["ALPHA", "BRAVO"]).intersect(&Scope::sites(["BRAVO"])), Scope::sites(["BRAVO"]));
     }
 }

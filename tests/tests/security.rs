@@ -294,6 +294,18 @@ async fn a_user_scoped_to_one_site_sees_only_its_rows_everywhere() {
         assert_eq!(answer.status, 200, "{escape}: {}", answer.body);
         assert!(!answer.body.contains("CHARLIE") && !answer.body.contains(">1<"), "{escape} reached CHARLIE");
     }
+    // Filters run only on rows in scope: an error cannot quote another site's value,
+    // and a plan's row counts are not available.
+    for probe in [
+        "SELECT id FROM core.sites WHERE CAST(name AS INT) = 0",
+        "SELECT id FROM core.sites WHERE 1 / (CASE WHEN name LIKE 'Charlie%' THEN 0 ELSE 1 END) = 1",
+        "EXPLAIN ANALYZE SELECT id FROM core.sites WHERE name LIKE 'C%'",
+    ] {
+        let answer = server.post(&manager, "/api/render", &document(probe)).await;
+        assert!(!answer.body.contains("Charlie") && !answer.body.contains("CHARLIE"), "{probe}: {}", answer.body);
+    }
+    let explain = server.post(&manager, "/api/render", &document("EXPLAIN SELECT 1")).await;
+    assert_eq!((explain.status, explain.json()["block"].clone()), (400, serde_json::json!("q")), "{}", explain.body);
     for forbidden in [
         "SELECT * FROM platform.users",
         "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema = 'platform'",

@@ -108,3 +108,9 @@ pub fn token_hash(token: &str) -> Vec<u8> {
     use sha2::Digest as _;
     sha2::Sha256::digest(token.as_bytes()).to_vec()
 }
+
+/// Compares two tokens in time independent of where they differ.
+pub fn same_token(given: &str, expected: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    given.len() == expected.len() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
+}

@@ -18,8 +18,13 @@ pub fn check_new(password: &str) -> Result<(), AuthError> {
     Ok(())
 }
 
+/// Password hashes computed at once; each holds 19 MiB and a core for a while, so a
+/// flood of sign-ins waits here instead of exhausting memory.
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
 /// The PHC string of `password` with a fresh random salt.
 pub async fn hash(password: String) -> Result<String, AuthError> {
+    let _slot = HASHING.acquire().await.map_err(|error| AuthError::Crypto(error.to_string()))?;
     tokio::task::spawn_blocking(move || {
         Argon2::default()
             .hash_password(password.as_bytes())
@@ -35,6 +40,7 @@ pub async fn verify(password: String, stored: Option<String>) -> bool {
     // Without a stored hash, a dummy verification keeps the timing of a real one, so
     // response times do not tell which emails exist.
     let stored = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
+    let Ok(_slot) = HASHING.acquire().await else { return false };
     tokio::task::spawn_blocking(move || match PasswordHash::new(&stored) {
         Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
         Err(_) => false,

@@ -95,8 +95,16 @@ pub async fn set_pending_secret(pool: &PgPool, session: Uuid, secret: &str) -> R
     Ok(())
 }
 
-/// The second factor is confirmed: the session becomes a full one.
+/// The second factor is confirmed: the session becomes a full one, and every other
+/// session of the user (opened with the password alone) ends.
 pub async fn complete_second_factor(pool: &PgPool, session: Uuid) -> Result<(), AuthError> {
+    sqlx::query(
+        "UPDATE platform.sessions SET revoked_at = now() WHERE revoked_at IS NULL AND id <> $1
+           AND user_id = (SELECT user_id FROM platform.sessions WHERE id = $1)",
+    )
+    .bind(session)
+    .execute(pool)
+    .await?;
     sqlx::query(
         "UPDATE platform.sessions SET second_factor_pending = false, pending_totp_secret = NULL, updated_at = now()
          WHERE id = $1",

@@ -40,6 +40,14 @@ impl AddressThrottle {
         Some(WINDOW.saturating_sub(now.duration_since(oldest)).as_secs().max(1))
     }
 
+    /// Takes back the latest attempt of `address`, counted before it succeeded.
+    pub fn succeeded(&self, address: IpAddr) {
+        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(recent) = failures.get_mut(&address) {
+            recent.pop_back();
+        }
+    }
+
     pub fn failed(&self, address: IpAddr) {
         let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         // Bounded: an attacker cycling addresses cannot grow this without limit.

@@ -69,11 +69,19 @@ pub async fn verify_once(pool: &PgPool, user: Uuid, secret: &str, account: &str,
 /// Confirms enrolment: the secret becomes the user's once a code of it is accepted.
 pub async fn enrol(pool: &PgPool, user: Uuid, secret: &str, account: &str, code: &str) -> Result<(), AuthError> {
     let step = matching_step(secret, account, code)?.ok_or(AuthError::BadSecondFactor)?;
-    sqlx::query("UPDATE platform.users SET totp_secret = $2, totp_last_step = $3, updated_at = now() WHERE id = $1")
-        .bind(user)
-        .bind(secret)
-        .bind(i64::try_from(step).map_err(|_| AuthError::BadSecondFactor)?)
-        .execute(pool)
-        .await?;
+    // Only an account without a second factor enrols: a session opened with the password
+    // alone can never replace a factor already in place.
+    let enrolled = sqlx::query(
+        "UPDATE platform.users SET totp_secret = $2, totp_last_step = $3, updated_at = now()
+         WHERE id = $1 AND totp_secret IS NULL",
+    )
+    .bind(user)
+    .bind(secret)
+    .bind(i64::try_from(step).map_err(|_| AuthError::BadSecondFactor)?)
+    .execute(pool)
+    .await?;
+    if enrolled.rows_affected() == 0 {
+        return Err(AuthError::Invalid("this account already has a second factor".into()));
+    }
     Ok(())
 }

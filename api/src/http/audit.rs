@@ -46,7 +46,8 @@ pub(crate) async fn audit_csv(
     let rows = entries(&state, &Filter { limit: Some(filter.limit.unwrap_or(10_000)), ..filter.clone() }).await?;
     let mut writer = csv::Writer::from_writer(Vec::new());
     let write = |writer: &mut csv::Writer<Vec<u8>>, record: &[String]| {
-        writer.write_record(record).map_err(|error| ApiError::internal("writing the audit CSV failed", &error))
+        let cells: Vec<String> = record.iter().map(|cell| spreadsheet_safe(cell)).collect();
+        writer.write_record(&cells).map_err(|error| ApiError::internal("writing the audit CSV failed", &error))
     };
     write(
         &mut writer,
@@ -141,4 +142,10 @@ fn serde_urlencoded_filter(filter: &Filter) -> String {
         }
     }
     query.finish()
+}
+
+/// A cell a spreadsheet shows as text: one starting like a formula (an email typed as
+/// `=HYPERLINK(…)` at sign-in, say) gets a leading apostrophe.
+fn spreadsheet_safe(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{cell}") } else { cell.to_owned() }
 }

@@ -42,10 +42,17 @@ async fn check_credentials(
         return Err(AuthError::Invalid("this server has no users: it serves a warehouse alone".into()));
     };
     if let Some(seconds) = security.throttle.wait(address) {
-        record(state, None, email, "auth.sign_in_throttled", &format!("address throttled for {seconds} s"), address)
-            .await;
+        // Not recorded one by one: a flood of refused attempts must not fill the audit log.
+        tracing::debug!(%address, seconds, "sign-in refused: address throttled");
         return Err(AuthError::Throttled { seconds });
     }
+    if users::normalise_email(email).is_err() || password.len() > 1024 {
+        security.throttle.failed(address);
+        return Err(AuthError::BadCredentials);
+    }
+    // Counted before the slow password check, so parallel guesses cannot pass the limit;
+    // a success takes it back.
+    security.throttle.failed(address);
     let account = users::for_sign_in(pool, email).await?;
     let password_ok = crate::auth::password::verify(
         password.to_owned(),
@@ -53,16 +60,15 @@ async fn check_credentials(
     )
     .await;
     let Some(account) = account.filter(|account| account.active) else {
-        security.throttle.failed(address);
         record(state, None, email, "auth.sign_in_failed", "unknown or disabled account", address).await;
         return Err(AuthError::BadCredentials);
     };
-    if let Some(seconds) = account.locked_for {
+    if account.locked_for.is_some() {
+        // The same answer as a wrong password, so a lock does not tell that the email exists.
         record(state, Some(account.id), &account.email, "auth.sign_in_failed", "account locked", address).await;
-        return Err(AuthError::Throttled { seconds });
+        return Err(AuthError::BadCredentials);
     }
     if !password_ok {
-        security.throttle.failed(address);
         let locked = users::failed_sign_in(pool, account.id).await?;
         record(state, Some(account.id), &account.email, "auth.sign_in_failed", "wrong password", address).await;
         if locked {
@@ -74,6 +80,7 @@ async fn check_credentials(
     if account.needs_second_factor {
         match (&account.totp_secret, code.map(str::trim).filter(|code| !code.is_empty())) {
             (None, _) if allow_enrolment => {
+                security.throttle.succeeded(address);
                 record(
                     state,
                     Some(account.id),
@@ -100,7 +107,6 @@ async fn check_credentials(
             (Some(_), None) => return Err(AuthError::SecondFactorRequired),
             (Some(secret), Some(code)) => {
                 if let Err(error) = totp::verify_once(pool, account.id, secret, &account.email, code).await {
-                    security.throttle.failed(address);
                     users::failed_sign_in(pool, account.id).await?;
                     record(
                         state,
@@ -117,6 +123,7 @@ async fn check_credentials(
         }
     }
     users::signed_in(pool, account.id).await?;
+    security.throttle.succeeded(address);
     record(state, Some(account.id), &account.email, "auth.sign_in", "ok", address).await;
     Ok(Checked::SignedIn(account.id))
 }
@@ -170,7 +177,15 @@ pub(crate) struct LoginQuery {
 /// Only paths of this server: `next` can never send a browser elsewhere.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path.to_owned(),
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path
+                    .chars()
+                    .any(|character| character == '\\' || character.is_whitespace() || character.is_control()) =>
+        {
+            path.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
@@ -233,7 +248,7 @@ pub(crate) async fn login_form(
 ) -> Result<Response, ApiError> {
     let next = safe_next(form.next.as_deref());
     let expected = jar.get(LOGIN_CSRF_COOKIE).map(|cookie| cookie.value().to_owned());
-    if expected.as_deref() != Some(form.csrf.as_str()) || form.csrf.is_empty() {
+    if !expected.is_some_and(|expected| crate::auth::same_token(&expected, &form.csrf)) || form.csrf.is_empty() {
         return Err(ApiError::forbidden("the sign-in form expired or came from another site: reload /login"));
     }
     let Some(pool) = &state.pool else { return Ok(Redirect::to("/").into_response()) };
@@ -278,7 +293,7 @@ pub(crate) async fn logout_form(
     let (Some(pool), Some(session)) = (&state.pool, &caller.session) else {
         return Ok(Redirect::to("/login").into_response());
     };
-    if form.csrf != session.csrf_token {
+    if !crate::auth::same_token(&form.csrf, &session.csrf_token) {
         return Err(ApiError::forbidden("wrong CSRF token: sign out from the page's own button"));
     }
     sessions::revoke(pool, session.id).await.map_err(auth_problem)?;
@@ -361,7 +376,7 @@ pub(crate) async fn two_factor_form(
             "two-factor enrolment is done in a browser session",
         ));
     };
-    if form.csrf != session.csrf_token {
+    if !crate::auth::same_token(&form.csrf, &session.csrf_token) {
         return Err(ApiError::forbidden("wrong CSRF token"));
     }
     let Some(secret) = &session.pending_totp_secret else {

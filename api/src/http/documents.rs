@@ -47,15 +47,18 @@ pub(crate) async fn render_document(
     let format_text = text("format")?.unwrap_or_else(|| "pdf".to_owned());
     let format: opsflux_render::OutputFormat =
         format_text.parse().map_err(|error: String| ApiError::bad_body(error, Some("/format".into())))?;
+    let mut caller = caller;
     let (name, document) = match (text("template")?, request.get("document")) {
         (Some(name), None) => (name.clone(), crate::documents::template(&name).map_err(ApiError::from_render)?),
         (None, Some(document)) => {
-            if caller.principal.scope_for("redacteur.write").is_none() {
+            // The author's own SQL reads with the scope of the permission to write it.
+            let Some(scope) = caller.principal.scope_for("redacteur.write") else {
                 return Err(ApiError::forbidden(
                     "rendering your own document needs the permission redacteur.write; render a shipped `template` instead",
                 )
                 .with_parameter("document"));
-            }
+            };
+            caller.scope = scope.intersect(&caller.scope);
             let document = opsflux_render::Document::from_json(&document.to_string())
                 .map_err(|error| ApiError::from_render(error.into()))?;
             ("document".to_owned(), document)

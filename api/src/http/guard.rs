@@ -102,7 +102,7 @@ async fn check(state: &AppState, request: &Parts) -> Result<Option<Caller>, Resp
         // forms carry it as a field, checked by their handlers.
         if unsafe_method && matched.starts_with("/api/") {
             let token = request.headers.get("x-csrf-token").and_then(|value| value.to_str().ok());
-            if token != Some(session.csrf_token.as_str()) {
+            if !token.is_some_and(|token| crate::auth::same_token(token, &session.csrf_token)) {
                 return Err(ApiError::forbidden("missing or wrong X-CSRF-Token header").into_response());
             }
         }
