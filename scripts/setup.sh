@@ -46,6 +46,12 @@ if ! python3 -c "import deltalake" >/dev/null 2>&1; then
     python3 -m pip install -q deltalake pyarrow
 fi
 
+# The scheduled-report tests receive mail with a real SMTP server on loopback: aiosmtpd.
+if ! python3 -c "import aiosmtpd" >/dev/null 2>&1; then
+    echo "installing the aiosmtpd Python package (PyPI)..." >&2
+    python3 -m pip install -q aiosmtpd
+fi
+
 # The API contract test runs Schemathesis against /api/openapi.json.
 if [ "${OPSFLUX_SETUP_BROWSER:-0}" = 1 ] && ! command -v schemathesis >/dev/null 2>&1; then
     echo "installing schemathesis (PyPI)..." >&2

@@ -21,7 +21,7 @@ pub const TEMPLATES: [(&str, &str); 5] = [
 ];
 
 /// Images templates may name (`"logo": "logo.svg"`).
-fn assets() -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn assets() -> BTreeMap<String, Vec<u8>> {
     BTreeMap::from([("logo.svg".to_owned(), include_bytes!("../../templates/assets/logo.svg").to_vec())])
 }
 

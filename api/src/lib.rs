@@ -1,5 +1,5 @@
 //! The `opsflux` binary's library: command line (`cli`), HTTP server (`http`), who is
-//! asking (`auth`), the audit trail, the private PostgreSQL cluster, imports — the
+//! asking (`auth`), the audit trail, scheduled reports and alerts (`jobs`), the private PostgreSQL cluster, imports — the
 //! only crate that composes the others.
 
 pub mod audit;
@@ -10,4 +10,5 @@ pub mod database;
 pub mod documents;
 pub mod http;
 pub mod import;
+pub mod jobs;
 pub mod sample_warehouse;

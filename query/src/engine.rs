@@ -326,6 +326,8 @@ struct Inner {
 #[derive(Debug, Clone)]
 pub struct Engine {
     inner: Arc<Inner>,
+    /// A pin this handle answers from instead of the current one ([`Engine::pinned_at`]).
+    fixed: Option<Arc<Pin>>,
 }
 
 impl Engine {
@@ -350,6 +352,7 @@ impl Engine {
                 refreshing: tokio::sync::Mutex::new(()),
                 results: Mutex::new(HashMap::new()),
             }),
+            fixed: None,
         };
         engine.refresh().await?;
         Ok(engine)
@@ -363,8 +366,17 @@ impl Engine {
         &self.inner.warehouse
     }
 
+    /// A handle that answers every request from `pin`, whatever refreshes happen
+    /// meanwhile: a scheduled firing renders all its recipients from one snapshot.
+    pub fn pinned_at(&self, pin: Arc<Pin>) -> Engine {
+        Engine { inner: self.inner.clone(), fixed: Some(pin) }
+    }
+
     /// The pin requests are answered from.
     pub fn pin(&self) -> Arc<Pin> {
+        if let Some(pin) = &self.fixed {
+            return pin.clone();
+        }
         self.inner.pin.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 

@@ -460,6 +460,10 @@ pub struct BoundDocument {
     pub logo: Option<Image>,
     /// Parameters as resolved (label, value), shown on the cover and the summary sheet.
     pub parameters: Vec<(String, String)>,
+    /// The period a week or month parameter chose, in words (`semaine 47`,
+    /// `novembre 2026`); empty without one. For file names and mail subjects.
+    #[serde(default)]
+    pub period: String,
     pub nodes: Vec<Node>,
     /// Each warehouse table read, with its version.
     pub warehouse: BTreeMap<String, String>,
@@ -529,6 +533,7 @@ pub struct Binding {
     today: NaiveDate,
     scope: Scope,
     parameters: Vec<(String, String)>,
+    period_label: String,
     sites: Vec<SiteInfo>,
     assets: BTreeMap<String, Vec<u8>>,
     answers: BTreeMap<DataRequest, DataTable>,
@@ -579,6 +584,7 @@ impl Binding {
         let mut period = last_complete_week(today);
         let mut scope_sites = Vec::new();
         let mut shown = Vec::new();
+        let mut period_label = String::new();
         variables.insert("site.code".to_owned(), String::new());
         variables.insert("site.name".to_owned(), locale.word(Word::AllSites).to_owned());
         for spec in &specs {
@@ -608,6 +614,8 @@ impl Binding {
                             error(format!("`{text}` is not a week: write 2026-W46 or a date in the week (2026-11-12)"))
                         })?,
                     };
+                    period_label =
+                        format!("{} {}", locale.word(Word::Week).to_lowercase(), period.start.iso_week().week());
                     format!("{} {}", locale.word(Word::Week), period.start.iso_week().week())
                 }
                 ParameterKind::Month => {
@@ -617,6 +625,7 @@ impl Binding {
                             parse_month(text).ok_or_else(|| error(format!("`{text}` is not a month: write 2026-10")))?
                         }
                     };
+                    period_label = locale.format_month(period.start);
                     locale.format_month(period.start)
                 }
                 ParameterKind::Date => {
@@ -657,6 +666,7 @@ impl Binding {
             today,
             scope: Scope { variables, sites: scope_sites, period },
             parameters: shown,
+            period_label,
             sites,
             assets,
             answers: BTreeMap::new(),
@@ -735,6 +745,7 @@ impl Binding {
             toc: flag("toc")?,
             logo,
             parameters: self.parameters.clone(),
+            period: self.period_label.clone(),
             nodes,
             warehouse,
         })

@@ -233,7 +233,7 @@ pub(crate) fn generate(options: &Options) -> Generated {
             "parameters",
             "cron",
             "timezone",
-            "output_format",
+            "formats",
             "recipients",
             "is_enabled",
             "last_run_at",
@@ -276,7 +276,7 @@ pub(crate) fn generate(options: &Options) -> Generated {
                 .text(r#"{"site": "all"}"#)
                 .text(cron)
                 .text("Europe/Paris")
-                .text(format)
+                .text(&format!("{{{format}}}"))
                 .text("{direction.operations@opsflux.example}")
                 .boolean(true)
                 .opt_timestamp(last_run)

@@ -9,6 +9,7 @@ mod ingest;
 mod metrics;
 mod migrations;
 mod sample_data;
+mod schedules;
 mod security;
 mod style;
 mod web;

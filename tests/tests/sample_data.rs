@@ -23,9 +23,18 @@ async fn same_seed_gives_identical_tables_and_another_seed_different_ones() {
     let second = table_checksums(&second).await;
     let other = table_checksums(&other).await;
     assert_eq!(first, second, "the same seed must give the same rows in every table");
-    // Sign-in state (sessions, refresh tokens, the signing key) is made by the running
-    // server, never by sample data.
-    let sign_in_state = ["platform.refresh_tokens", "platform.sessions", "platform.signing_keys"];
+    // Sign-in state (sessions, refresh tokens, the signing key), deliveries and alert
+    // state are made by the running server, never by sample data.
+    let sign_in_state = [
+        "platform.alert_evaluations",
+        "platform.alert_rules",
+        "platform.alert_states",
+        "platform.deliveries",
+        "platform.notifications",
+        "platform.refresh_tokens",
+        "platform.sessions",
+        "platform.signing_keys",
+    ];
     let empty: Vec<&str> = first.iter().filter(|(_, rows, _)| *rows == 0).map(|(table, _, _)| table.as_str()).collect();
     assert_eq!(empty, sign_in_state, "every other table holds sample rows");
     let unchanged: Vec<&str> =

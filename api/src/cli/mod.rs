@@ -1,10 +1,13 @@
 //! The `opsflux` command line: argument definitions (shown by `--help`) and what each
 //! subcommand does, one file per subcommand. `main.rs` only parses and calls [`run`].
 
+pub mod alert;
 pub mod capture;
 pub mod data;
 pub mod export;
 pub mod render;
+pub mod schedule;
+pub mod scheduler;
 pub mod serve;
 pub mod user;
 
@@ -59,6 +62,14 @@ pub enum Command {
     /// Manage users: add (the first admin is made this way), list, disable, reset a
     /// password, unlock after repeated failed sign-ins.
     User(UserArgs),
+    /// Scheduled reports by email: add (prints the id), list, pause, resume, history,
+    /// run-now. Each recipient gets the report of their own sites.
+    Schedule(schedule::ScheduleArgs),
+    /// Run the report scheduler and alert evaluation alone (`serve` runs them too
+    /// when given --smtp-url). Several may share one database: each firing runs once.
+    Scheduler(scheduler::SchedulerCommandArgs),
+    /// Threshold alerts on metrics: add, list, pause, resume, evaluate, history.
+    Alert(alert::AlertArgs),
     /// Render one bound document read on standard input to standard output (used by
     /// `serve` to run documents with Typst snippets in a process it can stop).
     #[command(hide = true)]
@@ -105,7 +116,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => serve::demo(args).await,
         Command::Ingest(args) => capture::run(args).await,
         Command::User(args) => user::run(args).await,
+        Command::Schedule(args) => schedule::run(args).await,
+        Command::Scheduler(args) => scheduler::run(args).await,
+        Command::Alert(args) => alert::run(args).await,
     }
+}
+
+/// Appends a command-line change to the audit log, as the operating-system user.
+pub(crate) async fn audit_cli(
+    pool: &sqlx::PgPool,
+    action: &str,
+    entity: &str,
+    id: Option<uuid::Uuid>,
+    parameters: serde_json::Value,
+) -> anyhow::Result<()> {
+    let actor = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+    crate::audit::record(
+        pool,
+        crate::audit::Event {
+            actor: format!("cli:{actor}"),
+            action: action.to_owned(),
+            entity: entity.to_owned(),
+            entity_id: id,
+            parameters,
+            result: "ok".to_owned(),
+            ..Default::default()
+        },
+    )
+    .await
+    .context("cannot append to the audit log")
 }
 
 /// The format asked for, or else the output file's extension.

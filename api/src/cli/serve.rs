@@ -36,6 +36,10 @@ pub struct ServeArgs {
     pub limits: LimitArgs,
     #[command(flatten)]
     pub query: QueryArgs,
+    #[command(flatten)]
+    pub mail: super::scheduler::MailArgs,
+    #[command(flatten)]
+    pub scheduler: super::scheduler::SchedulerArgs,
 }
 
 /// How much one request may take.
@@ -57,7 +61,7 @@ impl Default for LimitArgs {
 
 impl LimitArgs {
     /// Documents with Typst snippets render in this same program as a worker process.
-    fn render_limits(&self) -> crate::documents::RenderLimits {
+    pub(crate) fn render_limits(&self) -> crate::documents::RenderLimits {
         let worker = std::env::current_exe().ok();
         crate::documents::RenderLimits::new(
             self.max_renders,
@@ -262,9 +266,33 @@ pub(crate) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
         let options = ingest_options(&args.capture)?;
         Some(spawn_ingest(url, &args.capture.warehouse, options, stop.clone(), state.health.clone()))
     };
+    let scheduler = spawn_scheduler(&state, &args.mail, &args.scheduler, stop.clone())?;
     let served = serve(state, args.listen, &args.query, stop).await;
     finish_ingest(ingest).await;
+    finish_ingest(scheduler).await;
     served
+}
+
+/// Runs the report scheduler and alert evaluation beside the server when an SMTP
+/// server is configured; without one, says how to turn them on.
+fn spawn_scheduler(
+    state: &AppState,
+    mail: &super::scheduler::MailArgs,
+    settings: &super::scheduler::SchedulerArgs,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let (Some(pool), Some(mailer)) = (&state.pool, mail.mailer()?) else {
+        tracing::info!("scheduled reports and alerts are off: give --smtp-url (or OPSFLUX_SMTP_URL) to send them");
+        return Ok(None);
+    };
+    let scheduler = crate::jobs::scheduler::Scheduler::new(
+        pool.clone(),
+        state.engine.clone(),
+        mailer,
+        state.renders.clone(),
+        settings.settings(&state.public.origin),
+    );
+    Ok(Some(tokio::spawn(async move { scheduler.run(stop).await })))
 }
 
 /// Default capture settings under the given slot, publication and warehouse.

@@ -156,21 +156,7 @@ async fn audit(
     user: Option<uuid::Uuid>,
     parameters: serde_json::Value,
 ) -> anyhow::Result<()> {
-    let actor = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
-    crate::audit::record(
-        pool,
-        crate::audit::Event {
-            actor: format!("cli:{actor}"),
-            action: action.to_owned(),
-            entity: "platform.users".to_owned(),
-            entity_id: user,
-            parameters,
-            result: "ok".to_owned(),
-            ..Default::default()
-        },
-    )
-    .await
-    .context("cannot append to the audit log")
+    super::audit_cli(pool, action, "platform.users", user, parameters).await
 }
 
 /// The first line of `file`, or a password typed on the terminal (twice).

@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
-use super::error::{ApiError, Problem};
+use super::error::{ApiError, Problem, json_body};
 use super::layout::{escape, page};
 use super::{AppState, Caller};
 use crate::auth::{AuthError, sessions, totp, users};
@@ -411,15 +411,6 @@ pub struct LoginRequest {
     pub password: String,
     /// The current one-time code, for accounts with a second factor.
     pub totp: Option<String>,
-}
-
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let pointer = if path == "." { String::new() } else { format!("/{}", path.replace('.', "/")) };
-        ApiError::bad_body(format!("invalid body: {}", error.inner()), Some(pointer))
-    })
 }
 
 /// `POST /api/auth/login`: an access token (JWT, 5 minutes) and a refresh token.

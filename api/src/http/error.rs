@@ -63,6 +63,11 @@ impl ApiError {
         self
     }
 
+    pub(crate) fn with_pointer(mut self, pointer: String) -> Self {
+        self.pointer = Some(pointer);
+        self
+    }
+
     pub(crate) fn with_retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(u32::try_from(seconds).unwrap_or(u32::MAX));
         self
@@ -141,6 +146,31 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+/// Reads a JSON body; a refusal names the member at fault as a JSON pointer.
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let pointer = if path == "." { String::new() } else { format!("/{}", path.replace('.', "/")) };
+        ApiError::bad_body(format!("invalid body: {}", error.inner()), Some(pointer))
+    })
+}
+
+impl ApiError {
+    /// A schedule, rule or job error: bad input names its member (400), a missing
+    /// schedule is 404, the rest is internal.
+    pub(crate) fn from_job(error: crate::jobs::JobError) -> Self {
+        use crate::jobs::JobError;
+        match error {
+            JobError::Invalid { ref field, ref message } => {
+                Self::bad_body(format!("{field}: {message}"), error.pointer())
+            }
+            JobError::NotFound(detail) => Self::not_found(detail),
+            other => Self::internal("the schedule or alert could not be stored or read", &other),
+        }
     }
 }
 

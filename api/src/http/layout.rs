@@ -22,6 +22,18 @@ pub fn page(path: &str, title: &str, header: &str, body: &str) -> String {
     let current = if path == "/tables" { " aria-current=\"page\"" } else { "" };
     navigation.push_str(&format!("<a href=\"/tables\"{current}>Tables</a>"));
     let _ = CALLER.try_with(|caller| {
+        for (permission, target, label) in
+            [("schedules.manage", "/schedules", "Envois programmés"), ("alerts.manage", "/alerts", "Alertes")]
+        {
+            if caller.principal.scope_for(permission).is_some() {
+                let current = if path == target { " aria-current=\"page\"" } else { "" };
+                navigation.push_str(&format!("<a href=\"{target}\"{current}>{label}</a>"));
+            }
+        }
+        if caller.principal.user_id.is_some() {
+            let current = if path == "/notifications" { " aria-current=\"page\"" } else { "" };
+            navigation.push_str(&format!("<a href=\"/notifications\"{current}>Notifications</a>"));
+        }
         if caller.principal.scope_for("audit.read").is_some() {
             let current = if path == "/admin/audit" { " aria-current=\"page\"" } else { "" };
             navigation.push_str(&format!("<a href=\"/admin/audit\"{current}>Journal d'audit</a>"));

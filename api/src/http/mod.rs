@@ -1,8 +1,10 @@
 //! The HTTP server: dashboards (server-rendered HTML with SVG charts), the metric API,
-//! exports, documents, sign-in, the audit log and the OpenAPI description. Every route
+//! exports, documents, scheduled reports and alerts, sign-in, the audit log and the
+//! OpenAPI description. Every route
 //! is declared once in [`routes`] with the permission it needs; [`guard`] checks it.
 //! Errors leave as `application/problem+json` ([`error`]).
 
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod dashboards;
@@ -14,6 +16,7 @@ pub mod layout;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
+pub mod schedules;
 pub mod tables;
 
 use std::net::{IpAddr, SocketAddr};
@@ -21,7 +24,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use opsflux_query::{Engine, Scope};
 use sqlx::PgPool;
 
@@ -231,6 +234,29 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/audit", get(audit::audit_page))
         .route("/admin/audit.csv", get(audit::audit_csv))
         .route("/api/audit", get(audit::audit_json))
+        .route("/schedules", get(schedules::list_page).post(schedules::create_form))
+        .route("/schedules/{id}", get(schedules::detail_page).post(schedules::update_form))
+        .route("/schedules/{id}/{action}", post(schedules::action_form))
+        .route("/api/schedules", get(schedules::list_json).post(schedules::create_json))
+        .route(
+            "/api/schedules/{id}",
+            get(schedules::get_json).merge(put(schedules::update_json)).delete(schedules::delete_json),
+        )
+        .route("/api/schedules/{id}/pause", post(schedules::pause_json))
+        .route("/api/schedules/{id}/resume", post(schedules::resume_json))
+        .route("/api/schedules/{id}/run", post(schedules::run_json))
+        .route("/api/schedules/{id}/history", get(schedules::history_json))
+        .route("/alerts", get(alerts::list_page).post(alerts::create_form))
+        .route("/alerts/{id}", get(alerts::detail_page))
+        .route("/alerts/{id}/{action}", post(alerts::action_form))
+        .route("/api/alerts", get(alerts::list_json).post(alerts::create_json))
+        .route("/api/alerts/{id}", get(alerts::get_json).delete(alerts::delete_json))
+        .route("/api/alerts/{id}/pause", post(alerts::pause_json))
+        .route("/api/alerts/{id}/resume", post(alerts::resume_json))
+        .route("/api/alerts/{id}/evaluate", post(alerts::evaluate_json))
+        .route("/api/alerts/{id}/evaluations", get(alerts::evaluations_json))
+        .route("/notifications", get(alerts::notifications_page))
+        .route("/api/notifications", get(alerts::notifications_json))
         .route("/api/openapi.json", get(openapi::spec))
         .route("/api/docs", get(openapi::docs_page))
         .route("/healthz", get(health))

@@ -10,7 +10,7 @@ use super::layout::{escape, page};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
-    info(title = "OpsFlux API", description = "Metrics, exports, documents and audit of the OpsFlux data platform. \
+    info(title = "OpsFlux API", description = "Metrics, exports, documents, scheduled reports, alerts and audit of the OpsFlux data platform. \
         Sign in with POST /api/auth/login and send `Authorization: Bearer <access_token>`. Every error is \
         an application/problem+json document."),
     paths(
@@ -26,9 +26,30 @@ use super::layout::{escape, page};
         super::documents::render_document,
         super::tables::tables_json,
         super::audit::audit_json,
+        super::schedules::list_json,
+        super::schedules::create_json,
+        super::schedules::get_json,
+        super::schedules::update_json,
+        super::schedules::delete_json,
+        super::schedules::pause_json,
+        super::schedules::resume_json,
+        super::schedules::run_json,
+        super::schedules::history_json,
+        super::alerts::list_json,
+        super::alerts::create_json,
+        super::alerts::get_json,
+        super::alerts::delete_json,
+        super::alerts::pause_json,
+        super::alerts::resume_json,
+        super::alerts::evaluate_json,
+        super::alerts::evaluations_json,
+        super::alerts::notifications_json,
     ),
     components(schemas(super::error::Problem, crate::auth::tokens::TokenPair, super::auth::LoginRequest,
-        super::auth::RefreshRequest, crate::audit::Entry)),
+        super::auth::RefreshRequest, crate::audit::Entry, crate::jobs::schedules::ScheduleSpec,
+        crate::jobs::schedules::Schedule, crate::jobs::schedules::Firing, crate::jobs::schedules::Delivery,
+        super::schedules::Queued, crate::jobs::alerts::RuleSpec, crate::jobs::alerts::Rule,
+        crate::jobs::alerts::Evaluation, crate::jobs::alerts::Logged, crate::jobs::alerts::Notification)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]

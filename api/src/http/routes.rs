@@ -22,7 +22,8 @@ pub struct Route {
     /// The path as registered (`/api/metrics/{name}`).
     pub path: &'static str,
     pub access: Access,
-    /// A concrete request of this route, for tests and documentation.
+    /// A concrete request of this route, for tests and documentation. Routes that name
+    /// an object use an id no object has (they answer 404 once the caller may ask).
     pub example: &'static str,
 }
 
@@ -31,6 +32,8 @@ const fn route(method: Method, path: &'static str, access: Access, example: &'st
 }
 
 const DASHBOARDS: Access = Access::Permission("dashboards.read");
+const SCHEDULES: Access = Access::Permission("schedules.manage");
+const ALERTS: Access = Access::Permission("alerts.manage");
 
 /// Every route but the dashboard pages (those come from [`super::dashboards::PAGES`]).
 const ROUTES: &[Route] = &[
@@ -63,6 +66,99 @@ const ROUTES: &[Route] = &[
     route(Method::GET, "/admin/audit", Access::Permission("audit.read"), "/admin/audit"),
     route(Method::GET, "/admin/audit.csv", Access::Permission("audit.read"), "/admin/audit.csv"),
     route(Method::GET, "/api/audit", Access::Permission("audit.read"), "/api/audit"),
+    route(Method::GET, "/schedules", SCHEDULES, "/schedules"),
+    route(Method::POST, "/schedules", SCHEDULES, "/schedules"),
+    route(Method::GET, "/schedules/{id}", SCHEDULES, concat!("/schedules/", "00000000-0000-4000-8000-000000000000")),
+    route(Method::POST, "/schedules/{id}", SCHEDULES, concat!("/schedules/", "00000000-0000-4000-8000-000000000000")),
+    route(
+        Method::POST,
+        "/schedules/{id}/{action}",
+        SCHEDULES,
+        concat!("/schedules/", "00000000-0000-4000-8000-000000000000", "/pause"),
+    ),
+    route(Method::GET, "/api/schedules", SCHEDULES, "/api/schedules"),
+    route(Method::POST, "/api/schedules", SCHEDULES, "/api/schedules"),
+    route(
+        Method::GET,
+        "/api/schedules/{id}",
+        SCHEDULES,
+        concat!("/api/schedules/", "00000000-0000-4000-8000-000000000000"),
+    ),
+    route(
+        Method::PUT,
+        "/api/schedules/{id}",
+        SCHEDULES,
+        concat!("/api/schedules/", "00000000-0000-4000-8000-000000000000"),
+    ),
+    route(
+        Method::DELETE,
+        "/api/schedules/{id}",
+        SCHEDULES,
+        concat!("/api/schedules/", "00000000-0000-4000-8000-000000000000"),
+    ),
+    route(
+        Method::POST,
+        "/api/schedules/{id}/pause",
+        SCHEDULES,
+        concat!("/api/schedules/", "00000000-0000-4000-8000-000000000000", "/pause"),
+    ),
+    route(
+        Method::POST,
+        "/api/schedules/{id}/resume",
+        SCHEDULES,
+        concat!("/api/schedules/", "00000000-0000-4000-8000-000000000000", "/resume"),
+    ),
+    route(
+        Method::POST,
+        "/api/schedules/{id}/run",
+        SCHEDULES,
+        concat!("/api/schedules/", "00000000-0000-4000-8000-000000000000", "/run"),
+    ),
+    route(
+        Method::GET,
+        "/api/schedules/{id}/history",
+        SCHEDULES,
+        concat!("/api/schedules/", "00000000-0000-4000-8000-000000000000", "/history"),
+    ),
+    route(Method::GET, "/alerts", ALERTS, "/alerts"),
+    route(Method::POST, "/alerts", ALERTS, "/alerts"),
+    route(Method::GET, "/alerts/{id}", ALERTS, concat!("/alerts/", "00000000-0000-4000-8000-000000000000")),
+    route(
+        Method::POST,
+        "/alerts/{id}/{action}",
+        ALERTS,
+        concat!("/alerts/", "00000000-0000-4000-8000-000000000000", "/pause"),
+    ),
+    route(Method::GET, "/api/alerts", ALERTS, "/api/alerts"),
+    route(Method::POST, "/api/alerts", ALERTS, "/api/alerts"),
+    route(Method::GET, "/api/alerts/{id}", ALERTS, concat!("/api/alerts/", "00000000-0000-4000-8000-000000000000")),
+    route(Method::DELETE, "/api/alerts/{id}", ALERTS, concat!("/api/alerts/", "00000000-0000-4000-8000-000000000000")),
+    route(
+        Method::POST,
+        "/api/alerts/{id}/pause",
+        ALERTS,
+        concat!("/api/alerts/", "00000000-0000-4000-8000-000000000000", "/pause"),
+    ),
+    route(
+        Method::POST,
+        "/api/alerts/{id}/resume",
+        ALERTS,
+        concat!("/api/alerts/", "00000000-0000-4000-8000-000000000000", "/resume"),
+    ),
+    route(
+        Method::POST,
+        "/api/alerts/{id}/evaluate",
+        ALERTS,
+        concat!("/api/alerts/", "00000000-0000-4000-8000-000000000000", "/evaluate"),
+    ),
+    route(
+        Method::GET,
+        "/api/alerts/{id}/evaluations",
+        ALERTS,
+        concat!("/api/alerts/", "00000000-0000-4000-8000-000000000000", "/evaluations"),
+    ),
+    route(Method::GET, "/notifications", Access::SignedIn, "/notifications"),
+    route(Method::GET, "/api/notifications", Access::SignedIn, "/api/notifications"),
 ];
 
 /// Every route of the server.
