@@ -131,3 +131,66 @@ pub async fn table_checksums(pool: &PgPool) -> Vec<(String, i64, String)> {
         .map(|sum| (sum.table, sum.rows, sum.checksum))
         .collect()
 }
+
+/// A response: status, lower-cased head (and as sent, for cookie values), body.
+pub struct Answer {
+    pub status: u16,
+    pub head: String,
+    pub raw_head: String,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|error| panic!("{error}: {}", self.body))
+    }
+}
+
+/// One HTTP/1.1 request over a fresh connection (`Host` is the address unless given).
+pub async fn send(
+    address: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Answer {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("host")) {
+        request.push_str(&format!("Host: {address}\r\n"));
+    }
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let split = response.windows(4).position(|window| window == b"\r\n\r\n").map_or(response.len(), |at| at + 4);
+    let raw_head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let head = raw_head.to_ascii_lowercase();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    // Chunked bodies (streamed exports) are joined.
+    let body = if head.contains("transfer-encoding: chunked") {
+        unchunk(&response[split..])
+    } else {
+        response[split..].to_vec()
+    };
+    Answer { status, head, raw_head, body: String::from_utf8_lossy(&body).into_owned() }
+}
+
+fn unchunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(end) = body.windows(2).position(|window| window == b"\r\n") {
+        let Ok(size) = usize::from_str_radix(String::from_utf8_lossy(&body[..end]).trim(), 16) else { break };
+        let rest = &body[end + 2..];
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.extend_from_slice(&rest[..size]);
+        body = rest[size..].strip_prefix(b"\r\n").unwrap_or(&rest[size..]);
+    }
+    out
+}

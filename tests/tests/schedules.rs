@@ -561,3 +561,196 @@ async fn an_alert_is_sent_once_when_it_starts_and_once_when_it_clears() {
     let logged = alerts::evaluations(&platform.pool, rule, 10).await.unwrap();
     assert_eq!(logged.len(), 6);
 }
+
+impl Platform {
+    /// `serve` over this platform on a loopback port (no scheduler: run-now queues).
+    async fn serve(&self) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let public = opsflux_api::http::PublicAddress::new(None, address).unwrap();
+        let state =
+            opsflux_api::http::AppState::with_database(self.pool.clone(), self.engine.clone(), "test".into(), public)
+                .await
+                .unwrap();
+        tokio::spawn(opsflux_api::http::serve_on(listener, state, std::future::pending()));
+        address
+    }
+}
+
+async fn bearer(address: std::net::SocketAddr, email: &str) -> String {
+    let body = format!(r#"{{"email":"{email}","password":"{PASSWORD}"}}"#);
+    let answer =
+        opsflux_tests::send(address, "POST", "/api/auth/login", &[("Content-Type", "application/json")], &body).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    format!("Bearer {}", answer.json()["access_token"].as_str().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_refuses_bad_schedules_with_a_problem_naming_the_member_and_keeps_owners_apart() {
+    let platform = platform(&[
+        ("manager.a@test.example", "manager", &["ALPHA"]),
+        ("manager.b@test.example", "manager", &["BRAVO"]),
+        ("analyst@test.example", "analyst", &[]),
+        ("viewer.alpha@test.example", "viewer", &["ALPHA"]),
+    ])
+    .await;
+    let address = platform.serve().await;
+    let manager_a = bearer(address, "manager.a@test.example").await;
+    let post = |token: String, path: &'static str, body: String| async move {
+        opsflux_tests::send(
+            address,
+            "POST",
+            path,
+            &[("Authorization", &token), ("Content-Type", "application/json")],
+            &body,
+        )
+        .await
+    };
+    let good =
+        serde_json::json!({"template": "weekly-site-report", "cron": "0 7 * * 1", "to": ["viewer.alpha@test.example"]});
+    let cases = [
+        (serde_json::json!({"cron": "0 7 * *"}), "/cron"),
+        (serde_json::json!({"timezone": "Mars/Olympus"}), "/timezone"),
+        (serde_json::json!({"template": "monthly"}), "/template"),
+        (serde_json::json!({"to": ["ghost@test.example"]}), "/to/0"),
+        (serde_json::json!({"formats": ["odt"]}), "/formats/0"),
+        (serde_json::json!({"parameters": {"colour": "blue"}}), "/parameters/colour"),
+        (serde_json::json!({"cron": 7}), "/cron"),
+        (serde_json::json!({"recipients": ["a@b.example"]}), "/recipients"),
+    ];
+    for (change, pointer) in cases {
+        let mut body = good.clone();
+        for (key, value) in change.as_object().unwrap() {
+            body[key] = value.clone();
+        }
+        let answer = post(manager_a.clone(), "/api/schedules", body.to_string()).await;
+        assert_eq!(answer.status, 400, "{pointer}: {}", answer.body);
+        assert!(answer.head.contains("content-type: application/problem+json"), "{}", answer.head);
+        assert_eq!(answer.json()["pointer"], pointer, "{}", answer.body);
+    }
+    let answer = post(manager_a.clone(), "/api/schedules", good.to_string()).await;
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    let id = answer.json()["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/schedules/{id}");
+    let get = |token: String, path: String| async move {
+        opsflux_tests::send(address, "GET", &path, &[("Authorization", &token)], "").await
+    };
+    assert_eq!(get(manager_a.clone(), path.clone()).await.status, 200);
+    // Another manager neither sees nor runs it; an analyst (every schedule) does.
+    let manager_b = bearer(address, "manager.b@test.example").await;
+    assert_eq!(get(manager_b.clone(), path.clone()).await.status, 404);
+    assert_eq!(get(manager_b.clone(), "/api/schedules".into()).await.json(), serde_json::json!([]));
+    let run = opsflux_tests::send(address, "POST", &format!("{path}/run"), &[("Authorization", &manager_b)], "").await;
+    assert_eq!(run.status, 404);
+    let analyst = bearer(address, "analyst@test.example").await;
+    assert_eq!(get(analyst.clone(), path.clone()).await.status, 200);
+    let run = opsflux_tests::send(address, "POST", &format!("{path}/run"), &[("Authorization", &analyst)], "").await;
+    assert_eq!(run.status, 202, "{}", run.body);
+    let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM platform.jobs WHERE status = 'queued'")
+        .fetch_one(&platform.pool)
+        .await
+        .unwrap();
+    assert_eq!(queued, 1);
+    // A viewer may not manage schedules at all.
+    let viewer = bearer(address, "viewer.alpha@test.example").await;
+    assert_eq!(get(viewer, "/api/schedules".into()).await.status, 403);
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM platform.audit_log WHERE action IN ('schedule.add', 'schedule.run_now')",
+    )
+    .fetch_one(&platform.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 2);
+}
+
+/// The value of `name="csrf"` in a page.
+fn csrf_in(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
+    page[at..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_create_pause_and_run_a_schedule_with_a_browser_session() {
+    let platform = platform(&[
+        ("manager.a@test.example", "manager", &["ALPHA"]),
+        ("viewer.alpha@test.example", "viewer", &["ALPHA"]),
+    ])
+    .await;
+    let address = platform.serve().await;
+    let origin = format!("http://{address}");
+    // Sign in with the form, as a browser does.
+    let login = opsflux_tests::send(address, "GET", "/login", &[], "").await;
+    let cookie = |answer: &opsflux_tests::Answer, name: &str| -> String {
+        answer
+            .raw_head
+            .lines()
+            .filter_map(|line| line.split_once(": ").filter(|(header, _)| header.eq_ignore_ascii_case("set-cookie")))
+            .map(|(_, value)| value.split(';').next().unwrap().to_owned())
+            .find(|value| value.starts_with(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name} cookie in {}", answer.raw_head))
+    };
+    let login_cookie = cookie(&login, "opsflux_login_csrf");
+    let form = format!(
+        "email=manager.a%40test.example&password={}&csrf={}&next=%2Fschedules",
+        PASSWORD.replace(' ', "+"),
+        csrf_in(&login.body)
+    );
+    let signed_in = opsflux_tests::send(
+        address,
+        "POST",
+        "/login",
+        &[("Cookie", &login_cookie), ("Origin", &origin), ("Content-Type", "application/x-www-form-urlencoded")],
+        &form,
+    )
+    .await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    let session = cookie(&signed_in, "opsflux_session");
+    let page = opsflux_tests::send(address, "GET", "/schedules", &[("Cookie", &session)], "").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Aucun envoi programmé"), "{}", page.body);
+    let csrf = csrf_in(&page.body);
+    let submit = |path: String, body: String| {
+        let session = session.clone();
+        let origin = origin.clone();
+        async move {
+            opsflux_tests::send(
+                address,
+                "POST",
+                &path,
+                &[("Cookie", &session), ("Origin", &origin), ("Content-Type", "application/x-www-form-urlencoded")],
+                &body,
+            )
+            .await
+        }
+    };
+    // A bad cron comes back as the form with the problem, nothing stored.
+    let refused = submit(
+        "/schedules".into(),
+        format!(
+            "csrf={csrf}&name=Hebdo&template=weekly-site-report&cron=7+*&to=viewer.alpha%40test.example&formats=pdf"
+        ),
+    )
+    .await;
+    assert_eq!(refused.status, 400);
+    assert!(
+        refused.body.contains("is not a cron expression") && refused.body.contains("value=\"Hebdo\""),
+        "{}",
+        refused.body
+    );
+    let created = submit("/schedules".into(), format!("csrf={csrf}&name=Hebdo&template=weekly-site-report&cron=0+7+*+*+1&to=viewer.alpha%40test.example&formats=pdf&formats=xlsx")).await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let location = created.head.lines().find_map(|line| line.strip_prefix("location: ")).unwrap().trim().to_owned();
+    let detail = opsflux_tests::send(address, "GET", &location, &[("Cookie", &session)], "").await;
+    assert!(detail.body.contains("Hebdo") && detail.body.contains("Actif"), "{}", detail.body);
+    // Without the page's CSRF token, nothing happens.
+    let forged = submit(format!("{location}/pause"), "csrf=forged".into()).await;
+    assert_eq!(forged.status, 403);
+    let paused = submit(format!("{location}/pause"), format!("csrf={csrf}")).await;
+    assert_eq!(paused.status, 303);
+    let run = submit(format!("{location}/run"), format!("csrf={csrf}")).await;
+    assert_eq!(run.status, 303);
+    let detail = opsflux_tests::send(address, "GET", &location, &[("Cookie", &session)], "").await;
+    assert!(detail.body.contains("En pause") && detail.body.contains("queued"), "{}", detail.body);
+    let schedule = schedules::list(&platform.pool, None).await.unwrap().remove(0);
+    assert_eq!((schedule.enabled, schedule.formats), (false, vec!["pdf".to_owned(), "xlsx".to_owned()]));
+}
