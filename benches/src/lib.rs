@@ -85,3 +85,22 @@ pub fn child_cli(runtime: &tokio::runtime::Runtime) -> Option<anyhow::Result<()>
     let arguments = std::iter::once("opsflux").chain(arguments.split('\u{1f}'));
     Some(runtime.block_on(opsflux_api::cli::run(opsflux_api::cli::Cli::parse_from(arguments))))
 }
+
+/// Waits for `child`, sampling its peak resident memory (VmHWM) from /proc; returns
+/// the time since `started` and the peak in KiB. A failed child is an error.
+pub fn wait_measured(mut child: std::process::Child, started: Instant) -> anyhow::Result<(Duration, u64)> {
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            anyhow::ensure!(status.success(), "the measured process failed ({status})");
+            return Ok((started.elapsed(), peak));
+        }
+        if let Ok(text) = std::fs::read_to_string(&status_path)
+            && let Some(line) = text.lines().find(|line| line.starts_with("VmHWM:"))
+        {
+            peak = peak.max(line.split_whitespace().nth(1).and_then(|value| value.parse().ok()).unwrap_or(0));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -291,10 +291,14 @@ impl Scheduler {
             Ok(done) => {
                 tracing::info!(%job, sent = done.sent, refused = done.refused, renders = done.renders, "report job done");
                 sqlx::query(
-                    "UPDATE platform.jobs SET status = 'succeeded', finished_at = now(), error = NULL, updated_at = now()
+                    "UPDATE platform.jobs SET status = 'succeeded', finished_at = now(), error = NULL, updated_at = now(),
+                            payload = payload || jsonb_build_object('sent', $2::int, 'refused', $3::int, 'renders', $4::int)
                      WHERE id = $1",
                 )
                 .bind(job)
+                .bind(done.sent as i32)
+                .bind(done.refused as i32)
+                .bind(done.renders as i32)
                 .execute(&self.pool)
                 .await
             }
