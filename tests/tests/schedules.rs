@@ -491,8 +491,16 @@ async fn bad_schedules_are_refused_naming_the_member() {
         (ScheduleSpec { cron: "0 7 * *".into(), ..good.clone() }, "cron", "is not a cron expression"),
         (ScheduleSpec { timezone: Some("Europe/Pariss".into()), ..good.clone() }, "timezone", "unknown time zone"),
         (ScheduleSpec { template: Some("monthly".into()), ..good.clone() }, "template", "unknown template"),
-        (ScheduleSpec { to: vec!["ghost@test.example".into()], ..good.clone() }, "to/0", "no active user"),
-        (ScheduleSpec { to: vec!["nobody@test.example".into()], ..good.clone() }, "to/0", "may not read reports"),
+        (
+            ScheduleSpec { to: vec!["ghost@test.example".into()], ..good.clone() },
+            "to/0",
+            "is not an active user who may read reports",
+        ),
+        (
+            ScheduleSpec { to: vec!["nobody@test.example".into()], ..good.clone() },
+            "to/0",
+            "is not an active user who may read reports",
+        ),
         (ScheduleSpec { formats: vec!["pdf".into(), "odt".into()], ..good.clone() }, "formats/1", "unknown format"),
         (
             ScheduleSpec { parameters: BTreeMap::from([("site".into(), "ZULU".into())]), ..good.clone() },
@@ -753,4 +761,41 @@ async fn the_pages_create_pause_and_run_a_schedule_with_a_browser_session() {
     assert!(detail.body.contains("En pause") && detail.body.contains("queued"), "{}", detail.body);
     let schedule = schedules::list(&platform.pool, None).await.unwrap().remove(0);
     assert_eq!((schedule.enabled, schedule.formats), (false, vec!["pdf".to_owned(), "xlsx".to_owned()]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_document_reads_only_what_both_its_author_and_each_recipient_may_read() {
+    let platform =
+        platform(&[("manager.a@test.example", "manager", &["ALPHA"]), ("analyst@test.example", "analyst", &[])]).await;
+    let smtp = Smtp::start();
+    let author = users::id_of(&platform.pool, "manager.a@test.example").await.unwrap();
+    let document = serde_json::json!({
+        "settings": {"title": "Sites"},
+        "blocks": [{"id": "q", "type": "data_table", "data": {"query": "SELECT code FROM core.sites ORDER BY code"}}]
+    });
+    let spec = ScheduleSpec {
+        name: Some("Sites".into()),
+        document: Some(document),
+        cron: "0 7 * * 1".into(),
+        to: vec!["analyst@test.example".into()],
+        ..Default::default()
+    };
+    let schedule = schedules::add(&platform.pool, &spec, Some(author)).await.unwrap();
+    let scheduler = platform.scheduler(&smtp.url(), quick());
+    let job = scheduler.fire_now(schedule).await.unwrap();
+    assert_eq!(scheduler.run_to_end(job).await.unwrap(), "succeeded");
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 1);
+    // The analyst sees every site, the manager who wrote the query only ALPHA.
+    let pdf = pdf_text(&messages[0].files[0].2);
+    assert!(pdf.contains("ALPHA") && !pdf.contains("BRAVO") && !pdf.contains("CHARLIE"), "{pdf}");
+    // An author who may no longer write documents stops the firing.
+    sqlx::query("UPDATE platform.role_grants SET deleted_at = now() WHERE user_id = $1")
+        .bind(author)
+        .execute(&platform.pool)
+        .await
+        .unwrap();
+    let job = scheduler.fire_now(schedule).await.unwrap();
+    assert_eq!(scheduler.run_to_end(job).await.unwrap(), "failed");
+    assert_eq!(smtp.messages().len(), 1);
 }

@@ -153,8 +153,17 @@ impl IntoResponse for ApiError {
 pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let pointer = if path == "." { String::new() } else { format!("/{}", path.replace('.', "/")) };
+        let pointer: String = error
+            .path()
+            .iter()
+            .map(|segment| match segment {
+                serde_path_to_error::Segment::Seq { index } => format!("/{index}"),
+                serde_path_to_error::Segment::Map { key } | serde_path_to_error::Segment::Enum { variant: key } => {
+                    format!("/{}", key.replace('~', "~0").replace('/', "~1"))
+                }
+                serde_path_to_error::Segment::Unknown => String::new(),
+            })
+            .collect();
         ApiError::bad_body(format!("invalid body: {}", error.inner()), Some(pointer))
     })
 }
@@ -169,6 +178,7 @@ impl ApiError {
                 Self::bad_body(format!("{field}: {message}"), error.pointer())
             }
             JobError::NotFound(detail) => Self::not_found(detail),
+            JobError::Busy(detail) => Self::new(StatusCode::CONFLICT, "Conflict", detail),
             other => Self::internal("the schedule or alert could not be stored or read", &other),
         }
     }

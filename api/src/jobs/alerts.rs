@@ -143,7 +143,8 @@ pub async fn add(pool: &PgPool, engine: &Engine, spec: &RuleSpec, owner: Option<
     }
     let from_days = spec.from_days.unwrap_or(0);
     let to_days = spec.to_days.unwrap_or(6);
-    if from_days > to_days || to_days - from_days > 366 || from_days.abs() > 3660 || to_days.abs() > 3660 {
+    let (from, to) = (i64::from(from_days), i64::from(to_days));
+    if from > to || to - from > 366 || from.abs() > 3660 || to.abs() > 3660 {
         return Err(JobError::invalid("to_days", "the window must run forward and span at most 366 days"));
     }
     let timezone = spec.timezone.clone().unwrap_or_else(|| "Europe/Paris".to_owned());
@@ -299,11 +300,20 @@ pub async fn evaluate(
 ) -> Result<Evaluation, JobError> {
     let mut transaction = pool.begin().await?;
     // One evaluation of a rule at a time, across schedulers.
-    let locked: Option<Uuid> =
-        sqlx::query_scalar("SELECT id FROM platform.alert_rules WHERE id = $1 AND deleted_at IS NULL FOR UPDATE")
-            .bind(rule_id)
-            .fetch_optional(&mut *transaction)
-            .await?;
+    // Another evaluation of this rule under way: this one gives way at once rather
+    // than hold a connection while it waits.
+    let locked: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM platform.alert_rules WHERE id = $1 AND deleted_at IS NULL FOR UPDATE NOWAIT",
+    )
+    .bind(rule_id)
+    .fetch_optional(&mut *transaction)
+    .await
+    .map_err(|error| match &error {
+        sqlx::Error::Database(database) if database.code().as_deref() == Some("55P03") => {
+            JobError::Busy("this rule is being evaluated already: try again in a moment".into())
+        }
+        _ => JobError::Database(error),
+    })?;
     if locked.is_none() {
         return Err(JobError::NotFound(format!("no alert rule {rule_id}")));
     }

@@ -19,6 +19,9 @@ pub enum JobError {
     Invalid { field: String, message: String },
     #[error("{0}")]
     NotFound(String),
+    /// The request conflicts with work under way (a firing already queued).
+    #[error("{0}")]
+    Busy(String),
     #[error("the platform database failed: {0}")]
     Database(#[from] sqlx::Error),
     #[error("{0}")]

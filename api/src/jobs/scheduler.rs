@@ -33,6 +33,9 @@ use super::schedules::{self, Schedule};
 use crate::auth::users;
 use crate::documents::RenderLimits;
 
+/// Jobs one scheduler runs per tick before it looks for due firings again.
+pub const JOBS_PER_TICK: usize = 10;
+
 /// How the scheduler runs.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -108,10 +111,23 @@ impl Scheduler {
     }
 
     /// Ticks until `stop` turns true; errors are logged and the next tick tries again.
-    pub async fn run(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
+    pub async fn run(&self, stop: tokio::sync::watch::Receiver<bool>) {
         tracing::info!(smtp = %self.mailer.described(), every = ?self.settings.tick, "scheduler started");
+        // Alerts tick on their own, so a long report job never delays them.
+        let reports = self.every_tick(stop.clone(), |stop| Box::pin(self.tick(stop)));
+        let alerts = self.every_tick(stop, |_| Box::pin(self.alert_tick()));
+        tokio::join!(reports, alerts);
+        tracing::info!("scheduler stopped");
+    }
+
+    async fn every_tick<'a, F>(&'a self, mut stop: tokio::sync::watch::Receiver<bool>, mut work: F)
+    where
+        F: FnMut(
+            tokio::sync::watch::Receiver<bool>,
+        ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), JobError>> + Send + 'a>>,
+    {
         loop {
-            if let Err(error) = self.tick(&mut stop).await {
+            if let Err(error) = work(stop.clone()).await {
                 tracing::error!("scheduler: {error}");
             }
             tokio::select! {
@@ -119,20 +135,26 @@ impl Scheduler {
                 _ = stop.wait_for(|stop| *stop) => break,
             }
         }
-        tracing::info!("scheduler stopped");
     }
 
-    /// Plans due firings, runs every runnable job, evaluates due alert rules (and all
-    /// of them when the warehouse moved).
-    pub async fn tick(&self, stop: &mut tokio::sync::watch::Receiver<bool>) -> Result<(), JobError> {
+    /// Plans due firings and runs the runnable jobs (at most [`JOBS_PER_TICK`]).
+    pub async fn tick(&self, stop: tokio::sync::watch::Receiver<bool>) -> Result<(), JobError> {
         if let Err(error) = self.engine.refresh().await {
             tracing::warn!("the warehouse could not be pinned again: {error}");
         }
         self.plan(Utc::now()).await?;
-        while !*stop.borrow() {
+        for _ in 0..JOBS_PER_TICK {
+            if *stop.borrow() {
+                break;
+            }
             let Some(claimed) = self.claim_next().await? else { break };
             self.execute(&claimed).await;
         }
+        Ok(())
+    }
+
+    /// Evaluates due alert rules, and all of them when the warehouse moved.
+    pub async fn alert_tick(&self) -> Result<(), JobError> {
         let last = *self.generation.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let seen = super::alerts::evaluate_due(&self.pool, &self.engine, &self.mailer, Utc::now(), last).await?;
         *self.generation.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(seen);
@@ -303,7 +325,13 @@ impl Scheduler {
                 .await
             }
             Err(error) if attempt < self.settings.attempts => {
-                let wait = self.settings.backoff * 2u32.saturating_pow((attempt - 1).max(0) as u32);
+                let doublings = (attempt - 1).clamp(0, 10) as u32;
+                let wait = self
+                    .settings
+                    .backoff
+                    .checked_mul(1 << doublings)
+                    .unwrap_or(Duration::MAX)
+                    .min(Duration::from_secs(86_400));
                 tracing::warn!(%job, attempt, "report job failed, retried in {} s: {error}", wait.as_secs());
                 sqlx::query(
                     "UPDATE platform.jobs SET status = 'queued', error = $2, run_after = now() + $3, updated_at = now()
@@ -352,6 +380,7 @@ impl Scheduler {
             }
         };
         let engine = self.engine.pinned_at(pin.clone());
+        let author = self.author_scope(&schedule).await?;
         self.create_deliveries(job, &schedule).await?;
         let pending: Vec<(Uuid, Uuid, String, String, String, String)> = sqlx::query_as(
             "SELECT d.id, d.user_id, d.email, d.status, d.message_id, COALESCE(u.display_name, d.email)
@@ -363,6 +392,9 @@ impl Scheduler {
         .await?;
         let mut outcome = Outcome::default();
         let mut shared: BTreeMap<RenderKey, Result<Rendered, String>> = BTreeMap::new();
+        // A render that failed (or timed out) is not tried again for the other
+        // recipients of this attempt who share its key.
+        let mut failed_renders: BTreeMap<RenderKey, String> = BTreeMap::new();
         let mut errors = Vec::new();
         for (delivery, user, email, status, message_id, display_name) in pending {
             let principal = users::principal(&self.pool, user).await.map_err(JobError::from_auth)?;
@@ -370,7 +402,14 @@ impl Scheduler {
                 .bind(user)
                 .fetch_one(&self.pool)
                 .await?;
-            let scope = principal.as_ref().and_then(|principal| principal.scope_for("redacteur.render"));
+            // A stored document's queries are its author's: each recipient reads what
+            // both they and the author may read.
+            let scope = principal.as_ref().and_then(|principal| principal.scope_for("redacteur.render")).map(|scope| {
+                match &author {
+                    Some(author) => scope.intersect(author),
+                    None => scope,
+                }
+            });
             if principal.is_none() {
                 // Disabled since the firing was planned: no message at all.
                 self.mark(delivery, "refused", Some("the account is disabled: nothing was sent"), None).await?;
@@ -385,6 +424,13 @@ impl Scheduler {
                 continue;
             };
             let visible = pin.sites_in(&scope);
+            if matches!(scope, Scope::Sites(_)) && visible.is_empty() {
+                let reason = "aucun site de votre périmètre n'a de données dans l'entrepôt";
+                let note = report::note(&schedule, &email, &display_name, &locale, reason, message_id);
+                let sent = self.send(delivery, &status, &note, "refused", Some(reason), "").await;
+                tally(sent, &email, &mut outcome.refused, &mut outcome.failed, &mut errors)?;
+                continue;
+            }
             let parameters = report::parameters_for(&schedule, &document, &visible, &scope, &locale);
             let key = RenderKey {
                 sites: match &scope {
@@ -393,6 +439,12 @@ impl Scheduler {
                 },
                 parameters: parameters.clone(),
             };
+            if let Some(message) = failed_renders.get(&key) {
+                self.mark(delivery, "failed", None, Some(message)).await?;
+                errors.push(format!("{email}: {message}"));
+                outcome.failed += 1;
+                continue;
+            }
             let cached = if self.settings.share_renders { shared.get(&key).cloned() } else { None };
             let rendered = match cached {
                 Some(rendered) => rendered,
@@ -420,9 +472,10 @@ impl Scheduler {
                             Err(error.to_string())
                         }
                         Err(error) => {
-                            let message = format!("{email}: the report could not be rendered: {error}");
+                            let message = format!("the report could not be rendered: {error}");
+                            failed_renders.insert(key.clone(), message.clone());
                             self.mark(delivery, "failed", None, Some(&message)).await?;
-                            errors.push(message);
+                            errors.push(format!("{email}: {message}"));
                             outcome.failed += 1;
                             continue;
                         }
@@ -456,6 +509,21 @@ impl Scheduler {
             .execute(&self.pool)
             .await?;
         if errors.is_empty() { Ok(outcome) } else { Err(JobError::Delivery(errors.join("; "))) }
+    }
+
+    /// For a stored document, the scope its owner may write queries over (none for a
+    /// template, or a document scheduled on the command line). An owner who may no
+    /// longer write documents or manage schedules stops the firing.
+    async fn author_scope(&self, schedule: &Schedule) -> Result<Option<Scope>, JobError> {
+        let (true, Some(owner)) = (schedule.document.is_some(), schedule.owner_id) else { return Ok(None) };
+        let principal = users::principal(&self.pool, owner).await.map_err(JobError::from_auth)?;
+        let allowed = principal.filter(|principal| principal.scope_for("schedules.manage").is_some());
+        match allowed.and_then(|principal| principal.scope_for("redacteur.write")) {
+            Some(scope) => Ok(Some(scope)),
+            None => Err(JobError::Delivery(
+                "the schedule's owner may no longer write documents or manage schedules: nothing was sent".into(),
+            )),
+        }
     }
 
     /// One delivery row per recipient (users named by email, and users of the roles),
@@ -518,14 +586,20 @@ impl Scheduler {
         let interrupted = previous == "sending";
         let resend_note = interrupted
             .then_some("sent again after an interruption: an earlier sending may also have arrived (same Message-ID)");
-        sqlx::query(
+        // Only from the state this attempt read: a delivery another scheduler took
+        // meanwhile (its lock connection lost, say) is left to it.
+        let claimed = sqlx::query(
             "UPDATE platform.deliveries SET status = 'sending', attempts = attempts + 1, sites = $2, error = NULL,
-                    updated_at = now() WHERE id = $1",
+                    updated_at = now() WHERE id = $1 AND status = $3",
         )
         .bind(delivery)
         .bind(sites)
+        .bind(previous)
         .execute(&self.pool)
         .await?;
+        if claimed.rows_affected() == 0 {
+            return Err(JobError::Delivery("another scheduler took this delivery".into()));
+        }
         match self.mailer.send(message).await {
             Ok(()) => {
                 let note = match (note, resend_note) {
@@ -585,7 +659,7 @@ impl Scheduler {
     fn link(&self, schedule: &Schedule, parameters: &BTreeMap<String, String>) -> String {
         let base = self.settings.public_url.trim_end_matches('/');
         if schedule.document.is_some() {
-            return format!("{base}/schedules/{}", schedule.id);
+            return format!("{base}/documents");
         }
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         query.append_pair("template", &schedule.template);
@@ -600,6 +674,15 @@ impl Scheduler {
 /// Queues a firing of `schedule` now, for whichever scheduler ticks next.
 pub async fn queue_now(pool: &PgPool, schedule: Uuid) -> Result<Uuid, JobError> {
     schedules::get(pool, schedule).await?;
+    let pending: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM platform.jobs WHERE schedule_id = $1 AND status IN ('queued', 'running'))",
+    )
+    .bind(schedule)
+    .fetch_one(pool)
+    .await?;
+    if pending {
+        return Err(JobError::Busy("a firing of this schedule is already queued or running".into()));
+    }
     Ok(sqlx::query_scalar(
         "INSERT INTO platform.jobs (kind, status, schedule_id, fire_at, payload, queued_at)
          VALUES ('report', 'queued', $1, clock_timestamp(), '{\"run_now\": true}', now()) RETURNING id",
@@ -624,6 +707,8 @@ fn tally(
             errors.push(format!("{email}: {error}"));
             *failed += 1;
         }
+        // Another scheduler holds this delivery: it is theirs to count.
+        Err(JobError::Delivery(_)) => {}
         Err(other) => return Err(other),
     }
     Ok(())

@@ -120,7 +120,11 @@ struct Checked {
 }
 
 /// Checks every member, naming the first one at fault (as a JSON pointer's member).
-async fn check(pool: &PgPool, spec: &ScheduleSpec) -> Result<Checked, JobError> {
+async fn check(pool: &PgPool, spec: &ScheduleSpec, owner: Option<Uuid>) -> Result<Checked, JobError> {
+    refuse_nul(spec)?;
+    if spec.to.len() + spec.to_roles.len() > MAX_NAMED {
+        return Err(JobError::invalid("to", format!("name at most {MAX_NAMED} recipients and roles")));
+    }
     let cadence = Cadence::new(&spec.cron, spec.timezone.as_deref().unwrap_or("Europe/Paris"))
         .map_err(|error| JobError::invalid(error.field(), error.to_string()))?;
     let (template, document, parsed) = match (&spec.template, &spec.document) {
@@ -143,7 +147,7 @@ async fn check(pool: &PgPool, spec: &ScheduleSpec) -> Result<Checked, JobError> 
             ("document".to_owned(), Some(document.clone()), parsed)
         }
     };
-    check_parameters(pool, &parsed, &spec.parameters).await?;
+    check_parameters(pool, &parsed, &spec.parameters, owner).await?;
     let mut formats = Vec::new();
     for (index, format) in spec.formats.iter().enumerate() {
         let format = format.trim().to_lowercase();
@@ -165,8 +169,12 @@ async fn check(pool: &PgPool, spec: &ScheduleSpec) -> Result<Checked, JobError> 
     if to.is_empty() && to_roles.is_empty() {
         return Err(JobError::invalid("to", "name at least one recipient (a user's email) or role"));
     }
-    let title = parsed.settings.get("title").and_then(|title| title.as_str()).unwrap_or("Rapport").to_owned();
-    let name = text_member("name", spec.name.as_deref(), 200)?.unwrap_or(title);
+    // The default name comes from the document: made one line and short like a given one.
+    let title: String = parsed.settings.get("title").and_then(|title| title.as_str()).unwrap_or("Rapport").to_owned();
+    let title: String =
+        title.chars().map(|character| if character.is_control() { ' ' } else { character }).take(200).collect();
+    let name = text_member("name", spec.name.as_deref(), 200)?
+        .unwrap_or_else(|| if title.trim().is_empty() { "Rapport".to_owned() } else { title.trim().to_owned() });
     let subject = text_member("subject", spec.subject.as_deref(), 250)?.unwrap_or_default();
     let body = spec.body.as_deref().map(str::trim).unwrap_or_default().to_owned();
     if body.len() > 10_000 {
@@ -199,17 +207,55 @@ fn text_member(field: &str, value: Option<&str>, longest: usize) -> Result<Optio
     Ok(Some(value.to_owned()))
 }
 
-/// Binds the document's parameters against every site, as a firing would.
+/// Most recipients and roles one schedule may name.
+pub const MAX_NAMED: usize = 500;
+
+/// PostgreSQL text cannot hold NUL: refused here, naming the member, rather than by
+/// the database.
+fn refuse_nul(spec: &ScheduleSpec) -> Result<(), JobError> {
+    let texts = [("name", spec.name.as_deref()), ("subject", spec.subject.as_deref()), ("body", spec.body.as_deref())];
+    for (field, text) in texts {
+        if text.is_some_and(|text| text.contains('\0')) {
+            return Err(JobError::invalid(field, "must not contain NUL characters"));
+        }
+    }
+    for (name, value) in &spec.parameters {
+        if name.contains('\0') || value.contains('\0') {
+            return Err(JobError::invalid("parameters", "must not contain NUL characters"));
+        }
+    }
+    if spec.document.as_ref().is_some_and(|document| document.to_string().contains("\\u0000")) {
+        return Err(JobError::invalid("document", "must not contain NUL characters"));
+    }
+    Ok(())
+}
+
+/// Binds the document's parameters as a firing would, against the sites the owner
+/// may read (every site for a schedule made on the command line): a site outside
+/// them is unknown, and no other site is named in the refusal.
 async fn check_parameters(
     pool: &PgPool,
     document: &opsflux_render::Document,
     parameters: &BTreeMap<String, String>,
+    owner: Option<Uuid>,
 ) -> Result<(), JobError> {
     let sites: Vec<(String, String)> =
         sqlx::query_as("SELECT code, name FROM core.sites WHERE deleted_at IS NULL ORDER BY code")
             .fetch_all(pool)
             .await?;
-    let sites = sites.into_iter().map(|(code, name)| opsflux_render::SiteInfo { code, name }).collect();
+    let scope = match owner {
+        None => Some(opsflux_query::Scope::All),
+        Some(owner) => users::principal(pool, owner)
+            .await
+            .map_err(JobError::from_auth)?
+            .and_then(|principal| principal.scope_for("redacteur.render")),
+    };
+    let scope = scope.unwrap_or_else(|| opsflux_query::Scope::sites(Vec::<String>::new()));
+    let sites = sites
+        .into_iter()
+        .filter(|(code, _)| scope.allows(code))
+        .map(|(code, name)| opsflux_render::SiteInfo { code, name })
+        .collect();
     opsflux_render::Binding::new(
         document.clone(),
         parameters,
@@ -220,7 +266,9 @@ async fn check_parameters(
     .map(|_| ())
     .map_err(|error| match &error {
         opsflux_render::DocumentError::Parameter { name, message } => {
-            JobError::invalid(&format!("parameters/{name}"), message.clone())
+            // The list of known sites is left out: it is not the caller's to learn.
+            let message = message.split(" (known:").next().unwrap_or(message).to_owned();
+            JobError::invalid(&format!("parameters/{}", escape_pointer(name)), message)
         }
         other => JobError::invalid("parameters", other.to_string()),
     })
@@ -238,15 +286,13 @@ async fn check_recipients(pool: &PgPool, emails: &[String]) -> Result<Vec<String
         .bind(&email)
         .fetch_optional(pool)
         .await?;
-        let Some(id) = id else {
-            return Err(JobError::invalid(&field, format!("no active user has the email {email}")));
-        };
+        // One answer whether the account is missing or may not read reports: the
+        // refusal tells nothing about who has an account.
+        let refused = || JobError::invalid(&field, format!("{email} is not an active user who may read reports"));
+        let Some(id) = id else { return Err(refused()) };
         let principal = users::principal(pool, id).await.map_err(JobError::from_auth)?;
         if principal.and_then(|principal| principal.scope_for("redacteur.render")).is_none() {
-            return Err(JobError::invalid(
-                &field,
-                format!("{email} may not read reports: none of their roles grants redacteur.render"),
-            ));
+            return Err(refused());
         }
         if !checked.contains(&email) {
             checked.push(email);
@@ -274,9 +320,14 @@ async fn check_roles(pool: &PgPool, roles: &[String]) -> Result<Vec<String>, Job
     Ok(checked)
 }
 
+/// A parameter name as a JSON pointer token (RFC 6901).
+pub(crate) fn escape_pointer(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
 /// Stores a new schedule; its first firing is the cron's next time from now.
 pub async fn add(pool: &PgPool, spec: &ScheduleSpec, owner: Option<Uuid>) -> Result<Uuid, JobError> {
-    let checked = check(pool, spec).await?;
+    let checked = check(pool, spec, owner).await?;
     let next = checked.cadence.next_after(Utc::now());
     let id = sqlx::query_scalar(
         "INSERT INTO platform.schedules (name, template_code, document, parameters, cron, timezone, formats, recipients,
@@ -302,14 +353,28 @@ pub async fn add(pool: &PgPool, spec: &ScheduleSpec, owner: Option<Uuid>) -> Res
     Ok(id)
 }
 
-/// Replaces a schedule's definition; the next firing is computed again from now.
+/// Replaces a schedule's definition. The next firing is computed again from now,
+/// unless a firing is due and the cron and time zone are unchanged (it still runs).
+/// Whoever replaces a stored document becomes the schedule's owner: the document's
+/// queries then read with their permissions.
 pub async fn update(pool: &PgPool, id: Uuid, spec: &ScheduleSpec, by: Option<Uuid>) -> Result<(), JobError> {
-    let checked = check(pool, spec).await?;
-    let next = checked.cadence.next_after(Utc::now());
+    let current = get(pool, id).await?;
+    let checked = check(pool, spec, current.owner_id.or(by)).await?;
+    let unchanged =
+        current.cron == checked.cadence.expression() && current.timezone == checked.cadence.timezone().name();
+    let next = match current.next_run_at {
+        Some(due) if unchanged && current.enabled && due <= Utc::now() => Some(due),
+        _ => checked.cadence.next_after(Utc::now()),
+    };
+    let owner = if checked.document.is_some() && checked.document != current.document {
+        by.or(current.owner_id)
+    } else {
+        current.owner_id
+    };
     let updated = sqlx::query(
         "UPDATE platform.schedules SET name = $2, template_code = $3, document = $4, parameters = $5, cron = $6,
                 timezone = $7, formats = $8, recipients = $9, recipient_roles = $10, subject = $11, body = $12,
-                is_enabled = $13, next_run_at = $14, updated_at = now(), updated_by = $15
+                is_enabled = $13, next_run_at = $14, updated_at = now(), updated_by = $15, owner_id = $16
          WHERE id = $1 AND deleted_at IS NULL",
     )
     .bind(id)
@@ -327,6 +392,7 @@ pub async fn update(pool: &PgPool, id: Uuid, spec: &ScheduleSpec, by: Option<Uui
     .bind(checked.enabled)
     .bind(next)
     .bind(by)
+    .bind(owner)
     .execute(pool)
     .await?;
     if updated.rows_affected() == 0 {
