@@ -235,6 +235,7 @@ pub(crate) fn generate(options: &Options) -> Generated {
             "timezone",
             "formats",
             "recipients",
+            "recipient_roles",
             "is_enabled",
             "last_run_at",
             "next_run_at",
@@ -256,12 +257,12 @@ pub(crate) fn generate(options: &Options) -> Generated {
         ],
     );
     let schedule_specs = [
-        ("Rapport hebdomadaire de site", "weekly-site-report", "0 7 * * 1", "pdf", 7u64),
-        ("Bilan énergie mensuel", "powertrace-monthly", "0 6 1 * *", "xlsx", 30),
-        ("Avancement projets", "project-progress", "0 8 * * 5", "pdf", 7),
+        ("Rapport hebdomadaire", "weekly-site-report", "0 7 * * 1", "pdf", 7u64, "manager"),
+        ("Bilan énergie mensuel", "powertrace-monthly", "0 6 1 * *", "xlsx", 30, "engineer"),
+        ("Avancement projets", "project-progress", "0 8 * * 5", "pdf", 7, "manager"),
     ];
     let first_run = start.and_time(NaiveTime::from_hms_opt(6, 0, 0).unwrap_or(NaiveTime::MIN)).and_utc();
-    for (name, template, cron, format, every_days) in schedule_specs {
+    for (name, template, cron, format, every_days, role) in schedule_specs {
         let schedule_id = catalog::uuid(&mut rng);
         let runs: Vec<DateTime<Utc>> = (0..)
             .map(|run| first_run + Days::new(run * every_days))
@@ -273,11 +274,13 @@ pub(crate) fn generate(options: &Options) -> Generated {
             row.uuid(schedule_id)
                 .text(name)
                 .text(template)
-                .text(r#"{"site": "all"}"#)
+                .text("{}")
                 .text(cron)
                 .text("Europe/Paris")
                 .text(&format!("{{{format}}}"))
-                .text("{direction.operations@opsflux.example}")
+                // Every user of the shipped role, each with their own sites.
+                .text("{}")
+                .text(&format!("{{{role}}}"))
                 .boolean(true)
                 .opt_timestamp(last_run)
                 .timestamp(next_run);

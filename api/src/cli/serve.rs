@@ -153,6 +153,9 @@ pub struct DemoArgs {
     /// serving (for scripted checks).
     #[arg(long)]
     pub no_serve: bool,
+    /// With an SMTP server, the sample schedules and any alert rules send their mail.
+    #[command(flatten)]
+    pub mail: super::scheduler::MailArgs,
 }
 
 /// Opens the query engine over a warehouse: loads the catalog, pins the warehouse and
@@ -413,8 +416,15 @@ async fn demo_on(url: &str, args: &DemoArgs) -> anyhow::Result<()> {
             match database_state(pool, engine, database::describe(url), args.listen, None, &limits).await {
                 Ok(state) => {
                     let ingest = spawn_ingest(url, &warehouse, options, stop.clone(), state.health.clone());
+                    let scheduler = spawn_scheduler(
+                        &state,
+                        &args.mail,
+                        &super::scheduler::SchedulerArgs::default(),
+                        stop.clone(),
+                    )?;
                     let served = serve(state, args.listen, &query, stop).await;
                     finish_ingest(Some(ingest)).await;
+                    finish_ingest(scheduler).await;
                     served
                 }
                 Err(error) => Err(error),
