@@ -799,3 +799,131 @@ async fn a_stored_document_reads_only_what_both_its_author_and_each_recipient_ma
     assert_eq!(scheduler.run_to_end(job).await.unwrap(), "failed");
     assert_eq!(smtp.messages().len(), 1);
 }
+
+/// `opsflux …` as a process: exit status, standard output, standard error.
+fn opsflux(arguments: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_opsflux-under-test"))
+        .args(arguments)
+        .env("OPSFLUX_LOG", "warn")
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_adds_lists_pauses_runs_and_shows_a_schedule() {
+    let platform =
+        platform(&[("viewer.alpha@test.example", "viewer", &["ALPHA"]), ("analyst@test.example", "analyst", &[])])
+            .await;
+    let smtp = Smtp::start();
+    let url = platform.url.clone();
+    let (ok, _, error) = opsflux(&[
+        "schedule",
+        "add",
+        "--database-url",
+        &url,
+        "--template",
+        "weekly-site-report",
+        "--cron",
+        "0 7 * *",
+        "--to",
+        "analyst@test.example",
+    ]);
+    assert!(!ok);
+    assert!(error.contains("--cron: `0 7 * *` is not a cron expression"), "{error}");
+    let (ok, _, error) = opsflux(&[
+        "schedule",
+        "add",
+        "--database-url",
+        &url,
+        "--template",
+        "weekly-site-report",
+        "--cron",
+        "0 7 * * 1",
+        "--timezone",
+        "Europe/Nowhere",
+        "--to",
+        "analyst@test.example",
+    ]);
+    assert!(!ok && error.contains("--timezone: unknown time zone `Europe/Nowhere`"), "{error}");
+    let (ok, id, error) = opsflux(&[
+        "schedule",
+        "add",
+        "--database-url",
+        &url,
+        "--template",
+        "weekly-site-report",
+        "--cron",
+        "0 7 * * 1",
+        "--timezone",
+        "Africa/Lagos",
+        "--to",
+        "viewer.alpha@test.example",
+        "analyst@test.example",
+        "--format",
+        "pdf",
+        "docx",
+        "--param",
+        "period=2026-03-02",
+        "--name",
+        "Rapport hebdomadaire",
+    ]);
+    assert!(ok, "{error}");
+    let id = id.trim().to_owned();
+    assert!(id.parse::<uuid::Uuid>().is_ok(), "{id}");
+    let (ok, listed, _) = opsflux(&["schedule", "list", "--database-url", &url]);
+    assert!(ok && listed.contains(&id) && listed.contains("active") && listed.contains("Africa/Lagos"), "{listed}");
+    assert!(opsflux(&["schedule", "pause", "--database-url", &url, &id]).0);
+    let (_, listed, _) = opsflux(&["schedule", "list", "--database-url", &url]);
+    assert!(listed.contains("paused"), "{listed}");
+    assert!(opsflux(&["schedule", "resume", "--database-url", &url, &id]).0);
+    let warehouse = platform.warehouse.path().display().to_string();
+    let (ok, ran, error) = opsflux(&[
+        "schedule",
+        "run-now",
+        &id,
+        "--database-url",
+        &url,
+        "--warehouse",
+        &warehouse,
+        "--smtp-url",
+        &smtp.url(),
+    ]);
+    assert!(ok, "{error}");
+    assert!(ran.contains("viewer.alpha@test.example") && ran.contains("sent"), "{ran}");
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 2);
+    for mail in &messages {
+        let kinds: Vec<&str> = mail.files.iter().map(|(_, kind, _)| kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            ["application/pdf", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"]
+        );
+    }
+    let (ok, history, _) = opsflux(&["schedule", "history", "--database-url", &url, &id, "--json"]);
+    assert!(ok);
+    let history: serde_json::Value = serde_json::from_str(&history).unwrap();
+    assert_eq!(history[0]["status"], "succeeded");
+    assert_eq!(history[0]["deliveries"].as_array().unwrap().len(), 2);
+    let (ok, _, error) = opsflux(&[
+        "schedule",
+        "run-now",
+        &id,
+        "--database-url",
+        &url,
+        "--warehouse",
+        &warehouse,
+        "--smtp-url",
+        "http://nowhere",
+    ]);
+    assert!(!ok && error.contains("--smtp-url `http://nowhere/`: the scheme must be smtp or smtps"), "{error}");
+    let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM platform.audit_log WHERE action LIKE 'schedule.%'")
+        .fetch_one(&platform.pool)
+        .await
+        .unwrap();
+    assert_eq!(audited, 4, "add, pause, resume, run-now");
+}

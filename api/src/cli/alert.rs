@@ -74,7 +74,7 @@ pub struct AddArgs {
     #[arg(long, default_value = "Europe/Paris")]
     pub timezone: String,
     /// The email of a user to notify; repeat for several.
-    #[arg(long = "to")]
+    #[arg(long = "to", num_args = 1..)]
     pub to: Vec<String>,
     /// A role whose users are notified; repeat for several.
     #[arg(long = "to-role")]

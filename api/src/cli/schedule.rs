@@ -53,18 +53,18 @@ pub struct AddArgs {
     /// IANA time zone the cron expression is read in.
     #[arg(long, default_value = "Europe/Paris")]
     pub timezone: String,
-    /// The email of a user who receives the report; repeat for several.
-    #[arg(long = "to")]
+    /// Emails of users who receive the report (`--to a@x b@y`, or repeat the flag).
+    #[arg(long = "to", num_args = 1..)]
     pub to: Vec<String>,
     /// A role whose users all receive the report; repeat for several.
-    #[arg(long = "to-role")]
+    #[arg(long = "to-role", num_args = 1..)]
     pub to_roles: Vec<String>,
     /// pdf, docx or xlsx; repeat to attach several.
-    #[arg(long = "format")]
+    #[arg(long = "format", num_args = 1..)]
     pub formats: Vec<String>,
     /// A template parameter `name=value` (site=ALPHA, period=2026-W47, locale=en-GB);
     /// repeat for several. Unset ones take their defaults at each firing.
-    #[arg(long = "param", value_parser = parse_parameter)]
+    #[arg(long = "param", num_args = 1.., value_parser = parse_parameter)]
     pub parameters: Vec<(String, String)>,
     /// Shown in lists and attachment names (default: the template's title).
     #[arg(long)]

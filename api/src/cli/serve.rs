@@ -416,12 +416,8 @@ async fn demo_on(url: &str, args: &DemoArgs) -> anyhow::Result<()> {
             match database_state(pool, engine, database::describe(url), args.listen, None, &limits).await {
                 Ok(state) => {
                     let ingest = spawn_ingest(url, &warehouse, options, stop.clone(), state.health.clone());
-                    let scheduler = spawn_scheduler(
-                        &state,
-                        &args.mail,
-                        &super::scheduler::SchedulerArgs::default(),
-                        stop.clone(),
-                    )?;
+                    let scheduler =
+                        spawn_scheduler(&state, &args.mail, &super::scheduler::SchedulerArgs::default(), stop.clone())?;
                     let served = serve(state, args.listen, &query, stop).await;
                     finish_ingest(Some(ingest)).await;
                     finish_ingest(scheduler).await;
