@@ -12,7 +12,6 @@
 //! Settings: OPSFLUX_BENCH_SCALE (default 1), OPSFLUX_BENCH_WARM_RUNS (10),
 //! OPSFLUX_BENCH_WRK_SECONDS (10), OPSFLUX_BENCH_WAREHOUSE (as the dashboards bench).
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -33,16 +32,7 @@ fn main() -> anyhow::Result<()> {
     let scale: f64 = setting("OPSFLUX_BENCH_SCALE", 1.0)?;
     let warm_runs: usize = setting("OPSFLUX_BENCH_WARM_RUNS", 10)?;
     let wrk_seconds: u64 = setting("OPSFLUX_BENCH_WRK_SECONDS", 10)?;
-    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("target"));
-    let warehouse_path = std::env::var("OPSFLUX_BENCH_WAREHOUSE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| target.join(format!("bench-data/warehouse-scale-{scale}")));
-    if Warehouse::open(&warehouse_path)?.tables()?.is_empty() {
-        let options = opsflux_sample_data::Options::new(42, scale)?;
-        let written =
-            runtime.block_on(opsflux_api::sample_warehouse::write_sample_warehouse(&warehouse_path, options))?;
-        println!("sample warehouse at scale {scale}: {written} rows");
-    }
+    let warehouse_path = opsflux_benches::bench_warehouse(&runtime, scale)?;
     let to = opsflux_sample_data::Options::DEFAULT_END - chrono::Days::new(1);
     let from = to - chrono::Days::new(89);
 

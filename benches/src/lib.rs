@@ -104,3 +104,24 @@ pub fn wait_measured(mut child: std::process::Child, started: Instant) -> anyhow
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The warehouse the benches read: `OPSFLUX_BENCH_WAREHOUSE`, or the sample data at
+/// `scale` under the build directory, written straight into it on first use and kept
+/// between runs.
+pub fn bench_warehouse(runtime: &tokio::runtime::Runtime, scale: f64) -> anyhow::Result<std::path::PathBuf> {
+    use std::path::PathBuf;
+    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("target"));
+    let path = std::env::var("OPSFLUX_BENCH_WAREHOUSE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| target.join(format!("bench-data/warehouse-scale-{scale}")));
+    if opsflux_warehouse::Warehouse::open(&path)?.tables()?.is_empty() {
+        let (written, took) = timed(|| {
+            runtime.block_on(opsflux_api::sample_warehouse::write_sample_warehouse(
+                &path,
+                opsflux_sample_data::Options::new(42, scale)?,
+            ))
+        });
+        println!("sample warehouse at scale {scale}: {} rows in {:.1} s", written?, took.as_secs_f64());
+    }
+    Ok(path)
+}

@@ -133,6 +133,7 @@ pub async fn table_checksums(pool: &PgPool) -> Vec<(String, i64, String)> {
 }
 
 /// A response: status, lower-cased head (and as sent, for cookie values), body.
+#[derive(Debug)]
 pub struct Answer {
     pub status: u16,
     pub head: String,

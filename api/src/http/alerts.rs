@@ -35,15 +35,7 @@ async fn audit(
     id: Uuid,
     parameters: serde_json::Value,
 ) -> Result<(), ApiError> {
-    state
-        .audit(crate::audit::Event {
-            action: action.to_owned(),
-            entity: "platform.alert_rules".to_owned(),
-            entity_id: Some(id),
-            parameters,
-            ..caller.audit_event()
-        })
-        .await
+    state.audit_change(caller, action, "platform.alert_rules", id, parameters).await
 }
 
 /// Sites a `.site` holder may watch: their own.

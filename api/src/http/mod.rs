@@ -193,6 +193,25 @@ impl AppState {
         })
     }
 
+    /// Audits a change the caller made to `entity` (`platform.schedules`...) row `id`.
+    pub(crate) async fn audit_change(
+        &self,
+        caller: &Caller,
+        action: &str,
+        entity: &str,
+        id: uuid::Uuid,
+        parameters: serde_json::Value,
+    ) -> Result<(), ApiError> {
+        self.audit(crate::audit::Event {
+            action: action.to_owned(),
+            entity: entity.to_owned(),
+            entity_id: Some(id),
+            parameters,
+            ..caller.audit_event()
+        })
+        .await
+    }
+
     /// Appends an audit event; without a database it goes to the log. An event that
     /// cannot be recorded stops the request: audited actions do not run unrecorded.
     pub async fn audit(&self, event: crate::audit::Event) -> Result<(), ApiError> {

@@ -53,15 +53,7 @@ async fn audit(
     id: Uuid,
     parameters: serde_json::Value,
 ) -> Result<(), ApiError> {
-    state
-        .audit(crate::audit::Event {
-            action: action.to_owned(),
-            entity: "platform.schedules".to_owned(),
-            entity_id: Some(id),
-            parameters,
-            ..caller.audit_event()
-        })
-        .await
+    state.audit_change(caller, action, "platform.schedules", id, parameters).await
 }
 
 /// `GET /api/schedules`.

@@ -160,39 +160,8 @@ pub async fn add(pool: &PgPool, engine: &Engine, spec: &RuleSpec, owner: Option<
             None
         }
     };
-    let mut to = Vec::new();
-    for (index, email) in spec.to.iter().enumerate() {
-        let field = format!("to/{index}");
-        let email = users::normalise_email(email).map_err(|error| JobError::invalid(&field, error.to_string()))?;
-        let id: Option<Uuid> = sqlx::query_scalar(
-            "SELECT id FROM platform.users WHERE lower(email) = $1 AND is_active AND deleted_at IS NULL",
-        )
-        .bind(&email)
-        .fetch_optional(pool)
-        .await?;
-        let principal = match id {
-            Some(id) => users::principal(pool, id).await.map_err(JobError::from_auth)?,
-            None => return Err(JobError::invalid(&field, format!("no active user has the email {email}"))),
-        };
-        if principal.and_then(|principal| principal.scope_for("dashboards.read")).is_none() {
-            return Err(JobError::invalid(&field, format!("{email} may not read dashboards (dashboards.read)")));
-        }
-        to.push(email);
-    }
-    let to_roles: Vec<String> = spec.to_roles.iter().map(|role| role.trim().to_lowercase()).collect();
-    for (index, role) in to_roles.iter().enumerate() {
-        let known: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM platform.roles WHERE code = $1 AND deleted_at IS NULL)")
-                .bind(role)
-                .fetch_one(pool)
-                .await?;
-        if !known && crate::auth::roles::shipped(role).is_none() {
-            return Err(JobError::invalid(&format!("to_roles/{index}"), format!("unknown role `{role}`")));
-        }
-    }
-    if to.is_empty() && to_roles.is_empty() {
-        return Err(JobError::invalid("to", "name at least one recipient (a user's email) or role"));
-    }
+    let (to, to_roles) =
+        super::recipients::check(pool, &spec.to, &spec.to_roles, "dashboards.read", "read dashboards").await?;
     let name = spec
         .name
         .as_deref()
@@ -372,7 +341,7 @@ pub async fn evaluate(
         .map(|site| (site, "started"))
         .chain(evaluation.cleared.iter().map(|site| (site, "cleared")));
     for (site, kind) in changes {
-        for (user, _, _) in recipients(pool, &rule, site).await? {
+        for (user, _) in recipients(pool, &rule, site).await? {
             let value = values.get(site).copied().flatten();
             sqlx::query(
                 "INSERT INTO platform.notifications (user_id, rule_id, subject, kind, message)
@@ -456,21 +425,10 @@ async fn measure(
 
 /// The users a notification about `site` goes to: the rule's recipients who may read
 /// that site's dashboards.
-async fn recipients(pool: &PgPool, rule: &Rule, site: &str) -> Result<Vec<(Uuid, String, String)>, JobError> {
-    let users: Vec<(Uuid, String, String)> = sqlx::query_as(
-        "SELECT u.id, u.email, u.locale FROM platform.users u
-         WHERE u.is_active AND u.deleted_at IS NULL
-           AND (lower(u.email) = ANY($1) OR EXISTS (
-                SELECT 1 FROM platform.role_grants g JOIN platform.roles r ON r.id = g.role_id AND r.deleted_at IS NULL
-                WHERE g.user_id = u.id AND g.deleted_at IS NULL AND r.code = ANY($2)))
-         ORDER BY u.email",
-    )
-    .bind(&rule.recipients)
-    .bind(&rule.recipient_roles)
-    .fetch_all(pool)
-    .await?;
+async fn recipients(pool: &PgPool, rule: &Rule, site: &str) -> Result<Vec<(Uuid, String)>, JobError> {
+    let candidates = super::recipients::active_users(pool, &rule.recipients, &rule.recipient_roles).await?;
     let mut allowed = Vec::new();
-    for user in users {
+    for user in candidates {
         let principal = users::principal(pool, user.0).await.map_err(JobError::from_auth)?;
         if principal
             .and_then(|principal| principal.scope_for("dashboards.read"))

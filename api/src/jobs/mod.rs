@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod cadence;
 pub mod mail;
+pub mod recipients;
 pub mod report;
 pub mod scheduler;
 pub mod schedules;

@@ -48,7 +48,7 @@ pub fn parameters_for(
     let mut parameters = schedule.parameters.clone();
     parameters.entry("locale".to_owned()).or_insert_with(|| locale.to_owned());
     if let (Some(site_parameter), Scope::Sites(_)) = (site_parameter(document), scope)
-        && !parameters.get(&site_parameter).is_some_and(|value| !value.trim().is_empty())
+        && parameters.get(&site_parameter).is_none_or(|value| value.trim().is_empty())
         && visible.len() == 1
         && let Some(site) = visible.iter().next()
     {

@@ -114,17 +114,16 @@ impl Scheduler {
     pub async fn run(&self, stop: tokio::sync::watch::Receiver<bool>) {
         tracing::info!(smtp = %self.mailer.described(), every = ?self.settings.tick, "scheduler started");
         // Alerts tick on their own, so a long report job never delays them.
-        let reports = self.every_tick(stop.clone(), |stop| Box::pin(self.tick(stop)));
-        let alerts = self.every_tick(stop, |_| Box::pin(self.alert_tick()));
+        let reports = self.every_tick(stop.clone(), |stop| self.tick(stop));
+        let alerts = self.every_tick(stop, |_| self.alert_tick());
         tokio::join!(reports, alerts);
         tracing::info!("scheduler stopped");
     }
 
-    async fn every_tick<'a, F>(&'a self, mut stop: tokio::sync::watch::Receiver<bool>, mut work: F)
+    async fn every_tick<F, Work>(&self, mut stop: tokio::sync::watch::Receiver<bool>, mut work: F)
     where
-        F: FnMut(
-            tokio::sync::watch::Receiver<bool>,
-        ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), JobError>> + Send + 'a>>,
+        F: FnMut(tokio::sync::watch::Receiver<bool>) -> Work,
+        Work: Future<Output = Result<(), JobError>>,
     {
         loop {
             if let Err(error) = work(stop.clone()).await {
@@ -302,7 +301,7 @@ impl Scheduler {
                 return;
             }
         };
-        let outcome = match tokio::time::timeout(self.settings.job_timeout, self.deliver(job)).await {
+        let outcome = match tokio::time::timeout(self.settings.job_timeout, Box::pin(self.deliver(job))).await {
             Ok(outcome) => outcome,
             Err(_) => Err(JobError::Delivery(format!(
                 "the job took longer than {} s and was stopped",
@@ -529,17 +528,7 @@ impl Scheduler {
     /// One delivery row per recipient (users named by email, and users of the roles),
     /// each with the Message-ID every attempt will use.
     async fn create_deliveries(&self, job: Uuid, schedule: &Schedule) -> Result<(), JobError> {
-        let recipients: Vec<(Uuid, String)> = sqlx::query_as(
-            "SELECT u.id, u.email FROM platform.users u
-             WHERE u.is_active AND u.deleted_at IS NULL
-               AND (lower(u.email) = ANY($1) OR EXISTS (
-                    SELECT 1 FROM platform.role_grants g JOIN platform.roles r ON r.id = g.role_id AND r.deleted_at IS NULL
-                    WHERE g.user_id = u.id AND g.deleted_at IS NULL AND r.code = ANY($2)))",
-        )
-        .bind(&schedule.to)
-        .bind(&schedule.to_roles)
-        .fetch_all(&self.pool)
-        .await?;
+        let recipients = super::recipients::active_users(&self.pool, &schedule.to, &schedule.to_roles).await?;
         let domain = self.mailer.domain().to_owned();
         for (user, email) in recipients {
             sqlx::query(

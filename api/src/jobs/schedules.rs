@@ -122,9 +122,6 @@ struct Checked {
 /// Checks every member, naming the first one at fault (as a JSON pointer's member).
 async fn check(pool: &PgPool, spec: &ScheduleSpec, owner: Option<Uuid>) -> Result<Checked, JobError> {
     refuse_nul(spec)?;
-    if spec.to.len() + spec.to_roles.len() > MAX_NAMED {
-        return Err(JobError::invalid("to", format!("name at most {MAX_NAMED} recipients and roles")));
-    }
     let cadence = Cadence::new(&spec.cron, spec.timezone.as_deref().unwrap_or("Europe/Paris"))
         .map_err(|error| JobError::invalid(error.field(), error.to_string()))?;
     let (template, document, parsed) = match (&spec.template, &spec.document) {
@@ -164,11 +161,8 @@ async fn check(pool: &PgPool, spec: &ScheduleSpec, owner: Option<Uuid>) -> Resul
     if formats.is_empty() {
         formats.push("pdf".to_owned());
     }
-    let to = check_recipients(pool, &spec.to).await?;
-    let to_roles = check_roles(pool, &spec.to_roles).await?;
-    if to.is_empty() && to_roles.is_empty() {
-        return Err(JobError::invalid("to", "name at least one recipient (a user's email) or role"));
-    }
+    let (to, to_roles) =
+        super::recipients::check(pool, &spec.to, &spec.to_roles, "redacteur.render", "read reports").await?;
     // The default name comes from the document: made one line and short like a given one.
     let title: String = parsed.settings.get("title").and_then(|title| title.as_str()).unwrap_or("Rapport").to_owned();
     let title: String =
@@ -206,9 +200,6 @@ fn text_member(field: &str, value: Option<&str>, longest: usize) -> Result<Optio
     }
     Ok(Some(value.to_owned()))
 }
-
-/// Most recipients and roles one schedule may name.
-pub const MAX_NAMED: usize = 500;
 
 /// PostgreSQL text cannot hold NUL: refused here, naming the member, rather than by
 /// the database.
@@ -272,52 +263,6 @@ async fn check_parameters(
         }
         other => JobError::invalid("parameters", other.to_string()),
     })
-}
-
-/// Each email must be an active user who may read reports.
-async fn check_recipients(pool: &PgPool, emails: &[String]) -> Result<Vec<String>, JobError> {
-    let mut checked = Vec::new();
-    for (index, email) in emails.iter().enumerate() {
-        let field = format!("to/{index}");
-        let email = users::normalise_email(email).map_err(|error| JobError::invalid(&field, error.to_string()))?;
-        let id: Option<Uuid> = sqlx::query_scalar(
-            "SELECT id FROM platform.users WHERE lower(email) = $1 AND is_active AND deleted_at IS NULL",
-        )
-        .bind(&email)
-        .fetch_optional(pool)
-        .await?;
-        // One answer whether the account is missing or may not read reports: the
-        // refusal tells nothing about who has an account.
-        let refused = || JobError::invalid(&field, format!("{email} is not an active user who may read reports"));
-        let Some(id) = id else { return Err(refused()) };
-        let principal = users::principal(pool, id).await.map_err(JobError::from_auth)?;
-        if principal.and_then(|principal| principal.scope_for("redacteur.render")).is_none() {
-            return Err(refused());
-        }
-        if !checked.contains(&email) {
-            checked.push(email);
-        }
-    }
-    Ok(checked)
-}
-
-async fn check_roles(pool: &PgPool, roles: &[String]) -> Result<Vec<String>, JobError> {
-    let mut checked = Vec::new();
-    for (index, role) in roles.iter().enumerate() {
-        let role = role.trim().to_lowercase();
-        let known: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM platform.roles WHERE code = $1 AND deleted_at IS NULL)")
-                .bind(&role)
-                .fetch_one(pool)
-                .await?;
-        if !known && crate::auth::roles::shipped(&role).is_none() {
-            return Err(JobError::invalid(&format!("to_roles/{index}"), format!("unknown role `{role}`")));
-        }
-        if !checked.contains(&role) {
-            checked.push(role);
-        }
-    }
-    Ok(checked)
 }
 
 /// A parameter name as a JSON pointer token (RFC 6901).
