@@ -159,7 +159,7 @@ pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T
             .map(|segment| match segment {
                 serde_path_to_error::Segment::Seq { index } => format!("/{index}"),
                 serde_path_to_error::Segment::Map { key } | serde_path_to_error::Segment::Enum { variant: key } => {
-                    format!("/{}", key.replace('~', "~0").replace('/', "~1"))
+                    format!("/{}", crate::jobs::schedules::escape_pointer(key))
                 }
                 serde_path_to_error::Segment::Unknown => String::new(),
             })

@@ -394,6 +394,8 @@ impl Scheduler {
         // A render that failed (or timed out) is not tried again for the other
         // recipients of this attempt who share its key.
         let mut failed_renders: BTreeMap<RenderKey, String> = BTreeMap::new();
+        // Every render of this attempt reads the one pin: its versions are recorded once.
+        let mut snapshot_recorded = false;
         let mut errors = Vec::new();
         for (delivery, user, email, status, message_id, display_name) in pending {
             let principal = users::principal(&self.pool, user).await.map_err(JobError::from_auth)?;
@@ -493,7 +495,10 @@ impl Scheduler {
                     tally(sent, &email, &mut outcome.refused, &mut outcome.failed, &mut errors)?;
                 }
                 Ok(rendered) => {
-                    self.record_snapshot(job, &rendered).await?;
+                    if !snapshot_recorded {
+                        self.record_snapshot(job, &rendered).await?;
+                        snapshot_recorded = true;
+                    }
                     let link = self.link(&schedule, &parameters);
                     let message =
                         report::message(&schedule, &rendered, &email, &display_name, &locale, &link, message_id);
