@@ -56,8 +56,9 @@ pub struct Options {
 }
 
 impl Options {
-    /// The day history ends unless told otherwise. A fixed date, not today, so that the
-    /// same seed and scale give the same rows whenever they are generated.
+    /// The day history ends for library callers (tests and benchmarks) unless told
+    /// otherwise: a fixed date, so that their rows and figures do not move with the
+    /// calendar. The command line and the demo end on today instead (`ending`).
     pub const DEFAULT_END: NaiveDate = match NaiveDate::from_ymd_opt(2026, 11, 16) {
         Some(date) => date,
         None => panic!("a valid constant date"),
@@ -68,6 +69,12 @@ impl Options {
             return Err(SampleDataError::InvalidScale(scale));
         }
         Ok(Self { seed, scale, end: Self::DEFAULT_END })
+    }
+
+    /// The same options with the window ending on `end` (the first day after history).
+    #[must_use]
+    pub fn ending(self, end: NaiveDate) -> Self {
+        Self { end, ..self }
     }
 
     /// Days of history: a year at scale 1. Both the history and the number of meters grow

@@ -73,3 +73,80 @@ async fn demo_starts_its_own_postgres_and_keeps_it_between_runs() {
     let sites = warehouse.describe(&"core.sites".parse().unwrap()).await.unwrap().unwrap();
     assert_eq!((sites.rows, sites.version.0), (10, 2), "the second start only caught up");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_demo_and_its_postgres_with_the_warehouse_caught_up() {
+    let directory = tempfile::Builder::new().prefix("opsflux-demo-term-").tempdir_in(std::env::temp_dir()).unwrap();
+    std::fs::set_permissions(directory.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let free_port = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (postgres_port, http_port) = (free_port(), free_port());
+    let data_dir = directory.path().join("data");
+    let log = std::fs::File::create(directory.path().join("demo.log")).unwrap();
+    let mut demo = std::process::Command::new(env!("CARGO_BIN_EXE_opsflux-under-test"))
+        .args(["demo", "--scale", "0.01", "--data-dir"])
+        .arg(&data_dir)
+        .args(["--postgres-port", &postgres_port.to_string(), "--listen", &format!("127.0.0.1:{http_port}")])
+        .env_remove("OPSFLUX_SMTP_URL")
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let log = || std::fs::read_to_string(directory.path().join("demo.log")).unwrap_or_default();
+    let address: std::net::SocketAddr = format!("127.0.0.1:{http_port}").parse().unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        assert!(demo.try_wait().unwrap().is_none(), "the demo stopped by itself:\n{}", log());
+        assert!(started.elapsed() < std::time::Duration::from_secs(300), "the demo did not serve:\n{}", log());
+        if tokio::net::TcpStream::connect(address).await.is_ok()
+            && opsflux_tests::send(address, "GET", "/healthz", &[], "").await.status == 200
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    // Changes made just before the stop still reach the warehouse.
+    let url = format!("postgres://{}@127.0.0.1:{postgres_port}/opsflux", opsflux_api::cluster::SUPERUSER);
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE core.sites SET name = name || ' (arrêt)' WHERE code = (SELECT min(code) FROM core.sites)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO tiers.companies (name, kind, country, city) VALUES ('Arrêt SA', 'supplier', 'GA', 'Libreville')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let terminated = std::process::Command::new("kill").args(["-TERM", &demo.id().to_string()]).status().unwrap();
+    assert!(terminated.success());
+    let stopping = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = demo.try_wait().unwrap() {
+            break status;
+        }
+        assert!(stopping.elapsed() < std::time::Duration::from_secs(120), "SIGTERM did not stop the demo:\n{}", log());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "{status}:\n{}", log());
+    let text = log();
+    assert!(text.contains("SIGTERM received") && text.contains("stopping the private PostgreSQL"), "{text}");
+    // Its PostgreSQL is stopped, not orphaned.
+    assert!(!data_dir.join("postgres/pgdata/postmaster.pid").exists(), "{text}");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", postgres_port)).is_err(), "PostgreSQL still listens");
+
+    // Started again by itself, the database equals the warehouse.
+    let cluster = opsflux_api::cluster::Cluster::start(&opsflux_api::cluster::ClusterOptions {
+        directory: data_dir.join("postgres"),
+        port: Some(postgres_port),
+        durable: true,
+    })
+    .unwrap();
+    let warehouse = opsflux_warehouse::Warehouse::open(&data_dir.join("warehouse")).unwrap();
+    let (counts, differences) = crate::capture::compare(&cluster.url("opsflux"), &warehouse).await;
+    cluster.stop().unwrap();
+    assert!(differences.is_empty(), "the warehouse is behind PostgreSQL:\n{}", differences.join("\n"));
+    assert!(counts.iter().any(|line| line.starts_with("tiers.companies ")), "{counts:?}");
+}

@@ -148,7 +148,7 @@ async fn sample_data_written_into_the_warehouse_equals_the_database_loaded_with_
     let root = directory.path().join("warehouse");
     let run = |root: &std::path::Path| {
         std::process::Command::new(env!("CARGO_BIN_EXE_opsflux-under-test"))
-            .args(["sample-data", "--seed", "11", "--scale", "0.01", "--warehouse"])
+            .args(["sample-data", "--seed", "11", "--scale", "0.01", "--end-date", "2026-11-16", "--warehouse"])
             .arg(root)
             .env_remove("OPSFLUX_DATABASE_URL")
             .output()
@@ -177,4 +177,86 @@ async fn sample_data_written_into_the_warehouse_equals_the_database_loaded_with_
         "{message}"
     );
     assert_eq!(warehouse.version(&readings).await.unwrap(), version);
+}
+
+/// The POB of every site together on each day of `[from, to]`.
+async fn daily_pob(engine: &opsflux_query::Engine, from: chrono::NaiveDate, to: chrono::NaiveDate) -> Vec<f64> {
+    let request = opsflux_query::MetricRequest {
+        sites: Vec::new(),
+        from,
+        to,
+        grain: Some(opsflux_query::Grain::Day),
+        by: Some(Vec::new()),
+    };
+    let result = engine.metric("pob.people_on_board", &request, &opsflux_query::Scope::All).await.unwrap();
+    // With no dimension, the measure sums the sites' POB of the day.
+    let (period, pob) = (result.column("period").unwrap(), result.column("pob").unwrap());
+    let days = (to - from).num_days() + 1;
+    assert_eq!(result.rows.len() as i64, days, "one row per day of the window");
+    let mut rows: Vec<(String, f64)> =
+        result.rows.iter().map(|row| (format!("{:?}", row[period]), row[pob].as_number().unwrap_or(0.0))).collect();
+    rows.sort_by(|left, right| left.0.cmp(&right.0));
+    rows.into_iter().map(|(_, pob)| pob).collect()
+}
+
+#[tokio::test]
+async fn sample_data_ends_today_in_steady_state_and_fills_every_template() {
+    let today = chrono::Local::now().date_naive();
+    let directory = tempfile::tempdir().unwrap();
+    let root = directory.path().join("warehouse");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_opsflux-under-test"))
+        .args(["sample-data", "--scale", "0.1", "--warehouse"])
+        .arg(&root)
+        .env_remove("OPSFLUX_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let engine = opsflux_query::Engine::open(
+        opsflux_warehouse::Warehouse::open(&root).unwrap(),
+        opsflux_query::Catalog::shipped().unwrap(),
+        opsflux_query::EngineSettings::default(),
+    )
+    .await
+    .unwrap();
+
+    // Operations are in steady state from the first day of the window to its last
+    // (today's eve): no ramp-up from zero, no fall before today.
+    let options = Options::new(42, 0.1).unwrap().ending(today);
+    let pob = daily_pob(&engine, options.start(), today - chrono::Days::new(1)).await;
+    let mut sorted = pob.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    let (first, last) = (pob[0], pob[pob.len() - 1]);
+    for (day, value) in [("first", first), ("last", last)] {
+        assert!((value - median).abs() <= 0.1 * median, "POB on the {day} day {value} vs median {median}: {pob:?}");
+    }
+    // Planned stays continue past today, as in a real system.
+    let planned = daily_pob(&engine, today, today + chrono::Days::new(6)).await;
+    assert!(planned.iter().all(|pob| *pob > 0.5 * median), "the week ahead: {planned:?} vs median {median}");
+
+    // Every shipped template, with no parameters, finds data for its default period.
+    for (name, _) in opsflux_api::documents::TEMPLATES {
+        let bound = opsflux_api::documents::bind(
+            &engine,
+            opsflux_api::documents::template(name).unwrap(),
+            &std::collections::BTreeMap::new(),
+            today,
+            &opsflux_query::Scope::All,
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{name}: {error}"));
+        let mut empty = Vec::new();
+        for node in &bound.nodes {
+            match node {
+                opsflux_render::bind::Node::Kpi { id, value, .. } if value.trim().is_empty() || value == "—" => {
+                    empty.push(format!("KPI {id}"));
+                }
+                opsflux_render::bind::Node::DataTable { id, rows, .. } if rows.is_empty() => {
+                    empty.push(format!("table {id}"));
+                }
+                _ => {}
+            }
+        }
+        assert!(empty.is_empty(), "{name} on {today}: empty {empty:?}");
+    }
 }

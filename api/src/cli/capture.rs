@@ -96,7 +96,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
                 .database_url
                 .clone()
                 .context("--database-url (or OPSFLUX_DATABASE_URL) is required: which database to capture")?;
-            let stop = stop_on_ctrl_c();
+            let stop = stop_on_signal();
             let outcome = ingest(&url, &args.run.target.warehouse, args.run.options()?, stop).await?;
             if let Outcome::CaughtUp { lsn } = outcome {
                 println!("caught up: the warehouse holds every change up to {lsn}");
@@ -106,12 +106,28 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     }
 }
 
-/// A stop signal that turns true on Ctrl-C.
-pub fn stop_on_ctrl_c() -> watch::Receiver<bool> {
+/// A stop signal that turns true on Ctrl-C (SIGINT) or SIGTERM, what service managers
+/// and container runtimes send: both mean "finish safely and exit".
+pub fn stop_on_signal() -> watch::Receiver<bool> {
     let (stop_sender, stop) = watch::channel(false);
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            tracing::info!("stopping: committing what was received");
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut terminate) => {
+                    terminate.recv().await;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "SIGTERM cannot be watched; only Ctrl-C stops cleanly");
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        let signal = tokio::select! {
+            interrupted = tokio::signal::ctrl_c() => interrupted.is_ok().then_some("Ctrl-C"),
+            () = terminate => Some("SIGTERM"),
+        };
+        if let Some(signal) = signal {
+            tracing::info!("{signal} received; stopping: committing what was received");
             let _ = stop_sender.send(true);
         }
     });

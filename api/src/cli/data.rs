@@ -36,9 +36,11 @@ pub struct SampleDataArgs {
     /// Size: 1 ≈ ten million 15-minute meter readings over a year; 0.01 for quick tests.
     #[arg(long, default_value_t = 1.0)]
     pub scale: f64,
-    /// First day after the generated history (planned work lies beyond it).
-    #[arg(long, default_value_t = Options::DEFAULT_END)]
-    pub end_date: chrono::NaiveDate,
+    /// The day the sample window ends (YYYY-MM-DD; default: today): history runs up to
+    /// the day before, planned stays and trips continue past it. The same seed, scale
+    /// and end date always give the same rows.
+    #[arg(long)]
+    pub end_date: Option<chrono::NaiveDate>,
     /// Apply the migrations first.
     #[arg(long)]
     pub migrate: bool,
@@ -133,10 +135,14 @@ pub(crate) async fn run_import(args: ImportArgs) -> anyhow::Result<()> {
     }
 }
 
+/// Today on this machine's calendar, the day sample data ends by default.
+pub(crate) fn today() -> chrono::NaiveDate {
+    chrono::Local::now().date_naive()
+}
+
 /// `opsflux sample-data`: into a database (loaded with COPY) or straight into a warehouse.
 pub(crate) async fn sample_data(args: SampleDataArgs) -> anyhow::Result<()> {
-    let mut options = Options::new(args.seed, args.scale)?;
-    options.end = args.end_date;
+    let options = Options::new(args.seed, args.scale)?.ending(args.end_date.unwrap_or_else(today));
     match (&args.warehouse, &args.database_url) {
         (Some(warehouse), _) => {
             if args.migrate {

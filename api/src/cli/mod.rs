@@ -4,6 +4,7 @@
 pub mod alert;
 pub mod capture;
 pub mod data;
+mod demo_data;
 pub mod export;
 pub mod render;
 pub mod schedule;

@@ -113,6 +113,6 @@ pub async fn scheduler(args: &SchedulerCommandArgs) -> anyhow::Result<Scheduler>
 /// `opsflux scheduler`: runs until Ctrl-C.
 pub async fn run(args: SchedulerCommandArgs) -> anyhow::Result<()> {
     let scheduler = scheduler(&args).await?;
-    scheduler.run(super::capture::stop_on_ctrl_c()).await;
+    scheduler.run(super::capture::stop_on_signal()).await;
     Ok(())
 }

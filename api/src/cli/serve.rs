@@ -149,6 +149,13 @@ pub struct DemoArgs {
     /// Scale of the sample data loaded on first start (0.1 ≈ one million meter readings).
     #[arg(long, default_value_t = 0.1)]
     pub scale: f64,
+    /// The day the sample data ends, on first start (default: today).
+    #[arg(long)]
+    pub end_date: Option<chrono::NaiveDate>,
+    /// Delete the demo's database and warehouse first and load fresh sample data (asked
+    /// on a terminal when the data directory's sample data ends before today).
+    #[arg(long)]
+    pub regenerate: bool,
     /// Stop once the sample data is loaded and captured into the warehouse, instead of
     /// serving (for scripted checks).
     #[arg(long)]
@@ -252,7 +259,7 @@ async fn database_state(
 
 /// `opsflux serve`.
 pub(crate) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
-    let stop = super::capture::stop_on_ctrl_c();
+    let stop = super::capture::stop_on_signal();
     let engine = open_engine(&args.capture.warehouse, &args.query).await?;
     let Some(url) = &args.database_url else {
         let source = format!("entrepôt {}", args.capture.warehouse.display());
@@ -346,18 +353,30 @@ async fn finish_ingest(ingest: Option<tokio::task::JoinHandle<()>>) {
 }
 
 pub(crate) async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    // Watched from the first moment, so that a stop during start-up or loading still
+    // reaches the code below that stops the private PostgreSQL.
+    let stop = super::capture::stop_on_signal();
+    if args.regenerate {
+        super::demo_data::remove_demo_data(&args.data_dir)?;
+    } else if let Some(reason) = super::demo_data::staleness(&args.data_dir, super::data::today()) {
+        if super::demo_data::ask_to_regenerate(&reason) {
+            super::demo_data::remove_demo_data(&args.data_dir)?;
+        } else {
+            tracing::warn!("{reason}; `opsflux demo --regenerate` starts afresh with data ending today");
+        }
+    }
     let cluster_options =
         ClusterOptions { directory: args.data_dir.join("postgres"), port: Some(args.postgres_port), durable: true };
     tracing::info!(directory = %cluster_options.directory.display(), "starting the private PostgreSQL");
     let cluster = match tokio::task::spawn_blocking(move || Cluster::start(&cluster_options)).await? {
         Ok(cluster) => cluster,
         Err(error @ crate::cluster::ClusterError::BinariesMissing) => {
-            return demo_without_postgres(&args, &error).await;
+            return demo_without_postgres(&args, &error, stop).await;
         }
         Err(error) => return Err(error.into()),
     };
     let url = cluster.url("opsflux");
-    let outcome = demo_on(&url, &args).await;
+    let outcome = demo_on(&url, &args, stop).await;
     tracing::info!("stopping the private PostgreSQL");
     if let Err(error) = tokio::task::spawn_blocking(move || cluster.stop()).await? {
         tracing::warn!(%error, "PostgreSQL did not stop cleanly");
@@ -366,12 +385,18 @@ pub(crate) async fn demo(args: DemoArgs) -> anyhow::Result<()> {
 }
 
 /// The demo's warehouse-only path: the sample data written straight into the warehouse.
-async fn demo_without_postgres(args: &DemoArgs, missing: &crate::cluster::ClusterError) -> anyhow::Result<()> {
+async fn demo_without_postgres(
+    args: &DemoArgs,
+    missing: &crate::cluster::ClusterError,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     let warehouse = args.data_dir.join("warehouse");
     tracing::warn!("{missing}");
     if Warehouse::open(&warehouse)?.tables()?.is_empty() {
         tracing::info!(warehouse = %warehouse.display(), "writing the sample data straight into the warehouse instead (as `opsflux sample-data --warehouse` does)");
-        crate::sample_warehouse::write_sample_warehouse(&warehouse, Options::new(args.seed, args.scale)?).await?;
+        let options = sample_options(args)?;
+        crate::sample_warehouse::write_sample_warehouse(&warehouse, options).await?;
+        super::demo_data::SampleManifest::of(&options).write(&args.data_dir)?;
     } else {
         tracing::info!(warehouse = %warehouse.display(), "the warehouse already holds the sample data; keeping it");
     }
@@ -382,15 +407,51 @@ async fn demo_without_postgres(args: &DemoArgs, missing: &crate::cluster::Cluste
     let engine = open_engine(&warehouse, &query).await?;
     let source = format!("entrepôt {} (sans PostgreSQL)", warehouse.display());
     let state = local_state(engine, source, args.listen, &LimitArgs::default())?;
-    serve(state, args.listen, &query, super::capture::stop_on_ctrl_c()).await
+    serve(state, args.listen, &query, stop).await
 }
 
-async fn demo_on(url: &str, args: &DemoArgs) -> anyhow::Result<()> {
-    super::data::migrate(url).await?;
+/// Reads what the private PostgreSQL still holds for the warehouse (changes made just
+/// before the stop), so the warehouse equals the database while both are down. Bounded
+/// in time; a second Ctrl-C or SIGTERM skips it, and the next start catches up anyway.
+async fn catch_up_before_stopping(url: &str, warehouse: &std::path::Path) {
+    const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(30);
+    let options = opsflux_ingest::IngestOptions { until_caught_up: true, ..opsflux_ingest::IngestOptions::default() };
+    let caught_up = super::capture::ingest(url, warehouse, options, super::capture::stop_on_signal());
+    match tokio::time::timeout(CATCH_UP, Box::pin(caught_up)).await {
+        Ok(Ok(_)) => tracing::info!("the warehouse holds every change of the private PostgreSQL"),
+        Ok(Err(error)) => tracing::warn!("catching up before stopping failed ({error:#}); the next start resumes"),
+        Err(_) => tracing::warn!("catching up took over {CATCH_UP:?}; the next start resumes where it stopped"),
+    }
+}
+
+/// The sample data the demo loads on first start.
+fn sample_options(args: &DemoArgs) -> anyhow::Result<Options> {
+    Ok(Options::new(args.seed, args.scale)?.ending(args.end_date.unwrap_or_else(super::data::today)))
+}
+
+/// Runs `work` unless a stop signal comes first; then the work is abandoned (its
+/// transactions roll back as their connections close) and the caller cleans up.
+async fn unless_stopped<T>(
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+    work: impl Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    if *stop.borrow() {
+        bail!("stopped before the demo was ready");
+    }
+    tokio::select! {
+        outcome = work => outcome,
+        _ = stop.changed() => bail!("stopped before the demo was ready"),
+    }
+}
+
+async fn demo_on(url: &str, args: &DemoArgs, mut stop: tokio::sync::watch::Receiver<bool>) -> anyhow::Result<()> {
+    unless_stopped(&mut stop, super::data::migrate(url)).await?;
     let pool = database::connect(url, 8).await?;
     let sites: i64 = sqlx::query_scalar("SELECT count(*) FROM core.sites").fetch_one(&pool).await?;
     if sites == 0 {
-        super::data::load_sample_data(url, Options::new(args.seed, args.scale)?).await?;
+        let options = sample_options(args)?;
+        unless_stopped(&mut stop, Box::pin(super::data::load_sample_data(url, options))).await?;
+        super::demo_data::SampleManifest::of(&options).write(&args.data_dir)?;
     } else {
         tracing::info!(sites, "sample data already loaded; keeping it (delete the data directory to start afresh)");
     }
@@ -398,7 +459,7 @@ async fn demo_on(url: &str, args: &DemoArgs) -> anyhow::Result<()> {
     let options = opsflux_ingest::IngestOptions::default();
     if args.no_serve {
         let options = opsflux_ingest::IngestOptions { until_caught_up: true, ..options };
-        super::capture::ingest(url, &warehouse, options, super::capture::stop_on_ctrl_c()).await?;
+        super::capture::ingest(url, &warehouse, options, stop).await?;
         return Ok(());
     }
     if !args.listen.ip().is_loopback() {
@@ -408,7 +469,6 @@ async fn demo_on(url: &str, args: &DemoArgs) -> anyhow::Result<()> {
         );
     }
     super::user::demo_users(&pool, &args.data_dir).await?;
-    let stop = super::capture::stop_on_ctrl_c();
     let query = QueryArgs::default();
     match open_engine(&warehouse, &query).await {
         Ok(engine) => {
@@ -421,6 +481,7 @@ async fn demo_on(url: &str, args: &DemoArgs) -> anyhow::Result<()> {
                     let served = serve(state, args.listen, &query, stop).await;
                     finish_ingest(Some(ingest)).await;
                     finish_ingest(scheduler).await;
+                    catch_up_before_stopping(url, &warehouse).await;
                     served
                 }
                 Err(error) => Err(error),
