@@ -123,13 +123,15 @@ pub struct Catalog {
 
 /// The catalog shipped in `metrics/`, built into the binary so that it runs from any
 /// directory; `--metrics DIR` reads another.
-pub const SHIPPED: [(&str, &str); 7] = [
+pub const SHIPPED: [(&str, &str); 9] = [
     ("metrics/cleanvue.toml", include_str!("../../metrics/cleanvue.toml")),
     ("metrics/hse.toml", include_str!("../../metrics/hse.toml")),
     ("metrics/moc.toml", include_str!("../../metrics/moc.toml")),
+    ("metrics/organizer.toml", include_str!("../../metrics/organizer.toml")),
     ("metrics/pob.toml", include_str!("../../metrics/pob.toml")),
     ("metrics/power.toml", include_str!("../../metrics/power.toml")),
     ("metrics/projects.toml", include_str!("../../metrics/projects.toml")),
+    ("metrics/tiers.toml", include_str!("../../metrics/tiers.toml")),
     ("metrics/travel.toml", include_str!("../../metrics/travel.toml")),
 ];
 

@@ -266,7 +266,8 @@ fn organizer(options: &Options, world: &World) -> Vec<TableData> {
             resources.row(audit(moment(start - Days::new(100), 8, 0), world.admin), |row| {
                 row.uuid(resource_id).uuid(site.id).text(kind).text(&format!("{prefix}-{:02}", index + 1)).text(name);
             });
-            // Back-to-back bookings without overlap.
+            // Back-to-back bookings, and now and then a second request for a slot already
+            // taken: a conflict the site must settle (past ones mostly were, by cancelling).
             let mut free_from = moment(start, 7, 0);
             let horizon = moment(end + Days::new(21), 0, 0);
             loop {
@@ -284,6 +285,27 @@ fn organizer(options: &Options, world: &World) -> Vec<TableData> {
                 } else {
                     "completed"
                 };
+                if rng.random_bool(0.05) {
+                    let overlap_starts = starts_at + Duration::minutes(rng.random_range(0..hours * 60));
+                    let overlap_ends = overlap_starts + Duration::hours(rng.random_range(1..6));
+                    let overlap_status = if starts_at.date_naive() >= end {
+                        "requested"
+                    } else if rng.random_bool(0.6) {
+                        "cancelled"
+                    } else {
+                        "completed"
+                    };
+                    let user = catalog::pick(&mut rng, &world.users);
+                    reservations.row(audit(overlap_starts - Duration::days(rng.random_range(1..5)), user), |row| {
+                        row.uuid(catalog::uuid(&mut rng))
+                            .uuid(resource_id)
+                            .uuid(user)
+                            .timestamp(overlap_starts)
+                            .timestamp(overlap_ends)
+                            .text(overlap_status)
+                            .text("Intervention urgente");
+                    });
+                }
                 let user = catalog::pick(&mut rng, &world.users);
                 reservations.row(audit(starts_at - Duration::days(rng.random_range(1..10)), user), |row| {
                     row.uuid(catalog::uuid(&mut rng))

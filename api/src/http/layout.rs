@@ -66,6 +66,10 @@ h2 {{ font-size: 1rem; margin: .2rem 0 .6rem; }}
 .tile {{ background: #fff; border: 1px solid #d8dee6; border-radius: 6px; margin: 0; padding: .4rem; text-align: center; }}
 .tile svg {{ max-width: 100%; height: auto; }}
 .grid {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(38rem, 1fr)); gap: 1rem; }}
+.modules ul {{ list-style: none; padding: 0; margin: 0 0 1rem; display: grid; grid-template-columns: repeat(auto-fill, minmax(15rem, 1fr)); gap: .5rem; }}
+.modules h2 {{ font-size: 1rem; margin: 0 0 .4rem; }}
+.modules a {{ display: block; background: #fff; border: 1px solid #d8dee4; border-radius: 6px; padding: .5rem .7rem; color: #1d2733; text-decoration: none; }}
+.modules a span {{ color: #57606a; }}
 .panel, section {{ background: #fff; border: 1px solid #d8dee6; border-radius: 6px; padding: .8rem; }}
 .panel svg {{ max-width: 100%; height: auto; }}
 .wide {{ grid-column: 1 / -1; }}
