@@ -121,6 +121,7 @@ fn main() -> anyhow::Result<()> {
                 ExportFormat::Parquet,
                 sink,
                 Box::new(|_| {}),
+                Box::new(str::to_owned),
                 &opsflux_query::Scope::All,
             ))?;
         }

@@ -121,7 +121,8 @@ impl Engine {
     }
 
     /// Streams the source's rows, as a reader of `scope` sees them, into `sink` in
-    /// `format`. Batches are written as they come off the plan, on a blocking thread of
+    /// `format`. `headers` names each column for people (the XLSX header row); the
+    /// formats for machines keep the column names. Batches are written as they come off the plan, on a blocking thread of
     /// the query runtime; `progress` is called with the rows written so far. Past the
     /// export time limit the export stops.
     pub async fn export(
@@ -130,6 +131,7 @@ impl Engine {
         format: ExportFormat,
         sink: Box<dyn Write + Send>,
         progress: Box<dyn Fn(u64) + Send>,
+        headers: Box<dyn Fn(&str) -> String + Send + Sync>,
         scope: &Scope,
     ) -> Result<ExportSummary, QueryError> {
         self.check_export(&source, scope)?;
@@ -150,7 +152,8 @@ impl Engine {
             let rows = tokio::task::spawn_blocking(move || {
                 let mut stream = stream;
                 let schema = stream.schema();
-                let mut writer = FormatWriter::new(format, sink, &schema, &sheet)?;
+                let titles: Vec<String> = schema.fields().iter().map(|field| headers(field.name())).collect();
+                let mut writer = FormatWriter::new(format, sink, &schema, &sheet, titles)?;
                 let mut rows = 0u64;
                 while let Some(batch) = handle.block_on(stream.next()) {
                     if std::time::Instant::now() > deadline {
@@ -189,6 +192,7 @@ impl FormatWriter {
         sink: Box<dyn Write + Send>,
         schema: &Arc<Schema>,
         name: &str,
+        titles: Vec<String>,
     ) -> Result<Self, QueryError> {
         Ok(match format {
             ExportFormat::Parquet => {
@@ -206,7 +210,7 @@ impl FormatWriter {
             ExportFormat::Arrow => FormatWriter::Arrow(
                 opsflux_warehouse::arrow::ipc::writer::FileWriter::try_new(sink, schema).map_err(export_error)?,
             ),
-            ExportFormat::Xlsx => FormatWriter::Xlsx(Box::new(XlsxWriter::new(sink, schema, name)?)),
+            ExportFormat::Xlsx => FormatWriter::Xlsx(Box::new(XlsxWriter::new(sink, schema, name, titles)?)),
         })
     }
 
@@ -263,7 +267,7 @@ struct XlsxWriter {
 }
 
 impl XlsxWriter {
-    fn new(sink: Box<dyn Write + Send>, schema: &Schema, name: &str) -> Result<Self, QueryError> {
+    fn new(sink: Box<dyn Write + Send>, schema: &Schema, name: &str, titles: Vec<String>) -> Result<Self, QueryError> {
         let mut kinds = Vec::new();
         let mut formats = Vec::new();
         for field in schema.fields() {
@@ -291,7 +295,7 @@ impl XlsxWriter {
             sink,
             workbook: Workbook::new(),
             name: sheet_name(name),
-            header: schema.fields().iter().map(|field| field.name().clone()).collect(),
+            header: titles,
             kinds,
             formats,
             sheets: 0,

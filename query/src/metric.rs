@@ -117,7 +117,8 @@ impl Resolved {
     }
 
     /// The one query answering the request: the source filtered to the period and
-    /// sites, grouped by bucket and dimensions, in the dialect DataFusion and DuckDB share.
+    /// sites, grouped by bucket and dimensions (a total with no dimension is not
+    /// grouped), in the dialect DataFusion and DuckDB share.
     pub fn sql(&self, metric: &Metric) -> String {
         let date = format!("source.{}", quote(&metric.date));
         let mut columns = vec![format!("{} AS period", self.grain.sql_bucket(&date, self.from))];
@@ -132,6 +133,16 @@ impl Resolved {
         if !self.sites.is_empty() {
             let list: Vec<String> = self.sites.iter().map(|site| literal(site)).collect();
             filters.push(format!("source.site IN ({})", list.join(", ")));
+        }
+        if self.grain == Grain::Total && self.by.is_empty() {
+            // One ungrouped aggregate: always one row, so a count over a period without
+            // events is 0 (as in SQL), not "no data"; other measures are then null.
+            return format!(
+                "SELECT {}\nFROM (\n{}\n) AS source\nWHERE {}",
+                columns.join(", "),
+                metric.source.trim(),
+                filters.join(" AND "),
+            );
         }
         let positions: Vec<String> = (1..=1 + self.by.len()).map(|position| position.to_string()).collect();
         format!(

@@ -1472,7 +1472,7 @@ impl Walk<'_> {
                             "in_progress" => Tone::Info,
                             _ => Tone::Neutral,
                         },
-                        status: status_label(&status, locale),
+                        status: crate::labels::value_or_text(locale, &status),
                         due: due.map(|due| locale.format_date_short(due)).unwrap_or_default(),
                         percent: table.number(row, "percent").unwrap_or(0.0),
                     });
@@ -1488,6 +1488,7 @@ impl Walk<'_> {
                 let details = ["kind", "city", "country"]
                     .iter()
                     .filter_map(|column| table.text(0, column))
+                    .map(|text| crate::labels::value_or_text(locale, &text))
                     .collect::<Vec<_>>()
                     .join(" · ");
                 let contacts = (0..table.rows.len())
@@ -1533,7 +1534,16 @@ impl Walk<'_> {
                 .collect::<Result<_, _>>()?,
         };
         let currency = &self.binding.currency;
-        let mut columns: Vec<DataColumn> = chosen.iter().map(|index| table.columns[*index].clone()).collect();
+        let mut columns: Vec<DataColumn> = chosen
+            .iter()
+            .map(|index| {
+                let column = &table.columns[*index];
+                // Dimensions and dates carry their name; measures carry the catalog's label.
+                let header =
+                    (!column.format.is_numeric()).then(|| crate::labels::column(locale, &column.name)).flatten();
+                DataColumn { label: header.map_or_else(|| column.label.clone(), str::to_owned), ..column.clone() }
+            })
+            .collect();
         // An author may relabel columns and give formats (a query's numbers are decimals).
         for (member, relabel) in [("labels", true), ("formats", false)] {
             let Some(map) = fields.block.data.get(member) else { continue };
@@ -1575,9 +1585,13 @@ impl Walk<'_> {
                 chosen
                     .iter()
                     .zip(&columns)
-                    .map(|(index, column)| Cell {
-                        value: row[*index].clone(),
-                        text: row[*index].format(column.format, locale, currency),
+                    .map(|(index, column)| {
+                        let text = row[*index].format(column.format, locale, currency);
+                        let text = match column.format {
+                            ValueFormat::Text => crate::labels::value_or_text(locale, &text),
+                            _ => text,
+                        };
+                        Cell { value: row[*index].clone(), text }
                     })
                     .collect()
             })
@@ -1683,49 +1697,6 @@ fn previous_label(locale: Locale) -> &'static str {
     }
 }
 
-fn status_label(status: &str, locale: Locale) -> String {
-    let french = locale == Locale::FrFr;
-    match status {
-        "todo" => {
-            if french {
-                "À faire"
-            } else {
-                "To do"
-            }
-        }
-        "in_progress" => {
-            if french {
-                "En cours"
-            } else {
-                "In progress"
-            }
-        }
-        "blocked" => {
-            if french {
-                "Bloquée"
-            } else {
-                "Blocked"
-            }
-        }
-        "done" => {
-            if french {
-                "Terminée"
-            } else {
-                "Done"
-            }
-        }
-        "cancelled" => {
-            if french {
-                "Annulée"
-            } else {
-                "Cancelled"
-            }
-        }
-        other => other,
-    }
-    .to_owned()
-}
-
 fn list_items(fields: &Fields, items: &serde_json::Value, member: &str) -> Result<Vec<ListItem>, DocumentError> {
     let list = items.as_array().ok_or_else(|| fields.error(member, "must be a list"))?;
     let mut out = Vec::new();
@@ -1793,9 +1764,10 @@ fn chart_of(fields: &Fields, table: &DataTable, locale: Locale) -> Result<Chart,
         .map(|(index, _)| index)
         .collect();
     let period = table.column("period");
+    // Dimension values are stored codes or names: codes read as their labels.
     let label = |row: &[Value], index: usize| match &row[index] {
         Value::Date(date) => locale.format_date_short(*date),
-        other => other.format(ValueFormat::Text, locale, ""),
+        other => crate::labels::value_or_text(locale, &other.format(ValueFormat::Text, locale, "")),
     };
     let mut categories: Vec<String> = Vec::new();
     let mut series: Vec<Series> = Vec::new();

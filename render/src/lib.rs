@@ -11,6 +11,7 @@ pub mod chart;
 mod docx;
 mod html;
 pub mod inline;
+pub mod labels;
 mod locale;
 mod raster;
 mod typst;

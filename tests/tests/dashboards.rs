@@ -417,3 +417,141 @@ async fn chromium_shows_each_page_with_the_values_of_the_api() {
     assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "{} bytes", png.len());
     println!("overview screenshot: {}", screenshot.display());
 }
+
+/// Every code of the schema's CHECK lists that is a word (not a locale, file format,
+/// operator or rotation pattern such as `14/14`).
+fn schema_codes() -> Vec<String> {
+    let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let mut codes: Vec<String> = Vec::new();
+    for entry in std::fs::read_dir(directory).unwrap() {
+        let sql = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for check in sql.split("CHECK (").skip(1) {
+            let Some((column, rest)) = check.split_once(" IN (") else { continue };
+            if ["locale", "output_format", "operator"].contains(&column) {
+                continue;
+            }
+            for code in rest.split(')').next().unwrap_or_default().split(',') {
+                let code = code.trim().trim_matches('\'');
+                if !code.contains('/') && !codes.iter().any(|known| known == code) {
+                    codes.push(code.to_owned());
+                }
+            }
+        }
+    }
+    codes
+}
+
+/// The text a reader sees in an HTML page: no styles, scripts, tags or attributes.
+fn visible_text(html: &str) -> String {
+    let mut shown = html.to_owned();
+    for hidden in ["style", "script", "title"] {
+        let (open, close) = (format!("<{hidden}"), format!("</{hidden}>"));
+        while let Some(start) = shown.find(&open) {
+            let end = shown[start..].find(&close).map_or(shown.len(), |end| start + end + close.len());
+            shown.replace_range(start..end, " ");
+        }
+    }
+    let mut visible = String::new();
+    let mut in_tag = false;
+    for character in shown.chars() {
+        match character {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                visible.push(' ');
+            }
+            _ if !in_tag => visible.push(character),
+            _ => {}
+        }
+    }
+    visible
+        .replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+}
+
+/// The codes found in `text` as whole words (case-sensitive: labels are capitalised).
+fn codes_in(text: &str, codes: &[String]) -> Vec<String> {
+    let is_word = |character: char| character.is_alphanumeric() || character == '_';
+    let mut found = Vec::new();
+    for code in codes {
+        let hit = text.match_indices(code.as_str()).any(|(at, _)| {
+            let before = text[..at].chars().next_back();
+            let after = text[at + code.len()..].chars().next();
+            !before.is_some_and(is_word) && !after.is_some_and(is_word)
+        });
+        if hit {
+            found.push(code.clone());
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_and_documents_show_labels_never_the_codes_the_schema_stores() {
+    let codes = schema_codes();
+    let today = chrono::Local::now().date_naive();
+    let directory = tempfile::tempdir().unwrap();
+    let options = opsflux_sample_data::Options::new(42, 0.01).unwrap().ending(today);
+    opsflux_api::sample_warehouse::write_sample_warehouse(directory.path(), options).await.unwrap();
+    let engine = opsflux_query::Engine::open(
+        opsflux_warehouse::Warehouse::open(directory.path()).unwrap(),
+        opsflux_query::Catalog::shipped().unwrap(),
+        opsflux_query::EngineSettings::default(),
+    )
+    .await
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let public = opsflux_api::http::PublicAddress::new(None, address).unwrap();
+    let state = AppState::local(engine.clone(), "sample".to_owned(), public);
+    tokio::spawn(opsflux_api::http::serve_on(listener, state, std::future::pending()));
+
+    let mut offending = Vec::new();
+    for locale in ["fr-FR", "en-GB"] {
+        for page in PAGES {
+            let url = format!("http://{address}{}?locale={locale}", page.path);
+            let output = tokio::task::spawn_blocking({
+                let url = url.clone();
+                move || chromium().args(["--virtual-time-budget=2000", "--dump-dom"]).arg(url).output()
+            })
+            .await
+            .unwrap()
+            .unwrap();
+            assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+            let text = visible_text(&String::from_utf8(output.stdout).unwrap());
+            assert!(text.contains(page.title.split(" — ").next().unwrap()), "{url}: {text}");
+            let found = codes_in(&text, &codes);
+            if !found.is_empty() {
+                offending.push(format!("{url}: {found:?}"));
+            }
+        }
+    }
+    let files = tempfile::tempdir().unwrap();
+    for locale in ["fr-FR", "en-GB"] {
+        for (name, _) in opsflux_api::documents::TEMPLATES {
+            let parameters = BTreeMap::from([("locale".to_owned(), locale.to_owned())]);
+            let (pdf, _) = opsflux_api::documents::render(
+                &engine,
+                opsflux_api::documents::template(name).unwrap(),
+                &parameters,
+                opsflux_render::OutputFormat::Pdf,
+                today,
+                &opsflux_query::Scope::All,
+                &opsflux_api::documents::RenderLimits::default(),
+            )
+            .await
+            .unwrap_or_else(|error| panic!("{name} in {locale}: {error}"));
+            let path = files.path().join(format!("{name}.pdf"));
+            std::fs::write(&path, &pdf).unwrap();
+            let output = std::process::Command::new("pdftotext").arg(&path).arg("-").output().unwrap();
+            let found = codes_in(&String::from_utf8(output.stdout).unwrap(), &codes);
+            if !found.is_empty() {
+                offending.push(format!("{name} ({locale}) PDF: {found:?}"));
+            }
+        }
+    }
+    assert!(offending.is_empty(), "codes shown to readers:\n{}", offending.join("\n"));
+}

@@ -77,7 +77,7 @@ async fn every_metric_matches_the_values_worked_out_by_hand() {
     let march = ("2026-03-01", "2026-03-31");
     let four_days = ("2026-03-01", "2026-03-04");
     // (metric, site, period, grain, by)
-    let cases: [Case; 32] = [
+    let cases: [Case; 40] = [
         // POB: nights of approved/completed stays; ALPHA 1,2,3,1 on 2 beds; BRAVO 0,1,0,0 on 3; CHARLIE none on 10.
         ("pob.people_on_board", "", four_days, "day", "site"),
         ("pob.people_on_board", "", four_days, "total", ""),
@@ -122,11 +122,26 @@ async fn every_metric_matches_the_values_worked_out_by_hand() {
         ("power.load_factor", "", march, "total", "site"),
         ("power.switchboard_peak_demand", "", march, "total", "site,switchboard"),
         ("power.switchboard_load_factor", "", march, "total", "site,switchboard"),
+        // ALPHA crane 12 h, 6 h + 6 h across midnight (the overlapping request is not
+        // booked); ALPHA room 2 h (the cancelled overlap is left out); BRAVO pick-up 24 h.
+        // 1-4 March: 26 h of 8 × 24 h at ALPHA, 24 h of 4 × 24 h at BRAVO.
+        ("organizer.utilisation", "", four_days, "total", "site"),
+        ("organizer.utilisation", "", four_days, "total", "kind"),
+        ("organizer.utilisation", "ALPHA", four_days, "day", "resource"),
+        ("organizer.reservations", "", march, "total", "status"),
+        // The request for 20:00-22:00 on 2 March collides with the night lift.
+        ("organizer.conflicts", "", march, "total", "site,resource"),
+        // Acme's P1-P3 at ALPHA (3 + 2 + 2 nights); Delta's P5 at BRAVO (1 night).
+        ("tiers.presence", "", four_days, "total", "site"),
+        ("tiers.presence", "", four_days, "total", "kind"),
+        ("tiers.contacts", "", four_days, "total", "site,kind"),
     ];
     let mut text = String::new();
     for (metric, site, (from, to), grain, by) in cases {
         text.push_str(&answer(&engine, metric, site, from, to, grain, by).await);
     }
+    // A total with no dimension is one ungrouped aggregate: counts of nothing are 0,
+    // other measures are null; grouped totals have no rows.
     text.push_str("\nEvery metric, January 2025 (before any data):\n");
     for metric in engine.catalog().metrics() {
         let by = metric.required.join(",");
@@ -134,7 +149,18 @@ async fn every_metric_matches_the_values_worked_out_by_hand() {
             .metric(&metric.name, &request("", "2025-01-01", "2025-01-31", "total", &by), &opsflux_query::Scope::All)
             .await
             .unwrap();
-        let _ = writeln!(text, "  {}: {} rows", metric.name, result.rows.len());
+        let cells: Vec<String> = result
+            .rows
+            .iter()
+            .flatten()
+            .skip(1)
+            .map(|cell| match cell {
+                Cell::Number(value) => number(*value),
+                _ => "∅".to_owned(),
+            })
+            .collect();
+        let values = if cells.is_empty() { String::new() } else { format!(": {}", cells.join(" | ")) };
+        let _ = writeln!(text, "  {}: {} rows{values}", metric.name, result.rows.len());
     }
     expect_test::expect_file!["../fixtures/metrics/expected.txt"].assert_eq(&text);
 }

@@ -87,12 +87,14 @@ pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<()> {
     bar.set_message(format!("exporting {}", source.name()));
     let progress_bar = bar.clone();
     let started = std::time::Instant::now();
+    let headers = crate::http::exports::headers_for(&engine, &source, opsflux_render::Locale::default());
     let summary = engine
         .export(
             source.clone(),
             format,
             Box::new(std::io::BufWriter::with_capacity(1 << 20, file)),
             Box::new(move |rows| progress_bar.set_position(rows)),
+            headers,
             &opsflux_query::Scope::All,
         )
         .await;

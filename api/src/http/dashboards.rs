@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use axum::extract::{Extension, OriginalUri, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use opsflux_query::{Cell, Format, Grain, MetricRequest, MetricResult, ParameterError, QueryError};
-use opsflux_render::Locale;
+use opsflux_query::{Cell, ColumnRole, Format, Grain, MetricRequest, MetricResult, ParameterError, QueryError};
 use opsflux_render::chart::{Chart, ChartKind, Series, ValueStyle};
+use opsflux_render::{Locale, labels};
 
 use super::layout::{escape, page as layout};
 use super::metrics::MetricParameters;
@@ -191,6 +191,68 @@ pub const PAGES: &[Page] = &[
         ],
     },
     Page {
+        path: "/organizer",
+        title: "Organizer — réservations des ressources",
+        panels: &[
+            panel("organizer.utilisation", &["utilisation"], Show::Kpi, &[], "Utilisation des ressources"),
+            panel("organizer.reservations", &["reservations"], Show::Kpi, &[], "Réservations"),
+            panel("organizer.conflicts", &["conflicts"], Show::Kpi, &[], "Conflits de réservation"),
+            panel("organizer.utilisation", &["utilisation"], Show::Bar, &["kind"], "Utilisation par type de ressource"),
+            panel("organizer.reservations", &["reservations"], Show::StackedBar, &["status"], "Réservations par état"),
+            Panel {
+                grain: Some(Grain::Total),
+                ..panel(
+                    "organizer.utilisation",
+                    &["utilisation", "hours"],
+                    Show::List,
+                    &["site", "kind", "resource"],
+                    "Utilisation de chaque ressource sur la période",
+                )
+            },
+            Panel {
+                grain: Some(Grain::Total),
+                ..panel(
+                    "organizer.conflicts",
+                    &["conflicts", "overlap_hours"],
+                    Show::List,
+                    &["site", "resource"],
+                    "Conflits par ressource sur la période",
+                )
+            },
+        ],
+    },
+    Page {
+        path: "/tiers",
+        title: "Tiers — entreprises et contacts",
+        panels: &[
+            panel("tiers.presence", &["companies"], Show::Kpi, &[], "Entreprises présentes"),
+            panel("tiers.presence", &["people"], Show::Kpi, &[], "Personnes de ces entreprises"),
+            panel("tiers.contacts", &["contacts"], Show::Kpi, &[], "Contacts de ces entreprises"),
+            panel("tiers.presence", &["companies"], Show::Bar, &["kind"], "Entreprises présentes par type"),
+            panel("tiers.presence", &["companies"], Show::StackedBar, &["site"], "Entreprises présentes par site"),
+            Panel {
+                grain: Some(Grain::Total),
+                ..panel(
+                    "tiers.presence",
+                    &["people", "person_nights"],
+                    Show::List,
+                    &["site", "kind", "company"],
+                    "Entreprises par site sur la période",
+                )
+            },
+            Panel {
+                grain: Some(Grain::Total),
+                ..panel(
+                    "tiers.contacts",
+                    &["contacts", "companies"],
+                    Show::List,
+                    &["site", "kind"],
+                    "Contacts par site et type d'entreprise",
+                )
+            },
+        ],
+    },
+    Page {
         path: "/power",
         title: "PowerTrace — énergie",
         panels: &[
@@ -211,6 +273,56 @@ pub const PAGES: &[Page] = &[
         ],
     },
 ];
+
+/// Page-only parameters, beside the metric ones.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ViewParameters {
+    /// The language of labels: fr-FR (default), en-GB or en-US.
+    pub locale: Option<String>,
+}
+
+/// How a page is shown.
+#[derive(Debug, Clone, Copy)]
+struct View {
+    locale: Locale,
+}
+
+impl ViewParameters {
+    fn resolve(&self) -> Result<View, String> {
+        let locale = match self.locale.as_deref() {
+            None | Some("") => Locale::default(),
+            Some(text @ ("fr-FR" | "en-GB" | "en-US")) => {
+                text.parse().map_err(|error: opsflux_render::DocumentError| error.to_string())?
+            }
+            Some(other) => return Err(format!("unknown locale `{other}` (fr-FR, en-GB, en-US)")),
+        };
+        Ok(View { locale })
+    }
+}
+
+/// The overview's links to every module's page, keeping the chosen sites and period.
+fn module_links(request: &MetricRequest, locale: Locale) -> String {
+    let mut query = format!("?from={}&to={}", request.from, request.to);
+    if locale != Locale::default() {
+        query.push_str(&format!("&locale={}", locale));
+    }
+    if !request.sites.is_empty() {
+        query.push_str(&format!("&site={}", request.sites.join(",")));
+    }
+    let mut links = String::from("<nav class=\"modules\" aria-label=\"Modules\"><h2>Modules</h2><ul>");
+    for page in PAGES.iter().filter(|page| page.path != "/") {
+        let (module, subject) = page.title.split_once(" — ").unwrap_or((page.title, ""));
+        links.push_str(&format!(
+            "<li><a href=\"{}{}\"><strong>{}</strong> <span>{}</span></a></li>",
+            page.path,
+            escape(&query),
+            escape(module),
+            escape(subject)
+        ));
+    }
+    links.push_str("</ul></nav>");
+    links
+}
 
 /// A page request's refusal: the page is replaced by a 400 that names the parameter.
 fn bad_request(path: &str, error: &ParameterError) -> Response {
@@ -233,9 +345,20 @@ pub async fn page_handler(
     Extension(caller): Extension<Caller>,
     OriginalUri(uri): OriginalUri,
     Query(parameters): Query<MetricParameters>,
+    Query(view): Query<ViewParameters>,
 ) -> Response {
     let Some(page) = PAGES.iter().find(|page| page.path == uri.path()) else {
         return (StatusCode::NOT_FOUND, Html(layout(uri.path(), "Page inconnue", "", ""))).into_response();
+    };
+    let view = match view.resolve() {
+        Ok(view) => view,
+        Err(message) => {
+            let body = format!(
+                "<p class=\"problem\" data-parameter=\"locale\">Paramètre <code>locale</code> refusé : {}</p>",
+                escape(&message)
+            );
+            return (StatusCode::BAD_REQUEST, Html(layout(page.path, "Paramètre refusé", "", &body))).into_response();
+        }
     };
     let request = match parameters.request() {
         Ok(request) => request,
@@ -268,8 +391,10 @@ pub async fn page_handler(
                 continue;
             }
         };
-        let (figure, drawn) = draw_panel(panel, &result);
-        any_rows |= drawn;
+        let (figure, drawn) = draw_panel(panel, &result, view.locale);
+        // A KPI total always has its one row (a count of nothing is 0): the charts and
+        // lists say whether the period holds data.
+        any_rows |= drawn && panel.show != Show::Kpi;
         if panel.show == Show::Kpi {
             tiles.push_str(&figure);
         } else {
@@ -293,16 +418,22 @@ pub async fn page_handler(
     } else {
         String::new()
     };
-    let header = filter_form(page.path, &request, &pin.sites_in(&caller.scope));
+    let header = filter_form(page.path, &request, &pin.sites_in(&caller.scope), view.locale);
+    let modules = if page.path == "/" { module_links(&request, view.locale) } else { String::new() };
     let body = format!(
-        "{notice}<div class=\"tiles\">{tiles}</div><div class=\"grid\">{sections}</div><p class=\"pin\">Instantané de l'entrepôt n° {} · {} tables</p>",
+        "{notice}<div class=\"tiles\">{tiles}</div>{modules}<div class=\"grid\">{sections}</div><p class=\"pin\">Instantané de l'entrepôt n° {} · {} tables</p>",
         pin.generation,
         pin.tables.len()
     );
     Html(layout(page.path, page.title, &header, &body)).into_response()
 }
 
-fn filter_form(path: &str, request: &MetricRequest, sites: &std::collections::BTreeSet<String>) -> String {
+fn filter_form(
+    path: &str,
+    request: &MetricRequest,
+    sites: &std::collections::BTreeSet<String>,
+    locale: Locale,
+) -> String {
     let mut options = String::from("<option value=\"\">Tous les sites</option>");
     for site in sites {
         let selected = if request.sites.len() == 1 && request.sites[0] == *site { " selected" } else { "" };
@@ -319,8 +450,14 @@ fn filter_form(path: &str, request: &MetricRequest, sites: &std::collections::BT
         let selected = if request.grain == Some(grain) { " selected" } else { "" };
         grains.push_str(&format!("<option value=\"{grain}\"{selected}>{label}</option>"));
     }
+    let mut locales = String::new();
+    for (choice, name) in [(Locale::FrFr, "Français"), (Locale::EnGb, "English (UK)"), (Locale::EnUs, "English (US)")]
+    {
+        let selected = if choice == locale { " selected" } else { "" };
+        locales.push_str(&format!("<option value=\"{}\"{selected}>{name}</option>", choice));
+    }
     format!(
-        "<form method=\"get\" action=\"{path}\" class=\"filters\"><label>Site <select name=\"site\">{options}</select></label> <label>Du <input type=\"date\" name=\"from\" value=\"{}\"></label> <label>au <input type=\"date\" name=\"to\" value=\"{}\"></label> <label>Grain <select name=\"grain\">{grains}</select></label> <button type=\"submit\">Afficher</button></form>",
+        "<form method=\"get\" action=\"{path}\" class=\"filters\"><label>Site <select name=\"site\">{options}</select></label> <label>Du <input type=\"date\" name=\"from\" value=\"{}\"></label> <label>au <input type=\"date\" name=\"to\" value=\"{}\"></label> <label>Grain <select name=\"grain\">{grains}</select></label> <label>Libellés <select name=\"locale\">{locales}</select></label> <button type=\"submit\">Afficher</button></form>",
         request.from, request.to
     )
 }
@@ -343,7 +480,7 @@ fn cell_text(cell: &Cell) -> String {
 }
 
 /// The chart of one panel from a metric result, in the one chart model.
-pub fn chart_of(panel: &Panel, result: &MetricResult) -> Chart {
+pub fn chart_of(panel: &Panel, result: &MetricResult, locale: Locale) -> Chart {
     let measure_columns: Vec<usize> = panel.measures.iter().filter_map(|name| result.column(name)).collect();
     let dimension_columns: Vec<usize> = panel.by.iter().filter_map(|name| result.column(name)).collect();
     let period = result.column("period").unwrap_or(0);
@@ -354,7 +491,8 @@ pub fn chart_of(panel: &Panel, result: &MetricResult) -> Chart {
         categories.iter().enumerate().map(|(index, category)| (category.as_str(), index)).collect();
     let mut series: Vec<Series> = Vec::new();
     for row in &result.rows {
-        let key: Vec<String> = dimension_columns.iter().map(|column| cell_text(&row[*column])).collect();
+        let key: Vec<String> =
+            dimension_columns.iter().map(|column| labels::value_or_text(locale, &cell_text(&row[*column]))).collect();
         for measure in &measure_columns {
             let name = match (key.is_empty(), measure_columns.len()) {
                 (true, _) => result.columns[*measure].label.clone(),
@@ -398,13 +536,13 @@ pub fn chart_of(panel: &Panel, result: &MetricResult) -> Chart {
 }
 
 /// The panel's HTML, and whether it shows any value.
-fn draw_panel(panel: &Panel, result: &MetricResult) -> (String, bool) {
-    let chart = chart_of(panel, result);
+fn draw_panel(panel: &Panel, result: &MetricResult, locale: Locale) -> (String, bool) {
+    let chart = chart_of(panel, result, locale);
     let drawn = if panel.show == Show::List { !result.rows.is_empty() } else { !chart.is_empty() };
-    (draw_panel_html(panel, result, &chart), drawn)
+    (draw_panel_html(panel, result, &chart, locale), drawn)
 }
 
-fn draw_panel_html(panel: &Panel, result: &MetricResult, chart: &Chart) -> String {
+fn draw_panel_html(panel: &Panel, result: &MetricResult, chart: &Chart, locale: Locale) -> String {
     let attributes = format!(
         "data-metric=\"{}\" data-measures=\"{}\" data-grain=\"{}\" data-rows=\"{}\"",
         escape(panel.metric),
@@ -417,7 +555,7 @@ fn draw_panel_html(panel: &Panel, result: &MetricResult, chart: &Chart) -> Strin
     match panel.show {
         Show::Kpi => format!(
             "<figure class=\"tile\" {attributes} {provenance}>{}<figcaption>{}</figcaption></figure>",
-            chart.to_svg(Locale::FrFr),
+            chart.to_svg(locale),
             escape(panel.title)
         ),
         Show::List => {
@@ -428,15 +566,21 @@ fn draw_panel_html(panel: &Panel, result: &MetricResult, chart: &Chart) -> Strin
                 .collect();
             let mut table = String::from("<table class=\"list\"><thead><tr>");
             for column in &shown {
-                table.push_str(&format!("<th>{}</th>", escape(&result.columns[*column].label)));
+                let column = &result.columns[*column];
+                let header = match column.role {
+                    ColumnRole::Measure => column.label.as_str(),
+                    _ => labels::column(locale, &column.name).unwrap_or(&column.label),
+                };
+                table.push_str(&format!("<th>{}</th>", escape(header)));
             }
             table.push_str("</tr></thead><tbody>");
             for row in &result.rows {
                 table.push_str("<tr class=\"mark\">");
                 for column in &shown {
                     let text = match &row[*column] {
-                        Cell::Number(value) => style_of(result.columns[*column].format).format(*value, Locale::FrFr),
-                        other => cell_text(other),
+                        Cell::Number(value) => style_of(result.columns[*column].format).format(*value, locale),
+                        Cell::Date(date) => locale.format_date_short(*date),
+                        other => labels::value_or_text(locale, &cell_text(other)),
                     };
                     table.push_str(&format!(
                         "<td data-column=\"{}\">{}</td>",
@@ -462,7 +606,7 @@ fn draw_panel_html(panel: &Panel, result: &MetricResult, chart: &Chart) -> Strin
             "<section class=\"panel{}\" {attributes} {provenance}><h2>{}</h2>{}</section>",
             if panel.show == Show::Heatmap { " wide" } else { "" },
             escape(panel.title),
-            chart.to_svg(Locale::FrFr)
+            chart.to_svg(locale)
         ),
     }
 }

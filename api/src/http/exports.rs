@@ -126,7 +126,8 @@ pub(crate) async fn export(
     let scope = caller.scope.clone();
     tokio::spawn(async move {
         let sink = Box::new(ChannelWriter { sender, buffer: Vec::with_capacity(CHUNK_BYTES) });
-        match engine.export(source, format, sink, Box::new(|_| {}), &scope).await {
+        let headers = headers_for(&engine, &source, opsflux_render::Locale::default());
+        match engine.export(source, format, sink, Box::new(|_| {}), headers, &scope).await {
             Ok(summary) => tracing::info!(export = %description, rows = summary.rows, "export sent"),
             Err(error) => tracing::warn!(export = %description, %error, "export stopped"),
         }
@@ -142,4 +143,29 @@ pub(crate) async fn export(
         Body::from_stream(body),
     )
         .into_response())
+}
+
+/// The XLSX header of each exported column, for people: a metric's measures by their
+/// catalog labels, dimensions and known columns by their labels in `locale`, any other
+/// column by its name.
+pub fn headers_for(
+    engine: &opsflux_query::Engine,
+    source: &ExportSource,
+    locale: opsflux_render::Locale,
+) -> Box<dyn Fn(&str) -> String + Send + Sync> {
+    let measures: std::collections::BTreeMap<String, String> = match source {
+        ExportSource::Metric { name, .. } => engine
+            .catalog()
+            .metric(name)
+            .map(|metric| metric.measures.iter().map(|measure| (measure.name.clone(), measure.label.clone())).collect())
+            .unwrap_or_default(),
+        ExportSource::Table(_) => std::collections::BTreeMap::new(),
+    };
+    Box::new(move |column: &str| {
+        measures
+            .get(column)
+            .cloned()
+            .or_else(|| opsflux_render::labels::column(locale, column).map(str::to_owned))
+            .unwrap_or_else(|| column.to_owned())
+    })
 }
