@@ -414,8 +414,7 @@ measures = [{ name = "incidents", label = "Incidents", sql = "count(*)", format 
         assert_eq!(on_disk, shipped);
         let catalog = Catalog::shipped().unwrap();
         let names: Vec<&str> = catalog.metrics().map(|metric| metric.name.as_str()).collect();
-        expect_test::expect![[r#"
-            cleanvue.five_s_score cleanvue.scrapping_volume hse.incident_rate hse.incidents moc.cycle_time moc.overdue_approvals moc.requests_by_state pob.approval_lead_time pob.occupancy pob.over_capacity pob.people_on_board power.energy power.load_factor power.peak_demand power.switchboard_load_factor power.switchboard_peak_demand projects.budget projects.overdue_tasks projects.task_completion travel.fuel travel.payload_utilisation travel.seat_occupancy"#]]
+        expect_test::expect!["cleanvue.five_s_score cleanvue.scrapping_volume hse.incident_rate hse.incidents moc.cycle_time moc.overdue_approvals moc.requests_by_state organizer.conflicts organizer.reservations organizer.utilisation pob.approval_lead_time pob.occupancy pob.over_capacity pob.people_on_board power.energy power.load_factor power.peak_demand power.switchboard_load_factor power.switchboard_peak_demand projects.budget projects.overdue_tasks projects.task_completion tiers.contacts tiers.presence travel.fuel travel.payload_utilisation travel.seat_occupancy"]
         .assert_eq(&names.join(" "));
         assert_eq!(Catalog::load_dir(&directory).unwrap().metrics().count(), names.len());
     }

@@ -98,8 +98,10 @@ async fn sigterm_stops_the_demo_and_its_postgres_with_the_warehouse_caught_up() 
     loop {
         assert!(demo.try_wait().unwrap().is_none(), "the demo stopped by itself:\n{}", log());
         assert!(started.elapsed() < std::time::Duration::from_secs(300), "the demo did not serve:\n{}", log());
+        // Serving, and capture past its initial copy.
         if tokio::net::TcpStream::connect(address).await.is_ok()
             && opsflux_tests::send(address, "GET", "/healthz", &[], "").await.status == 200
+            && log().contains("streaming changes")
         {
             break;
         }

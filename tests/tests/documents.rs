@@ -331,7 +331,7 @@ async fn task_lists_timelines_and_company_cards_read_projects_and_tiers() {
         task PRJ-B Survey À faire Warning due 25/03/2026 0%
         timeline projects: ["PRJ-A Alpha upgrade", "PRJ-B Bravo revamp"] from ["2026-01-01", "2026-01-01"] to ["2026-06-30", "2026-06-30"] done ["46.7", "50.0"]
         timeline prj-a: ["Design", "Procure"] from ["2026-03-01", "2026-03-05"] to ["2026-03-10", "2026-03-20"] done ["100.0", "40.0"]
-        company Acme Offshore (subcontractor · Port Harcourt · NG)
+        company Acme Offshore (Sous-traitant · Port Harcourt · NG)
           contact Claire Martin | Base manager | c.martin@acme.example | +234 1 234 5678
           contact Paul Obi | Logistics lead | p.obi@acme.example | 
     "#]]
