@@ -411,16 +411,35 @@ async fn demo_without_postgres(
 }
 
 /// Reads what the private PostgreSQL still holds for the warehouse (changes made just
-/// before the stop), so the warehouse equals the database while both are down. Bounded
-/// in time; a second Ctrl-C or SIGTERM skips it, and the next start catches up anyway.
+/// before the stop), so the warehouse equals the database while both are down. Past
+/// the time limit, or on a second Ctrl-C or SIGTERM, capture is asked to stop as it
+/// always is (committing what it received), never cut off mid-write; the next start
+/// resumes from there.
 async fn catch_up_before_stopping(url: &str, warehouse: &std::path::Path) {
     const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(30);
     let options = opsflux_ingest::IngestOptions { until_caught_up: true, ..opsflux_ingest::IngestOptions::default() };
-    let caught_up = super::capture::ingest(url, warehouse, options, super::capture::stop_on_signal());
-    match tokio::time::timeout(CATCH_UP, Box::pin(caught_up)).await {
-        Ok(Ok(_)) => tracing::info!("the warehouse holds every change of the private PostgreSQL"),
-        Ok(Err(error)) => tracing::warn!("catching up before stopping failed ({error:#}); the next start resumes"),
-        Err(_) => tracing::warn!("catching up took over {CATCH_UP:?}; the next start resumes where it stopped"),
+    let (stop_sender, stop) = tokio::sync::watch::channel(false);
+    let mut signal = super::capture::stop_on_signal();
+    let caught_up = Box::pin(super::capture::ingest(url, warehouse, options, stop));
+    let deadline = tokio::time::sleep(CATCH_UP);
+    tokio::pin!(caught_up, deadline);
+    let outcome = loop {
+        let stopping = *stop_sender.borrow();
+        tokio::select! {
+            outcome = &mut caught_up => break outcome,
+            () = &mut deadline, if !stopping => {
+                tracing::warn!("catching up takes over {CATCH_UP:?}; stopping it (the next start resumes)");
+                let _ = stop_sender.send(true);
+            }
+            _ = signal.changed(), if !stopping => {
+                let _ = stop_sender.send(true);
+            }
+        }
+    };
+    match outcome {
+        Ok(_) if !*stop_sender.borrow() => tracing::info!("the warehouse holds every change of the private PostgreSQL"),
+        Ok(_) => {}
+        Err(error) => tracing::warn!("catching up before stopping failed ({error:#}); the next start resumes"),
     }
 }
 
