@@ -131,6 +131,15 @@ async fn bad_input_is_a_problem_naming_the_parameter() {
     let (status, _, page) = get(address, "/pob?from=2026-02-30").await;
     assert_eq!(status, 400);
     assert!(page.contains("data-parameter=\"from\""), "{page}");
+    let (status, _, page) = get(address, "/hse?locale=de-DE").await;
+    assert_eq!(status, 400);
+    assert!(
+        page.contains("data-parameter=\"locale\"") && page.contains("unknown locale `de-DE` (fr-FR, en-GB, en-US)"),
+        "{page}"
+    );
+    let (status, _, page) = get(address, "/hse?locale=en-GB&from=2026-03-01&to=2026-03-31").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<option value=\"en-GB\" selected>"), "the form keeps the choice: {page}");
 }
 
 #[tokio::test]

@@ -309,7 +309,8 @@ fn module_links(request: &MetricRequest, locale: Locale) -> String {
     if !request.sites.is_empty() {
         query.push_str(&format!("&site={}", request.sites.join(",")));
     }
-    let mut links = String::from("<nav class=\"modules\" aria-label=\"Modules\"><h2>Modules</h2><ul>");
+    let mut links =
+        String::from("<div class=\"modules\" role=\"navigation\" aria-label=\"Modules\"><h2>Modules</h2><ul>");
     for page in PAGES.iter().filter(|page| page.path != "/") {
         let (module, subject) = page.title.split_once(" — ").unwrap_or((page.title, ""));
         links.push_str(&format!(
@@ -320,7 +321,7 @@ fn module_links(request: &MetricRequest, locale: Locale) -> String {
             escape(subject)
         ));
     }
-    links.push_str("</ul></nav>");
+    links.push_str("</ul></div>");
     links
 }
 
@@ -527,12 +528,20 @@ pub fn chart_of(panel: &Panel, result: &MetricResult, locale: Locale) -> Chart {
             Show::Heatmap => ChartKind::Heatmap,
         },
         title: panel.title.to_owned(),
-        unit: result.unit.clone(),
+        // The catalog's unit is its first measure's; another measure shows none rather
+        // than a wrong one (people counted in "entreprises").
+        unit: if first_measure_shown(panel, result) { result.unit.clone() } else { String::new() },
         categories,
         series,
         style: style_of(format),
         threshold,
     }
+}
+
+/// Whether the panel draws the metric's first measure, the one its unit describes.
+fn first_measure_shown(panel: &Panel, result: &MetricResult) -> bool {
+    let first = result.columns.iter().find(|column| column.role == ColumnRole::Measure);
+    first.is_some_and(|column| panel.measures.first() == Some(&column.name.as_str()))
 }
 
 /// The panel's HTML, and whether it shows any value.
