@@ -291,9 +291,9 @@ impl ViewParameters {
     fn resolve(&self) -> Result<View, String> {
         let locale = match self.locale.as_deref() {
             None | Some("") => Locale::default(),
-            Some(text @ ("fr-FR" | "en-GB" | "en-US")) => {
-                text.parse().map_err(|error: opsflux_render::DocumentError| error.to_string())?
-            }
+            Some("fr-FR") => Locale::FrFr,
+            Some("en-GB") => Locale::EnGb,
+            Some("en-US") => Locale::EnUs,
             Some(other) => return Err(format!("unknown locale `{other}` (fr-FR, en-GB, en-US)")),
         };
         Ok(View { locale })
