@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs what OpsFlux needs on a fresh Debian or Ubuntu machine, once: the
-# PostgreSQL server binaries (initdb, pg_ctl, postgres, psql), mold, the linker
-# that keeps link memory low on small machines, and Python's deltalake package for
-# the interoperability tests; for the tests only, Chromium (the headless browser the
-# dashboard tests drive), poppler (pdftotext, pdffonts, pdftoppm read rendered PDFs)
-# and LibreOffice Writer and Calc (they open rendered DOCX files). Sourced by demo.sh
-# and test.sh.
+# PostgreSQL server binaries (initdb, pg_ctl, postgres, psql) and mold, the linker
+# that keeps link memory low on small machines. With OPSFLUX_SETUP_TESTS=1 (test.sh),
+# also what only the tests use: Chromium (the headless browser the dashboard tests
+# drive), poppler (pdftotext, pdffonts, pdftoppm read rendered PDFs), LibreOffice
+# Writer and Calc (they open rendered DOCX files), and the Python packages deltalake,
+# aiosmtpd and schemathesis. Sourced by demo.sh and test.sh; sets CARGO_TARGET_DIR.
 set -euo pipefail
 
 if ! command -v cargo >/dev/null 2>&1; then
@@ -21,7 +21,7 @@ missing=()
 have_postgres || missing+=(postgresql)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v mold >/dev/null 2>&1 || missing+=(mold)
-if [ "${OPSFLUX_SETUP_BROWSER:-0}" = 1 ]; then
+if [ "${OPSFLUX_SETUP_TESTS:-0}" = 1 ]; then
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
     command -v soffice >/dev/null 2>&1 || missing+=(libreoffice-writer-nogui libreoffice-calc-nogui)
@@ -40,6 +40,14 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# One build directory outside the work tree, reused between runs and clones.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/opsflux/target}"
+
+# The rest is for the tests only: the demo does not wait for it.
+if [ "${OPSFLUX_SETUP_TESTS:-0}" != 1 ]; then
+    return 0
+fi
+
 # The tests read the warehouse with an independent Delta reader: Python's deltalake.
 if ! python3 -c "import deltalake" >/dev/null 2>&1; then
     echo "installing the deltalake Python package (PyPI)..." >&2
@@ -53,10 +61,7 @@ if ! python3 -c "import aiosmtpd" >/dev/null 2>&1; then
 fi
 
 # The API contract test runs Schemathesis against /api/openapi.json.
-if [ "${OPSFLUX_SETUP_BROWSER:-0}" = 1 ] && ! command -v schemathesis >/dev/null 2>&1; then
+if ! command -v schemathesis >/dev/null 2>&1; then
     echo "installing schemathesis (PyPI)..." >&2
     python3 -m pip install -q schemathesis
 fi
-
-# One build directory outside the work tree, reused between runs and clones.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/opsflux/target}"

@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The dashboard tests open pages in headless Chromium; the document tests read PDFs
-# with poppler and open DOCX files with LibreOffice.
-export OPSFLUX_SETUP_BROWSER=1
+# with poppler and open DOCX files with LibreOffice; Python packages read the
+# warehouse (deltalake), receive mail (aiosmtpd) and probe the API (schemathesis).
+export OPSFLUX_SETUP_TESTS=1
 source scripts/setup.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -8,6 +8,10 @@
 //!   Parquet, pages per second with `wrk`, and the peak memory of an export.
 //! - `security`: the metric API with a site scope against the same requests unscoped,
 //!   and dashboard pages with sign-in and scope against the same pages without.
+//! - `schedules`: one scheduled report to 100 recipients over real SMTP, one render per
+//!   scope against one per recipient.
+//! - `demo_binary`: the binary `scripts/demo.sh` builds (dev profile) against the release
+//!   build: sample data, cold dashboard pages and template renders.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -77,13 +77,17 @@ pub enum Command {
     RenderWorker(RenderWorkerArgs),
 }
 
-/// The whole program: logging to stderr (`OPSFLUX_LOG` filters, default `info`), the
-/// command line, a runtime, and an exit status.
+/// Our own progress at `info`, the libraries' only from `warn`: the Delta kernel logs
+/// every snapshot it builds at `info`, thousands of lines during an initial copy.
+const DEFAULT_LOG: &str = "warn,opsflux=info";
+
+/// The whole program: logging to stderr (`OPSFLUX_LOG` filters, default `DEFAULT_LOG`),
+/// the command line, a runtime, and an exit status.
 pub fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("OPSFLUX_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG)),
         )
         .with_writer(std::io::stderr)
         .init();
