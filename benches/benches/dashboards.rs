@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use opsflux_api::http::dashboards::PAGES;
-use opsflux_benches::{dashboard_requests, free_port, millis, percentile, setting, timed};
+use opsflux_benches::{dashboard_requests, free_port, millis, percentile, setting, timed, wait_listening};
 use opsflux_query::{Catalog, Engine, EngineSettings, ExportFormat, ExportSource};
 use opsflux_warehouse::Warehouse;
 
@@ -228,13 +228,9 @@ fn main() -> anyhow::Result<()> {
         )
         .env("OPSFLUX_LOG", "warn")
         .spawn()?;
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if started.elapsed() > Duration::from_secs(600) || server.try_wait()?.is_some() {
-            let _ = server.kill();
-            bail!("opsflux serve did not start");
-        }
-        std::thread::sleep(Duration::from_millis(200));
+    if let Err(error) = wait_listening(&mut server, port, Duration::from_secs(600)) {
+        let _ = server.kill();
+        return Err(error.context("opsflux serve did not start"));
     }
     println!(
         "\n## Dashboard pages with wrk (2 threads, 16 connections, {wrk_seconds} s each; results cached per warehouse snapshot)"

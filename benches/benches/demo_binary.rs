@@ -23,11 +23,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
+use opsflux_api::documents::TEMPLATES;
 use opsflux_api::http::dashboards::PAGES;
-use opsflux_benches::{free_port, percentile, setting};
-
-/// The shipped templates (`templates/*.json`).
-const TEMPLATES: &[&str] = &["weekly-site-report", "powertrace-monthly", "moc-dossier", "5s-audit", "project-progress"];
+use opsflux_benches::{free_port, percentile, setting, wait_listening};
 
 /// The fixed last day of the sample data, so that every run measures the same rows.
 const END_DATE: &str = "2026-11-16";
@@ -54,32 +52,25 @@ fn main() -> anyhow::Result<()> {
             let (name, binary) = &binaries[which];
             println!("round {}: {name}", round + 1);
             let warehouse = scratch.path().join(format!("warehouse-{which}-{round}"));
+            let warehouse_text = path_text(&warehouse)?;
             let took = run(
                 binary,
-                &[
-                    "sample-data",
-                    "--warehouse",
-                    path_text(&warehouse)?,
-                    "--scale",
-                    &scale.to_string(),
-                    "--end-date",
-                    END_DATE,
-                ],
+                &["sample-data", "--warehouse", warehouse_text, "--scale", &scale.to_string(), "--end-date", END_DATE],
             )?;
             record("1. sample-data --warehouse".to_owned(), which, took);
 
-            for (page, took) in cold_pages(binary, &warehouse)? {
+            for (page, took) in cold_pages(binary, warehouse_text)? {
                 record(format!("2. page {page}"), which, took);
             }
 
-            for template in TEMPLATES {
+            for (template, _) in TEMPLATES {
                 let out = scratch.path().join(format!("{template}-{which}.pdf"));
                 let took = run(
                     binary,
                     &[
                         "render",
                         "--warehouse",
-                        path_text(&warehouse)?,
+                        warehouse_text,
                         "--template",
                         template,
                         "--out",
@@ -156,10 +147,10 @@ fn run(binary: &Path, arguments: &[&str]) -> anyhow::Result<Duration> {
 
 /// Starts `opsflux serve` over `warehouse` and fetches every dashboard page once, in
 /// the navigation's order; returns each page's time to a complete 200 response.
-fn cold_pages(binary: &Path, warehouse: &Path) -> anyhow::Result<Vec<(&'static str, Duration)>> {
+fn cold_pages(binary: &Path, warehouse: &str) -> anyhow::Result<Vec<(&'static str, Duration)>> {
     let port = free_port()?;
     let mut server = Command::new(binary)
-        .args(["serve", "--warehouse", path_text(warehouse)?, "--listen", &format!("127.0.0.1:{port}")])
+        .args(["serve", "--warehouse", warehouse, "--listen", &format!("127.0.0.1:{port}")])
         .env("OPSFLUX_LOG", "warn")
         .stdin(Stdio::null())
         .spawn()
@@ -172,13 +163,7 @@ fn cold_pages(binary: &Path, warehouse: &Path) -> anyhow::Result<Vec<(&'static s
 
 /// Waits for `server` to listen on `port`, then fetches every page once.
 fn fetch_pages(server: &mut Child, port: u16) -> anyhow::Result<Vec<(&'static str, Duration)>> {
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if started.elapsed() > Duration::from_secs(300) || server.try_wait()?.is_some() {
-            bail!("opsflux serve did not start listening on port {port}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_listening(server, port, Duration::from_secs(300))?;
     let mut timings = Vec::new();
     for page in PAGES {
         let started = Instant::now();

@@ -78,6 +78,22 @@ pub fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// Waits until `server` accepts connections on loopback `port`; an error if it exits
+/// first or is not listening after `limit`.
+pub fn wait_listening(server: &mut std::process::Child, port: u16, limit: Duration) -> anyhow::Result<()> {
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = server.try_wait()? {
+            anyhow::bail!("the server for port {port} exited ({status}) before listening");
+        }
+        if started.elapsed() > limit {
+            anyhow::bail!("the server did not listen on port {port} within {} s", limit.as_secs());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
 /// The variable that makes a bench binary run as `opsflux` (arguments separated by
 /// U+001F), so that the server or export it measures runs in a process of its own.
 pub const CHILD: &str = "OPSFLUX_BENCH_CHILD_CLI";
