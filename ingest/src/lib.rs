@@ -12,6 +12,7 @@ pub use opsflux_warehouse::{Lsn, TableId};
 pub mod changes;
 pub mod declared;
 pub mod pgoutput;
+pub mod pgtext;
 pub mod rows;
 pub mod snapshot;
 pub mod source;
@@ -66,6 +67,24 @@ impl IngestError {
             IngestError::Snapshot(snapshot::SnapshotError::Source { source, .. })
             | IngestError::Source { source, .. } => is_connection_lost(source),
             _ => false,
+        }
+    }
+
+    /// Whether a value could not be converted: retried too, so that capture stays up and
+    /// says why it is held back, but only a fix at the source or in OpsFlux ends it.
+    pub fn is_data(&self) -> bool {
+        matches!(self, IngestError::Convert(_) | IngestError::Snapshot(snapshot::SnapshotError::Convert(_)))
+    }
+
+    /// The error without the values of the rows it concerns: for readers who may not see
+    /// every site's data (the health check, the dashboards). The whole error is in the log
+    /// and in `opsflux ingest status`.
+    pub fn summary(&self) -> String {
+        match self {
+            IngestError::Convert(error) | IngestError::Snapshot(snapshot::SnapshotError::Convert(error)) => {
+                error.summary()
+            }
+            other => other.to_string(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! What `opsflux ingest status` reports: per table, what the warehouse holds and how far
 //! it is behind; for the slot, how much WAL it keeps on the source.
 
-use opsflux_warehouse::{Snapshot, TableId, Warehouse};
+use opsflux_warehouse::{Snapshot, TableId, Warehouse, WriterProblem};
 
 use crate::snapshot::SkippedTable;
 use crate::source::{self, Source};
@@ -17,6 +17,8 @@ pub struct IngestStatus {
     pub slot: Option<SlotStatus>,
     pub tables: Vec<TableStatus>,
     pub skipped: Vec<SkippedTable>,
+    /// What stops or holds back capture, as the capture process recorded it.
+    pub problem: Option<WriterProblem>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,5 +91,6 @@ pub async fn collect(
             snapshot,
         });
     }
-    Ok(IngestStatus { slot_name: names.slot().to_owned(), source_position, slot, tables: statuses, skipped })
+    let problem = warehouse.problem(names.slot())?;
+    Ok(IngestStatus { slot_name: names.slot().to_owned(), source_position, slot, tables: statuses, skipped, problem })
 }

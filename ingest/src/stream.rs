@@ -107,6 +107,10 @@ pub trait Observer: Send + Sync {
     fn folded(&self, _table: &TableId, _fold: &Fold) {}
     /// A session ended with an error worth retrying; the next attempt is in `delay`.
     fn retrying(&self, _error: &IngestError, _delay: Duration) {}
+    /// Capture is stopped or held back by `error` (the warehouse records it too), or,
+    /// with `None`, it works again: connected after a connection problem, or committed
+    /// past the change a data problem stopped at.
+    fn problem(&self, _error: Option<&IngestError>) {}
 }
 
 /// An observer that only logs.
@@ -114,6 +118,13 @@ pub trait Observer: Send + Sync {
 pub struct LogObserver;
 
 impl Observer for LogObserver {}
+
+/// What a session achieved, which may end a recorded problem.
+#[derive(Debug, Clone, Copy)]
+enum Progress {
+    Streaming,
+    Committed(Lsn),
+}
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +141,19 @@ pub struct Ingestor {
     warehouse: Warehouse,
     options: IngestOptions,
     observer: Arc<dyn Observer>,
+    /// The problem recorded in the warehouse, until it is over.
+    problem: Mutex<Option<Standing>>,
+    /// The furthest source position a session received.
+    reached: AtomicU64,
+}
+
+/// What ends a recorded problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    /// Streaming starts again.
+    Connection,
+    /// A commit beyond this position: the change that failed is in.
+    Data { at: Lsn },
 }
 
 impl std::fmt::Debug for Ingestor {
@@ -145,7 +169,10 @@ impl std::fmt::Debug for Ingestor {
 
 impl Ingestor {
     pub fn new(source: Source, warehouse: Warehouse, options: IngestOptions, observer: Arc<dyn Observer>) -> Self {
-        Self { source, warehouse, options, observer }
+        // A problem left by an earlier run is over once this one commits anything.
+        let writer = options.names.slot().to_owned();
+        let problem = matches!(warehouse.problem(&writer), Ok(Some(_))).then_some(Standing::Data { at: Lsn(0) });
+        Self { source, warehouse, options, observer, problem: Mutex::new(problem), reached: AtomicU64::new(0) }
     }
 
     /// Runs until caught up (with `until_caught_up`), until `stop` turns true, or until
@@ -172,8 +199,9 @@ impl Ingestor {
         loop {
             match self.session(stop, &mut backoff).await {
                 Ok(outcome) => return Ok(outcome),
-                Err(error) if error.is_transient() => {
+                Err(error) if error.is_transient() || error.is_data() => {
                     tracing::warn!("{error}; retrying in {} s", backoff.as_secs());
+                    self.record_problem(&error);
                     self.observer.retrying(&error, backoff);
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
@@ -181,8 +209,46 @@ impl Ingestor {
                     }
                     backoff = (backoff * 2).min(self.options.max_backoff);
                 }
-                Err(error) => return Err(error),
+                Err(error) => {
+                    self.record_problem(&error);
+                    return Err(error);
+                }
             }
+        }
+    }
+
+    /// Records `error` in the warehouse and tells the observer.
+    fn record_problem(&self, error: &IngestError) {
+        let standing = if error.is_data() {
+            Standing::Data { at: Lsn(self.reached.load(Ordering::SeqCst)) }
+        } else {
+            Standing::Connection
+        };
+        *self.problem.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(standing);
+        if let Err(failure) =
+            self.warehouse.record_problem(self.options.names.slot(), &error.to_string(), &error.summary())
+        {
+            tracing::warn!("cannot record the capture problem in the warehouse: {failure}");
+        }
+        self.observer.problem(Some(error));
+    }
+
+    /// Clears the recorded problem when `progress` ends it.
+    fn progress(&self, progress: Progress) {
+        let mut problem = self.problem.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let over = match (*problem, progress) {
+            (Some(Standing::Connection), _) => true,
+            (Some(Standing::Data { at }), Progress::Committed(lsn)) => lsn > at,
+            _ => false,
+        };
+        if over {
+            *problem = None;
+            drop(problem);
+            if let Err(failure) = self.warehouse.clear_problem(self.options.names.slot()) {
+                tracing::warn!("cannot clear the capture problem in the warehouse: {failure}");
+            }
+            tracing::info!("change capture works again");
+            self.observer.problem(None);
         }
     }
 
@@ -254,6 +320,7 @@ impl Ingestor {
         client.start().await.map_err(|error| self.source.replication_error(error))?;
         client.wait_started().await.map_err(|error| self.source.replication_error(error))?;
         *backoff = Duration::from_secs(1);
+        self.progress(Progress::Streaming);
         let target =
             if self.options.until_caught_up { Some(source::emit_heartbeat(&mut connection).await?) } else { None };
         tracing::info!(slot = names.slot(), target = ?target.map(|lsn| lsn.to_string()), "streaming changes");
@@ -277,6 +344,7 @@ impl Ingestor {
             deferred_ack: None,
         };
         let outcome = stream.run(target, stop).await;
+        self.reached.fetch_max(stream.reached.0, Ordering::SeqCst);
         stream.abandon().await;
         outcome
     }
@@ -639,6 +707,7 @@ impl Stream<'_> {
         }
         tracing::debug!(lsn = %end, tables = committed.report.tables, changes = committed.report.changes, "committed to the warehouse");
         self.ingestor.observer.committed(&committed.report);
+        self.ingestor.progress(Progress::Committed(end));
         Ok(())
     }
 

@@ -14,6 +14,7 @@ use opsflux_ingest::source::Source;
 use opsflux_ingest::{IngestOptions, Ingestor, LogObserver, Outcome, ReplicationNames};
 use opsflux_warehouse::Warehouse;
 use opsflux_warehouse::arrow::array::{ArrayRef, RecordBatch, new_null_array};
+use opsflux_warehouse::arrow::datatypes::{DataType, Field};
 use opsflux_warehouse::arrow::util::display::{ArrayFormatter, FormatOptions};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -362,9 +363,12 @@ fn canonical_rows(batches: &[RecordBatch], like: &RecordBatch) -> Vec<String> {
             .schema()
             .fields()
             .iter()
-            .map(|field| match batch.column_by_name(field.name()) {
-                Some(column) => opsflux_warehouse::arrow::compute::cast(column, field.data_type()).unwrap(),
-                None => new_null_array(field.data_type(), batch.num_rows()),
+            .map(|field| {
+                let column = match batch.column_by_name(field.name()) {
+                    Some(column) => opsflux_warehouse::arrow::compute::cast(column, field.data_type()).unwrap(),
+                    None => new_null_array(field.data_type(), batch.num_rows()),
+                };
+                opsflux_warehouse::arrow::compute::cast(&column, &raw_type(field.data_type())).unwrap()
             })
             .collect();
         let formatters: Vec<ArrayFormatter> =
@@ -376,6 +380,19 @@ fn canonical_rows(batches: &[RecordBatch], like: &RecordBatch) -> Vec<String> {
     }
     rows.sort();
     rows
+}
+
+/// Dates and timestamps as their numbers: ±infinity and years beyond 262,143 have no
+/// calendar form in Arrow's formatter, and the numbers compare them exactly.
+fn raw_type(data_type: &DataType) -> DataType {
+    match data_type {
+        DataType::Date32 => DataType::Int32,
+        DataType::Timestamp(_, _) => DataType::Int64,
+        DataType::List(element) => {
+            DataType::List(Arc::new(Field::new(element.name(), raw_type(element.data_type()), element.is_nullable())))
+        }
+        other => other.clone(),
+    }
 }
 
 fn assert_same(counts: &[String], differences: &[String]) {
@@ -691,4 +708,147 @@ async fn a_server_without_logical_wal_is_refused_with_the_fix() {
         "PostgreSQL has wal_level = replica; logical replication needs `logical`: run `ALTER SYSTEM SET wal_level = logical` and restart PostgreSQL"
     );
     let _ = tokio::task::spawn_blocking(move || cluster.stop()).await;
+}
+
+/// Records the problems a run reports.
+#[derive(Debug, Default)]
+struct Problems(std::sync::Mutex<Vec<Option<String>>>);
+
+impl opsflux_ingest::Observer for Problems {
+    fn problem(&self, error: Option<&opsflux_ingest::IngestError>) {
+        self.0.lock().unwrap().push(error.map(|error| format!("{error} | {}", error.summary())));
+    }
+}
+
+#[tokio::test]
+async fn values_at_the_edges_of_postgres_types_are_kept_or_stop_capture_visibly() {
+    let (url, pool) = opsflux_tests::migrated_pool("capture_edges").await;
+    let mut connection = pool.acquire().await.unwrap();
+    let dataset = opsflux_sample_data::Dataset::generate(opsflux_sample_data::Options::new(3, 0.01).unwrap());
+    opsflux_sample_data::load(&mut connection, &dataset, |_| {}).await.unwrap();
+    let edge_rows = |first: i32| {
+        format!(
+            "INSERT INTO lab.edges VALUES
+             ({first}, '0044-03-15 BC', 'infinity', '-infinity', 'NaN', '-Infinity', 'NaN',
+              '{{a,\"b c\",NULL,\"{{x}}\",\"back\\\\slash\"}}', '{{1,NULL,-3}}', '{{1.50,NULL}}',
+              '{{2026-11-21,infinity,0001-01-01 BC}}', '{{5f0c7a9e-0000-4000-8000-000000000001}}'),
+             ({}, '262142-12-30', '4713-01-01 00:00:00 BC', '2026-11-21 08:15:00.123456+02', 'Infinity', 'NaN',
+              '-Infinity', '{{}}', NULL, '{{}}', NULL, '{{}}'),
+             ({}, '-infinity', '262142-12-31 23:59:59', 'infinity', '-0', '3.4e38', '1e-1000', NULL, '{{2147483647}}',
+              '{{-9999.99}}', '{{}}', NULL)",
+            first + 1,
+            first + 2
+        )
+    };
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE SCHEMA lab;
+         CREATE TABLE lab.edges (
+             id int PRIMARY KEY, born date, until timestamp, at timestamptz, ratio float8, small real,
+             loose numeric, tags text[], counts int[], limits numeric(6,2)[], days date[], ids uuid[]);
+         CREATE TABLE lab.strict (id int PRIMARY KEY, amount numeric(6,2));
+         INSERT INTO lab.strict VALUES (1, 12.5);
+         {}",
+        edge_rows(1)
+    )))
+    .execute(&mut *connection)
+    .await
+    .unwrap();
+
+    // The initial copy, then the same values through the stream: both equal PostgreSQL.
+    let directory = tempfile::tempdir().unwrap();
+    let warehouse = Warehouse::open(directory.path()).unwrap();
+    catch_up(&url, "edges", &warehouse).await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(edge_rows(11))).execute(&mut *connection).await.unwrap();
+    sqlx::raw_sql("UPDATE lab.edges SET tags = '{z}', days = '{-infinity}' WHERE id = 2")
+        .execute(&mut *connection)
+        .await
+        .unwrap();
+    catch_up(&url, "edges", &warehouse).await;
+    let (counts, differences) = compare(&url, &warehouse).await;
+    assert!(differences.is_empty(), "the warehouse differs from PostgreSQL:\n{}", differences.join("\n"));
+    assert!(counts.contains(&"lab.edges 6".to_owned()), "{counts:?}");
+
+    // Arrays are lists to an independent Delta reader.
+    let seen = read_with_python_deltalake(&warehouse.table_path(&"lab.edges".parse().unwrap()));
+    assert_eq!(seen["rows"], 6);
+    expect_test::expect![[r#"
+        {
+          "at": "timestamp[us, tz=UTC]",
+          "born": "date32[day]",
+          "counts": "list<element: int32>",
+          "days": "list<element: date32[day]>",
+          "id": "int32",
+          "ids": "list<element: string_view>",
+          "limits": "list<element: decimal128(6, 2)>",
+          "loose": "string_view",
+          "ratio": "double",
+          "small": "float",
+          "tags": "list<element: string_view>",
+          "until": "timestamp[us]"
+        }"#]]
+    .assert_eq(&serde_json::to_string_pretty(&seen["types"]).unwrap());
+
+    // NaN cannot be a decimal: capture is held back with an error naming table, column
+    // and value, retried, recorded in the warehouse for `ingest status` and the servers.
+    sqlx::raw_sql("INSERT INTO lab.strict VALUES (2, 'NaN'); INSERT INTO lab.strict VALUES (3, 7);")
+        .execute(&mut *connection)
+        .await
+        .unwrap();
+    let problems = Arc::new(Problems::default());
+    let ingestor =
+        Ingestor::new(Source::parse(&url).unwrap(), warehouse.clone(), options("edges", true), problems.clone());
+    let (stop_sender, stop) = watch::channel(false);
+    let running = tokio::spawn(async move { ingestor.run(stop).await });
+    for _ in 0..600 {
+        if problems.0.lock().unwrap().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop_sender.send(true).unwrap();
+    assert_eq!(running.await.unwrap().unwrap(), Outcome::Stopped, "held back, not ended");
+    let expected = "lab.strict.amount: `NaN` is not a valid decimal number (a decimal column cannot hold NaN: \
+                    declare it as unconstrained numeric, kept as text, or double precision) \
+                    | lab.strict.amount: a value is not a valid decimal number";
+    assert_eq!(problems.0.lock().unwrap()[..2], [Some(expected.to_owned()), Some(expected.to_owned())], "retried");
+    let status = opsflux_ingest::status::collect(
+        &Source::parse(&url).unwrap(),
+        &warehouse,
+        &ReplicationNames::new("edges", "edges").unwrap(),
+    )
+    .await
+    .unwrap();
+    let problem = status.problem.expect("recorded in the warehouse");
+    assert_eq!(format!("{} | {}", problem.error, problem.summary), expected);
+
+    // A server reading this warehouse (capture running elsewhere) is unhealthy and says
+    // why on its pages, without the value.
+    let engine = opsflux_query::Engine::open(
+        warehouse.clone(),
+        opsflux_query::Catalog::shipped().unwrap(),
+        opsflux_query::EngineSettings::default(),
+    )
+    .await
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let public = opsflux_api::http::PublicAddress::new(None, address).unwrap();
+    let state = opsflux_api::http::AppState::local(engine, "edges".to_owned(), public);
+    tokio::spawn(opsflux_api::http::serve_on(listener, state, std::future::pending()));
+    let health = opsflux_tests::send(address, "GET", "/healthz", &[], "").await;
+    assert_eq!(health.status, 503);
+    assert_eq!(health.json()["capture"], "lab.strict.amount: a value is not a valid decimal number");
+    assert_eq!(health.json()["since"], problem.since.as_str());
+    let page = opsflux_tests::send(address, "GET", "/?locale=en-GB", &[], "").await;
+    let body = page.body;
+    let notice =
+        body.split("id=\"capture-stopped\"").nth(1).and_then(|rest| rest.split("</p>").next()).unwrap_or_default();
+    assert_eq!(
+        notice,
+        format!(
+            " role=\"alert\">Change capture stopped: lab.strict.amount: a value is not a valid decimal number (since {}).",
+            problem.since
+        )
+    );
+    assert!(!body.contains("NaN"), "no row value on the page");
 }

@@ -123,13 +123,24 @@ pub(crate) fn read_with_python_deltalake(path: &std::path::Path) -> serde_json::
     let script = r#"
 import json, os, sys
 import deltalake
+import pyarrow, pyarrow.parquet
 table = deltalake.DeltaTable(sys.argv[1])
-data = table.to_pyarrow_table()
+try:
+    data = table.to_pyarrow_table()
+except ValueError:
+    # The package's pyarrow path parses each file's min/max statistics as Python dates,
+    # which stop at years 1 and 9999: read the files the Delta log lists directly.
+    data = pyarrow.concat_tables(pyarrow.parquet.read_table(uri) for uri in table.file_uris())
+try:
+    sample = {name: str(value) for name, value in (data.slice(0, 1).to_pylist() or [{}])[0].items()}
+except (ValueError, OverflowError):
+    # Dates before year 1 or after 9999 have no Python form; the types and rows still do.
+    sample = {}
 print(json.dumps({
     "version": table.version(),
     "rows": data.num_rows,
     "types": {field.name: str(field.type) for field in data.schema},
-    "sample": {name: str(value) for name, value in (data.slice(0, 1).to_pylist() or [{}])[0].items()},
+    "sample": sample,
 }), flush=True)
 # The deltalake package's background threads sometimes abort the interpreter's own
 # shutdown ("terminate called without an active exception"), after the work is done.

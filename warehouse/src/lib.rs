@@ -7,6 +7,7 @@
 mod changelog;
 mod changes;
 mod maintenance;
+mod problems;
 mod store;
 
 use std::fmt;
@@ -135,6 +136,7 @@ pub use deltalake::arrow;
 /// versions the Delta provider is built with.
 pub use deltalake::{datafusion, parquet};
 pub use maintenance::{Compaction, Vacuum};
+pub use problems::WriterProblem;
 pub use store::{Checkpoint, TableInfo, Warehouse, WarehouseError};
 
 #[cfg(test)]

@@ -25,7 +25,8 @@ pub struct Vacuum {
 }
 
 impl Warehouse {
-    /// Every table in the warehouse, as `<schema>/<table>` directories with a log.
+    /// Every table in the warehouse, as `<schema>/<table>` directories with a log (the
+    /// change logs' and the problem records' directories are not schemas).
     pub fn tables(&self) -> Result<Vec<TableId>, WarehouseError> {
         let mut tables = Vec::new();
         let read = |path: &std::path::Path| {
@@ -37,7 +38,10 @@ impl Warehouse {
         };
         for schema in read(self.root())? {
             let Ok(schema) = schema else { continue };
-            if !schema.path().is_dir() || schema.file_name() == crate::changelog::LOG_DIRECTORY {
+            if !schema.path().is_dir()
+                || schema.file_name() == crate::changelog::LOG_DIRECTORY
+                || schema.file_name() == crate::problems::PROBLEM_DIRECTORY
+            {
                 continue;
             }
             for table in read(&schema.path())? {

@@ -187,9 +187,12 @@ struct ProgressObserver {
 }
 
 impl ProgressObserver {
-    fn report(&self, failing: Option<&str>) {
+    fn update(&self, change: impl FnOnce(&mut crate::http::CaptureState)) {
         if let Some(health) = &self.health {
-            health.set(crate::http::CaptureState { running: true, failing: failing.map(str::to_owned) });
+            let mut state = health.get();
+            state.running = true;
+            change(&mut state);
+            health.set(state);
         }
     }
 }
@@ -234,15 +237,14 @@ impl Observer for ProgressObserver {
         );
     }
 
-    fn retrying(&self, _error: &opsflux_ingest::IngestError, delay: Duration) {
-        self.report(Some(&format!(
-            "change capture failed and retries in {} s; the server log has the details",
-            delay.as_secs()
-        )));
+    fn problem(&self, error: Option<&opsflux_ingest::IngestError>) {
+        self.update(|state| state.failing = error.map(opsflux_ingest::IngestError::summary));
     }
 
     fn committed(&self, report: &CommitReport) {
-        self.report(None);
+        if let Some(micros) = report.source_commit_unix_micros {
+            self.update(|state| state.as_of_unix_micros = Some(micros));
+        }
         let Ok(mut streamed) = self.streamed.lock() else { return };
         streamed.0 += report.changes;
         let due = streamed.1.is_none_or(|last| last.elapsed() >= Duration::from_secs(60));
@@ -257,7 +259,6 @@ impl Observer for ProgressObserver {
     }
 
     fn caught_up(&self, lsn: Lsn) {
-        self.report(None);
         tracing::info!(%lsn, "caught up with the source");
     }
 }
@@ -285,6 +286,12 @@ pub fn render_status(report: &IngestStatus) -> String {
             human_bytes(slot.retained_bytes),
         )),
         None => out.push_str(&format!("slot {}: not created yet (run `opsflux ingest`)\n", report.slot_name)),
+    }
+    if let Some(problem) = &report.problem {
+        out.push_str(&format!(
+            "capture stopped since {} (last try {}): {}\n",
+            problem.since, problem.seen, problem.error
+        ));
     }
     out.push_str(&format!(
         "{:<36} {:>12} {:>10} {:>14} {:>12}  {}\n",

@@ -324,25 +324,29 @@ fn spawn_ingest(
 ) -> tokio::task::JoinHandle<()> {
     let url = url.to_owned();
     let warehouse = warehouse.to_owned();
-    health.set(crate::http::CaptureState { running: true, failing: None });
+    health.set(crate::http::CaptureState { running: true, ..Default::default() });
     tokio::spawn(async move {
         let outcome =
             super::capture::ingest_reporting(&url, &warehouse, options, stop.clone(), Some(health.clone())).await;
         let stopped_on_request = *stop.borrow();
-        match outcome {
+        let failing = match outcome {
             Err(error) => {
                 tracing::error!("change capture stopped: {error:#}");
-                health.set(crate::http::CaptureState {
-                    running: false,
-                    failing: Some("change capture stopped; the server log has the details".to_owned()),
-                });
+                let summary = match error.downcast_ref::<opsflux_ingest::IngestError>() {
+                    Some(error) => error.summary(),
+                    None => "see the server log".to_owned(),
+                };
+                Some(format!("change capture stopped: {summary}"))
             }
-            Ok(_) if !stopped_on_request => health.set(crate::http::CaptureState {
-                running: false,
-                failing: Some("change capture ended unexpectedly".to_owned()),
-            }),
-            Ok(_) => {}
+            Ok(_) if !stopped_on_request => Some("change capture ended unexpectedly".to_owned()),
+            Ok(_) => None,
+        };
+        let mut state = health.get();
+        state.running = false;
+        if failing.is_some() {
+            state.failing = failing;
         }
+        health.set(state);
     })
 }
 

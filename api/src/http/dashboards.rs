@@ -419,6 +419,7 @@ pub async fn page_handler(
     } else {
         String::new()
     };
+    let notice = format!("{}{notice}", capture_notice(&state, view.locale));
     let header = filter_form(page.path, &request, &pin.sites_in(&caller.scope), view.locale);
     let modules = if page.path == "/" { module_links(&request, view.locale) } else { String::new() };
     let body = format!(
@@ -427,6 +428,27 @@ pub async fn page_handler(
         pin.tables.len()
     );
     Html(layout(page.path, page.title, &header, &body)).into_response()
+}
+
+/// A warning above the panels while change capture is stopped or held back: the figures
+/// are those of the last change that made it into the warehouse.
+fn capture_notice(state: &AppState, locale: Locale) -> String {
+    let Some(problem) = super::capture_problem(state) else { return String::new() };
+    let as_of = state.health.get().as_of_unix_micros.and_then(chrono::DateTime::from_timestamp_micros);
+    let english = locale != Locale::FrFr;
+    let since =
+        problem.since.map(|since| if english { format!(" (since {since})") } else { format!(" (depuis {since})") });
+    let as_of = match (as_of, english) {
+        (Some(moment), true) => format!(" The figures are those of {} UTC.", moment.format("%Y-%m-%d %H:%M")),
+        (Some(moment), false) => format!(" Les chiffres sont ceux du {} UTC.", moment.format("%d/%m/%Y %H:%M")),
+        (None, _) => String::new(),
+    };
+    format!(
+        "<p class=\"problem\" id=\"capture-stopped\" role=\"alert\">{} {}{}.{as_of}</p>",
+        if english { "Change capture stopped:" } else { "Capture des changements arrêtée :" },
+        escape(&problem.summary),
+        since.unwrap_or_default()
+    )
 }
 
 fn filter_form(

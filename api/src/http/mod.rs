@@ -123,8 +123,10 @@ pub struct CaptureHealth(Arc<Mutex<CaptureState>>);
 pub struct CaptureState {
     /// Capture runs alongside this server.
     pub running: bool,
-    /// The error it stopped or keeps retrying on, if any.
+    /// The error it stopped or keeps retrying on, if any, without row values.
     pub failing: Option<String>,
+    /// When the newest change in the warehouse was committed at the source.
+    pub as_of_unix_micros: Option<i64>,
 }
 
 impl CaptureHealth {
@@ -303,13 +305,42 @@ pub async fn serve_on(
         (status = 503, description = "capture is failing", body = serde_json::Value)))]
 pub(crate) async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let capture = state.health.get();
-    match capture.failing {
+    match capture_problem(&state) {
         None => "ok".into_response(),
-        Some(reason) => (
+        Some(problem) => (
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({"status": "failing", "capture": reason})),
+            axum::Json(serde_json::json!({"status": "failing", "capture": problem.summary, "since": problem.since})),
         )
             .into_response(),
+    }
+}
+
+/// Why change capture is stopped or held back, without row values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureProblem {
+    pub summary: String,
+    /// RFC 3339, when the warehouse's record says.
+    pub since: Option<String>,
+}
+
+/// The capture problem this server knows of: its own capture's, or, when another process
+/// captures, the one recorded in the warehouse.
+pub fn capture_problem(state: &AppState) -> Option<CaptureProblem> {
+    let capture = state.health.get();
+    if let Some(summary) = capture.failing {
+        return Some(CaptureProblem { summary, since: None });
+    }
+    if capture.running {
+        return None;
+    }
+    match state.engine.warehouse().problems() {
+        Ok(problems) => problems
+            .into_iter()
+            .next()
+            .map(|problem| CaptureProblem { summary: problem.summary, since: Some(problem.since) }),
+        Err(error) => {
+            tracing::warn!("cannot read the capture problems recorded in the warehouse: {error}");
+            None
+        }
     }
 }
