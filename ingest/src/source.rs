@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use pgwire_replication::config::SslMode;
 use pgwire_replication::{ReplicationClient, ReplicationConfig, TlsConfig};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection};
@@ -19,6 +20,9 @@ pub struct Source {
     user: String,
     password: String,
     database: String,
+    /// TLS of the replication connection, from the URL's `sslmode`, `sslrootcert`,
+    /// `sslcert` and `sslkey` (the SQL sessions read the same parameters themselves).
+    tls: TlsConfig,
 }
 
 impl Source {
@@ -36,7 +40,9 @@ impl Source {
         if database.is_empty() {
             return Err(invalid("no database name after the host (`.../opsflux`)".into()));
         }
+        let tls = tls_settings(&parsed).map_err(invalid)?;
         Ok(Self {
+            tls,
             url: url.to_owned(),
             host: parsed.host_str().unwrap_or("localhost").to_owned(),
             port: parsed.port().unwrap_or(5432),
@@ -90,7 +96,7 @@ impl Source {
             names.publication(),
         )
         .with_port(self.port)
-        .with_tls(TlsConfig::disabled())
+        .with_tls(self.tls.clone())
         .with_status_interval(status_interval)
         .with_wakeup_interval(Duration::from_secs(5))
         .with_options("-c TimeZone=UTC -c DateStyle=ISO -c extra_float_digits=3");
@@ -107,6 +113,41 @@ impl Source {
 }
 
 /// The URL with its password replaced by `***`.
+/// The replication connection's TLS from the URL, as libpq reads it: `sslmode`
+/// (`disable`, `allow`, `prefer` — the default —, `require`, `verify-ca`,
+/// `verify-full`), `sslrootcert` (trusted CAs; the Mozilla roots when absent), and
+/// `sslcert` with `sslkey` for a client certificate. `allow` is taken as `prefer`: both
+/// accept either kind of connection.
+fn tls_settings(url: &url::Url) -> Result<TlsConfig, String> {
+    let mut tls = TlsConfig { mode: SslMode::Prefer, ..TlsConfig::default() };
+    for (name, value) in url.query_pairs() {
+        match name.as_ref() {
+            "sslmode" => {
+                tls.mode = match value.as_ref() {
+                    "disable" => SslMode::Disable,
+                    "allow" | "prefer" => SslMode::Prefer,
+                    "require" => SslMode::Require,
+                    "verify-ca" => SslMode::VerifyCa,
+                    "verify-full" => SslMode::VerifyFull,
+                    other => {
+                        return Err(format!(
+                            "sslmode `{other}` is not one of disable, allow, prefer, require, verify-ca, verify-full"
+                        ));
+                    }
+                }
+            }
+            "sslrootcert" => tls.ca_pem_path = Some(value.into_owned().into()),
+            "sslcert" => tls.client_cert_pem_path = Some(value.into_owned().into()),
+            "sslkey" => tls.client_key_pem_path = Some(value.into_owned().into()),
+            _ => {}
+        }
+    }
+    if tls.client_cert_pem_path.is_some() != tls.client_key_pem_path.is_some() {
+        return Err("sslcert and sslkey go together: a client certificate needs its key".into());
+    }
+    Ok(tls)
+}
+
 pub fn redact(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) if parsed.password().is_some() => {
@@ -257,4 +298,36 @@ pub async fn discover(connection: &mut PgConnection) -> Result<(Vec<SourceTable>
 /// Closes a connection politely, ignoring a server that is already gone.
 pub async fn close(connection: PgConnection) {
     let _ = connection.close().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_url_sets_the_replication_connection_tls_as_libpq_reads_it() {
+        let mode = |url: &str| Source::parse(url).map(|source| source.tls.mode).map_err(|error| error.to_string());
+        assert_eq!(mode("postgres://u@h/db"), Ok(SslMode::Prefer));
+        assert_eq!(mode("postgres://u@h/db?sslmode=disable"), Ok(SslMode::Disable));
+        assert_eq!(mode("postgres://u@h/db?sslmode=allow"), Ok(SslMode::Prefer));
+        assert_eq!(mode("postgres://u@h/db?application_name=x&sslmode=require"), Ok(SslMode::Require));
+        assert_eq!(mode("postgres://u@h/db?sslmode=verify-ca"), Ok(SslMode::VerifyCa));
+        assert_eq!(mode("postgres://u@h/db?sslmode=verify-full"), Ok(SslMode::VerifyFull));
+        assert_eq!(
+            mode("postgres://u:secret@h/db?sslmode=strict"),
+            Err("`postgres://u:***@h/db?sslmode=strict` is not a usable database URL: sslmode `strict` is not one of \
+                 disable, allow, prefer, require, verify-ca, verify-full"
+                .to_owned())
+        );
+        assert_eq!(
+            mode("postgres://u@h/db?sslcert=/c.pem").unwrap_err(),
+            "`postgres://u@h/db?sslcert=/c.pem` is not a usable database URL: sslcert and sslkey go together: a client \
+             certificate needs its key"
+        );
+        let source =
+            Source::parse("postgres://u@h/db?sslmode=verify-full&sslrootcert=/etc/ca.pem&sslcert=/c.pem&sslkey=/k.pem")
+                .unwrap();
+        assert_eq!(source.tls.ca_pem_path.as_deref(), Some(std::path::Path::new("/etc/ca.pem")));
+        assert_eq!(source.tls.client_key_pem_path.as_deref(), Some(std::path::Path::new("/k.pem")));
+    }
 }

@@ -852,3 +852,99 @@ async fn values_at_the_edges_of_postgres_types_are_kept_or_stop_capture_visibly(
     );
     assert!(!body.contains("NaN"), "no row value on the page");
 }
+
+#[tokio::test]
+async fn the_replication_connection_uses_tls_as_the_url_asks() {
+    use std::os::unix::fs::MetadataExt;
+
+    use opsflux_api::cluster::{Cluster, ClusterOptions};
+
+    // A cluster of its own that takes connections over TLS only.
+    let cluster_directory = tempfile::Builder::new().prefix("opsflux-tls-pg-").tempdir().unwrap().keep();
+    let cluster =
+        Cluster::start(&ClusterOptions { directory: cluster_directory.clone(), port: None, durable: false }).unwrap();
+    cluster.remove_when_process_exits(std::process::id()).unwrap();
+    let pgdata = cluster_directory.join("pgdata");
+    let status = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "extendedKeyUsage=serverAuth", "-keyout"])
+        .arg(pgdata.join("server.key"))
+        .arg("-out")
+        .arg(pgdata.join("server.crt"))
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl is installed by scripts/test.sh");
+    assert!(status.success());
+    let owner = std::fs::metadata(&pgdata).unwrap();
+    for file in ["server.key", "server.crt"] {
+        std::os::unix::fs::chown(pgdata.join(file), Some(owner.uid()), Some(owner.gid())).unwrap();
+    }
+    std::fs::set_permissions(pgdata.join("server.key"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let certificates = tempfile::tempdir().unwrap();
+    let ca = certificates.path().join("ca.pem");
+    std::fs::copy(pgdata.join("server.crt"), &ca).unwrap();
+    let hba = pgdata.join("pg_hba.conf");
+    let rules = std::fs::read_to_string(&hba).unwrap();
+    // Logical replication sessions match database names, not the `replication` keyword.
+    std::fs::write(&hba, format!("hostnossl all all 0.0.0.0/0 reject\n{rules}")).unwrap();
+    let admin = cluster.url("postgres");
+    // The last plain connection: it turns TLS on and makes it the only way in.
+    let mut connection = <PgConnection as sqlx::Connection>::connect(&admin).await.unwrap();
+    for statement in ["ALTER SYSTEM SET ssl = on", "SELECT pg_reload_conf()", "CREATE DATABASE tls"] {
+        sqlx::raw_sql(statement).execute(&mut connection).await.unwrap();
+    }
+    let url = cluster.url("tls");
+    opsflux_api::database::migrate(&url).await.unwrap();
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE SCHEMA lab; CREATE TABLE lab.readings (id int PRIMARY KEY, kw float8);
+         INSERT INTO lab.readings SELECT i, i * 1.5 FROM generate_series(1, 500) i;",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let names = ReplicationNames::new("tls", "tls").unwrap();
+    // The certificate names `localhost`: verifying the host needs that name.
+    let url = url.replace("127.0.0.1", "localhost");
+    let connect = |query: String| {
+        let url = format!("{url}?{query}");
+        let names = names.clone();
+        async move {
+            let source = Source::parse(&url).unwrap();
+            let mut client =
+                source.replication_client(&names, Duration::from_secs(1)).await.map_err(|error| error.to_string())?;
+            // The session connects in the background: its first command tells how that went.
+            client.simple_query("IDENTIFY_SYSTEM").await.map(|_| ()).map_err(|error| error.to_string())
+        }
+    };
+
+    // Without TLS the server refuses; the default (prefer), require and a verified
+    // certificate connect; verification against the public roots fails, named.
+    let refused = connect("sslmode=disable".into()).await.unwrap_err();
+    assert!(refused.contains("no encryption"), "{refused}");
+    for query in ["application_name=opsflux".to_owned(), "sslmode=require".to_owned()] {
+        assert_eq!(connect(query.clone()).await, Ok(()), "{query}");
+    }
+    let verified = format!("sslmode=verify-full&sslrootcert={}", ca.display());
+    assert_eq!(connect(verified.clone()).await, Ok(()));
+    let unverified = connect("sslmode=verify-full".into()).await.unwrap_err();
+    assert!(unverified.to_lowercase().contains("certificate"), "{unverified}");
+
+    // Capture end to end over a verified connection.
+    let directory = tempfile::tempdir().unwrap();
+    let warehouse = Warehouse::open(directory.path()).unwrap();
+    let ingestor = Ingestor::new(
+        Source::parse(&format!("{url}?{verified}")).unwrap(),
+        warehouse.clone(),
+        options("tls", true),
+        Arc::new(LogObserver),
+    );
+    let (_stop_sender, stop) = watch::channel(false);
+    assert!(matches!(ingestor.run(stop).await.unwrap(), Outcome::CaughtUp { .. }));
+    let (counts, differences) = compare(&format!("{url}?{verified}"), &warehouse).await;
+    assert!(differences.is_empty(), "{differences:?}");
+    assert!(counts.contains(&"lab.readings 500".to_owned()), "{counts:?}");
+    pool.close().await;
+    let _ = cluster.stop();
+}
