@@ -73,7 +73,15 @@ impl IngestError {
     /// Whether a value could not be converted: retried too, so that capture stays up and
     /// says why it is held back, but only a fix at the source or in OpsFlux ends it.
     pub fn is_data(&self) -> bool {
-        matches!(self, IngestError::Convert(_) | IngestError::Snapshot(snapshot::SnapshotError::Convert(_)))
+        matches!(
+            self,
+            IngestError::Convert(_)
+                | IngestError::Snapshot(snapshot::SnapshotError::Convert(_))
+                | IngestError::Warehouse(
+                    opsflux_warehouse::WarehouseError::Retype { .. }
+                        | opsflux_warehouse::WarehouseError::RetypeUnsupported { .. }
+                )
+        )
     }
 
     /// The error without the values of the rows it concerns: for readers who may not see
@@ -83,6 +91,9 @@ impl IngestError {
         match self {
             IngestError::Convert(error) | IngestError::Snapshot(snapshot::SnapshotError::Convert(error)) => {
                 error.summary()
+            }
+            IngestError::Warehouse(opsflux_warehouse::WarehouseError::Retype { table, column, to, .. }) => {
+                format!("warehouse table {table}.{column}: a stored value has no exact {to} form")
             }
             other => other.to_string(),
         }

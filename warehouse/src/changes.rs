@@ -392,15 +392,13 @@ impl Warehouse {
         let arrow_error = |source: deltalake::arrow::error::ArrowError| delta(table, source.into());
         let mut rewritten = Vec::new();
         for batch in self.scan(table, None).await? {
-            let columns = schema
-                .fields()
-                .iter()
-                .map(|field| match batch.column_by_name(field.name()) {
-                    Some(column) => deltalake::arrow::compute::cast(column, field.data_type()),
-                    None => Ok(deltalake::arrow::array::new_null_array(field.data_type(), batch.num_rows())),
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(arrow_error)?;
+            let mut columns = Vec::with_capacity(schema.fields().len());
+            for field in schema.fields() {
+                columns.push(match batch.column_by_name(field.name()) {
+                    Some(column) => convert_exactly(table, field, column)?,
+                    None => deltalake::arrow::array::new_null_array(field.data_type(), batch.num_rows()),
+                });
+            }
             rewritten.push(RecordBatch::try_new(schema.clone(), columns).map_err(arrow_error)?);
         }
         if rewritten.is_empty() {
@@ -414,6 +412,50 @@ impl Warehouse {
             .await
             .map_err(|source| delta(table, source))?;
         Ok(true)
+    }
+}
+
+/// `column` in `field`'s type, each value exactly: converted back, it must equal what
+/// was stored. Otherwise the first value that does not is named (a value that does not
+/// convert at all, a fraction or digits lost), rather than stored as null or rounded
+/// differently from how PostgreSQL rewrote it.
+fn convert_exactly(
+    table: &TableId,
+    field: &deltalake::arrow::datatypes::Field,
+    column: &deltalake::arrow::array::ArrayRef,
+) -> Result<deltalake::arrow::array::ArrayRef, WarehouseError> {
+    use deltalake::arrow::array::Array;
+    use deltalake::arrow::compute::{CastOptions, cast_with_options};
+    if comparable(column.data_type()) == comparable(field.data_type()) {
+        // Only the string or binary layout differs: always exact.
+        return deltalake::arrow::compute::cast(column, field.data_type())
+            .map_err(|source| delta(table, source.into()));
+    }
+    let refused = |index: usize| {
+        let options = deltalake::arrow::util::display::FormatOptions::default();
+        let value = deltalake::arrow::util::display::ArrayFormatter::try_new(column.as_ref(), &options)
+            .map(|formatter| formatter.value(index).to_string())
+            .unwrap_or_default();
+        WarehouseError::Retype {
+            table: table.to_string(),
+            column: field.name().clone(),
+            value: value.chars().take(80).collect(),
+            to: field.data_type().to_string(),
+        }
+    };
+    let unsupported = |_| WarehouseError::RetypeUnsupported {
+        table: table.to_string(),
+        column: field.name().clone(),
+        from: column.data_type().to_string(),
+        to: field.data_type().to_string(),
+    };
+    let lenient = CastOptions { safe: true, ..CastOptions::default() };
+    let converted = cast_with_options(column, field.data_type(), &lenient).map_err(unsupported)?;
+    let back = cast_with_options(&converted, column.data_type(), &lenient).map_err(unsupported)?;
+    let equal = deltalake::arrow::compute::kernels::cmp::not_distinct(column, &back).map_err(unsupported)?;
+    match (0..column.len()).find(|index| !equal.value(*index)) {
+        Some(index) => Err(refused(index)),
+        None => Ok(converted),
     }
 }
 
@@ -736,5 +778,40 @@ mod tests {
         warehouse.apply(&table, by_body, &at(110)).await.unwrap();
         assert_eq!(contents(&warehouse, &table).await, ["7 G", "8 H"]);
         assert_eq!(current(&warehouse, &table, None).await, ["8 H", "9 G"]);
+    }
+
+    #[test]
+    fn a_retyped_column_converts_exactly_or_names_the_first_value_that_would_change() {
+        use deltalake::arrow::array::{ArrayRef, Decimal128Array, Float64Array, Int32Array};
+        let table: TableId = "lab.notes".parse().unwrap();
+        let convert = |to: DataType, column: ArrayRef| {
+            convert_exactly(&table, &Field::new("counter", to, true), &column)
+                .map(|converted| lines(&[RecordBatch::try_from_iter([("c", converted)]).unwrap()]).join(","))
+                .map_err(|error| error.to_string())
+        };
+        let integers: ArrayRef = Arc::new(Int32Array::from(vec![Some(7), None, Some(-2)]));
+        assert_eq!(convert(DataType::Int64, integers.clone()), Ok("-2,7,∅".to_owned()));
+        assert_eq!(convert(DataType::Utf8, integers.clone()), Ok("-2,7,∅".to_owned()));
+        let fractions: ArrayRef = Arc::new(Float64Array::from(vec![Some(2.0), Some(2.5), None]));
+        assert_eq!(
+            convert(DataType::Int32, fractions),
+            Err("warehouse table lab.notes.counter: the stored value `2.5` has no exact Int32 form; the column changed type at the source".to_owned())
+        );
+        let texts: ArrayRef = Arc::new(StringArray::from(vec![Some("12"), Some("douze")]));
+        assert_eq!(
+            convert(DataType::Int32, texts),
+            Err("warehouse table lab.notes.counter: the stored value `douze` has no exact Int32 form; the column changed type at the source".to_owned())
+        );
+        let decimals: ArrayRef =
+            Arc::new(Decimal128Array::from(vec![Some(12_345), Some(-1)]).with_precision_and_scale(8, 3).unwrap());
+        assert_eq!(convert(DataType::Decimal128(10, 3), decimals.clone()), Ok("-0.001,12.345".to_owned()));
+        assert_eq!(
+            convert(DataType::Decimal128(8, 2), decimals),
+            Err("warehouse table lab.notes.counter: the stored value `12.345` has no exact Decimal128(8, 2) form; the column changed type at the source".to_owned())
+        );
+        assert_eq!(
+            convert(DataType::Binary, integers),
+            Err("warehouse table lab.notes.counter: stored Int32 values have no Binary form; the column changed type at the source".to_owned())
+        );
     }
 }

@@ -28,6 +28,16 @@ pub enum WarehouseError {
     Delta { table: String, source: Box<DeltaTableError> },
     #[error("warehouse table {table}: changes by key need at least one key column")]
     NoKey { table: String },
+    /// A column changed type at the source and a stored value has no exact form in the
+    /// new type: rewriting it would lose or alter data.
+    #[error(
+        "warehouse table {table}.{column}: the stored value `{value}` has no exact {to} form; the column changed type at the source"
+    )]
+    Retype { table: String, column: String, value: String, to: String },
+    #[error(
+        "warehouse table {table}.{column}: stored {from} values have no {to} form; the column changed type at the source"
+    )]
+    RetypeUnsupported { table: String, column: String, from: String, to: String },
     #[error("warehouse table {table} has no version {version}")]
     NoSuchVersion { table: String, version: u64 },
 }
