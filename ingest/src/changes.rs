@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use opsflux_warehouse::arrow::array::{ArrayRef, BooleanArray, RecordBatch};
 use opsflux_warehouse::arrow::datatypes::{DataType, Field, Schema};
-use opsflux_warehouse::{ChangeSet, DELETE_COLUMN, KEEP_COLUMN_PREFIX, TableId};
+use opsflux_warehouse::{ChangeSet, DELETE_COLUMN, Evolution, KEEP_COLUMN_PREFIX, SchemaChange, TableId};
 
+use crate::evolve::{Addition, ShapeChange};
 use crate::pgoutput::{OldTuple, Relation, Tuple, Value};
 use crate::rows::{ColumnSpec, ConvertError, RowBatchBuilder, arrow_schema};
 
@@ -63,17 +64,40 @@ enum Pending {
     Delete(Tuple),
 }
 
+/// Where the rows the warehouse already stores take a column's values from.
+#[derive(Debug, Clone, PartialEq)]
+enum Origin {
+    /// Their stored column of that name.
+    Stored(String),
+    /// One value (text form) for all: the column's default for rows that predate it.
+    Filled(Option<String>),
+    /// Each row's current value at the source, by key ([`TableChanges::backfill`]).
+    Backfilled,
+}
+
+/// Current values of new columns by key: key values, then the columns'.
+#[derive(Debug, Clone, Default)]
+struct Backfill {
+    columns: Vec<String>,
+    rows: Vec<Vec<Option<String>>>,
+}
+
 /// The folded changes to one table.
 #[derive(Debug, Clone)]
 pub struct TableChanges {
     shape: TableShape,
     truncate: bool,
     rows: HashMap<Vec<Option<String>>, Pending>,
+    /// Per column of `shape`.
+    origins: Vec<Origin>,
+    backfill: Option<Backfill>,
+    records: Vec<SchemaChange>,
 }
 
 impl TableChanges {
     pub fn new(shape: TableShape) -> Self {
-        Self { shape, truncate: false, rows: HashMap::new() }
+        let origins = shape.columns.iter().map(|column| Origin::Stored(column.name.clone())).collect();
+        Self { shape, truncate: false, rows: HashMap::new(), origins, backfill: None, records: Vec::new() }
     }
 
     pub fn shape(&self) -> &TableShape {
@@ -139,18 +163,65 @@ impl TableChanges {
     /// Follows a new shape of the table: values are kept by column name, added columns
     /// start as NULL.
     pub fn reshape(&mut self, shape: TableShape) {
+        self.evolve(shape, &ShapeChange::default(), Vec::new());
+    }
+
+    /// Follows a new shape of the table as `change` says: renamed columns keep their
+    /// values, added ones take what `change` gives rows that predate them (held rows
+    /// too); `records` go to the warehouse's record with the commit.
+    pub fn evolve(&mut self, shape: TableShape, change: &ShapeChange, records: Vec<SchemaChange>) {
+        self.records.extend(records);
         if shape == self.shape {
             return;
         }
         let positions: Vec<Option<usize>> = shape
             .columns
             .iter()
-            .map(|column| self.shape.columns.iter().position(|old| old.name == column.name))
+            .map(|column| {
+                let old_name = change
+                    .renamed
+                    .iter()
+                    .find(|(_, to)| *to == column.name)
+                    .map_or(column.name.as_str(), |(from, _)| from.as_str());
+                self.shape.columns.iter().position(|old| old.name == old_name)
+            })
             .collect();
+        let added = |name: &str| change.added.iter().find(|(added, _)| added == name).map(|(_, addition)| addition);
+        let fills: Vec<Value> = shape
+            .columns
+            .iter()
+            .map(|column| match added(&column.name) {
+                Some(Addition::Value(Some(value))) => Value::Text(value.clone()),
+                _ => Value::Null,
+            })
+            .collect();
+        self.origins = shape
+            .columns
+            .iter()
+            .zip(&positions)
+            .map(|(column, position)| match position {
+                Some(index) => self.origins.get(*index).cloned().unwrap_or(Origin::Stored(column.name.clone())),
+                None => match added(&column.name) {
+                    Some(Addition::Value(value)) => Origin::Filled(value.clone()),
+                    Some(Addition::Backfill) => Origin::Backfilled,
+                    None => Origin::Filled(None),
+                },
+            })
+            .collect();
+        if let Some(backfill) = &mut self.backfill {
+            for name in &mut backfill.columns {
+                if let Some((_, to)) = change.renamed.iter().find(|(from, _)| from == name) {
+                    name.clone_from(to);
+                }
+            }
+        }
         let remap = |values: Tuple| -> Tuple {
             positions
                 .iter()
-                .map(|position| position.and_then(|index| values.get(index).cloned()).unwrap_or(Value::Null))
+                .zip(&fills)
+                .map(|(position, fill)| {
+                    position.and_then(|index| values.get(index).cloned()).unwrap_or_else(|| fill.clone())
+                })
                 .collect()
         };
         let rows = std::mem::take(&mut self.rows);
@@ -168,8 +239,73 @@ impl TableChanges {
         }
     }
 
+    /// Columns whose stored rows take the source's current values.
+    pub fn backfilled(&self) -> Vec<String> {
+        self.shape
+            .columns
+            .iter()
+            .zip(&self.origins)
+            .filter(|(_, origin)| **origin == Origin::Backfilled)
+            .map(|(column, _)| column.name.clone())
+            .collect()
+    }
+
+    /// Sets the current values at the source of [`TableChanges::backfilled`] columns, by
+    /// key: key values, then the columns', per row.
+    pub fn set_backfill(&mut self, columns: Vec<String>, rows: Vec<Vec<Option<String>>>) {
+        self.backfill = Some(Backfill { columns, rows });
+    }
+
+    /// The schema changes to record once this is committed.
+    pub fn take_records(&mut self) -> Vec<SchemaChange> {
+        std::mem::take(&mut self.records)
+    }
+
+    /// What the stored rows do with the columns' changes.
+    fn evolution(&self) -> Result<Evolution, ConvertError> {
+        let name = self.shape.id.to_string();
+        let mut evolution = Evolution::default();
+        for (column, origin) in self.shape.columns.iter().zip(&self.origins) {
+            match origin {
+                Origin::Stored(stored) if *stored != column.name => {
+                    evolution.renamed.push((stored.clone(), column.name.clone()));
+                }
+                Origin::Filled(Some(value)) => {
+                    let mut one = RowBatchBuilder::new(&name, std::slice::from_ref(column));
+                    one.push(&[Some(value.as_str())])?;
+                    evolution.filled.push((column.name.clone(), one.finish()?.column(0).clone()));
+                }
+                Origin::Stored(_) | Origin::Filled(None) | Origin::Backfilled => {}
+            }
+        }
+        if let Some(backfill) = &self.backfill {
+            let specs: Vec<ColumnSpec> = self
+                .shape
+                .key
+                .iter()
+                .map(|position| self.shape.columns[*position].clone())
+                .chain(
+                    backfill
+                        .columns
+                        .iter()
+                        .filter_map(|name| self.shape.columns.iter().find(|column| column.name == *name).cloned()),
+                )
+                .collect();
+            if specs.len() == self.shape.key.len() + backfill.columns.len() {
+                let mut rows = RowBatchBuilder::new(&name, &specs);
+                for row in &backfill.rows {
+                    let values: Vec<Option<&str>> = row.iter().map(Option::as_deref).collect();
+                    rows.push(&values)?;
+                }
+                evolution.backfill = Some(rows.finish()?);
+            }
+        }
+        Ok(evolution)
+    }
+
     /// The warehouse change set for everything held.
     pub fn into_change_set(self) -> Result<ChangeSet, ConvertError> {
+        let evolution = self.evolution()?;
         let name = self.shape.id.to_string();
         let columns = &self.shape.columns;
         let mut inserts = RowBatchBuilder::new(&name, columns);
@@ -230,7 +366,7 @@ impl TableChanges {
         };
         let inserts = if inserts.is_empty() { Vec::new() } else { vec![inserts.finish()?] };
         let key = self.shape.key.iter().map(|position| columns[*position].name.clone()).collect();
-        Ok(ChangeSet { schema, key, truncate: self.truncate, inserts, merges })
+        Ok(ChangeSet { schema, key, truncate: self.truncate, inserts, merges, evolution })
     }
 }
 

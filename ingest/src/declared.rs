@@ -141,7 +141,8 @@ fn table(id: TableId, body: &str, line: usize) -> Result<DeclaredTable, Declarat
             }
         }
     }
-    Ok(DeclaredTable { table: SourceTable { id, columns, key }, defaults })
+    let attnums = (1..).take(columns.len()).collect();
+    Ok(DeclaredTable { table: SourceTable { id, columns, key, attnums }, defaults })
 }
 
 /// The text after `DEFAULT`: its first token, then up to the next constraint keyword

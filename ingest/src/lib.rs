@@ -11,6 +11,7 @@ pub use opsflux_warehouse::{Lsn, TableId};
 
 pub mod changes;
 pub mod declared;
+pub mod evolve;
 pub mod pgoutput;
 pub mod pgtext;
 pub mod rows;

@@ -29,6 +29,8 @@ pub struct SourceTable {
     pub columns: Vec<ColumnSpec>,
     /// Primary key columns, in key order.
     pub key: Vec<String>,
+    /// PostgreSQL's attribute number of each column.
+    pub attnums: Vec<i32>,
 }
 
 /// A table that cannot be captured, and why. Reported; the others go on.
@@ -45,9 +47,9 @@ pub struct SkippedTable {
 pub async fn discover_tables(
     connection: &mut PgConnection,
 ) -> Result<(Vec<SourceTable>, Vec<SkippedTable>), SnapshotError> {
-    let rows: Vec<(String, String, String, i64, i32, Option<i32>)> = sqlx::query_as(
+    let rows: Vec<(String, String, String, i64, i32, Option<i32>, i16)> = sqlx::query_as(
         "SELECT n.nspname::text, c.relname::text, a.attname::text, a.atttypid::int8, a.atttypmod,
-                array_position(i.indkey::int2[], a.attnum)
+                array_position(i.indkey::int2[], a.attnum), a.attnum
          FROM pg_class c
          JOIN pg_namespace n ON n.oid = c.relnamespace
          JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -62,10 +64,11 @@ pub async fn discover_tables(
     .map_err(|source| SnapshotError::Source { what: "the table catalog".into(), source })?;
 
     // Columns, and primary-key columns with their key positions, per table.
-    type Shape = (Vec<ColumnSpec>, Vec<(i32, String)>);
+    type Shape = (Vec<ColumnSpec>, Vec<(i32, String)>, Vec<i32>);
     let mut by_table: BTreeMap<(String, String), Shape> = BTreeMap::new();
-    for (schema, table, column, type_oid, type_modifier, key_position) in rows {
-        let (columns, key) = by_table.entry((schema, table)).or_default();
+    for (schema, table, column, type_oid, type_modifier, key_position, attnum) in rows {
+        let (columns, key, attnums) = by_table.entry((schema, table)).or_default();
+        attnums.push(i32::from(attnum));
         if let Some(position) = key_position {
             key.push((position, column.clone()));
         }
@@ -73,7 +76,7 @@ pub async fn discover_tables(
     }
     let mut tables = Vec::new();
     let mut skipped = Vec::new();
-    for ((schema, table), (columns, mut key)) in by_table {
+    for ((schema, table), (columns, mut key, attnums)) in by_table {
         let name = format!("{schema}.{table}");
         match TableId::new(&schema, &table) {
             Err(error) => skipped.push(SkippedTable { name, reason: error.to_string() }),
@@ -83,7 +86,8 @@ pub async fn discover_tables(
             }),
             Ok(id) => {
                 key.sort();
-                tables.push(SourceTable { id, columns, key: key.into_iter().map(|(_, column)| column).collect() });
+                let key = key.into_iter().map(|(_, column)| column).collect();
+                tables.push(SourceTable { id, columns, key, attnums });
             }
         }
     }

@@ -14,12 +14,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
-use opsflux_warehouse::{ChangeSet, Checkpoint, Fold, TableId, Warehouse};
+use opsflux_warehouse::{ChangeSet, Checkpoint, Evolution, Fold, SchemaChange, SourceColumn, TableId, Warehouse};
 use pgwire_replication::{ReplicationClient, ReplicationEvent};
 use sqlx::PgConnection;
 use tokio::sync::watch;
 
 use crate::changes::{TableChanges, TableShape};
+use crate::evolve;
 use crate::pgoutput::{self, Message};
 use crate::rows::arrow_schema;
 use crate::snapshot::{BlockRange, SourceTable, copy_chunk, plan_chunks};
@@ -317,6 +318,25 @@ impl Ingestor {
             }
             checkpoints = tables.iter().map(|table| (table.id.clone(), consistent_point)).collect();
         }
+        // What the warehouse holds of each table's columns: the latest recorded shape, or
+        // the catalog's for a table without one.
+        let mut known: HashMap<TableId, Vec<SourceColumn>> = tables
+            .iter()
+            .map(|table| {
+                let columns = table
+                    .columns
+                    .iter()
+                    .zip(&table.attnums)
+                    .map(|(column, attnum)| evolve::source_column(column, *attnum))
+                    .collect();
+                (table.id.clone(), columns)
+            })
+            .collect();
+        for record in self.warehouse.schema_changes().await? {
+            if record.writer == writer {
+                known.insert(record.change.table, record.change.columns);
+            }
+        }
         client.start().await.map_err(|error| self.source.replication_error(error))?;
         client.wait_started().await.map_err(|error| self.source.replication_error(error))?;
         *backoff = Duration::from_secs(1);
@@ -331,6 +351,7 @@ impl Ingestor {
             writer,
             checkpoints,
             relations: HashMap::new(),
+            known,
             pending: BTreeMap::new(),
             transaction: None,
             last_end: None,
@@ -404,6 +425,23 @@ impl Ingestor {
             _ = stopped(&mut stop) => return Ok(false),
         }
         let copied = work.copied.load(Ordering::Relaxed);
+        // The columns each copy holds, numbered: what later changes are compared with.
+        let records: Vec<SchemaChange> = tables
+            .iter()
+            .map(|table| SchemaChange {
+                table: table.id.clone(),
+                lsn: consistent_point,
+                change: "copied".into(),
+                detail: format!("{} columns", table.columns.len()),
+                columns: table
+                    .columns
+                    .iter()
+                    .zip(&table.attnums)
+                    .map(|(column, attnum)| evolve::source_column(column, *attnum))
+                    .collect(),
+            })
+            .collect();
+        self.warehouse.record_schema_changes(self.options.names.slot(), &records).await?;
         self.observer.snapshot_finished(copied, started.elapsed());
         tracing::info!(rows = copied, seconds = started.elapsed().as_secs_f64(), "initial copy finished");
         Ok(true)
@@ -470,7 +508,14 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 }
 
 fn empty_change_set(table: &SourceTable, truncate: bool) -> ChangeSet {
-    ChangeSet { schema: arrow_schema(&table.columns), key: table.key.clone(), truncate, inserts: vec![], merges: None }
+    ChangeSet {
+        schema: arrow_schema(&table.columns),
+        key: table.key.clone(),
+        truncate,
+        inserts: vec![],
+        merges: None,
+        evolution: Evolution::default(),
+    }
 }
 
 /// The initial copy shared by its worker sessions.
@@ -534,6 +579,8 @@ struct Stream<'a> {
     checkpoints: HashMap<TableId, Lsn>,
     /// Relation ids of this session; `None` for a relation that is not captured.
     relations: HashMap<u32, Option<TableShape>>,
+    /// Each captured table's columns as the warehouse last took them, numbered.
+    known: HashMap<TableId, Vec<SourceColumn>>,
     pending: BTreeMap<TableId, TableChanges>,
     /// The commit position of the transaction being received.
     transaction: Option<Lsn>,
@@ -628,7 +675,7 @@ impl Stream<'_> {
             ReplicationEvent::Begin { final_lsn, .. } => self.transaction = Some(Lsn(final_lsn.0)),
             ReplicationEvent::XLogData { data, .. } => {
                 let message = pgoutput::decode(&data)?;
-                self.handle_message(message)?;
+                self.handle_message(message).await?;
             }
             ReplicationEvent::Commit { end_lsn, commit_time_micros, .. } => {
                 self.transaction = None;
@@ -722,20 +769,15 @@ impl Stream<'_> {
         }
     }
 
-    fn handle_message(&mut self, message: Message) -> Result<(), IngestError> {
+    async fn handle_message(&mut self, message: Message) -> Result<(), IngestError> {
         let commit_position = self.transaction.unwrap_or(Lsn(0));
         match message {
             Message::Relation(relation) => {
                 let shape = TableId::new(&relation.namespace, &relation.name)
                     .ok()
                     .and_then(|id| TableShape::from_relation(id, &relation));
-                if let Some(shape) = &shape
-                    && let Some(held) = self.pending.get_mut(&shape.id)
-                {
-                    if held.shape() != shape {
-                        tracing::info!(table = %shape.id, "the table's columns changed; following");
-                    }
-                    held.reshape(shape.clone());
+                if let Some(shape) = &shape {
+                    self.follow(relation.id, shape, commit_position).await?;
                 }
                 self.relations.insert(relation.id, shape);
             }
@@ -770,6 +812,76 @@ impl Stream<'_> {
             | Message::Type { .. }
             | Message::Origin { .. }
             | Message::LogicalMessage { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// Follows a table's (new) description: a change of its columns is compared with
+    /// what the warehouse holds, by attribute number, and travels with the table's next
+    /// commit (with what stored rows take in added columns, and the record of it).
+    async fn follow(&mut self, relation: u32, shape: &TableShape, commit_position: Lsn) -> Result<(), IngestError> {
+        let unchanged = |before: &[SourceColumn]| {
+            before.len() == shape.columns.len()
+                && before.iter().zip(&shape.columns).all(|(old, new)| {
+                    (old.name.as_str(), old.type_oid, old.type_modifier)
+                        == (new.name.as_str(), new.type_oid, new.type_modifier)
+                })
+        };
+        let before = self.known.get(&shape.id).cloned();
+        if before.as_deref().is_some_and(unchanged) {
+            if let Some(held) = self.pending.get_mut(&shape.id) {
+                held.reshape(shape.clone());
+            }
+            return Ok(());
+        }
+        let catalog = evolve::catalog_columns(&mut self.connection, relation).await?;
+        let Some(before) = before else {
+            // A table first seen now: numbered from the catalog, by name when it is ahead.
+            let columns = evolve::numbered(shape, &catalog).unwrap_or_else(|| {
+                let attnum =
+                    |name: &str| catalog.iter().find(|column| column.name == name).map_or(-1, |column| column.attnum);
+                shape.columns.iter().map(|column| evolve::source_column(column, attnum(&column.name))).collect()
+            });
+            self.known.insert(shape.id.clone(), columns);
+            return Ok(());
+        };
+        let change = evolve::compare(shape, &before, &catalog);
+        self.known.insert(shape.id.clone(), change.columns.clone());
+        if self.checkpoints.get(&shape.id).is_some_and(|held| commit_position < *held) {
+            // The warehouse already holds this transaction, and the change with it.
+            return Ok(());
+        }
+        for (kind, detail) in &change.changes {
+            tracing::info!(table = %shape.id, lsn = %commit_position, "{kind}: {detail}");
+        }
+        let records: Vec<SchemaChange> = evolve::records(&shape.id, commit_position, &change);
+        let held = self.pending.entry(shape.id.clone()).or_insert_with(|| {
+            // Nothing held yet: start from the columns the warehouse stores.
+            let columns: Vec<crate::rows::ColumnSpec> = before
+                .iter()
+                .map(|column| crate::rows::ColumnSpec {
+                    name: column.name.clone(),
+                    type_oid: column.type_oid,
+                    type_modifier: column.type_modifier,
+                })
+                .collect();
+            let key_names: Vec<&str> = shape.key.iter().map(|position| shape.columns[*position].name.as_str()).collect();
+            let key = columns
+                .iter()
+                .enumerate()
+                .filter(|(_, column)| key_names.contains(&column.name.as_str()))
+                .map(|(index, _)| index)
+                .collect();
+            TableChanges::new(TableShape { id: shape.id.clone(), columns, key })
+        });
+        held.evolve(shape.clone(), &change, records);
+        let backfilled = held.backfilled();
+        if !backfilled.is_empty() {
+            let rows = evolve::current_values(&mut self.connection, shape, &backfilled).await?;
+            tracing::info!(table = %shape.id, columns = ?backfilled, rows = rows.len(), "read the new columns' current values");
+            if let Some(held) = self.pending.get_mut(&shape.id) {
+                held.set_backfill(backfilled, rows);
+            }
         }
         Ok(())
     }
@@ -817,8 +929,12 @@ impl Stream<'_> {
                 .map(|(table, changes)| {
                     let (warehouse, checkpoint) = (&warehouse, &checkpoint);
                     async move {
+                        let mut changes = changes;
+                        let records = changes.take_records();
                         let change_set = changes.into_change_set()?;
                         warehouse.apply(&table, change_set, checkpoint).await?;
+                        // After the change itself: a replay records it again, never misses it.
+                        warehouse.record_schema_changes(&checkpoint.writer, &records).await?;
                         Ok::<_, IngestError>(table)
                     }
                 })

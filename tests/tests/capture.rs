@@ -76,8 +76,9 @@ async fn prepare_source(pool: &PgPool, seed: u64) {
 }
 
 /// Random inserts, updates of random columns (long TOASTed text included), deletes,
-/// key changes and multi-statement transactions; one TRUNCATE, one ADD COLUMN, one
-/// DROP COLUMN and one type widening.
+/// key changes and multi-statement transactions; one TRUNCATE, columns added with a
+/// constant default (nullable and `NOT NULL`) and with a volatile one to a table holding
+/// rows, one RENAME COLUMN, one DROP COLUMN and one type widening.
 struct Workload {
     rng: ChaCha8Rng,
     notes: Vec<uuid::Uuid>,
@@ -91,6 +92,9 @@ struct Workload {
     drop_column_at: usize,
     widen_column_at: usize,
     dropped_column: bool,
+    rename_column_at: usize,
+    renamed_column: bool,
+    volatile_column_at: usize,
 }
 
 impl Workload {
@@ -113,6 +117,9 @@ impl Workload {
             drop_column_at: steps * 2 / 3,
             widen_column_at: steps * 3 / 4,
             dropped_column: false,
+            rename_column_at: steps * 7 / 12,
+            renamed_column: false,
+            volatile_column_at: steps * 5 / 8,
         }
     }
 
@@ -146,8 +153,22 @@ impl Workload {
             return Ok(());
         }
         if index == self.add_column_at {
-            sqlx::query("ALTER TABLE lab.notes ADD COLUMN reviewer text").execute(pool).await?;
+            sqlx::query(
+                "ALTER TABLE lab.notes ADD COLUMN reviewer text DEFAULT 'nobody', ADD COLUMN revision int NOT NULL DEFAULT 1",
+            )
+            .execute(pool)
+            .await?;
             self.added_column = true;
+            return Ok(());
+        }
+        if index == self.rename_column_at {
+            sqlx::query("ALTER TABLE lab.notes RENAME COLUMN noted_on TO noted").execute(pool).await?;
+            self.renamed_column = true;
+            return Ok(());
+        }
+        if index == self.volatile_column_at {
+            // A volatile default rewrites the table: each stored row gets its own value.
+            sqlx::query("ALTER TABLE lab.notes ADD COLUMN stamp text DEFAULT md5(random()::text)").execute(pool).await?;
             return Ok(());
         }
         if index == self.drop_column_at {
@@ -175,11 +196,12 @@ impl Workload {
                 let body = if self.rng.random_bool(0.1) { None } else { Some(self.text(long)) };
                 let title = self.text(false);
                 let blob: Vec<u8> = (0..self.rng.random_range(0..16)).map(|_| self.rng.random()).collect();
-                sqlx::query(
-                    "INSERT INTO lab.notes (id, title, body, weight, counter, flag, noted_on, measured_at, payload)
+                let noted = if self.renamed_column { "noted" } else { "noted_on" };
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO lab.notes (id, title, body, weight, counter, flag, {noted}, measured_at, payload)
                      VALUES ($1, $2, $3, round(($4)::numeric, 2), $5, $6, date '2026-01-01' + $7::int,
-                             timestamptz '2026-01-01 00:00:00+00' + make_interval(secs => $8), jsonb_build_object('n', $5))",
-                )
+                             timestamptz '2026-01-01 00:00:00+00' + make_interval(secs => $8), jsonb_build_object('n', $5))"
+                )))
                 .bind(id)
                 .bind(title)
                 .bind(body)
@@ -947,4 +969,73 @@ async fn the_replication_connection_uses_tls_as_the_url_asks() {
     assert!(counts.contains(&"lab.readings 500".to_owned()), "{counts:?}");
     pool.close().await;
     let _ = cluster.stop();
+}
+
+#[tokio::test]
+async fn column_changes_keep_stored_values_and_are_recorded_with_their_position() {
+    let url = opsflux_tests::server().empty_database("capture_evolve").await;
+    let pool = PgPool::connect(&url).await.unwrap();
+    let run = |statements: &'static str| {
+        let pool = pool.clone();
+        async move { sqlx::raw_sql(statements).execute(&pool).await.unwrap() }
+    };
+    run("CREATE SCHEMA lab;
+         CREATE TABLE lab.items (id int PRIMARY KEY, name text, qty int);
+         INSERT INTO lab.items VALUES (1, 'pump', 2), (2, 'valve', NULL), (3, NULL, 7);")
+    .await;
+    let directory = tempfile::tempdir().unwrap();
+    let warehouse = Warehouse::open(directory.path()).unwrap();
+    catch_up(&url, "evolve", &warehouse).await;
+
+    // While capture is stopped: a rename, and columns added with constant defaults to a
+    // table holding rows (PostgreSQL keeps the default in the catalog, not in the rows).
+    run("ALTER TABLE lab.items RENAME COLUMN name TO label;
+         ALTER TABLE lab.items ADD COLUMN status text NOT NULL DEFAULT 'open', ADD COLUMN since date DEFAULT '2026-03-01';
+         INSERT INTO lab.items (id, label, qty, status) VALUES (4, 'gauge', 1, 'closed');")
+    .await;
+    catch_up(&url, "evolve", &warehouse).await;
+    let (counts, differences) = compare(&url, &warehouse).await;
+    assert!(differences.is_empty(), "{differences:#?}");
+    assert_eq!(counts, ["lab.items 4"]);
+
+    // A volatile default rewrites the table with one value per row; rows changed in the
+    // same batch before and after the change, and a second rename within it.
+    run("BEGIN;
+         INSERT INTO lab.items (id, label, qty) VALUES (5, 'hose', 3);
+         ALTER TABLE lab.items ADD COLUMN tag text DEFAULT md5(random()::text);
+         UPDATE lab.items SET qty = 9 WHERE id = 1;
+         ALTER TABLE lab.items RENAME COLUMN label TO title;
+         INSERT INTO lab.items (id, title, qty) VALUES (6, 'flange', 4);
+         COMMIT;
+         DELETE FROM lab.items WHERE id = 2;
+         ALTER TABLE lab.items ALTER COLUMN qty TYPE bigint;
+         UPDATE lab.items SET qty = qty * 10000000000 WHERE id = 3;")
+    .await;
+    catch_up(&url, "evolve", &warehouse).await;
+    let (counts, differences) = compare(&url, &warehouse).await;
+    assert!(differences.is_empty(), "{differences:#?}");
+    assert_eq!(counts, ["lab.items 5"]);
+    let tags: i64 = sqlx::query_scalar("SELECT count(DISTINCT tag) FROM lab.items").fetch_one(&pool).await.unwrap();
+    assert_eq!(tags, 5, "each row has its own tag, and the warehouse holds the same");
+
+    // The warehouse records each change with the source position where it happened.
+    let records = warehouse.schema_changes().await.unwrap();
+    let described: Vec<String> =
+        records.iter().map(|record| format!("{} {}: {}", record.change.table, record.change.change, record.change.detail)).collect();
+    expect_test::expect![[r#"
+        [
+            "lab.items copied: 3 columns",
+            "lab.items column renamed: name renamed label",
+            "lab.items column added: status added; rows stored before take its default `open`",
+            "lab.items column added: since added; rows stored before take its default `2026-03-01`",
+            "lab.items column added: tag added; rows stored before take their values as the source holds them now",
+            "lab.items column renamed: label renamed title",
+            "lab.items column retyped: qty changed type",
+        ]
+    "#]]
+    .assert_debug_eq(&described);
+    assert!(records.windows(2).all(|pair| pair[0].change.lsn <= pair[1].change.lsn));
+    let last = &records.last().unwrap().change;
+    let columns: Vec<(&str, i32)> = last.columns.iter().map(|column| (column.name.as_str(), column.attnum)).collect();
+    assert_eq!(columns, [("id", 1), ("title", 2), ("qty", 3), ("status", 4), ("since", 5), ("tag", 6)]);
 }

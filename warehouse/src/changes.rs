@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use deltalake::arrow::array::RecordBatch;
+use deltalake::arrow::array::{ArrayRef, RecordBatch, UInt32Array};
 use deltalake::arrow::datatypes::{DataType, SchemaRef};
 use deltalake::datafusion::common::Column;
 use deltalake::datafusion::logical_expr::{Expr, when};
@@ -40,6 +40,29 @@ pub struct ChangeSet {
     /// At most one row per key: the table's columns, then [`DELETE_COLUMN`] and any
     /// [`KEEP_COLUMN_PREFIX`] columns. Rows are inserted, replaced or deleted by key.
     pub merges: Option<RecordBatch>,
+    /// What the source did to the stored columns beyond what `schema` tells.
+    pub evolution: Evolution,
+}
+
+/// How the rows the table already holds follow a change of the source's columns, where
+/// the new schema alone would lose values.
+#[derive(Debug, Clone, Default)]
+pub struct Evolution {
+    /// Stored column, then its new name: a rename keeps the values.
+    pub renamed: Vec<(String, String)>,
+    /// A new column and the one value (an array of length 1) every stored row takes: the
+    /// default PostgreSQL gives rows that predate the column.
+    pub filled: Vec<(String, ArrayRef)>,
+    /// Key columns, then new columns, with their current values at the source: merged
+    /// into the rows the table holds after this commit, never adding a row. The stream
+    /// brings any later change of those rows afterwards.
+    pub backfill: Option<RecordBatch>,
+}
+
+impl Evolution {
+    pub fn is_empty(&self) -> bool {
+        self.renamed.is_empty() && self.filled.is_empty() && self.backfill.is_none()
+    }
 }
 
 impl ChangeSet {
@@ -106,6 +129,7 @@ impl Warehouse {
             && known.marks.live()
             && !changes.truncate
             && !has_keeps(&changes)
+            && changes.evolution.is_empty()
             && !differs(&known.schema, &changes.schema)
             && known.log_key.as_deref() == Some(changes.key.as_slice())
         {
@@ -164,7 +188,10 @@ impl Warehouse {
             None => self.read_marks(table, &delta_table).await?,
         };
         let exists = delta_table.version().is_some();
-        let schema_differs = exists && schema_differs(table, &delta_table, &changes.schema)?;
+        // Rows already stored change with the schema (or are backfilled): the log is
+        // folded first and the commit goes to the table itself.
+        let schema_differs = exists
+            && (schema_differs(table, &delta_table, &changes.schema)? || changes.evolution.backfill.is_some());
         let logged = |marks: Marks, log_version: Version, delta_table: &deltalake::DeltaTable| {
             let marks = Marks { logged: Some(lsn_position(checkpoint.lsn)), ..marks };
             let known = Known {
@@ -217,9 +244,10 @@ impl Warehouse {
         }
         // A truncation replaces the schema along with the rows; anything else keeps the
         // rows, so the table is first brought to the new shape.
-        if exists && !changes.truncate && self.conform(table, &delta_table, &changes.schema).await? {
+        if exists && !changes.truncate && self.conform(table, &delta_table, &changes.schema, &changes.evolution).await? {
             delta_table = self.delta_table(table).await?;
         }
+        let backfill = if changes.truncate { None } else { changes.evolution.backfill.clone() };
         let written = match changes.merges {
             Some(merges) if exists && !changes.truncate => {
                 let mut sources = vec![merges.clone()];
@@ -257,6 +285,12 @@ impl Warehouse {
                     .map_err(|source| delta(table, source))?
             }
         };
+        let written = match backfill {
+            Some(backfill) if backfill.num_rows() > 0 => {
+                backfill_by_key(table, written, backfill, &changes.key, superseding(checkpoint)).await?
+            }
+            _ => written,
+        };
         let state = written.snapshot().map_err(|source| delta(table, source))?;
         let known = Known {
             marks: Marks { folded: Some(lsn_position(checkpoint.lsn)), ..marks },
@@ -267,6 +301,16 @@ impl Warehouse {
         };
         Ok((known.snapshot(), known))
     }
+}
+
+/// Where a rewritten column's values come from.
+enum Origin {
+    /// The stored column of that name.
+    Stored(String),
+    /// One value for every row.
+    Filled(ArrayRef),
+    /// Nothing: null.
+    Null,
 }
 
 /// Merges `source` (the table's columns, [`DELETE_COLUMN`], and keep flags where `keeps`
@@ -326,6 +370,47 @@ pub(crate) async fn merge_by_key(
     Ok(merged_table)
 }
 
+/// Sets the non-key columns of `backfill` in the rows whose keys match, in one commit;
+/// keys the table does not hold are ignored.
+async fn backfill_by_key(
+    table: &TableId,
+    delta_table: deltalake::DeltaTable,
+    backfill: RecordBatch,
+    key: &[String],
+    properties: deltalake::kernel::transaction::CommitProperties,
+) -> Result<deltalake::DeltaTable, WarehouseError> {
+    let matches = key
+        .iter()
+        .map(|column| qualified("target", column).eq(qualified("source", column)))
+        .reduce(Expr::and)
+        .ok_or_else(|| WarehouseError::NoKey { table: table.to_string() })?;
+    let columns: Vec<String> = backfill
+        .schema()
+        .fields()
+        .iter()
+        .map(|field| field.name().clone())
+        .filter(|name| !key.contains(name))
+        .collect();
+    let context = SessionContext::new();
+    let source = context.read_batch(backfill).map_err(|source| delta(table, source.into()))?;
+    let (merged, _) = delta_table
+        .merge(source, matches)
+        .with_source_alias("source")
+        .with_target_alias("target")
+        .with_commit_properties(properties)
+        .when_matched_update(|mut update| {
+            for column in &columns {
+                update = update.update(column.as_str(), qualified("source", column));
+            }
+            update
+        })
+        .map_err(|source| delta(table, source))?
+        .await
+        .map_err(|source| delta(table, source))?;
+    tracing::info!(%table, columns = ?columns, "backfilled new columns from the source's current rows");
+    Ok(merged)
+}
+
 /// Whether some row keeps a stored value the source did not send.
 fn has_keeps(changes: &ChangeSet) -> bool {
     changes
@@ -364,39 +449,83 @@ pub(crate) fn is_conflict(error: &deltalake::DeltaTableError) -> bool {
 }
 
 impl Warehouse {
-    /// Rewrites the table in `schema` when a column was dropped or changed type at the
-    /// source (a new column needs no rewrite: Delta adds it, older rows read null).
-    /// Returns whether it rewrote. The rewrite is a commit of its own that keeps every
-    /// writer's checkpoint as it was; the whole table passes through memory.
+    /// Rewrites the table in `schema` when a column was dropped, renamed, changed type,
+    /// or added with a value for the stored rows (a new column without one needs no
+    /// rewrite: Delta adds it, older rows read null). Returns whether it rewrote. The
+    /// rewrite is a commit of its own that keeps every writer's checkpoint as it was; the
+    /// whole table passes through memory.
     async fn conform(
         &self,
         table: &TableId,
         delta_table: &deltalake::DeltaTable,
         schema: &SchemaRef,
+        evolution: &Evolution,
     ) -> Result<bool, WarehouseError> {
         let state = delta_table.snapshot().map_err(|source| delta(table, source))?;
         let current = state.snapshot().arrow_schema();
-        let changed: Vec<String> = current
+        let stored = |name: &str| current.field_with_name(name).ok();
+        // Where each wanted column's values come from.
+        let sources: Vec<Origin> = schema
             .fields()
             .iter()
-            .filter(|field| match schema.field_with_name(field.name()) {
-                Err(_) => true,
-                Ok(wanted) => comparable(field.data_type()) != comparable(wanted.data_type()),
+            .map(|field| {
+                if stored(field.name()).is_some() {
+                    return Origin::Stored(field.name().clone());
+                }
+                if let Some((from, _)) =
+                    evolution.renamed.iter().find(|(from, to)| to == field.name() && stored(from).is_some())
+                {
+                    return Origin::Stored(from.clone());
+                }
+                match evolution.filled.iter().find(|(name, _)| name == field.name()) {
+                    Some((_, value)) => Origin::Filled(value.clone()),
+                    None => Origin::Null,
+                }
             })
-            .map(|field| field.name().clone())
             .collect();
+        let mut changed: Vec<String> = current
+            .fields()
+            .iter()
+            .filter(|field| !sources.iter().any(|origin| matches!(origin, Origin::Stored(name) if name == field.name())))
+            .map(|field| format!("{} dropped", field.name()))
+            .collect();
+        for (field, origin) in schema.fields().iter().zip(&sources) {
+            match origin {
+                Origin::Stored(name) if name != field.name() => changed.push(format!("{name} renamed {}", field.name())),
+                Origin::Stored(name) => {
+                    if stored(name).is_some_and(|stored| comparable(stored.data_type()) != comparable(field.data_type())) {
+                        changed.push(format!("{name} retyped"));
+                    }
+                }
+                Origin::Filled(_) => changed.push(format!("{} added with a value", field.name())),
+                Origin::Null => {}
+            }
+        }
         if changed.is_empty() {
             return Ok(false);
         }
-        tracing::info!(%table, columns = ?changed, "columns dropped or retyped at the source: rewriting the table");
+        tracing::info!(%table, columns = ?changed, "the source's columns changed: rewriting the table");
         let arrow_error = |source: deltalake::arrow::error::ArrowError| delta(table, source.into());
         let mut rewritten = Vec::new();
         for batch in self.scan(table, None).await? {
             let mut columns = Vec::with_capacity(schema.fields().len());
-            for field in schema.fields() {
-                columns.push(match batch.column_by_name(field.name()) {
-                    Some(column) => convert_exactly(table, field, column)?,
-                    None => deltalake::arrow::array::new_null_array(field.data_type(), batch.num_rows()),
+            for (field, origin) in schema.fields().iter().zip(&sources) {
+                let rows = batch.num_rows();
+                columns.push(match origin {
+                    Origin::Stored(name) => match batch.column_by_name(name) {
+                        Some(column) => convert_exactly(table, field, column)?,
+                        None => deltalake::arrow::array::new_null_array(field.data_type(), rows),
+                    },
+                    Origin::Filled(value) => {
+                        let repeated = deltalake::arrow::compute::take(
+                            value.as_ref(),
+                            &UInt32Array::from(vec![0; rows]),
+                            None,
+                        )
+                        .map_err(arrow_error)?;
+                        convert_exactly(table, field, &repeated)?
+                    }
+                    Origin::Null => deltalake::arrow::array::new_null_array(field.data_type(), rows),
                 });
             }
             rewritten.push(RecordBatch::try_new(schema.clone(), columns).map_err(arrow_error)?);
@@ -422,8 +551,8 @@ impl Warehouse {
 fn convert_exactly(
     table: &TableId,
     field: &deltalake::arrow::datatypes::Field,
-    column: &deltalake::arrow::array::ArrayRef,
-) -> Result<deltalake::arrow::array::ArrayRef, WarehouseError> {
+    column: &ArrayRef,
+) -> Result<ArrayRef, WarehouseError> {
     use deltalake::arrow::array::Array;
     use deltalake::arrow::compute::{CastOptions, cast_with_options};
     if comparable(column.data_type()) == comparable(field.data_type()) {
@@ -561,7 +690,7 @@ mod tests {
     }
 
     fn change_set(inserts: Vec<RecordBatch>, merges: Option<RecordBatch>, truncate: bool) -> ChangeSet {
-        ChangeSet { schema: schema(false), key: vec!["id".into()], truncate, inserts, merges }
+        ChangeSet { schema: schema(false), key: vec!["id".into()], truncate, inserts, merges, evolution: Evolution::default() }
     }
 
     /// The table's own files, one sorted text line per row.
@@ -632,6 +761,7 @@ mod tests {
             truncate: false,
             inserts: vec![RecordBatch::new_empty(schema(true))],
             merges: None,
+            evolution: Evolution::default(),
         };
         warehouse.apply(&table, widened, &at(40)).await.unwrap();
         assert_eq!(contents(&warehouse, &table).await, ["1 long text one ∅", "2 deux ∅", "4 quatre ∅", "5 cinq ∅"]);
@@ -651,6 +781,7 @@ mod tests {
             truncate: true,
             inserts: vec![],
             merges: Some(merged_after_truncate),
+            evolution: Evolution::default(),
         };
         warehouse.apply(&table, truncated, &at(50)).await.unwrap();
         assert_eq!(contents(&warehouse, &table).await, ["6 six"]);
@@ -660,6 +791,74 @@ mod tests {
             warehouse.scan(&table, Some(Version(0))).await.unwrap().iter().map(RecordBatch::num_rows).sum::<usize>(),
             3
         );
+    }
+
+    #[tokio::test]
+    async fn renamed_columns_keep_their_values_and_added_ones_take_the_stored_rows_value() {
+        let directory = tempfile::tempdir().unwrap();
+        let warehouse = Warehouse::open(directory.path()).unwrap();
+        let table: TableId = "lab.notes".parse().unwrap();
+        let at = |lsn| Checkpoint { writer: "cdc".into(), lsn: crate::Lsn(lsn) };
+        warehouse.apply(&table, change_set(vec![rows(&[1, 2], &[Some("one"), None])], None, false), &at(10)).await.unwrap();
+
+        // `body` becomes `text`, and `note` arrives with the default 'n/a' for stored rows;
+        // the commit also brings a row written after the change.
+        let renamed = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, true),
+            Field::new("text", DataType::Utf8, true),
+            Field::new("note", DataType::Utf8, true),
+        ]));
+        let after = RecordBatch::try_new(
+            renamed.clone(),
+            vec![
+                Arc::new(Int64Array::from(vec![3])),
+                Arc::new(StringArray::from(vec!["three"])),
+                Arc::new(StringArray::from(vec![Some("given")])),
+            ],
+        )
+        .unwrap();
+        let evolution = Evolution {
+            renamed: vec![("body".into(), "text".into())],
+            filled: vec![("note".into(), Arc::new(StringArray::from(vec!["n/a"])) as ArrayRef)],
+            backfill: None,
+        };
+        let changes = ChangeSet {
+            schema: renamed.clone(),
+            key: vec!["id".into()],
+            truncate: false,
+            inserts: vec![after],
+            merges: None,
+            evolution: evolution.clone(),
+        };
+        warehouse.apply(&table, changes.clone(), &at(20)).await.unwrap();
+        assert_eq!(contents(&warehouse, &table).await, ["1 one n/a", "2 ∅ n/a", "3 three given"]);
+
+        // Replayed after a crash, the same commit changes nothing more.
+        let replay = ChangeSet { inserts: vec![], ..changes };
+        warehouse.apply(&table, replay, &at(20)).await.unwrap();
+        assert_eq!(contents(&warehouse, &table).await, ["1 one n/a", "2 ∅ n/a", "3 three given"]);
+
+        // A column whose stored rows took values row by row (a volatile default) is
+        // backfilled by key; keys the table does not hold are not added.
+        let mut fields: Vec<_> = renamed.fields().iter().cloned().collect();
+        fields.push(Arc::new(Field::new("rank", DataType::Int64, true)));
+        let widened = Arc::new(Schema::new(fields));
+        let backfill = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true), Field::new("rank", DataType::Int64, true)])),
+            vec![Arc::new(Int64Array::from(vec![1, 3, 9])), Arc::new(Int64Array::from(vec![10, 30, 90]))],
+        )
+        .unwrap();
+        let changes = ChangeSet {
+            schema: widened,
+            key: vec!["id".into()],
+            truncate: false,
+            inserts: vec![],
+            merges: None,
+            evolution: Evolution { backfill: Some(backfill), ..Evolution::default() },
+        };
+        warehouse.apply(&table, changes, &at(30)).await.unwrap();
+        assert_eq!(contents(&warehouse, &table).await, ["1 one n/a 10", "2 ∅ n/a ∅", "3 three given 30"]);
+        assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), Some(crate::Lsn(30)));
     }
 
     /// Merge rows without keep flags: (id, body, delete).

@@ -6,6 +6,7 @@
 
 mod changelog;
 mod changes;
+mod history;
 mod maintenance;
 mod problems;
 mod store;
@@ -129,12 +130,13 @@ impl fmt::Display for Version {
 }
 
 pub use changelog::{Fold, SEQUENCE_COLUMN, Snapshot};
-pub use changes::{ChangeSet, DELETE_COLUMN, KEEP_COLUMN_PREFIX};
+pub use changes::{ChangeSet, DELETE_COLUMN, Evolution, KEEP_COLUMN_PREFIX};
 /// Re-exported so that writers build batches with the exact Arrow version the tables use.
 pub use deltalake::arrow;
 /// Re-exported so that readers plan over the tables with the DataFusion and Parquet
 /// versions the Delta provider is built with.
 pub use deltalake::{datafusion, parquet};
+pub use history::{RecordedSchemaChange, SchemaChange, SourceColumn};
 pub use maintenance::{Compaction, Vacuum};
 pub use problems::WriterProblem;
 pub use store::{Checkpoint, TableInfo, Warehouse, WarehouseError};

@@ -26,7 +26,7 @@ pub struct Vacuum {
 
 impl Warehouse {
     /// Every table in the warehouse, as `<schema>/<table>` directories with a log (the
-    /// change logs' and the problem records' directories are not schemas).
+    /// change logs', the problem records' and the schema history's directories are not schemas).
     pub fn tables(&self) -> Result<Vec<TableId>, WarehouseError> {
         let mut tables = Vec::new();
         let read = |path: &std::path::Path| {
@@ -41,6 +41,7 @@ impl Warehouse {
             if !schema.path().is_dir()
                 || schema.file_name() == crate::changelog::LOG_DIRECTORY
                 || schema.file_name() == crate::problems::PROBLEM_DIRECTORY
+                || schema.file_name() == crate::history::HISTORY_DIRECTORY
             {
                 continue;
             }
