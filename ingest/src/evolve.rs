@@ -83,21 +83,12 @@ pub fn numbered(shape: &TableShape, catalog: &[CatalogColumn]) -> Option<Vec<Sou
     let same = catalog.len() == shape.columns.len()
         && catalog.iter().zip(&shape.columns).all(|(catalog, column)| catalog.name == column.name);
     same.then(|| {
-        catalog
-            .iter()
-            .zip(&shape.columns)
-            .map(|(catalog, column)| source_column(column, catalog.attnum))
-            .collect()
+        catalog.iter().zip(&shape.columns).map(|(catalog, column)| source_column(column, catalog.attnum)).collect()
     })
 }
 
 pub fn source_column(column: &ColumnSpec, attnum: i32) -> SourceColumn {
-    SourceColumn {
-        name: column.name.clone(),
-        attnum,
-        type_oid: column.type_oid,
-        type_modifier: column.type_modifier,
-    }
+    SourceColumn { name: column.name.clone(), attnum, type_oid: column.type_oid, type_modifier: column.type_modifier }
 }
 
 /// How `shape` (the stream's new description) differs from `before`.
@@ -231,12 +222,7 @@ mod tests {
     }
 
     fn catalog(name: &str, attnum: i32, missing: Option<Option<&str>>, has_default: bool) -> CatalogColumn {
-        CatalogColumn {
-            name: name.into(),
-            attnum,
-            missing: missing.map(|value| value.map(str::to_owned)),
-            has_default,
-        }
+        CatalogColumn { name: name.into(), attnum, missing: missing.map(|value| value.map(str::to_owned)), has_default }
     }
 
     #[test]

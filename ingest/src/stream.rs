@@ -865,7 +865,8 @@ impl Stream<'_> {
                     type_modifier: column.type_modifier,
                 })
                 .collect();
-            let key_names: Vec<&str> = shape.key.iter().map(|position| shape.columns[*position].name.as_str()).collect();
+            let key_names: Vec<&str> =
+                shape.key.iter().map(|position| shape.columns[*position].name.as_str()).collect();
             let key = columns
                 .iter()
                 .enumerate()

@@ -168,7 +168,9 @@ impl Workload {
         }
         if index == self.volatile_column_at {
             // A volatile default rewrites the table: each stored row gets its own value.
-            sqlx::query("ALTER TABLE lab.notes ADD COLUMN stamp text DEFAULT md5(random()::text)").execute(pool).await?;
+            sqlx::query("ALTER TABLE lab.notes ADD COLUMN stamp text DEFAULT md5(random()::text)")
+                .execute(pool)
+                .await?;
             return Ok(());
         }
         if index == self.drop_column_at {
@@ -1020,8 +1022,10 @@ async fn column_changes_keep_stored_values_and_are_recorded_with_their_position(
 
     // The warehouse records each change with the source position where it happened.
     let records = warehouse.schema_changes().await.unwrap();
-    let described: Vec<String> =
-        records.iter().map(|record| format!("{} {}: {}", record.change.table, record.change.change, record.change.detail)).collect();
+    let described: Vec<String> = records
+        .iter()
+        .map(|record| format!("{} {}: {}", record.change.table, record.change.change, record.change.detail))
+        .collect();
     expect_test::expect![[r#"
         [
             "lab.items copied: 3 columns",

@@ -190,8 +190,8 @@ impl Warehouse {
         let exists = delta_table.version().is_some();
         // Rows already stored change with the schema (or are backfilled): the log is
         // folded first and the commit goes to the table itself.
-        let schema_differs = exists
-            && (schema_differs(table, &delta_table, &changes.schema)? || changes.evolution.backfill.is_some());
+        let schema_differs =
+            exists && (schema_differs(table, &delta_table, &changes.schema)? || changes.evolution.backfill.is_some());
         let logged = |marks: Marks, log_version: Version, delta_table: &deltalake::DeltaTable| {
             let marks = Marks { logged: Some(lsn_position(checkpoint.lsn)), ..marks };
             let known = Known {
@@ -244,7 +244,8 @@ impl Warehouse {
         }
         // A truncation replaces the schema along with the rows; anything else keeps the
         // rows, so the table is first brought to the new shape.
-        if exists && !changes.truncate && self.conform(table, &delta_table, &changes.schema, &changes.evolution).await? {
+        if exists && !changes.truncate && self.conform(table, &delta_table, &changes.schema, &changes.evolution).await?
+        {
             delta_table = self.delta_table(table).await?;
         }
         let backfill = if changes.truncate { None } else { changes.evolution.backfill.clone() };
@@ -486,14 +487,20 @@ impl Warehouse {
         let mut changed: Vec<String> = current
             .fields()
             .iter()
-            .filter(|field| !sources.iter().any(|origin| matches!(origin, Origin::Stored(name) if name == field.name())))
+            .filter(|field| {
+                !sources.iter().any(|origin| matches!(origin, Origin::Stored(name) if name == field.name()))
+            })
             .map(|field| format!("{} dropped", field.name()))
             .collect();
         for (field, origin) in schema.fields().iter().zip(&sources) {
             match origin {
-                Origin::Stored(name) if name != field.name() => changed.push(format!("{name} renamed {}", field.name())),
+                Origin::Stored(name) if name != field.name() => {
+                    changed.push(format!("{name} renamed {}", field.name()))
+                }
                 Origin::Stored(name) => {
-                    if stored(name).is_some_and(|stored| comparable(stored.data_type()) != comparable(field.data_type())) {
+                    if stored(name)
+                        .is_some_and(|stored| comparable(stored.data_type()) != comparable(field.data_type()))
+                    {
                         changed.push(format!("{name} retyped"));
                     }
                 }
@@ -517,12 +524,9 @@ impl Warehouse {
                         None => deltalake::arrow::array::new_null_array(field.data_type(), rows),
                     },
                     Origin::Filled(value) => {
-                        let repeated = deltalake::arrow::compute::take(
-                            value.as_ref(),
-                            &UInt32Array::from(vec![0; rows]),
-                            None,
-                        )
-                        .map_err(arrow_error)?;
+                        let repeated =
+                            deltalake::arrow::compute::take(value.as_ref(), &UInt32Array::from(vec![0; rows]), None)
+                                .map_err(arrow_error)?;
                         convert_exactly(table, field, &repeated)?
                     }
                     Origin::Null => deltalake::arrow::array::new_null_array(field.data_type(), rows),
@@ -690,7 +694,14 @@ mod tests {
     }
 
     fn change_set(inserts: Vec<RecordBatch>, merges: Option<RecordBatch>, truncate: bool) -> ChangeSet {
-        ChangeSet { schema: schema(false), key: vec!["id".into()], truncate, inserts, merges, evolution: Evolution::default() }
+        ChangeSet {
+            schema: schema(false),
+            key: vec!["id".into()],
+            truncate,
+            inserts,
+            merges,
+            evolution: Evolution::default(),
+        }
     }
 
     /// The table's own files, one sorted text line per row.
@@ -799,7 +810,10 @@ mod tests {
         let warehouse = Warehouse::open(directory.path()).unwrap();
         let table: TableId = "lab.notes".parse().unwrap();
         let at = |lsn| Checkpoint { writer: "cdc".into(), lsn: crate::Lsn(lsn) };
-        warehouse.apply(&table, change_set(vec![rows(&[1, 2], &[Some("one"), None])], None, false), &at(10)).await.unwrap();
+        warehouse
+            .apply(&table, change_set(vec![rows(&[1, 2], &[Some("one"), None])], None, false), &at(10))
+            .await
+            .unwrap();
 
         // `body` becomes `text`, and `note` arrives with the default 'n/a' for stored rows;
         // the commit also brings a row written after the change.
@@ -844,7 +858,10 @@ mod tests {
         fields.push(Arc::new(Field::new("rank", DataType::Int64, true)));
         let widened = Arc::new(Schema::new(fields));
         let backfill = RecordBatch::try_new(
-            Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true), Field::new("rank", DataType::Int64, true)])),
+            Arc::new(Schema::new(vec![
+                Field::new("id", DataType::Int64, true),
+                Field::new("rank", DataType::Int64, true),
+            ])),
             vec![Arc::new(Int64Array::from(vec![1, 3, 9])), Arc::new(Int64Array::from(vec![10, 30, 90]))],
         )
         .unwrap();

@@ -40,6 +40,12 @@ pub enum WarehouseError {
     RetypeUnsupported { table: String, column: String, from: String, to: String },
     #[error("warehouse table {table} has no version {version}")]
     NoSuchVersion { table: String, version: u64 },
+    /// A location with a URL scheme the warehouse cannot serve (it would otherwise be
+    /// taken as a local directory named after the scheme).
+    #[error(
+        "`{location}`: the warehouse cannot be stored at `{scheme}://` locations; give a local directory (or a `file://` URL)"
+    )]
+    UnsupportedLocation { location: String, scheme: String },
 }
 
 /// Which writer covered which source position, written with the data of a commit.
@@ -75,6 +81,20 @@ pub struct Warehouse {
 impl Warehouse {
     /// Opens (creating when missing) the warehouse rooted at `root`.
     pub fn open(root: &Path) -> Result<Self, WarehouseError> {
+        let local;
+        let root = match url_scheme(root) {
+            None => root,
+            Some(("file", rest)) => {
+                local = PathBuf::from(rest);
+                &local
+            }
+            Some((scheme, _)) => {
+                return Err(WarehouseError::UnsupportedLocation {
+                    location: root.display().to_string(),
+                    scheme: scheme.to_owned(),
+                });
+            }
+        };
         std::fs::create_dir_all(root).map_err(|source| WarehouseError::Io {
             what: "cannot create",
             path: root.to_owned(),
@@ -208,6 +228,16 @@ impl Warehouse {
     }
 }
 
+/// The scheme of a location written as a URL (`s3://bucket/prefix`), and the rest.
+fn url_scheme(location: &Path) -> Option<(&str, &str)> {
+    let text = location.to_str()?;
+    let (scheme, rest) = text.split_once("://")?;
+    let mut chars = scheme.chars();
+    let is_scheme = chars.next().is_some_and(|first| first.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    is_scheme.then_some((scheme, rest))
+}
+
 /// The Delta table at `path` (of warehouse table `table`), its directory created when
 /// missing; a table without a log yet has no version.
 pub(crate) async fn open_path(table: &TableId, path: &Path) -> Result<DeltaTable, WarehouseError> {
@@ -254,6 +284,19 @@ mod tests {
     use deltalake::arrow::datatypes::{DataType, Field, Schema};
 
     use super::*;
+
+    #[test]
+    fn a_location_with_a_scheme_it_cannot_serve_is_refused_by_name() {
+        let error = Warehouse::open(Path::new("s3://bucket/prefix")).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "`s3://bucket/prefix`: the warehouse cannot be stored at `s3://` locations; give a local directory (or a `file://` URL)"
+        );
+        assert!(!Path::new("s3:").exists(), "no local directory named after the scheme");
+        let directory = tempfile::tempdir().unwrap();
+        let url = format!("file://{}", directory.path().join("w").display());
+        assert_eq!(Warehouse::open(Path::new(&url)).unwrap().root(), directory.path().join("w"));
+    }
 
     fn batch(ids: &[i64], names: &[&str]) -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![
