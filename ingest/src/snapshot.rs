@@ -47,7 +47,9 @@ pub struct SkippedTable {
 pub async fn discover_tables(
     connection: &mut PgConnection,
 ) -> Result<(Vec<SourceTable>, Vec<SkippedTable>), SnapshotError> {
-    let rows: Vec<(String, String, String, i64, i32, Option<i32>, i16)> = sqlx::query_as(
+    /// Schema, table, column, type, type modifier, key position, attribute number.
+    type CatalogRow = (String, String, String, i64, i32, Option<i32>, i16);
+    let rows: Vec<CatalogRow> = sqlx::query_as(
         "SELECT n.nspname::text, c.relname::text, a.attname::text, a.atttypid::int8, a.atttypmod,
                 array_position(i.indkey::int2[], a.attnum), a.attnum
          FROM pg_class c
