@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use futures::TryStreamExt;
-use opsflux_warehouse::{Checkpoint, TableId, Warehouse, WarehouseError};
+use opsflux_warehouse::{TableId, Warehouse, WarehouseError};
 use sqlx::PgConnection;
 
 use crate::rows::{ColumnSpec, ConvertError, RowBatchBuilder};
@@ -136,15 +136,14 @@ pub async fn plan_chunks(
     Ok((ranges, estimated_rows))
 }
 
-/// Copies the rows of `table` in `range` into the warehouse as one commit that records
-/// `checkpoint`, at most `rows_per_commit` rows in memory at once (a longer range makes
-/// several commits). Returns the number of rows copied.
+/// Copies the rows of `table` in `range` into the table's copy in the warehouse (see
+/// [`Warehouse::begin_copy`]), at most `rows_per_commit` rows in memory at once (a
+/// longer range makes several commits). Returns the number of rows copied.
 pub async fn copy_chunk(
     connection: &mut PgConnection,
     warehouse: &Warehouse,
     table: &SourceTable,
     range: BlockRange,
-    checkpoint: &Checkpoint,
     rows_per_commit: usize,
     progress: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<u64, SnapshotError> {
@@ -192,7 +191,7 @@ pub async fn copy_chunk(
                 if !builder.is_empty() {
                     batches.push(builder.finish()?);
                 }
-                warehouse.append(&table.id, std::mem::take(&mut batches), checkpoint).await?;
+                warehouse.append_copy(&table.id, std::mem::take(&mut batches)).await?;
                 progress(buffered_rows as u64);
                 buffered_rows = 0;
             }
@@ -206,7 +205,7 @@ pub async fn copy_chunk(
         batches.push(builder.finish()?);
     }
     if !batches.is_empty() {
-        warehouse.append(&table.id, batches, checkpoint).await?;
+        warehouse.append_copy(&table.id, batches).await?;
         progress(buffered_rows as u64);
     }
     Ok(copied)

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
-use opsflux_warehouse::{ChangeSet, Checkpoint, Evolution, Fold, SchemaChange, SourceColumn, TableId, Warehouse};
+use opsflux_warehouse::{Checkpoint, Fold, SchemaChange, SourceColumn, TableId, Warehouse};
 use pgwire_replication::{ReplicationClient, ReplicationEvent};
 use sqlx::PgConnection;
 use tokio::sync::watch;
@@ -282,14 +282,20 @@ impl Ingestor {
                 return Err(IngestError::SlotInUse { slot: names.slot().to_owned() });
             }
         }
-        let complete = slot.is_some() && tables.iter().all(|table| checkpoints.contains_key(&table.id));
+        // Every table holds a finished copy from the slot's start (or later changes): a
+        // checkpoint older than that is a copy from before, whose replacement was cut.
+        let origin = self.warehouse.copy_origin(&writer)?;
+        let complete = slot.is_some()
+            && origin.is_some_and(|origin| {
+                tables.iter().all(|table| checkpoints.get(&table.id).is_some_and(|lsn| *lsn >= origin))
+            });
 
         let mut client = self.source.replication_client(names, Duration::from_secs(1)).await?;
         if !complete {
             if slot.is_some() {
                 tracing::info!(
                     slot = names.slot(),
-                    "the warehouse lacks tables the slot covers (an initial copy was interrupted, or tables were added): copying everything again"
+                    "the warehouse lacks finished copies of tables the slot covers (a copy was interrupted, or tables were added): copying everything again; readers keep the current tables until each copy is finished"
                 );
                 source::drop_slot(&mut connection, names.slot()).await?;
             }
@@ -312,6 +318,7 @@ impl Ingestor {
             })?;
             let snapshot_name = field(2)?;
             tracing::info!(slot = names.slot(), %consistent_point, "created the replication slot; copying the tables");
+            self.warehouse.record_copy_origin(&writer, consistent_point)?;
             if !self.copy_all(&tables, &snapshot_name, consistent_point, stop).await? {
                 tracing::info!("stopped during the initial copy; the next start copies again");
                 return Ok(Outcome::Stopped);
@@ -370,9 +377,10 @@ impl Ingestor {
         outcome
     }
 
-    /// Copies every table as of the exported snapshot, in parallel chunks. Each table is
-    /// emptied first and stamped with `consistent_point` only once all its chunks are in,
-    /// so a table without that stamp is an unfinished copy. Returns `false` when stopped
+    /// Copies every table as of the exported snapshot, in parallel chunks, each beside
+    /// the table it replaces: once all its chunks are in, one commit swaps it in and
+    /// stamps `consistent_point`, so readers see the previous rows until then and a
+    /// table without that stamp is an unfinished copy. Returns `false` when stopped
     /// before the end.
     async fn copy_all(
         &self,
@@ -383,7 +391,6 @@ impl Ingestor {
     ) -> Result<bool, IngestError> {
         let started = Instant::now();
         let writer = self.options.names.slot().to_owned();
-        let in_progress = Checkpoint { writer: format!("{writer}-snapshot-in-progress"), lsn: consistent_point };
         let mut planning = self.source.connect().await?;
         let mut queue = VecDeque::new();
         let mut remaining = Vec::new();
@@ -393,7 +400,7 @@ impl Ingestor {
             estimated_total += estimated_rows;
             remaining.push(AtomicUsize::new(ranges.len()));
             queue.extend(ranges.into_iter().map(|range| (index, range)));
-            self.warehouse.apply(&table.id, empty_change_set(table, true), &in_progress).await?;
+            self.warehouse.begin_copy(&table.id, arrow_schema(&table.columns)).await?;
         }
         source::close(planning).await;
         self.observer.snapshot_started(tables.len(), estimated_total);
@@ -403,7 +410,6 @@ impl Ingestor {
             tables: tables.to_vec(),
             queue: Mutex::new(queue),
             remaining,
-            in_progress,
             done: Checkpoint { writer, lsn: consistent_point },
             snapshot_name: snapshot_name.to_owned(),
             rows_per_commit: self.options.rows_per_commit,
@@ -411,9 +417,9 @@ impl Ingestor {
             observer: Arc::clone(&self.observer),
         });
         let workers: Vec<_> = (0..self.options.snapshot_workers.max(1))
-            .map(|worker| {
+            .map(|_| {
                 let work = Arc::clone(&work);
-                tokio::spawn(async move { work.run_worker(worker).await })
+                tokio::spawn(async move { work.run_worker().await })
             })
             .collect();
         let mut stop = stop.clone();
@@ -507,17 +513,6 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await.map(|_| ());
 }
 
-fn empty_change_set(table: &SourceTable, truncate: bool) -> ChangeSet {
-    ChangeSet {
-        schema: arrow_schema(&table.columns),
-        key: table.key.clone(),
-        truncate,
-        inserts: vec![],
-        merges: None,
-        evolution: Evolution::default(),
-    }
-}
-
 /// The initial copy shared by its worker sessions.
 struct CopyWork {
     source: Source,
@@ -526,7 +521,6 @@ struct CopyWork {
     queue: Mutex<VecDeque<(usize, BlockRange)>>,
     /// Chunks not yet copied, per table.
     remaining: Vec<AtomicUsize>,
-    in_progress: Checkpoint,
     done: Checkpoint,
     snapshot_name: String,
     rows_per_commit: usize,
@@ -535,11 +529,7 @@ struct CopyWork {
 }
 
 impl CopyWork {
-    async fn run_worker(&self, worker: usize) -> Result<(), IngestError> {
-        // Delta treats two concurrent commits under one application id as a conflict, so
-        // each session stamps its partial commits with its own.
-        let in_progress =
-            Checkpoint { writer: format!("{}-{worker}", self.in_progress.writer), lsn: self.in_progress.lsn };
+    async fn run_worker(&self) -> Result<(), IngestError> {
         let mut connection = self.source.connect().await?;
         let begin = format!(
             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{}'",
@@ -556,11 +546,10 @@ impl CopyWork {
             let next = self.queue.lock().map_err(|_| IngestError::Internal("copy queue poisoned".into()))?.pop_front();
             let Some((index, range)) = next else { break };
             let table = &self.tables[index];
-            copy_chunk(&mut connection, &self.warehouse, table, range, &in_progress, self.rows_per_commit, &progress)
-                .await?;
+            copy_chunk(&mut connection, &self.warehouse, table, range, self.rows_per_commit, &progress).await?;
             if self.remaining[index].fetch_sub(1, Ordering::AcqRel) == 1 {
-                self.warehouse.apply(&table.id, empty_change_set(table, false), &self.done).await?;
-                tracing::debug!(table = %table.id, "copied");
+                let version = self.warehouse.finish_copy(&table.id, &self.done).await?;
+                tracing::debug!(table = %table.id, %version, "copied");
             }
         }
         let _ = sqlx::raw_sql("COMMIT").execute(&mut connection).await;

@@ -507,7 +507,7 @@ async fn the_initial_copy_interops_and_catching_up_twice_changes_nothing() {
     let first = catch_up_with(&url, quiet.clone(), &warehouse).await;
     let readings: opsflux_warehouse::TableId = "powertrace.meter_readings".parse().unwrap();
     let version = warehouse.version(&readings).await.unwrap().unwrap();
-    assert!(version.0 >= 3, "the readings were copied in several chunks: {version}");
+    assert_eq!(version.0, 0, "the readings were copied in chunks beside the table, then swapped in by one commit");
     let (counts, differences) = compare(&url, &warehouse).await;
     assert_same(&counts, &differences);
 
@@ -636,7 +636,10 @@ async fn killed_at_random_moments_and_with_postgres_restarted_the_warehouse_stil
     );
     assert_same(&counts, &differences);
     assert!(log_text.contains("retrying in"), "the restart was seen and retried:\n{log_text}");
-    assert!(log_text.contains("copying everything again"), "a kill interrupted the initial copy:\n{log_text}");
+    assert!(
+        log_text.matches("copying everything again").count() >= 2,
+        "kills interrupted the initial copy and then a copy made again:\n{log_text}"
+    );
     pool.close().await;
     let _ = cluster.stop();
 }

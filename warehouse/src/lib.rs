@@ -6,6 +6,7 @@
 
 mod changelog;
 mod changes;
+mod copies;
 mod history;
 mod maintenance;
 mod problems;

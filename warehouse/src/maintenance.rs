@@ -26,7 +26,7 @@ pub struct Vacuum {
 
 impl Warehouse {
     /// Every table in the warehouse, as `<schema>/<table>` directories with a log (the
-    /// change logs', the problem records' and the schema history's directories are not schemas).
+    /// change logs', copies', problem records' and schema history's directories are not schemas).
     pub fn tables(&self) -> Result<Vec<TableId>, WarehouseError> {
         let mut tables = Vec::new();
         let read = |path: &std::path::Path| {
@@ -42,6 +42,7 @@ impl Warehouse {
                 || schema.file_name() == crate::changelog::LOG_DIRECTORY
                 || schema.file_name() == crate::problems::PROBLEM_DIRECTORY
                 || schema.file_name() == crate::history::HISTORY_DIRECTORY
+                || schema.file_name() == crate::copies::COPY_DIRECTORY
             {
                 continue;
             }
