@@ -1,7 +1,7 @@
 //! What `opsflux ingest status` reports: per table, what the warehouse holds and how far
 //! it is behind; for the slot, how much WAL it keeps on the source.
 
-use opsflux_warehouse::{Snapshot, TableId, Warehouse, WriterProblem};
+use opsflux_warehouse::{RecordedSchemaChange, Snapshot, TableId, Version, Warehouse, WriterProblem};
 
 use crate::snapshot::SkippedTable;
 use crate::source::{self, Source};
@@ -19,6 +19,24 @@ pub struct IngestStatus {
     pub skipped: Vec<SkippedTable>,
     /// What stops or holds back capture, as the capture process recorded it.
     pub problem: Option<WriterProblem>,
+    /// Tables captured before and since dropped at the source: kept, readable at their
+    /// last version.
+    pub dropped: Vec<DroppedTable>,
+    /// The latest changes to captured tables' columns, oldest first (at most
+    /// [`RECENT_SCHEMA_CHANGES`]).
+    pub schema_changes: Vec<RecordedSchemaChange>,
+}
+
+/// How many recent schema changes the report lists.
+pub const RECENT_SCHEMA_CHANGES: usize = 10;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DroppedTable {
+    pub table: TableId,
+    /// The version readers see.
+    pub version: Option<Version>,
+    /// The position the warehouse holds it up to.
+    pub lsn: Option<Lsn>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +86,20 @@ pub async fn collect(
     });
     let (tables, skipped) = crate::snapshot::discover_tables(&mut connection).await?;
     source::close(connection).await;
+    let source_tables: Vec<TableId> = tables.iter().map(|table| table.id.clone()).collect();
+    let mut dropped = Vec::new();
+    for table in dropped_tables(warehouse, &source_tables, names.slot()).await? {
+        let version = warehouse.version(&table).await?;
+        let lsn = warehouse.checkpoint(&table, names.slot()).await?;
+        dropped.push(DroppedTable { table, version, lsn });
+    }
+    let mut schema_changes: Vec<RecordedSchemaChange> = warehouse
+        .schema_changes()
+        .await?
+        .into_iter()
+        .filter(|record| record.writer == names.slot() && record.change.change != "copied")
+        .collect();
+    schema_changes.drain(..schema_changes.len().saturating_sub(RECENT_SCHEMA_CHANGES));
     let confirmed = slot.as_ref().and_then(|slot| slot.confirmed_flush);
     let mut statuses = Vec::with_capacity(tables.len());
     for table in tables {
@@ -92,5 +124,29 @@ pub async fn collect(
         });
     }
     let problem = warehouse.problem(names.slot())?;
-    Ok(IngestStatus { slot_name: names.slot().to_owned(), source_position, slot, tables: statuses, skipped, problem })
+    Ok(IngestStatus {
+        slot_name: names.slot().to_owned(),
+        source_position,
+        slot,
+        tables: statuses,
+        skipped,
+        problem,
+        dropped,
+        schema_changes,
+    })
+}
+
+/// Warehouse tables `writer` captured that the source no longer has.
+pub async fn dropped_tables(
+    warehouse: &Warehouse,
+    source_tables: &[TableId],
+    writer: &str,
+) -> Result<Vec<TableId>, IngestError> {
+    let mut dropped = Vec::new();
+    for table in warehouse.tables()? {
+        if !source_tables.contains(&table) && warehouse.checkpoint(&table, writer).await?.is_some() {
+            dropped.push(table);
+        }
+    }
+    Ok(dropped)
 }

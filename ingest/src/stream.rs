@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
-use opsflux_warehouse::{Checkpoint, Fold, SchemaChange, SourceColumn, TableId, Warehouse};
+use opsflux_warehouse::{Checkpoint, Fold, RecordedSchemaChange, SchemaChange, SourceColumn, TableId, Warehouse};
 use pgwire_replication::{ReplicationClient, ReplicationEvent};
 use sqlx::PgConnection;
 use tokio::sync::watch;
@@ -339,11 +339,13 @@ impl Ingestor {
                 (table.id.clone(), columns)
             })
             .collect();
-        for record in self.warehouse.schema_changes().await? {
+        let history = self.warehouse.schema_changes().await?;
+        for record in &history {
             if record.writer == writer {
-                known.insert(record.change.table, record.change.columns);
+                known.insert(record.change.table.clone(), record.change.columns.clone());
             }
         }
+        self.mark_dropped(&tables, &history).await?;
         client.start().await.map_err(|error| self.source.replication_error(error))?;
         client.wait_started().await.map_err(|error| self.source.replication_error(error))?;
         *backoff = Duration::from_secs(1);
@@ -375,6 +377,32 @@ impl Ingestor {
         self.reached.fetch_max(stream.reached.0, Ordering::SeqCst);
         stream.abandon().await;
         outcome
+    }
+
+    /// Records, once, each table this writer captured that the source no longer has: it
+    /// stays in the warehouse, readable at its last version.
+    async fn mark_dropped(&self, tables: &[SourceTable], history: &[RecordedSchemaChange]) -> Result<(), IngestError> {
+        let writer = self.options.names.slot();
+        let source_tables: Vec<TableId> = tables.iter().map(|table| table.id.clone()).collect();
+        let mut records = Vec::new();
+        for table in crate::status::dropped_tables(&self.warehouse, &source_tables, writer).await? {
+            let last = history.iter().rev().find(|record| record.writer == writer && record.change.table == table);
+            if last.is_some_and(|record| record.change.change == "table dropped") {
+                continue;
+            }
+            let lsn = self.warehouse.checkpoint(&table, writer).await?.unwrap_or_default();
+            let version = self.warehouse.version(&table).await?.map(|version| version.to_string()).unwrap_or_default();
+            tracing::info!(%table, "dropped at the source; kept readable at its last version {version}");
+            records.push(SchemaChange {
+                table,
+                lsn,
+                change: "table dropped".into(),
+                detail: format!("dropped at the source; kept readable at version {version}"),
+                columns: last.map(|record| record.change.columns.clone()).unwrap_or_default(),
+            });
+        }
+        self.warehouse.record_schema_changes(writer, &records).await?;
+        Ok(())
     }
 
     /// Copies every table as of the exported snapshot, in parallel chunks, each beside

@@ -986,7 +986,9 @@ async fn column_changes_keep_stored_values_and_are_recorded_with_their_position(
     };
     run("CREATE SCHEMA lab;
          CREATE TABLE lab.items (id int PRIMARY KEY, name text, qty int);
-         INSERT INTO lab.items VALUES (1, 'pump', 2), (2, 'valve', NULL), (3, NULL, 7);")
+         INSERT INTO lab.items VALUES (1, 'pump', 2), (2, 'valve', NULL), (3, NULL, 7);
+         CREATE TABLE lab.gone (id int PRIMARY KEY, note text);
+         INSERT INTO lab.gone VALUES (1, 'a'), (2, 'b');")
     .await;
     let directory = tempfile::tempdir().unwrap();
     let warehouse = Warehouse::open(directory.path()).unwrap();
@@ -1001,7 +1003,7 @@ async fn column_changes_keep_stored_values_and_are_recorded_with_their_position(
     catch_up(&url, "evolve", &warehouse).await;
     let (counts, differences) = compare(&url, &warehouse).await;
     assert!(differences.is_empty(), "{differences:#?}");
-    assert_eq!(counts, ["lab.items 4"]);
+    assert_eq!(counts, ["lab.gone 2", "lab.items 4"]);
 
     // A volatile default rewrites the table with one value per row; rows changed in the
     // same batch before and after the change, and a second rename within it.
@@ -1014,7 +1016,8 @@ async fn column_changes_keep_stored_values_and_are_recorded_with_their_position(
          COMMIT;
          DELETE FROM lab.items WHERE id = 2;
          ALTER TABLE lab.items ALTER COLUMN qty TYPE bigint;
-         UPDATE lab.items SET qty = qty * 10000000000 WHERE id = 3;")
+         UPDATE lab.items SET qty = qty * 10000000000 WHERE id = 3;
+         DROP TABLE lab.gone;")
     .await;
     catch_up(&url, "evolve", &warehouse).await;
     let (counts, differences) = compare(&url, &warehouse).await;
@@ -1031,7 +1034,9 @@ async fn column_changes_keep_stored_values_and_are_recorded_with_their_position(
         .collect();
     expect_test::expect![[r#"
         [
+            "lab.gone copied: 2 columns",
             "lab.items copied: 3 columns",
+            "lab.gone table dropped: dropped at the source; kept readable at version v0",
             "lab.items column renamed: name renamed label",
             "lab.items column added: status added; rows stored before take its default `open`",
             "lab.items column added: since added; rows stored before take its default `2026-03-01`",
@@ -1042,6 +1047,23 @@ async fn column_changes_keep_stored_values_and_are_recorded_with_their_position(
     "#]]
     .assert_debug_eq(&described);
     assert!(records.windows(2).all(|pair| pair[0].change.lsn <= pair[1].change.lsn));
+
+    // The dropped table stays readable at its last version, and the status says so.
+    let gone: opsflux_warehouse::TableId = "lab.gone".parse().unwrap();
+    let rows: usize = warehouse.read(&gone, None).await.unwrap().iter().map(RecordBatch::num_rows).sum();
+    assert_eq!(rows, 2);
+    let status = opsflux_ingest::status::collect(
+        &Source::parse(&url).unwrap(),
+        &warehouse,
+        &ReplicationNames::new("evolve", "evolve").unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        status.dropped.iter().map(|dropped| (dropped.table.to_string(), dropped.version)).collect::<Vec<_>>(),
+        [("lab.gone".to_owned(), Some(opsflux_warehouse::Version(0)))]
+    );
+    assert_eq!(status.schema_changes.len(), 7, "{:#?}", status.schema_changes);
     let last = &records.last().unwrap().change;
     let columns: Vec<(&str, i32)> = last.columns.iter().map(|column| (column.name.as_str(), column.attnum)).collect();
     assert_eq!(columns, [("id", 1), ("title", 2), ("qty", 3), ("status", 4), ("since", 5), ("tag", 6)]);

@@ -314,6 +314,21 @@ pub fn render_status(report: &IngestStatus) -> String {
     for skipped in &report.skipped {
         out.push_str(&format!("{:<36} not captured: {}\n", skipped.name, skipped.reason));
     }
+    for dropped in &report.dropped {
+        out.push_str(&format!(
+            "{:<36} dropped at the source; kept readable at version {} (up to {})\n",
+            dropped.table,
+            dropped.version.map(|version| version.to_string()).unwrap_or_else(|| "-".into()),
+            dropped.lsn.map(|lsn| lsn.to_string()).unwrap_or_else(|| "-".into()),
+        ));
+    }
+    if !report.schema_changes.is_empty() {
+        out.push_str("recent schema changes (WAREHOUSE/_schema_changes):\n");
+        for record in &report.schema_changes {
+            let change = &record.change;
+            out.push_str(&format!("  {:>14}  {}  {}: {}\n", change.lsn, change.table, change.change, change.detail));
+        }
+    }
     out
 }
 
