@@ -326,7 +326,13 @@ pub fn render_status(report: &IngestStatus) -> String {
         out.push_str("recent schema changes (WAREHOUSE/_schema_changes):\n");
         for record in &report.schema_changes {
             let change = &record.change;
-            out.push_str(&format!("  {:>14}  {}  {}: {}\n", change.lsn, change.table, change.change, change.detail));
+            out.push_str(&format!(
+                "  {:>14}  {}  {}: {}\n",
+                change.lsn.to_string(),
+                change.table,
+                change.change,
+                change.detail
+            ));
         }
     }
     out
