@@ -68,6 +68,8 @@ async fn prepare_source(pool: &PgPool, seed: u64) {
          -- Long bodies are stored out of line, so updates that leave them alone do not resend them.
          ALTER TABLE lab.notes ALTER COLUMN body SET STORAGE EXTERNAL;
          CREATE TABLE lab.pairs (site int, tag text, value double precision, PRIMARY KEY (site, tag));
+         CREATE TABLE lab.doomed (id int PRIMARY KEY, note text);
+         INSERT INTO lab.doomed SELECT g, 'note ' || g FROM generate_series(1, 50) g;
          CREATE TABLE lab.no_key (note text);",
     )
     .execute(&mut *connection)
@@ -78,7 +80,8 @@ async fn prepare_source(pool: &PgPool, seed: u64) {
 /// Random inserts, updates of random columns (long TOASTed text included), deletes,
 /// key changes and multi-statement transactions; one TRUNCATE, columns added with a
 /// constant default (nullable and `NOT NULL`) and with a volatile one to a table holding
-/// rows, one RENAME COLUMN, one DROP COLUMN and one type widening.
+/// rows, one RENAME COLUMN, one DROP COLUMN and one type widening; a table dropped, and
+/// one created and filled while capture runs.
 struct Workload {
     rng: ChaCha8Rng,
     notes: Vec<uuid::Uuid>,
@@ -95,6 +98,9 @@ struct Workload {
     rename_column_at: usize,
     renamed_column: bool,
     volatile_column_at: usize,
+    drop_table_at: usize,
+    create_table_at: usize,
+    late_rows: Option<i32>,
 }
 
 impl Workload {
@@ -120,6 +126,9 @@ impl Workload {
             rename_column_at: steps * 7 / 12,
             renamed_column: false,
             volatile_column_at: steps * 5 / 8,
+            drop_table_at: steps * 2 / 5,
+            create_table_at: steps * 9 / 20,
+            late_rows: None,
         }
     }
 
@@ -165,6 +174,26 @@ impl Workload {
             sqlx::query("ALTER TABLE lab.notes RENAME COLUMN noted_on TO noted").execute(pool).await?;
             self.renamed_column = true;
             return Ok(());
+        }
+        if index == self.drop_table_at {
+            sqlx::query("DROP TABLE lab.doomed").execute(pool).await?;
+            return Ok(());
+        }
+        if index == self.create_table_at {
+            sqlx::query("CREATE TABLE lab.late (id int PRIMARY KEY, note text, at timestamptz DEFAULT now())")
+                .execute(pool)
+                .await?;
+            self.late_rows = Some(0);
+            return Ok(());
+        }
+        if let Some(rows) = self.late_rows
+            && self.rng.random_bool(0.2)
+        {
+            sqlx::query("INSERT INTO lab.late (id, note) SELECT g, 'late ' || g FROM generate_series($1, $1 + 9) g")
+                .bind(rows)
+                .execute(pool)
+                .await?;
+            self.late_rows = Some(rows + 10);
         }
         if index == self.volatile_column_at {
             // A volatile default rewrites the table: each stored row gets its own value.
@@ -471,7 +500,8 @@ async fn a_random_workload_during_copy_and_stream_ends_with_equal_tables() {
     let (counts, differences) = compare(&url, &warehouse).await;
     assert_same(&counts, &differences);
     // Platform tables (users, hashes, tokens, audit) stay in PostgreSQL.
-    assert_eq!(counts.len(), 44 + 2, "operational tables plus lab.notes and lab.pairs: {counts:?}");
+    assert_eq!(counts.len(), 44 + 3, "operational tables plus lab.notes, lab.pairs and lab.late: {counts:?}");
+    assert!(counts.iter().any(|line| line.starts_with("lab.late ") && line != "lab.late 0"), "{counts:?}");
 
     // The status report names the table it could not capture and shows no lag.
     let status = opsflux_ingest::status::collect(
