@@ -189,7 +189,7 @@ impl Workload {
         if let Some(rows) = self.late_rows
             && self.rng.random_bool(0.2)
         {
-            sqlx::query("INSERT INTO lab.late (id, note) SELECT g, 'late ' || g FROM generate_series($1, $1 + 9) g")
+            sqlx::query("INSERT INTO lab.late (id, note) SELECT g, 'late ' || g FROM generate_series($1, $1 + 9) g ON CONFLICT DO NOTHING")
                 .bind(rows)
                 .execute(pool)
                 .await?;
