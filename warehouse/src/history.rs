@@ -68,7 +68,9 @@ fn history_schema() -> Arc<Schema> {
     ]))
 }
 
+/// The name errors about the record use (it is not a table of the warehouse).
 fn history_id() -> TableId {
+    // Cannot fail: both parts are constant lowercase identifiers, which `TableId` accepts.
     TableId::new("_opsflux", "schema_changes").expect("a valid identity")
 }
 
