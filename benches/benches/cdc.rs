@@ -6,10 +6,15 @@
 //!    `pg_recvlogical` into /dev/null, and decoded and applied by `opsflux ingest`;
 //! 3. sustained load: inserts at a fixed rate for a while, with the delay between each
 //!    source commit and the warehouse commit that makes it queryable;
-//! 4. a query over the readings in the warehouse before and after compaction.
+//! 4. a query over the readings in the warehouse before and after compaction;
+//! 5. a table created and filled while changes stream to the others: the time until the
+//!    warehouse holds it, against `COPY … TO STDOUT` of the same table, and the lag of the
+//!    other tables meanwhile.
 //!
 //! Settings: OPSFLUX_BENCH_SCALE (default 1), OPSFLUX_BENCH_STREAM_CHANGES (1000000),
-//! OPSFLUX_BENCH_RATE (rows/s, 20000), OPSFLUX_BENCH_SECONDS (sustained, 300).
+//! OPSFLUX_BENCH_RATE (rows/s, 20000), OPSFLUX_BENCH_SECONDS (sustained, 300),
+//! OPSFLUX_BENCH_NEW_TABLE_ROWS (1000000), OPSFLUX_BENCH_NEW_TABLE_RATE (rows/s to the
+//! other tables meanwhile, 5000).
 
 use std::path::Path;
 use std::process::Command;
@@ -49,12 +54,17 @@ fn main() -> anyhow::Result<()> {
     let stream_changes: u64 = setting("OPSFLUX_BENCH_STREAM_CHANGES", 1_000_000)?;
     let rate: u64 = setting("OPSFLUX_BENCH_RATE", 20_000)?;
     let seconds: u64 = setting("OPSFLUX_BENCH_SECONDS", 300)?;
+    let new_table_rows: u64 = setting("OPSFLUX_BENCH_NEW_TABLE_ROWS", 1_000_000)?;
+    let new_table_rate: u64 = setting("OPSFLUX_BENCH_NEW_TABLE_RATE", 5_000)?;
     let work = tempfile::Builder::new().prefix("opsflux-bench-cdc-").tempdir_in(std::env::temp_dir())?;
     std::fs::set_permissions(work.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
     let cluster =
         Cluster::start(&ClusterOptions { directory: work.path().join("postgres"), port: None, durable: true })?;
     cluster.remove_when_process_exits(std::process::id())?;
-    let outcome = runtime.block_on(run(&cluster, work.path(), scale, stream_changes, rate, seconds));
+    let outcome = runtime.block_on(async {
+        run(&cluster, work.path(), scale, stream_changes, rate, seconds).await?;
+        new_table(&cluster, work.path(), new_table_rows, new_table_rate).await
+    });
     cluster.stop()?;
     outcome
 }
@@ -227,6 +237,137 @@ async fn run(
         compact_time.as_secs_f64()
     );
     Ok(())
+}
+
+/// Section 5: a table created and filled with `rows` rows while `rate` rows per second
+/// are inserted into the readings, with ingest streaming in this process.
+async fn new_table(cluster: &Cluster, work: &Path, rows: u64, rate: u64) -> anyhow::Result<()> {
+    let url = cluster.url("bench_cdc");
+    let pool = opsflux_api::database::connect(&url, 4).await?;
+    let warehouse = Warehouse::open(&work.join("warehouse"))?;
+    let observer = Arc::new(NewTableObserver::default());
+    let ingestor = Ingestor::new(
+        Source::parse(&url)?,
+        warehouse.clone(),
+        IngestOptions {
+            maintenance_interval: Duration::from_secs(86_400),
+            discover_interval: Duration::from_secs(1),
+            ..IngestOptions::default()
+        },
+        observer.clone(),
+    );
+    let (stop_sender, stop) = watch::channel(false);
+    let running = tokio::spawn(async move { ingestor.run(stop).await });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The other tables' load runs throughout; the table appears once it is steady.
+    let load = {
+        let pool = pool.clone();
+        tokio::spawn(async move { write_at_rate(&pool, rate, Duration::from_secs(3600 * 24)).await })
+    };
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (filled, fill_time) = {
+        let started = Instant::now();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE SCHEMA IF NOT EXISTS bench;
+             CREATE TABLE bench.arrivals (id bigint PRIMARY KEY, site text NOT NULL, note text, value double precision, at timestamptz);
+             INSERT INTO bench.arrivals SELECT g, 'site ' || g % 40, repeat('x', 40) || g, g * 0.5,
+                    timestamptz '2026-01-01' + make_interval(secs => g) FROM generate_series(1, {rows}) g"
+        )))
+        .execute(&pool)
+        .await?;
+        (Instant::now(), started.elapsed())
+    };
+    observer.window.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.0 = Some(filled);
+    let arrivals: TableId = "bench.arrivals".parse()?;
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    let copied_at = loop {
+        if let Some(at) = observer.window.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.1 {
+            break at;
+        }
+        if Instant::now() > deadline || running.is_finished() {
+            bail!("the new table was not copied within 30 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    load.abort();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop_sender.send(true)?;
+    running.await??;
+    let held = warehouse.read(&arrivals, None).await?.iter().map(|batch| batch.num_rows() as u64).sum::<u64>();
+    if held != rows {
+        bail!("the warehouse holds {held} rows of the new table, PostgreSQL {rows}");
+    }
+    let (status, baseline) = timed(|| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("psql -X -q -d '{url}' -c 'COPY bench.arrivals TO STDOUT' > /dev/null"))
+            .status()
+    });
+    if !status.context("cannot run psql")?.success() {
+        bail!("psql COPY failed");
+    }
+    let mut during = observer.lags_between(filled, copied_at)?;
+    during.sort_by(f64::total_cmp);
+    let percentile = |p: f64| during.get(((during.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0);
+    let captured = copied_at - filled;
+    println!();
+    println!("## 5. a new table of {rows} rows while {rate} rows/s stream to the others");
+    println!("(created and filled in {:.1} s, not measured)", fill_time.as_secs_f64());
+    println!("| reader | rows | seconds | rows/s |");
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| psql `COPY bench.arrivals TO STDOUT` > /dev/null (baseline) | {rows} | {:.1} | {:.0} |",
+        baseline.as_secs_f64(),
+        rows as f64 / baseline.as_secs_f64()
+    );
+    println!(
+        "| opsflux: noticed, published and copied under a temporary slot, then followed | {rows} | {:.1} | {:.0} |",
+        captured.as_secs_f64(),
+        rows as f64 / captured.as_secs_f64()
+    );
+    println!(
+        "lag of the other tables meanwhile ({} warehouse commits): p50 {:.2} s, p99 {:.2} s, max {:.2} s",
+        during.len(),
+        percentile(0.5),
+        percentile(0.99),
+        percentile(1.0)
+    );
+    Ok(())
+}
+
+/// Lags per warehouse commit with their time, and when a copy made while streaming ended.
+#[derive(Debug, Default)]
+struct NewTableObserver {
+    lags: Mutex<Vec<(Instant, f64)>>,
+    /// When the new table was filled, and when its copy was in.
+    window: Mutex<(Option<Instant>, Option<Instant>)>,
+}
+
+impl NewTableObserver {
+    fn lags_between(&self, from: Instant, to: Instant) -> anyhow::Result<Vec<f64>> {
+        let lags = self.lags.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        Ok(lags.iter().filter(|(at, _)| *at >= from && *at <= to).map(|(_, lag)| *lag).collect())
+    }
+}
+
+impl Observer for NewTableObserver {
+    fn committed(&self, report: &CommitReport) {
+        if let Some(oldest) = report.oldest_source_commit_unix_micros {
+            let lag = (chrono::Utc::now().timestamp_micros() - oldest) as f64 / 1e6;
+            if let Ok(mut lags) = self.lags.lock() {
+                lags.push((Instant::now(), lag));
+            }
+        }
+    }
+
+    fn snapshot_finished(&self, _rows: u64, _elapsed: Duration) {
+        if let Ok(mut window) = self.window.lock()
+            && window.0.is_some()
+        {
+            window.1.get_or_insert_with(Instant::now);
+        }
+    }
 }
 
 /// What the ingest process of sections 1 and 2 took.

@@ -191,12 +191,13 @@ pub async fn check_prerequisites(connection: &mut PgConnection) -> Result<(), In
 }
 
 /// Makes the publication list exactly the captured tables (tables without a primary key
-/// stay out: publishing them would make their updates fail in the source).
+/// stay out: publishing them would make their updates fail in the source). Returns the
+/// tables it added, as `schema.table`.
 pub async fn ensure_publication(
     connection: &mut PgConnection,
     names: &ReplicationNames,
     tables: &[SourceTable],
-) -> Result<(), IngestError> {
+) -> Result<Vec<String>, IngestError> {
     let listed: Vec<String> = tables.iter().map(|table| table.id.to_string()).collect();
     let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)")
         .bind(names.publication())
@@ -213,8 +214,9 @@ pub async fn ensure_publication(
     let mut wanted = listed.clone();
     wanted.sort();
     if exists && published == wanted {
-        return Ok(());
+        return Ok(Vec::new());
     }
+    let added = wanted.into_iter().filter(|table| !published.contains(table)).collect();
     let statement = if exists {
         format!("ALTER PUBLICATION {} SET TABLE {}", names.publication(), listed.join(", "))
     } else {
@@ -228,7 +230,7 @@ pub async fn ensure_publication(
         },
         _ => query_error("creating the publication", source),
     })?;
-    Ok(())
+    Ok(added)
 }
 
 /// The slot's state on the server, when it exists.

@@ -8,11 +8,13 @@
 //! the slot's confirmed position and skips, per table, the transactions the table's own
 //! record says it already holds.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
 use futures::{StreamExt, TryStreamExt};
 use opsflux_warehouse::{Checkpoint, Fold, RecordedSchemaChange, SchemaChange, SourceColumn, TableId, Warehouse};
 use pgwire_replication::{ReplicationClient, ReplicationEvent};
@@ -52,6 +54,8 @@ pub struct IngestOptions {
     pub max_backoff: Duration,
     /// How often tables are checked for compaction and vacuum.
     pub maintenance_interval: Duration,
+    /// How often the source is checked for tables created or dropped while streaming.
+    pub discover_interval: Duration,
     /// Data files a table has before it is compacted.
     pub compaction_min_files: u64,
     /// Size of the files compaction writes.
@@ -73,6 +77,7 @@ impl Default for IngestOptions {
             until_caught_up: false,
             max_backoff: Duration::from_secs(30),
             maintenance_interval: Duration::from_secs(60),
+            discover_interval: Duration::from_secs(10),
             compaction_min_files: 16,
             compaction_target_bytes: 128 << 20,
             vacuum_retention: Duration::from_secs(7 * 24 * 3600),
@@ -258,7 +263,7 @@ impl Ingestor {
         let writer = names.slot().to_owned();
         let mut connection = self.source.connect().await?;
         source::check_prerequisites(&mut connection).await?;
-        let (tables, _skipped) = source::discover(&mut connection).await?;
+        let (tables, skipped) = source::discover(&mut connection).await?;
         if tables.is_empty() {
             return Err(IngestError::NothingToCapture { source_database: self.source.describe() });
         }
@@ -282,41 +287,29 @@ impl Ingestor {
                 return Err(IngestError::SlotInUse { slot: names.slot().to_owned() });
             }
         }
-        // Every table holds a finished copy from the slot's start (or later changes): a
-        // checkpoint older than that is a copy from before, whose replacement was cut.
+        // A table holds a finished copy when its checkpoint is at or after the copies'
+        // origin (the slot's start); an older one is a copy whose replacement was cut.
         let origin = self.warehouse.copy_origin(&writer)?;
-        let complete = slot.is_some()
-            && origin.is_some_and(|origin| {
-                tables.iter().all(|table| checkpoints.get(&table.id).is_some_and(|lsn| *lsn >= origin))
-            });
+        let unfinished: Vec<TableId> = tables
+            .iter()
+            .filter(|table| {
+                !origin.is_some_and(|origin| checkpoints.get(&table.id).is_some_and(|lsn| *lsn >= origin))
+            })
+            .map(|table| table.id.clone())
+            .collect();
 
         let mut client = self.source.replication_client(names, Duration::from_secs(1)).await?;
-        if !complete {
+        if slot.is_none() || origin.is_none() {
             if slot.is_some() {
                 tracing::info!(
                     slot = names.slot(),
-                    "the warehouse lacks finished copies of tables the slot covers (a copy was interrupted, or tables were added): copying everything again; readers keep the current tables until each copy is finished"
+                    "the warehouse does not say where its copies start: copying everything again; readers keep the current tables until each copy is finished"
                 );
                 source::drop_slot(&mut connection, names.slot()).await?;
             }
-            let rows = client
-                .simple_query(&format!("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput (SNAPSHOT 'export')", names.slot()))
-                .await
-                .map_err(|error| self.source.replication_error(error))?;
-            let field = |index: usize| {
-                rows.first()
-                    .and_then(|row| row.get(index).cloned().flatten())
-                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-                    .ok_or_else(|| IngestError::Replication {
-                        source_database: self.source.describe(),
-                        reason: format!("CREATE_REPLICATION_SLOT returned no column {index}"),
-                    })
-            };
-            let consistent_point: Lsn = field(1)?.parse().map_err(|_| IngestError::Replication {
-                source_database: self.source.describe(),
-                reason: "CREATE_REPLICATION_SLOT returned a malformed position".into(),
-            })?;
-            let snapshot_name = field(2)?;
+            let (consistent_point, snapshot_name) = self
+                .create_slot(&mut client, &format!("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput (SNAPSHOT 'export')", names.slot()))
+                .await?;
             tracing::info!(slot = names.slot(), %consistent_point, "created the replication slot; copying the tables");
             self.warehouse.record_copy_origin(&writer, consistent_point)?;
             if !self.copy_all(&tables, &snapshot_name, consistent_point, stop).await? {
@@ -324,6 +317,21 @@ impl Ingestor {
                 return Ok(Outcome::Stopped);
             }
             checkpoints = tables.iter().map(|table| (table.id.clone(), consistent_point)).collect();
+        } else if !unfinished.is_empty() {
+            tracing::info!(
+                "copying the tables without a finished copy (new, or their copy was interrupted) while the slot keeps their changes: {}; readers keep the current tables until each copy is finished",
+                unfinished.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            );
+            let mut copy = self.begin_table_copy(&unfinished).await?;
+            let copied = self.copy_all(&copy.tables, &copy.snapshot, copy.point, stop).await;
+            copy.client.abort();
+            if !copied? {
+                tracing::info!("stopped during a copy; the next start copies the unfinished tables again");
+                return Ok(Outcome::Stopped);
+            }
+            for table in &copy.tables {
+                checkpoints.insert(table.id.clone(), copy.point);
+            }
         }
         // What the warehouse holds of each table's columns: the latest recorded shape, or
         // the catalog's for a table without one.
@@ -361,6 +369,11 @@ impl Ingestor {
             checkpoints,
             relations: HashMap::new(),
             known,
+            captured: tables.iter().map(|table| table.id.clone()).collect(),
+            skipped: skipped.into_iter().map(|table| table.name).collect(),
+            copying: HashMap::new(),
+            settling: HashMap::new(),
+            copies: FuturesUnordered::new(),
             pending: BTreeMap::new(),
             transaction: None,
             last_end: None,
@@ -405,6 +418,65 @@ impl Ingestor {
         Ok(())
     }
 
+    /// Creates a replication slot with `statement` on `client`; returns its consistent
+    /// point and the name of the snapshot it exports.
+    async fn create_slot(&self, client: &mut ReplicationClient, statement: &str) -> Result<(Lsn, String), IngestError> {
+        let rows = client.simple_query(statement).await.map_err(|error| self.source.replication_error(error))?;
+        let field = |index: usize| {
+            rows.first()
+                .and_then(|row| row.get(index).cloned().flatten())
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                .ok_or_else(|| IngestError::Replication {
+                    source_database: self.source.describe(),
+                    reason: format!("CREATE_REPLICATION_SLOT returned no column {index}"),
+                })
+        };
+        let consistent_point: Lsn = field(1)?.parse().map_err(|_| IngestError::Replication {
+            source_database: self.source.describe(),
+            reason: "CREATE_REPLICATION_SLOT returned a malformed position".into(),
+        })?;
+        Ok((consistent_point, field(2)?))
+    }
+
+    /// Prepares a copy of `wanted` consistent with the stream, as PostgreSQL's own table
+    /// synchronisation does: a temporary slot exports a snapshot holding exactly the
+    /// transactions that commit before its consistent point, so the stream's changes to
+    /// these tables from that point on apply on top of the copy. The tables are read as
+    /// the snapshot sees them (one dropped since is left out).
+    async fn begin_table_copy(&self, wanted: &[TableId]) -> Result<TableCopy, IngestError> {
+        static COPIES: AtomicU64 = AtomicU64::new(0);
+        let slot = self.options.names.slot();
+        let number = u64::from(std::process::id()) << 20 | COPIES.fetch_add(1, Ordering::Relaxed) & 0xf_ffff;
+        let temporary = format!("{}_copy_{number:x}", &slot[..slot.len().min(40)]);
+        let mut client = self.source.replication_client(&self.options.names, Duration::from_secs(10)).await?;
+        let created = self
+            .create_slot(&mut client, &format!("CREATE_REPLICATION_SLOT {temporary} TEMPORARY LOGICAL pgoutput (SNAPSHOT 'export')"))
+            .await;
+        let (point, snapshot) = match created {
+            Ok(created) => created,
+            Err(error) => {
+                client.abort();
+                return Err(error);
+            }
+        };
+        let mut connection = self.source.connect().await?;
+        let tables = async {
+            import_snapshot(&mut connection, &snapshot).await?;
+            let (tables, _) = crate::snapshot::discover_tables(&mut connection).await?;
+            Ok::<_, IngestError>(tables)
+        }
+        .await;
+        source::close(connection).await;
+        let tables = match tables {
+            Ok(tables) => tables.into_iter().filter(|table| wanted.contains(&table.id)).collect(),
+            Err(error) => {
+                client.abort();
+                return Err(error);
+            }
+        };
+        Ok(TableCopy { client, point, snapshot, tables })
+    }
+
     /// Copies every table as of the exported snapshot, in parallel chunks, each beside
     /// the table it replaces: once all its chunks are in, one commit swaps it in and
     /// stamps `consistent_point`, so readers see the previous rows until then and a
@@ -444,18 +516,22 @@ impl Ingestor {
             copied: AtomicU64::new(0),
             observer: Arc::clone(&self.observer),
         });
-        let workers: Vec<_> = (0..self.options.snapshot_workers.max(1))
-            .map(|_| {
-                let work = Arc::clone(&work);
-                tokio::spawn(async move { work.run_worker().await })
-            })
-            .collect();
+        // A set aborts its workers when dropped: a copy given up (stopped, or its
+        // session ended) writes nothing more.
+        let mut workers = tokio::task::JoinSet::new();
+        for _ in 0..self.options.snapshot_workers.max(1) {
+            let work = Arc::clone(&work);
+            workers.spawn(async move { work.run_worker().await });
+        }
         let mut stop = stop.clone();
-        let all = futures::future::try_join_all(workers.into_iter().map(|worker| async move {
-            worker.await.map_err(|error| IngestError::Internal(format!("a copy worker failed: {error}")))?
-        }));
+        let all = async {
+            while let Some(finished) = workers.join_next().await {
+                finished.map_err(|error| IngestError::Internal(format!("a copy worker failed: {error}")))??;
+            }
+            Ok::<_, IngestError>(())
+        };
         tokio::select! {
-            result = all => { result?; }
+            result = all => result?,
             _ = stopped(&mut stop) => return Ok(false),
         }
         let copied = work.copied.load(Ordering::Relaxed);
@@ -480,6 +556,28 @@ impl Ingestor {
         tracing::info!(rows = copied, seconds = started.elapsed().as_secs_f64(), "initial copy finished");
         Ok(true)
     }
+}
+
+/// A copy of some tables under a temporary slot's snapshot, which lives as long as
+/// `client` is open and idle.
+struct TableCopy {
+    client: ReplicationClient,
+    point: Lsn,
+    snapshot: String,
+    tables: Vec<SourceTable>,
+}
+
+/// Starts a read-only transaction on `connection` that sees the exported `snapshot`.
+async fn import_snapshot(connection: &mut PgConnection, snapshot: &str) -> Result<(), IngestError> {
+    let begin = format!(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{}'",
+        snapshot.replace('\'', "''")
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(begin))
+        .execute(connection)
+        .await
+        .map_err(|source| IngestError::Source { what: "importing the replication slot's snapshot".into(), source })?;
+    Ok(())
 }
 
 /// Folds change logs into their tables, compacts tables with many small files and
@@ -559,13 +657,7 @@ struct CopyWork {
 impl CopyWork {
     async fn run_worker(&self) -> Result<(), IngestError> {
         let mut connection = self.source.connect().await?;
-        let begin = format!(
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{}'",
-            self.snapshot_name.replace('\'', "''")
-        );
-        sqlx::raw_sql(sqlx::AssertSqlSafe(begin)).execute(&mut connection).await.map_err(|source| {
-            IngestError::Source { what: "importing the replication slot's snapshot".into(), source }
-        })?;
+        import_snapshot(&mut connection, &self.snapshot_name).await?;
         let progress = |rows: u64| {
             self.copied.fetch_add(rows, Ordering::Relaxed);
             self.observer.snapshot_rows(rows);
@@ -598,6 +690,17 @@ struct Stream<'a> {
     relations: HashMap<u32, Option<TableShape>>,
     /// Each captured table's columns as the warehouse last took them, numbered.
     known: HashMap<TableId, Vec<SourceColumn>>,
+    /// The published tables, to notice those dropped.
+    captured: HashSet<TableId>,
+    /// Tables already reported as not capturable.
+    skipped: HashSet<String>,
+    /// Tables being copied while the stream runs, with the copy's consistent point:
+    /// their changes from that point on are held, not committed, until the copy is in.
+    copying: HashMap<TableId, Lsn>,
+    /// Tables whose copy is in but whose held changes are not durable yet.
+    settling: HashMap<TableId, Lsn>,
+    /// The copies running, each with the tables it copies.
+    copies: FuturesUnordered<BoxFuture<'a, (Vec<TableId>, Result<bool, IngestError>)>>,
     pending: BTreeMap<TableId, TableChanges>,
     /// The commit position of the transaction being received.
     transaction: Option<Lsn>,
@@ -637,16 +740,20 @@ impl Stream<'_> {
         let options = &self.ingestor.options;
         let mut heartbeat = tokio::time::interval(options.heartbeat_interval);
         heartbeat.tick().await;
+        let mut discovery = tokio::time::interval(options.discover_interval);
+        discovery.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        discovery.tick().await;
         loop {
             if let Some(target) = target
                 && self.reached >= target
                 && self.transaction.is_none()
+                && self.copies.is_empty()
             {
                 self.flush().await?;
                 self.settle().await?;
                 self.ingestor.observer.caught_up(self.reached);
                 tracing::info!(lsn = %self.reached, "caught up");
-                self.client.update_applied_lsn(pgwire_replication::Lsn(self.reached.0));
+                self.client.update_applied_lsn(pgwire_replication::Lsn(self.ack_limit(self.reached).0));
                 // Give the worker a moment to report the position before the session ends.
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 let _ = self.client.shutdown().await;
@@ -675,6 +782,10 @@ impl Stream<'_> {
                     self.committed(finished)?;
                 }
                 _ = heartbeat.tick() => { source::emit_heartbeat(&mut self.connection).await?; }
+                _ = discovery.tick() => self.discover(stop).await?,
+                Some((tables, copied)) = self.copies.next(), if !self.copies.is_empty() => {
+                    self.copy_finished(tables, copied)?;
+                }
                 _ = stopped(stop) => {
                     if self.transaction.is_none() {
                         self.flush().await?;
@@ -739,7 +850,7 @@ impl Stream<'_> {
         if self.in_flight.is_some() {
             self.deferred_ack = self.deferred_ack.max(Some(position));
         } else {
-            self.client.update_applied_lsn(pgwire_replication::Lsn(position.0));
+            self.client.update_applied_lsn(pgwire_replication::Lsn(self.ack_limit(position).0));
         }
     }
 
@@ -761,14 +872,13 @@ impl Stream<'_> {
             finished.map_err(|error| IngestError::Internal(format!("a warehouse commit failed: {error}")))??;
         let end = committed.report.lsn;
         for table in committed.tables {
-            self.checkpoints.insert(table, end);
+            // A copy begun meanwhile may have moved the table's checkpoint further.
+            let checkpoint = self.checkpoints.entry(table.clone()).or_insert(end);
+            *checkpoint = (*checkpoint).max(end);
+            self.settling.remove(&table);
         }
-        self.client.update_applied_lsn(pgwire_replication::Lsn(end.0));
-        if let Some(deferred) = self.deferred_ack.take()
-            && deferred > end
-        {
-            self.client.update_applied_lsn(pgwire_replication::Lsn(deferred.0));
-        }
+        let acknowledged = self.deferred_ack.take().map_or(end, |deferred| deferred.max(end));
+        self.client.update_applied_lsn(pgwire_replication::Lsn(self.ack_limit(acknowledged).0));
         tracing::debug!(lsn = %end, tables = committed.report.tables, changes = committed.report.changes, "committed to the warehouse");
         self.ingestor.observer.committed(&committed.report);
         self.ingestor.progress(Progress::Committed(end));
@@ -833,10 +943,102 @@ impl Stream<'_> {
         Ok(())
     }
 
+    /// The furthest the slot may be told is durable: not past the consistent point of
+    /// a table copied while streaming until its held changes are in the warehouse, so a
+    /// crash meanwhile replays them.
+    fn ack_limit(&self, position: Lsn) -> Lsn {
+        self.copying.values().chain(self.settling.values()).fold(position, |limit, point| limit.min(*point))
+    }
+
+    /// Looks for tables created (or dropped) since the session started. A new table is
+    /// published, then copied under a temporary slot's snapshot while every other table
+    /// keeps streaming; its changes from the snapshot on are held until the copy is in.
+    async fn discover(&mut self, stop: &watch::Receiver<bool>) -> Result<(), IngestError> {
+        let (tables, skipped) = crate::snapshot::discover_tables(&mut self.connection).await?;
+        for table in skipped {
+            if self.skipped.insert(table.name.clone()) {
+                tracing::warn!(table = %table.name, "not captured: {}", table.reason);
+            }
+        }
+        let present: HashSet<&TableId> = tables.iter().map(|table| &table.id).collect();
+        let gone: Vec<TableId> = self.captured.iter().filter(|table| !present.contains(table)).cloned().collect();
+        if !gone.is_empty() {
+            let history = self.ingestor.warehouse.schema_changes().await?;
+            self.ingestor.mark_dropped(&tables, &history).await?;
+            for table in &gone {
+                self.captured.remove(table);
+            }
+        }
+        let added = source::ensure_publication(&mut self.connection, &self.ingestor.options.names, &tables).await?;
+        let new: Vec<TableId> = tables
+            .iter()
+            .filter(|table| added.contains(&table.id.to_string()) && !self.copying.contains_key(&table.id))
+            .map(|table| table.id.clone())
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        // A commit in flight may still write these tables (one recreated under its old
+        // name): it lands before the copy can replace them.
+        self.settle().await?;
+        // Creating the slot waits for the transactions open at the source to end (as
+        // PostgreSQL's own table synchronisation does); the stream waits meanwhile.
+        let copy = self.ingestor.begin_table_copy(&new).await?;
+        tracing::info!(
+            tables = %new.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+            consistent_point = %copy.point,
+            "new tables: copying them while the others keep streaming"
+        );
+        let ids: Vec<TableId> = copy.tables.iter().map(|table| table.id.clone()).collect();
+        for table in &copy.tables {
+            // Everything received so far commits before the copy's point: the copy has it.
+            self.pending.remove(&table.id);
+            self.checkpoints.insert(table.id.clone(), copy.point);
+            self.copying.insert(table.id.clone(), copy.point);
+            self.captured.insert(table.id.clone());
+            let columns =
+                table.columns.iter().zip(&table.attnums).map(|(column, attnum)| evolve::source_column(column, *attnum));
+            self.known.insert(table.id.clone(), columns.collect());
+        }
+        let ingestor = self.ingestor;
+        let stop = stop.clone();
+        self.copies.push(Box::pin(async move {
+            let TableCopy { mut client, point, snapshot, tables } = copy;
+            let copied = ingestor.copy_all(&tables, &snapshot, point, &stop).await;
+            client.abort();
+            (ids, copied)
+        }));
+        Ok(())
+    }
+
+    /// A copy begun by [`Stream::discover`] ended: its tables' held changes commit next.
+    fn copy_finished(&mut self, tables: Vec<TableId>, copied: Result<bool, IngestError>) -> Result<(), IngestError> {
+        if !copied? {
+            // Stopped: the session ends, and the next start copies these tables again.
+            return Ok(());
+        }
+        for table in tables {
+            if let Some(point) = self.copying.remove(&table) {
+                tracing::info!(%table, %point, "copied while streaming; its changes since follow");
+                if self.pending.contains_key(&table) {
+                    self.settling.insert(table, point);
+                    self.pending_since.get_or_insert_with(Instant::now);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Follows a table's (new) description: a change of its columns is compared with
     /// what the warehouse holds, by attribute number, and travels with the table's next
     /// commit (with what stored rows take in added columns, and the record of it).
     async fn follow(&mut self, relation: u32, shape: &TableShape, commit_position: Lsn) -> Result<(), IngestError> {
+        if self.copying.contains_key(&shape.id)
+            && self.checkpoints.get(&shape.id).is_some_and(|point| commit_position < *point)
+        {
+            // Before the copy's point: its columns are those the copy took, not these.
+            return Ok(());
+        }
         let unchanged = |before: &[SourceColumn]| {
             before.len() == shape.columns.len()
                 && before.iter().zip(&shape.columns).all(|(old, new)| {
@@ -931,7 +1133,14 @@ impl Stream<'_> {
         }
         // Commits land in source order.
         self.settle().await?;
-        let pending = std::mem::take(&mut self.pending);
+        // Changes to a table being copied wait for its copy.
+        let (pending, held): (BTreeMap<_, _>, BTreeMap<_, _>) =
+            std::mem::take(&mut self.pending).into_iter().partition(|(table, _)| !self.copying.contains_key(table));
+        self.pending = held;
+        if pending.is_empty() {
+            self.pending_since = None;
+            return Ok(());
+        }
         let checkpoint = Checkpoint { writer: self.writer.clone(), lsn: end };
         let warehouse = self.ingestor.warehouse.clone();
         let report = CommitReport {
@@ -961,7 +1170,9 @@ impl Stream<'_> {
                 .await?;
             Ok(Committed { tables, report })
         }));
-        self.last_end = None;
+        if self.pending.is_empty() {
+            self.last_end = None;
+        }
         self.pending_since = None;
         self.pending_changes = 0;
         self.pending_transactions = 0;

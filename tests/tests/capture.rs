@@ -36,6 +36,7 @@ fn options(slot: &str, until_caught_up: bool) -> IngestOptions {
         // Compaction runs often, racing the stream's own commits.
         maintenance_interval: Duration::from_secs(1),
         compaction_min_files: 4,
+        discover_interval: Duration::from_secs(1),
         until_caught_up,
         ..IngestOptions::default()
     }
@@ -490,6 +491,23 @@ async fn a_random_workload_during_copy_and_stream_ends_with_equal_tables() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
+    let origin = warehouse.copy_origin("equal").unwrap();
+    // The table created while streaming is copied and followed without a restart.
+    let late: opsflux_warehouse::TableId = "lab.late".parse().unwrap();
+    let late_rows: i64 = sqlx::query_scalar("SELECT count(*) FROM lab.late").fetch_one(&pool).await.unwrap();
+    let mut seen_rows = None;
+    for _ in 0..600 {
+        if warehouse.contains(&late)
+            && let Ok(batches) = warehouse.read(&late, None).await
+        {
+            seen_rows = Some(batches.iter().map(RecordBatch::num_rows).sum::<usize>() as i64);
+            if seen_rows == Some(late_rows) {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen_rows, Some(late_rows), "lab.late captured while streaming");
     // A failed ingest has dropped its receiver already; its error says why.
     let _ = stop_sender.send(true);
     let outcome = running.await.unwrap().unwrap_or_else(|error| panic!("ingest failed: {error}"));
@@ -499,6 +517,18 @@ async fn a_random_workload_during_copy_and_stream_ends_with_equal_tables() {
     assert!(matches!(catch_up(&url, "equal", &warehouse).await, Outcome::CaughtUp { .. }));
     let (counts, differences) = compare(&url, &warehouse).await;
     assert_same(&counts, &differences);
+    // Only the new table was copied: no table was copied again from a new slot.
+    assert_eq!(warehouse.copy_origin("equal").unwrap(), origin);
+    let copies: Vec<String> = warehouse
+        .schema_changes()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|record| record.writer == "equal" && record.change.change == "copied")
+        .map(|record| record.change.table.to_string())
+        .collect();
+    assert_eq!(copies.iter().filter(|table| *table == "lab.late").count(), 1, "{copies:?}");
+    assert_eq!(copies.iter().filter(|table| *table == "lab.notes").count(), 1, "{copies:?}");
     // Platform tables (users, hashes, tokens, audit) stay in PostgreSQL.
     assert_eq!(counts.len(), 44 + 3, "operational tables plus lab.notes, lab.pairs and lab.late: {counts:?}");
     assert!(counts.iter().any(|line| line.starts_with("lab.late ") && line != "lab.late 0"), "{counts:?}");
@@ -666,10 +696,18 @@ async fn killed_at_random_moments_and_with_postgres_restarted_the_warehouse_stil
     );
     assert_same(&counts, &differences);
     assert!(log_text.contains("retrying in"), "the restart was seen and retried:\n{log_text}");
+    // A table named by two starts as without a finished copy: a kill interrupted its
+    // copy, then the copy made again.
+    let recopies: Vec<Vec<&str>> = log_text
+        .lines()
+        .filter_map(|line| line.split_once("while the slot keeps their changes: "))
+        .map(|(_, rest)| rest.split(';').next().unwrap_or_default().split(", ").collect())
+        .collect();
     assert!(
-        log_text.matches("copying everything again").count() >= 2,
-        "kills interrupted the initial copy and then a copy made again:\n{log_text}"
+        recopies.windows(2).any(|pair| pair[1].iter().any(|table| pair[0].contains(table))),
+        "kills interrupted the initial copy and then a copy made again: {recopies:?}\n{log_text}"
     );
+    assert!(recopies.iter().flatten().any(|table| *table == "lab.late"), "the table created meanwhile was copied");
     pool.close().await;
     let _ = cluster.stop();
 }

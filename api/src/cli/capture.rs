@@ -74,6 +74,10 @@ pub struct IngestRunArgs {
     /// Seconds between checks for tables to compact (many small files) and vacuum.
     #[arg(long, default_value_t = 60)]
     pub maintenance_seconds: u64,
+    /// Seconds between checks for tables created at the source (published and copied
+    /// while the others keep streaming) or dropped (kept readable at their last version).
+    #[arg(long, default_value_t = 10)]
+    pub discover_seconds: u64,
     /// Hours replaced data files are kept, so readers pinned to older versions still work.
     #[arg(long, default_value_t = 168)]
     pub vacuum_retention_hours: u64,
@@ -172,6 +176,7 @@ impl IngestRunArgs {
             heartbeat_interval: Duration::from_secs(self.heartbeat_seconds.max(1)),
             until_caught_up: self.until_caught_up,
             maintenance_interval: Duration::from_secs(self.maintenance_seconds.max(1)),
+            discover_interval: Duration::from_secs(self.discover_seconds.max(1)),
             vacuum_retention: Duration::from_secs(self.vacuum_retention_hours * 3600),
             ..IngestOptions::default()
         })
