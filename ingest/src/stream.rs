@@ -292,9 +292,7 @@ impl Ingestor {
         let origin = self.warehouse.copy_origin(&writer)?;
         let unfinished: Vec<TableId> = tables
             .iter()
-            .filter(|table| {
-                !origin.is_some_and(|origin| checkpoints.get(&table.id).is_some_and(|lsn| *lsn >= origin))
-            })
+            .filter(|table| origin.is_none_or(|origin| checkpoints.get(&table.id).is_none_or(|lsn| *lsn < origin)))
             .map(|table| table.id.clone())
             .collect();
 
@@ -308,7 +306,10 @@ impl Ingestor {
                 source::drop_slot(&mut connection, names.slot()).await?;
             }
             let (consistent_point, snapshot_name) = self
-                .create_slot(&mut client, &format!("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput (SNAPSHOT 'export')", names.slot()))
+                .create_slot(
+                    &mut client,
+                    &format!("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput (SNAPSHOT 'export')", names.slot()),
+                )
                 .await?;
             tracing::info!(slot = names.slot(), %consistent_point, "created the replication slot; copying the tables");
             self.warehouse.record_copy_origin(&writer, consistent_point)?;
@@ -450,7 +451,10 @@ impl Ingestor {
         let temporary = format!("{}_copy_{number:x}", &slot[..slot.len().min(40)]);
         let mut client = self.source.replication_client(&self.options.names, Duration::from_secs(10)).await?;
         let created = self
-            .create_slot(&mut client, &format!("CREATE_REPLICATION_SLOT {temporary} TEMPORARY LOGICAL pgoutput (SNAPSHOT 'export')"))
+            .create_slot(
+                &mut client,
+                &format!("CREATE_REPLICATION_SLOT {temporary} TEMPORARY LOGICAL pgoutput (SNAPSHOT 'export')"),
+            )
             .await;
         let (point, snapshot) = match created {
             Ok(created) => created,
@@ -700,7 +704,7 @@ struct Stream<'a> {
     /// Tables whose copy is in but whose held changes are not durable yet.
     settling: HashMap<TableId, Lsn>,
     /// The copies running, each with the tables it copies.
-    copies: FuturesUnordered<BoxFuture<'a, (Vec<TableId>, Result<bool, IngestError>)>>,
+    copies: FuturesUnordered<BoxFuture<'a, CopyEnded>>,
     pending: BTreeMap<TableId, TableChanges>,
     /// The commit position of the transaction being received.
     transaction: Option<Lsn>,
@@ -718,6 +722,9 @@ struct Stream<'a> {
     /// A position to acknowledge once the commit in flight is durable.
     deferred_ack: Option<Lsn>,
 }
+
+/// The tables of a copy made while streaming, and whether it ended (`false`: stopped).
+type CopyEnded = (Vec<TableId>, Result<bool, IngestError>);
 
 /// What a finished warehouse commit covered.
 struct Committed {

@@ -314,6 +314,15 @@ enum Origin {
     Null,
 }
 
+/// `target.k = source.k` for every key column `k`, joined by `AND`: how a merge pairs
+/// rows.
+fn keys_match(table: &TableId, key: &[String]) -> Result<Expr, WarehouseError> {
+    key.iter()
+        .map(|column| qualified("target", column).eq(qualified("source", column)))
+        .reduce(Expr::and)
+        .ok_or_else(|| WarehouseError::NoKey { table: table.to_string() })
+}
+
 /// Merges `source` (the table's columns, [`DELETE_COLUMN`], and keep flags where `keeps`
 /// says so; at most one row per key) into the table by key, in one commit.
 pub(crate) async fn merge_by_key(
@@ -325,11 +334,7 @@ pub(crate) async fn merge_by_key(
     keeps: impl Fn(&str) -> bool,
     properties: deltalake::kernel::transaction::CommitProperties,
 ) -> Result<deltalake::DeltaTable, WarehouseError> {
-    let matches = key
-        .iter()
-        .map(|column| qualified("target", column).eq(qualified("source", column)))
-        .reduce(Expr::and)
-        .ok_or_else(|| WarehouseError::NoKey { table: table.to_string() })?;
+    let matches = keys_match(table, key)?;
     let deleted = qualified("source", DELETE_COLUMN).is_true();
     let (merged_table, _) = delta_table
         .merge(source, matches)
@@ -380,11 +385,7 @@ async fn backfill_by_key(
     key: &[String],
     properties: deltalake::kernel::transaction::CommitProperties,
 ) -> Result<deltalake::DeltaTable, WarehouseError> {
-    let matches = key
-        .iter()
-        .map(|column| qualified("target", column).eq(qualified("source", column)))
-        .reduce(Expr::and)
-        .ok_or_else(|| WarehouseError::NoKey { table: table.to_string() })?;
+    let matches = keys_match(table, key)?;
     let columns: Vec<String> = backfill
         .schema()
         .fields()
