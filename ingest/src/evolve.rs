@@ -96,24 +96,26 @@ pub fn compare(shape: &TableShape, before: &[SourceColumn], catalog: &[CatalogCo
     let mut change = ShapeChange::default();
     let numbered = numbered(shape, catalog);
     let trusted = numbered.is_some();
-    // Without numbers that match the stream, columns are matched by name.
+    // The catalog is ahead of the stream (the table changed again since): a column the
+    // catalog still has under the stream's name takes its number there, so a rename
+    // followed by another change is still a rename; the others are matched by name.
     let after = numbered.unwrap_or_else(|| {
         shape
             .columns
             .iter()
             .map(|column| {
-                let attnum = before
+                let attnum = catalog
                     .iter()
-                    .find(|old| old.name == column.name)
-                    .map(|old| old.attnum)
-                    .or_else(|| catalog.iter().find(|now| now.name == column.name).map(|now| now.attnum))
+                    .find(|now| now.name == column.name)
+                    .map(|now| now.attnum)
+                    .or_else(|| before.iter().find(|old| old.name == column.name).map(|old| old.attnum))
                     .unwrap_or(-1);
                 source_column(column, attnum)
             })
             .collect()
     });
     let same_column = |old: &SourceColumn, new: &SourceColumn| {
-        if trusted { old.attnum == new.attnum } else { old.name == new.name }
+        if trusted || (old.attnum > 0 && new.attnum > 0) { old.attnum == new.attnum } else { old.name == new.name }
     };
     for new in &after {
         match before.iter().find(|old| same_column(old, new)) {
@@ -262,5 +264,15 @@ mod tests {
         let now = [catalog("id", 1, None, false), catalog("later", 2, None, false)];
         let change = compare(&shape(&["id", "body"]), &before, &now);
         assert_eq!(change, ShapeChange { columns: before.to_vec(), ..ShapeChange::default() });
+    }
+
+    #[test]
+    fn a_rename_is_still_a_rename_when_another_change_followed_it() {
+        // The stream says `body` became `text`; the catalog has since dropped `extra`.
+        let before = [column("id", 1), column("body", 2), column("extra", 3)];
+        let now = [catalog("id", 1, None, false), catalog("text", 2, None, false)];
+        let change = compare(&shape(&["id", "text", "extra"]), &before, &now);
+        assert_eq!(change.renamed, [("body".to_owned(), "text".to_owned())]);
+        assert_eq!(change.columns, [column("id", 1), column("text", 2), column("extra", 3)]);
     }
 }
