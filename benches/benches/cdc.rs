@@ -99,15 +99,7 @@ async fn run(
     let warehouse_path = work.join("warehouse");
 
     // 1. Initial copy.
-    let (status, copy_time) = timed(|| {
-        Command::new("sh")
-            .arg("-c")
-            .arg(format!("psql -X -q -d '{url}' -c 'COPY powertrace.meter_readings TO STDOUT' > /dev/null"))
-            .status()
-    });
-    if !status.context("cannot run psql")?.success() {
-        bail!("psql COPY failed");
-    }
+    let copy_time = psql_copy_time(&url, "powertrace.meter_readings")?;
     let copy_run = run_child_ingest(&url, &warehouse_path)?;
     let (snapshot_time, snapshot_peak) = (copy_run.total, copy_run.peak_total);
     let warehouse = Warehouse::open(&warehouse_path)?;
@@ -197,7 +189,7 @@ async fn run(
     check_counts(&pool, &warehouse, &readings).await?;
     let mut samples = lags.0.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.clone();
     samples.sort_by(f64::total_cmp);
-    let percentile = |p: f64| samples.get(((samples.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0);
+    let percentile = |p: f64| percentile(&samples, p);
     println!();
     println!("## 3. sustained load");
     println!(
@@ -305,17 +297,9 @@ async fn new_table(cluster: &Cluster, work: &Path, rows: u64, rate: u64) -> anyh
     if held != rows {
         bail!("the warehouse holds {held} rows of the new table, PostgreSQL {rows}");
     }
-    let (status, baseline) = timed(|| {
-        Command::new("sh")
-            .arg("-c")
-            .arg(format!("psql -X -q -d '{url}' -c 'COPY bench.arrivals TO STDOUT' > /dev/null"))
-            .status()
-    });
-    if !status.context("cannot run psql")?.success() {
-        bail!("psql COPY failed");
-    }
+    let baseline = psql_copy_time(&url, "bench.arrivals")?;
     during.sort_by(f64::total_cmp);
-    let percentile = |p: f64| during.get(((during.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0);
+    let percentile = |p: f64| percentile(&during, p);
     let captured = copied_at - filled;
     println!();
     println!("## 5. a new table of {rows} rows while {rate} rows/s stream to the others");
@@ -360,7 +344,7 @@ impl NewTableObserver {
 impl Observer for NewTableObserver {
     fn committed(&self, report: &CommitReport) {
         if let Some(oldest) = report.oldest_source_commit_unix_micros {
-            let lag = (chrono::Utc::now().timestamp_micros() - oldest) as f64 / 1e6;
+            let lag = seconds_since(oldest);
             if let Ok(mut lags) = self.lags.lock() {
                 lags.push((Instant::now(), lag));
             }
@@ -378,6 +362,30 @@ impl Observer for NewTableObserver {
             window.1.get_or_insert_with(Instant::now);
         }
     }
+}
+
+/// Seconds `psql` takes to `COPY table TO STDOUT` into /dev/null: the copy baseline.
+fn psql_copy_time(url: &str, table: &str) -> anyhow::Result<Duration> {
+    let (status, time) = timed(|| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("psql -X -q -d '{url}' -c 'COPY {table} TO STDOUT' > /dev/null"))
+            .status()
+    });
+    if !status.context("cannot run psql")?.success() {
+        bail!("psql COPY of {table} failed");
+    }
+    Ok(time)
+}
+
+/// The `p` quantile (0 to 1) of sorted `samples`, nearest rank; 0 without samples.
+fn percentile(samples: &[f64], p: f64) -> f64 {
+    samples.get(((samples.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0)
+}
+
+/// Seconds from `unix_micros` (a source commit time) until now.
+fn seconds_since(unix_micros: i64) -> f64 {
+    (chrono::Utc::now().timestamp_micros() - unix_micros) as f64 / 1e6
 }
 
 /// What the ingest process of sections 1 and 2 took.
@@ -543,7 +551,7 @@ struct LagObserver(Mutex<Vec<f64>>);
 impl Observer for LagObserver {
     fn committed(&self, report: &CommitReport) {
         if let Some(oldest) = report.oldest_source_commit_unix_micros {
-            let lag = (chrono::Utc::now().timestamp_micros() - oldest) as f64 / 1e6;
+            let lag = seconds_since(oldest);
             if let Ok(mut lags) = self.0.lock() {
                 lags.push(lag);
             }
