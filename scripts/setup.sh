@@ -5,7 +5,8 @@
 # also what only the tests use: Chromium (the headless browser the dashboard tests
 # drive), poppler (pdftotext, pdffonts, pdftoppm read rendered PDFs), LibreOffice
 # Writer and Calc (they open rendered DOCX files), and the Python packages deltalake,
-# aiosmtpd and schemathesis. Sourced by demo.sh and test.sh; sets CARGO_TARGET_DIR.
+# aiosmtpd, moto (an S3-compatible server) and schemathesis. Sourced by demo.sh and
+# test.sh; sets CARGO_TARGET_DIR.
 set -euo pipefail
 
 if ! command -v cargo >/dev/null 2>&1; then
@@ -58,6 +59,13 @@ fi
 if ! python3 -c "import aiosmtpd" >/dev/null 2>&1; then
     echo "installing the aiosmtpd Python package (PyPI)..." >&2
     python3 -m pip install -q aiosmtpd
+fi
+
+# The storage tests and the CDC benchmark put the warehouse on a real S3-compatible
+# server on loopback: moto in server mode (it honours conditional writes).
+if ! python3 -c "import moto.server, boto3" >/dev/null 2>&1; then
+    echo "installing moto (PyPI), an S3-compatible server for the storage tests..." >&2
+    python3 -m pip install -q 'moto[server]'
 fi
 
 # The API contract test runs Schemathesis against /api/openapi.json.

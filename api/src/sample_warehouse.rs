@@ -38,7 +38,7 @@ pub async fn write_sample_warehouse(root: &Path, options: Options) -> anyhow::Re
         migration_tables()?.into_iter().filter(|table| opsflux_query::scope::is_queryable(&table.table.id)).collect();
     let warehouse = Warehouse::open(root)?;
     for table in &declared {
-        if warehouse.contains(&table.table.id) {
+        if warehouse.contains(&table.table.id).await? {
             bail!(
                 "the warehouse {} already holds {}: sample data goes into an empty warehouse (choose another directory or delete this one)",
                 root.display(),
@@ -126,7 +126,7 @@ pub async fn write_csv_tables(root: &Path, tables: &[(&str, &str)]) -> anyhow::R
     let declared: Vec<DeclaredTable> =
         migration_tables()?.into_iter().filter(|table| opsflux_query::scope::is_queryable(&table.table.id)).collect();
     let warehouse = Warehouse::open(root)?;
-    if !warehouse.tables()?.is_empty() {
+    if !warehouse.tables().await?.is_empty() {
         bail!("the warehouse {} already holds tables: fixtures go into an empty warehouse", root.display());
     }
     let by_name: HashMap<String, &DeclaredTable> =

@@ -9,12 +9,15 @@
 //! 4. a query over the readings in the warehouse before and after compaction;
 //! 5. a table created and filled while changes stream to the others: the time until the
 //!    warehouse holds it, against `COPY … TO STDOUT` of the same table, and the lag of the
-//!    other tables meanwhile.
+//!    other tables meanwhile;
+//! 6. streaming into a warehouse on an S3-compatible server (moto on loopback) and into
+//!    one on the local disk, from the same changes, against `pg_recvlogical`.
 //!
 //! Settings: OPSFLUX_BENCH_SCALE (default 1), OPSFLUX_BENCH_STREAM_CHANGES (1000000),
 //! OPSFLUX_BENCH_RATE (rows/s, 20000), OPSFLUX_BENCH_SECONDS (sustained, 300),
 //! OPSFLUX_BENCH_NEW_TABLE_ROWS (1000000), OPSFLUX_BENCH_NEW_TABLE_RATE (rows/s to the
-//! other tables meanwhile, 5000).
+//! other tables meanwhile, 5000), OPSFLUX_BENCH_S3_SCALE (source of section 6, 0.1),
+//! OPSFLUX_BENCH_S3_CHANGES (200000).
 
 use std::path::Path;
 use std::process::Command;
@@ -56,6 +59,8 @@ fn main() -> anyhow::Result<()> {
     let seconds: u64 = setting("OPSFLUX_BENCH_SECONDS", 300)?;
     let new_table_rows: u64 = setting("OPSFLUX_BENCH_NEW_TABLE_ROWS", 1_000_000)?;
     let new_table_rate: u64 = setting("OPSFLUX_BENCH_NEW_TABLE_RATE", 5_000)?;
+    let s3_scale: f64 = setting("OPSFLUX_BENCH_S3_SCALE", 0.1)?;
+    let s3_changes: u64 = setting("OPSFLUX_BENCH_S3_CHANGES", 200_000)?;
     let work = tempfile::Builder::new().prefix("opsflux-bench-cdc-").tempdir_in(std::env::temp_dir())?;
     std::fs::set_permissions(work.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
     let cluster =
@@ -63,7 +68,8 @@ fn main() -> anyhow::Result<()> {
     cluster.remove_when_process_exits(std::process::id())?;
     let outcome = runtime.block_on(async {
         run(&cluster, work.path(), scale, stream_changes, rate, seconds).await?;
-        new_table(&cluster, work.path(), new_table_rows, new_table_rate).await
+        new_table(&cluster, work.path(), new_table_rows, new_table_rate).await?;
+        s3_streaming(&cluster, work.path(), s3_scale, s3_changes).await
     });
     cluster.stop()?;
     outcome
@@ -365,6 +371,101 @@ impl Observer for NewTableObserver {
 }
 
 /// Seconds `psql` takes to `COPY table TO STDOUT` into /dev/null: the copy baseline.
+/// Section 6: the streaming of section 2 into a warehouse on an S3-compatible server
+/// (moto on loopback) and into one on the local disk, from the same changes, each
+/// writer with its own slot.
+async fn s3_streaming(cluster: &Cluster, work: &Path, scale: f64, changes: u64) -> anyhow::Result<()> {
+    use opsflux_ingest::ReplicationNames;
+    use opsflux_warehouse::Storage;
+    let url = cluster.url("bench_s3");
+    opsflux_api::database::migrate(&url).await?;
+    let pool = opsflux_api::database::connect(&url, 4).await?;
+    let options = opsflux_sample_data::Options::new(42, scale)?;
+    let dataset = tokio::task::spawn_blocking(move || opsflux_sample_data::Dataset::generate(options)).await?;
+    opsflux_sample_data::load(&mut *pool.acquire().await?, &dataset, |_| {}).await?;
+    drop(dataset);
+    let s3 = opsflux_tests::S3Server::start();
+    s3.create_bucket("bench");
+    let settings = s3.settings();
+    let settings: Vec<(&str, &str)> = settings.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+    let remote = Warehouse::with_storage(Storage::open_with(Path::new("s3://bench/warehouse"), &settings)?);
+    let local = Warehouse::open(&work.join("warehouse-beside-s3"))?;
+    let catch_up = |slot: &'static str, warehouse: Warehouse| {
+        let url = url.clone();
+        async move {
+            let started = Instant::now();
+            let options = IngestOptions {
+                names: ReplicationNames::new(slot, slot)?,
+                until_caught_up: true,
+                ..IngestOptions::default()
+            };
+            let ingestor = Ingestor::new(Source::parse(&url)?, warehouse, options, Arc::new(LagObserver::default()));
+            match ingestor.run(watch::channel(false).1).await? {
+                Outcome::CaughtUp { .. } => Ok::<_, anyhow::Error>(started.elapsed()),
+                Outcome::Stopped => bail!("stopped before catching up"),
+            }
+        }
+    };
+    let local_copy = catch_up("bench_local", local.clone()).await?;
+    let remote_copy = catch_up("bench_s3", remote.clone()).await?;
+    sqlx::query("SELECT pg_create_logical_replication_slot('bench_s3_baseline', 'pgoutput')").execute(&pool).await?;
+    let made = write_changes(&pool, changes).await?;
+    let end: String = sqlx::query_scalar("SELECT pg_current_wal_lsn()::text").fetch_one(&pool).await?;
+    let (status, recvlogical_time) = timed(|| {
+        Command::new("pg_recvlogical")
+            .args([
+                "-d",
+                &url,
+                "--slot",
+                "bench_s3_baseline",
+                "--start",
+                "--endpos",
+                &end,
+                "--no-loop",
+                "-f",
+                "/dev/null",
+            ])
+            .args(["-o", "proto_version=1", "-o", "publication_names=bench_s3"])
+            .status()
+    });
+    if !status.context("cannot run pg_recvlogical")?.success() {
+        bail!("pg_recvlogical failed");
+    }
+    let local_time = catch_up("bench_local", local.clone()).await?;
+    let remote_time = catch_up("bench_s3", remote.clone()).await?;
+    let readings: TableId = "powertrace.meter_readings".parse()?;
+    check_counts(&pool, &local, &readings).await?;
+    check_counts(&pool, &remote, &readings).await?;
+    sqlx::query("SELECT pg_drop_replication_slot('bench_s3_baseline')").execute(&pool).await?;
+    let rate = |time: Duration| made as f64 / time.as_secs_f64();
+    println!();
+    println!(
+        "## 6. streaming into S3 (moto on loopback) and into the local disk (scale {scale} source; initial copies {:.1} s local, {:.1} s S3, not measured)",
+        local_copy.as_secs_f64(),
+        remote_copy.as_secs_f64()
+    );
+    println!("| consumer | changes | seconds | changes/s |");
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| pg_recvlogical (pgoutput) > /dev/null (baseline) | {made} | {:.1} | {:.0} |",
+        recvlogical_time.as_secs_f64(),
+        rate(recvlogical_time)
+    );
+    for (target, time) in [("local disk", local_time), ("S3", remote_time)] {
+        println!(
+            "| opsflux ingest into {target}: decode, commit, fold, exit | {made} | {:.1} | {:.0} |",
+            time.as_secs_f64(),
+            rate(time)
+        );
+    }
+    println!(
+        "ratios: S3 {:.2}× of pg_recvlogical, {:.2}× of the local disk",
+        rate(remote_time) / rate(recvlogical_time),
+        rate(remote_time) / rate(local_time)
+    );
+    Ok(())
+}
+
 fn psql_copy_time(url: &str, table: &str) -> anyhow::Result<Duration> {
     let (status, time) = timed(|| {
         Command::new("sh")
@@ -530,7 +631,7 @@ async fn query_time(warehouse: &Warehouse, table: &TableId, sql: &str) -> anyhow
     let mut times = Vec::new();
     for _ in 0..3 {
         let started = Instant::now();
-        let url = deltalake::ensure_table_uri(warehouse.table_path(table).to_string_lossy())?;
+        let url = warehouse.table_url(table);
         let delta_table = deltalake::DeltaTable::try_from_url(url).await?;
         let context = SessionContext::new();
         context.register_table("meter_readings", delta_table.table_provider().await?)?;

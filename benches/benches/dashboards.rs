@@ -42,7 +42,7 @@ fn main() -> anyhow::Result<()> {
     let scratch = tempfile::tempdir()?;
 
     // The data: the sample data written straight into a warehouse, kept between runs.
-    if Warehouse::open(&warehouse_path)?.tables()?.is_empty() {
+    if runtime.block_on(Warehouse::open(&warehouse_path)?.tables())?.is_empty() {
         let (written, took) = timed(|| {
             runtime.block_on(opsflux_api::sample_warehouse::write_sample_warehouse(
                 &warehouse_path,

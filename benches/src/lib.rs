@@ -134,7 +134,7 @@ pub fn bench_warehouse(runtime: &tokio::runtime::Runtime, scale: f64) -> anyhow:
     let path = std::env::var("OPSFLUX_BENCH_WAREHOUSE")
         .map(PathBuf::from)
         .unwrap_or_else(|_| target.join(format!("bench-data/warehouse-scale-{scale}")));
-    if opsflux_warehouse::Warehouse::open(&path)?.tables()?.is_empty() {
+    if runtime.block_on(opsflux_warehouse::Warehouse::open(&path)?.tables())?.is_empty() {
         let (written, took) = timed(|| {
             runtime.block_on(opsflux_api::sample_warehouse::write_sample_warehouse(
                 &path,

@@ -123,7 +123,7 @@ pub async fn collect(
             snapshot,
         });
     }
-    let problem = warehouse.problem(names.slot())?;
+    let problem = warehouse.problem(names.slot()).await?;
     Ok(IngestStatus {
         slot_name: names.slot().to_owned(),
         source_position,
@@ -143,7 +143,7 @@ pub async fn dropped_tables(
     writer: &str,
 ) -> Result<Vec<TableId>, IngestError> {
     let mut dropped = Vec::new();
-    for table in warehouse.tables()? {
+    for table in warehouse.tables().await? {
         if !source_tables.contains(&table) && warehouse.checkpoint(&table, writer).await?.is_some() {
             dropped.push(table);
         }

@@ -167,7 +167,7 @@ impl std::fmt::Debug for Ingestor {
         formatter
             .debug_struct("Ingestor")
             .field("source", &self.source.describe())
-            .field("warehouse", &self.warehouse.root())
+            .field("warehouse", &self.warehouse.location())
             .field("options", &self.options)
             .finish_non_exhaustive()
     }
@@ -175,23 +175,25 @@ impl std::fmt::Debug for Ingestor {
 
 impl Ingestor {
     pub fn new(source: Source, warehouse: Warehouse, options: IngestOptions, observer: Arc<dyn Observer>) -> Self {
-        // A problem left by an earlier run is over once this one commits anything.
-        let writer = options.names.slot().to_owned();
-        let problem = matches!(warehouse.problem(&writer), Ok(Some(_))).then_some(Standing::Data { at: Lsn(0) });
-        Self { source, warehouse, options, observer, problem: Mutex::new(problem), reached: AtomicU64::new(0) }
+        Self { source, warehouse, options, observer, problem: Mutex::new(None), reached: AtomicU64::new(0) }
     }
 
     /// Runs until caught up (with `until_caught_up`), until `stop` turns true, or until
     /// an error that retrying cannot fix. A source that cannot be reached is retried with
     /// a growing delay, each attempt logged.
     pub async fn run(&self, mut stop: watch::Receiver<bool>) -> Result<Outcome, IngestError> {
+        // A problem left by an earlier run is over once this one commits anything.
+        if matches!(self.warehouse.problem(self.options.names.slot()).await, Ok(Some(_))) {
+            *self.problem.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Some(Standing::Data { at: Lsn(0) });
+        }
         let maintenance = tokio::spawn(maintain(self.warehouse.clone(), self.options.clone(), stop.clone()));
         let outcome = self.capture(&mut stop).await;
         maintenance.abort();
         if let Ok(Outcome::CaughtUp { .. }) = &outcome {
             // Leave each table whole in its own files, for readers that do not know the
             // change log (any Delta reader).
-            for table in self.warehouse.tables()? {
+            for table in self.warehouse.tables().await? {
                 if let Some(fold) = self.warehouse.fold(&table).await? {
                     self.observer.folded(&table, &fold);
                 }
@@ -207,7 +209,7 @@ impl Ingestor {
                 Ok(outcome) => return Ok(outcome),
                 Err(error) if error.is_transient() || error.is_data() => {
                     tracing::warn!("{error}; retrying in {} s", backoff.as_secs());
-                    self.record_problem(&error);
+                    self.record_problem(&error).await;
                     self.observer.retrying(&error, backoff);
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
@@ -216,7 +218,7 @@ impl Ingestor {
                     backoff = (backoff * 2).min(self.options.max_backoff);
                 }
                 Err(error) => {
-                    self.record_problem(&error);
+                    self.record_problem(&error).await;
                     return Err(error);
                 }
             }
@@ -224,7 +226,7 @@ impl Ingestor {
     }
 
     /// Records `error` in the warehouse and tells the observer.
-    fn record_problem(&self, error: &IngestError) {
+    async fn record_problem(&self, error: &IngestError) {
         let standing = if error.is_data() {
             Standing::Data { at: Lsn(self.reached.load(Ordering::SeqCst)) }
         } else {
@@ -232,7 +234,7 @@ impl Ingestor {
         };
         *self.problem.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(standing);
         if let Err(failure) =
-            self.warehouse.record_problem(self.options.names.slot(), &error.to_string(), &error.summary())
+            self.warehouse.record_problem(self.options.names.slot(), &error.to_string(), &error.summary()).await
         {
             tracing::warn!("cannot record the capture problem in the warehouse: {failure}");
         }
@@ -240,17 +242,21 @@ impl Ingestor {
     }
 
     /// Clears the recorded problem when `progress` ends it.
-    fn progress(&self, progress: Progress) {
-        let mut problem = self.problem.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let over = match (*problem, progress) {
-            (Some(Standing::Connection), _) => true,
-            (Some(Standing::Data { at }), Progress::Committed(lsn)) => lsn > at,
-            _ => false,
+    async fn progress(&self, progress: Progress) {
+        let over = {
+            let mut problem = self.problem.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let over = match (*problem, progress) {
+                (Some(Standing::Connection), _) => true,
+                (Some(Standing::Data { at }), Progress::Committed(lsn)) => lsn > at,
+                _ => false,
+            };
+            if over {
+                *problem = None;
+            }
+            over
         };
         if over {
-            *problem = None;
-            drop(problem);
-            if let Err(failure) = self.warehouse.clear_problem(self.options.names.slot()) {
+            if let Err(failure) = self.warehouse.clear_problem(self.options.names.slot()).await {
                 tracing::warn!("cannot clear the capture problem in the warehouse: {failure}");
             }
             tracing::info!("change capture works again");
@@ -289,7 +295,7 @@ impl Ingestor {
         }
         // A table holds a finished copy when its checkpoint is at or after the copies'
         // origin (the slot's start); an older one is a copy whose replacement was cut.
-        let origin = self.warehouse.copy_origin(&writer)?;
+        let origin = self.warehouse.copy_origin(&writer).await?;
         let unfinished: Vec<TableId> = tables
             .iter()
             .filter(|table| origin.is_none_or(|origin| checkpoints.get(&table.id).is_none_or(|lsn| *lsn < origin)))
@@ -312,7 +318,7 @@ impl Ingestor {
                 )
                 .await?;
             tracing::info!(slot = names.slot(), %consistent_point, "created the replication slot; copying the tables");
-            self.warehouse.record_copy_origin(&writer, consistent_point)?;
+            self.warehouse.record_copy_origin(&writer, consistent_point).await?;
             if !self.copy_all(&tables, &snapshot_name, consistent_point, stop).await? {
                 tracing::info!("stopped during the initial copy; the next start copies again");
                 return Ok(Outcome::Stopped);
@@ -358,7 +364,7 @@ impl Ingestor {
         client.start().await.map_err(|error| self.source.replication_error(error))?;
         client.wait_started().await.map_err(|error| self.source.replication_error(error))?;
         *backoff = Duration::from_secs(1);
-        self.progress(Progress::Streaming);
+        self.progress(Progress::Streaming).await;
         let target =
             if self.options.until_caught_up { Some(source::emit_heartbeat(&mut connection).await?) } else { None };
         tracing::info!(slot = names.slot(), target = ?target.map(|lsn| lsn.to_string()), "streaming changes");
@@ -593,7 +599,7 @@ async fn maintain(warehouse: Warehouse, options: IngestOptions, mut stop: watch:
             _ = tokio::time::sleep(options.maintenance_interval) => {}
             _ = stopped(&mut stop) => return,
         }
-        let tables = match warehouse.tables() {
+        let tables = match warehouse.tables().await {
             Ok(tables) => tables,
             Err(error) => {
                 tracing::warn!("maintenance cannot list the warehouse: {error}");
@@ -786,7 +792,7 @@ impl Stream<'_> {
                 _ = flush_timer(flush_due) => self.flush().await?,
                 finished = commit_finished(&mut self.in_flight) => {
                     self.in_flight = None;
-                    self.committed(finished)?;
+                    self.committed(finished).await?;
                 }
                 _ = heartbeat.tick() => { source::emit_heartbeat(&mut self.connection).await?; }
                 _ = discovery.tick() => self.discover(stop).await?,
@@ -865,13 +871,13 @@ impl Stream<'_> {
     async fn settle(&mut self) -> Result<(), IngestError> {
         if let Some(handle) = self.in_flight.take() {
             let finished = handle.await;
-            self.committed(finished)?;
+            self.committed(finished).await?;
         }
         Ok(())
     }
 
     /// Records a finished commit: per-table checkpoints, the slot, observers.
-    fn committed(
+    async fn committed(
         &mut self,
         finished: Result<Result<Committed, IngestError>, tokio::task::JoinError>,
     ) -> Result<(), IngestError> {
@@ -888,7 +894,7 @@ impl Stream<'_> {
         self.client.update_applied_lsn(pgwire_replication::Lsn(self.ack_limit(acknowledged).0));
         tracing::debug!(lsn = %end, tables = committed.report.tables, changes = committed.report.changes, "committed to the warehouse");
         self.ingestor.observer.committed(&committed.report);
-        self.ingestor.progress(Progress::Committed(end));
+        self.ingestor.progress(Progress::Committed(end)).await;
         Ok(())
     }
 

@@ -522,7 +522,7 @@ pub(crate) fn register(
 async fn build_pin(inner: &Inner, previous: Arc<Pin>) -> Result<Arc<Pin>, QueryError> {
     let warehouse = &inner.warehouse;
     let mut tables = BTreeMap::new();
-    for table in warehouse.tables()? {
+    for table in warehouse.tables().await? {
         if !crate::scope::is_queryable(&table) {
             continue;
         }

@@ -491,13 +491,16 @@ async fn a_random_workload_during_copy_and_stream_ends_with_equal_tables() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
-    let origin = warehouse.copy_origin("equal").unwrap();
+    let origin = warehouse.copy_origin("equal").await.unwrap();
     // The table created while streaming is copied and followed without a restart.
     let late: opsflux_warehouse::TableId = "lab.late".parse().unwrap();
     let late_rows: i64 = sqlx::query_scalar("SELECT count(*) FROM lab.late").fetch_one(&pool).await.unwrap();
+    // Creating the copy's temporary slot waits for every transaction open on the server
+    // (other tests share it), so the wait is generous; an ingest that ended says why.
     let mut seen_rows = None;
-    for _ in 0..600 {
-        if warehouse.contains(&late)
+    let waiting = std::time::Instant::now();
+    while waiting.elapsed() < Duration::from_secs(240) && !running.is_finished() {
+        if warehouse.contains(&late).await.unwrap()
             && let Ok(batches) = warehouse.read(&late, None).await
         {
             seen_rows = Some(batches.iter().map(RecordBatch::num_rows).sum::<usize>() as i64);
@@ -507,7 +510,20 @@ async fn a_random_workload_during_copy_and_stream_ends_with_equal_tables() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(seen_rows, Some(late_rows), "lab.late captured while streaming");
+    if running.is_finished() {
+        let ended = running.await.unwrap();
+        panic!("ingest ended while lab.late was awaited: {ended:?}");
+    }
+    if seen_rows != Some(late_rows) {
+        let open: Vec<(String, String)> = sqlx::query_as(
+            "SELECT coalesce(datname, '-'), left(coalesce(query, ''), 120) FROM pg_stat_activity \
+             WHERE xact_start < now() - interval '5 seconds'",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        panic!("lab.late holds {seen_rows:?} rows, PostgreSQL {late_rows}; long transactions: {open:?}");
+    }
     // A failed ingest has dropped its receiver already; its error says why.
     let _ = stop_sender.send(true);
     let outcome = running.await.unwrap().unwrap_or_else(|error| panic!("ingest failed: {error}"));
@@ -518,7 +534,7 @@ async fn a_random_workload_during_copy_and_stream_ends_with_equal_tables() {
     let (counts, differences) = compare(&url, &warehouse).await;
     assert_same(&counts, &differences);
     // Only the new table was copied: no table was copied again from a new slot.
-    assert_eq!(warehouse.copy_origin("equal").unwrap(), origin);
+    assert_eq!(warehouse.copy_origin("equal").await.unwrap(), origin);
     let copies: Vec<String> = warehouse
         .schema_changes()
         .await
@@ -547,7 +563,7 @@ async fn a_random_workload_during_copy_and_stream_ends_with_equal_tables() {
     assert!(status.slot.as_ref().is_some_and(|slot| !slot.active && slot.confirmed_flush.is_some()), "{status:?}");
 
     // An independent Delta reader sees the added column and the current rows.
-    let seen = read_with_python_deltalake(&warehouse.table_path(&"lab.notes".parse().unwrap()));
+    let seen = read_with_python_deltalake(&warehouse.table_url(&"lab.notes".parse().unwrap()).to_file_path().unwrap());
     assert_eq!(seen["rows"], workload.notes.len());
     assert_eq!(seen["types"]["reviewer"], "string");
     assert_eq!(seen["types"]["counter"], "int64", "widened from integer to bigint");
@@ -576,7 +592,7 @@ async fn the_initial_copy_interops_and_catching_up_twice_changes_nothing() {
     assert!(matches!((first, second), (Outcome::CaughtUp { .. }, Outcome::CaughtUp { .. })));
     assert_eq!(warehouse.version(&readings).await.unwrap(), Some(version));
 
-    let seen = read_with_python_deltalake(&warehouse.table_path(&readings));
+    let seen = read_with_python_deltalake(&warehouse.table_url(&readings).to_file_path().unwrap());
     let expected_rows: i64 =
         sqlx::query_scalar("SELECT count(*) FROM powertrace.meter_readings").fetch_one(&pool).await.unwrap();
     assert_eq!(seen["rows"], expected_rows);
@@ -771,7 +787,7 @@ async fn a_role_without_replication_privilege_is_told_how_to_fix_it() {
             "missing privilege: role `{role}` may not start logical replication; fix: ALTER ROLE {role} REPLICATION; (as a superuser)"
         )
     );
-    assert!(warehouse.tables().unwrap().is_empty(), "nothing was written");
+    assert!(warehouse.tables().await.unwrap().is_empty(), "nothing was written");
 }
 
 #[tokio::test]
@@ -864,7 +880,7 @@ async fn values_at_the_edges_of_postgres_types_are_kept_or_stop_capture_visibly(
     assert!(counts.contains(&"lab.edges 6".to_owned()), "{counts:?}");
 
     // Arrays are lists to an independent Delta reader.
-    let seen = read_with_python_deltalake(&warehouse.table_path(&"lab.edges".parse().unwrap()));
+    let seen = read_with_python_deltalake(&warehouse.table_url(&"lab.edges".parse().unwrap()).to_file_path().unwrap());
     assert_eq!(seen["rows"], 6);
     expect_test::expect![[r#"
         {

@@ -11,5 +11,6 @@ mod migrations;
 mod sample_data;
 mod schedules;
 mod security;
+mod storage;
 mod style;
 mod web;

@@ -160,7 +160,7 @@ async fn sample_data_written_into_the_warehouse_equals_the_database_loaded_with_
     let warehouse = opsflux_warehouse::Warehouse::open(&root).unwrap();
     let (counts, differences) = crate::capture::compare(&url, &warehouse).await;
     assert!(differences.is_empty(), "the warehouse differs from PostgreSQL:\n{}", differences.join("\n"));
-    assert_eq!(counts.len(), warehouse.tables().unwrap().len());
+    assert_eq!(counts.len(), warehouse.tables().await.unwrap().len());
     assert!(counts.iter().any(|line| line == "powertrace.meter_readings 106560"), "{counts:?}");
 
     // A second run would mix two data sets: refused, nothing changed.

@@ -29,7 +29,7 @@ use deltalake::protocol::SaveMode;
 use futures::TryStreamExt;
 
 use crate::changes::DELETE_COLUMN;
-use crate::store::{commit_properties, delta, open_path};
+use crate::store::{commit_properties, delta};
 use crate::{Checkpoint, Lsn, TableId, Version, Warehouse, WarehouseError};
 
 /// In the change log: the source position of the commit that wrote the row.
@@ -116,18 +116,23 @@ impl Warehouse {
         Ok((marks, log.and_then(|log| log.version())))
     }
 
-    /// Where a table's change log lives: `<root>/_changes/<schema>/<table>`.
-    pub fn change_log_path(&self, table: &TableId) -> std::path::PathBuf {
-        self.root().join(LOG_DIRECTORY).join(table.schema()).join(table.table())
+    /// Where a table's change log lives: `_changes/<schema>/<table>` under the root.
+    pub(crate) fn change_log_path(table: &TableId) -> String {
+        format!("{LOG_DIRECTORY}/{}", table.relative_path())
+    }
+
+    /// The URL of a table's change log, for Delta readers.
+    pub fn change_log_url(&self, table: &TableId) -> url::Url {
+        self.storage().url(&Self::change_log_path(table))
     }
 
     /// The table's change log, when one was ever written.
     pub(crate) async fn log_table(&self, table: &TableId) -> Result<Option<DeltaTable>, WarehouseError> {
-        let path = self.change_log_path(table);
-        if !crate::store::has_commit(&path) {
+        let path = Self::change_log_path(table);
+        if !self.storage().has_commit(&path).await? {
             return Ok(None);
         }
-        Ok(Some(open_path(table, &path).await?))
+        Ok(Some(self.storage().open_table(table, &path).await?))
     }
 
     pub(crate) async fn marks(
@@ -181,7 +186,7 @@ impl Warehouse {
         }
         let log = match log {
             Some(log) => log,
-            None => open_path(table, &self.change_log_path(table)).await?,
+            None => self.storage().open_table(table, &Self::change_log_path(table)).await?,
         };
         let stored_key = match log.version() {
             Some(_) => log_key(table, &log)?,
@@ -279,7 +284,7 @@ impl Warehouse {
 
     /// The table's current snapshot, if the table exists.
     pub async fn snapshot(&self, table: &TableId) -> Result<Option<Snapshot>, WarehouseError> {
-        if !self.contains(table) {
+        if !self.contains(table).await? {
             return Ok(None);
         }
         // The log before the table: a fold landing in between only makes the table newer,

@@ -216,12 +216,7 @@ impl Warehouse {
                     self.fold_locked(table).await?;
                     delta_table = self.delta_table(table).await?;
                 }
-                let path = self.change_log_path(table);
-                std::fs::remove_dir_all(&path).map_err(|source| WarehouseError::Io {
-                    what: "cannot replace the change log",
-                    path,
-                    source,
-                })?;
+                self.storage().remove_all(&Self::change_log_path(table)).await?;
                 (marks, log_version) = self.read_marks(table, &delta_table).await?;
             }
             if changes.merges.is_some() && !has_keeps(&changes) && !schema_differs {
@@ -920,8 +915,8 @@ mod tests {
         assert_eq!(logged, Snapshot { table: Version(0), log: Some(Version(0)) });
         assert_eq!(contents(&warehouse, &table).await, ["1 a", "2 b", "3 c"]);
         assert_eq!(current(&warehouse, &table, None).await, ["1 a", "2 B", "4 d"]);
-        assert!(warehouse.change_log_path(&table).join("_delta_log").is_dir());
-        assert_eq!(warehouse.tables().unwrap(), std::slice::from_ref(&table));
+        assert!(warehouse.change_log_url(&table).to_file_path().unwrap().join("_delta_log").is_dir());
+        assert_eq!(warehouse.tables().await.unwrap(), std::slice::from_ref(&table));
 
         // While the log is live, new rows join it so that the latest change wins.
         warehouse.apply(&table, change_set(vec![rows(&[5], &[Some("e")])], None, false), &at(30)).await.unwrap();

@@ -13,7 +13,7 @@ use deltalake::arrow::array::{Array, AsArray, RecordBatch, StringArray, Timestam
 use deltalake::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use deltalake::protocol::SaveMode;
 
-use crate::store::{delta, open_path};
+use crate::store::delta;
 use crate::{Lsn, TableId, Warehouse, WarehouseError};
 
 /// The directory of the record; not a schema.
@@ -100,7 +100,7 @@ impl Warehouse {
             ],
         )
         .map_err(|source| delta(&id, source.into()))?;
-        let table = open_path(&id, &self.root().join(HISTORY_DIRECTORY)).await?;
+        let table = self.storage().open_table(&id, HISTORY_DIRECTORY).await?;
         table.write(vec![batch]).with_save_mode(SaveMode::Append).await.map_err(|source| delta(&id, source))?;
         Ok(())
     }
@@ -108,11 +108,10 @@ impl Warehouse {
     /// Every recorded schema change in source order, repeats (from replays) left out.
     pub async fn schema_changes(&self) -> Result<Vec<RecordedSchemaChange>, WarehouseError> {
         let id = history_id();
-        let path = self.root().join(HISTORY_DIRECTORY);
-        if !crate::store::has_commit(&path) {
+        if !self.storage().has_commit(HISTORY_DIRECTORY).await? {
             return Ok(Vec::new());
         }
-        let table = open_path(&id, &path).await?;
+        let table = self.storage().open_table(&id, HISTORY_DIRECTORY).await?;
         let (_, stream) = table.scan_table().await.map_err(|source| delta(&id, source))?;
         let batches: Vec<RecordBatch> = futures::TryStreamExt::try_collect(stream)
             .await
@@ -202,6 +201,6 @@ mod tests {
         warehouse.record_schema_changes("cdc", std::slice::from_ref(&renamed)).await.unwrap();
         let read: Vec<_> = warehouse.schema_changes().await.unwrap().into_iter().map(|record| record.change).collect();
         assert_eq!(read, [copied, renamed]);
-        assert_eq!(warehouse.tables().unwrap(), []);
+        assert_eq!(warehouse.tables().await.unwrap(), []);
     }
 }

@@ -1,7 +1,8 @@
 //! Warehouse table storage: the identities every stage agrees on — which table, which
 //! position in the source's change stream, which committed version of the warehouse.
 //!
-//! Tables are Delta Lake tables on the local file system (`store`); these identities are
+//! Tables are Delta Lake tables on a local disk or in an object store such as S3
+//! (`storage`, behind `store`); these identities are
 //! the vocabulary that ingest, query and reports share.
 
 mod changelog;
@@ -10,6 +11,7 @@ mod copies;
 mod history;
 mod maintenance;
 mod problems;
+mod storage;
 mod store;
 
 use std::fmt;
@@ -140,6 +142,7 @@ pub use deltalake::{datafusion, parquet};
 pub use history::{RecordedSchemaChange, SchemaChange, SourceColumn};
 pub use maintenance::{Compaction, Vacuum};
 pub use problems::WriterProblem;
+pub use storage::Storage;
 pub use store::{Checkpoint, TableInfo, Warehouse, WarehouseError};
 
 #[cfg(test)]

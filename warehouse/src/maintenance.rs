@@ -27,34 +27,22 @@ pub struct Vacuum {
 impl Warehouse {
     /// Every table in the warehouse, as `<schema>/<table>` directories with a log (the
     /// change logs', copies', problem records' and schema history's directories are not schemas).
-    pub fn tables(&self) -> Result<Vec<TableId>, WarehouseError> {
+    pub async fn tables(&self) -> Result<Vec<TableId>, WarehouseError> {
         let mut tables = Vec::new();
-        let read = |path: &std::path::Path| {
-            std::fs::read_dir(path).map_err(|source| WarehouseError::Io {
-                what: "cannot list",
-                path: path.to_owned(),
-                source,
-            })
-        };
-        for schema in read(self.root())? {
-            let Ok(schema) = schema else { continue };
-            if !schema.path().is_dir()
-                || schema.file_name() == crate::changelog::LOG_DIRECTORY
-                || schema.file_name() == crate::problems::PROBLEM_DIRECTORY
-                || schema.file_name() == crate::history::HISTORY_DIRECTORY
-                || schema.file_name() == crate::copies::COPY_DIRECTORY
+        for schema in self.storage().directories("").await? {
+            if [
+                crate::changelog::LOG_DIRECTORY,
+                crate::problems::PROBLEM_DIRECTORY,
+                crate::history::HISTORY_DIRECTORY,
+                crate::copies::COPY_DIRECTORY,
+            ]
+            .contains(&schema.as_str())
             {
                 continue;
             }
-            for table in read(&schema.path())? {
-                let Ok(table) = table else { continue };
-                let (Some(schema_name), Some(table_name)) =
-                    (schema.file_name().to_str().map(str::to_owned), table.file_name().to_str().map(str::to_owned))
-                else {
-                    continue;
-                };
-                if let Ok(id) = TableId::new(&schema_name, &table_name)
-                    && self.contains(&id)
+            for table in self.storage().directories(&schema).await? {
+                if let Ok(id) = TableId::new(&schema, &table)
+                    && self.contains(&id).await?
                 {
                     tables.push(id);
                 }
@@ -122,7 +110,7 @@ mod tests {
             let checkpoint = Checkpoint { writer: "cdc".into(), lsn: Lsn(commit as u64 + 1) };
             warehouse.append(&table, vec![batch], &checkpoint).await.unwrap();
         }
-        assert_eq!(warehouse.tables().unwrap(), std::slice::from_ref(&table));
+        assert_eq!(warehouse.tables().await.unwrap(), std::slice::from_ref(&table));
         let before = warehouse.describe(&table).await.unwrap().unwrap();
         assert_eq!((before.rows, before.files, before.version), (1000, 10, Version(9)));
 

@@ -2,10 +2,8 @@
 //! stopped or keeps retrying on, so that `opsflux ingest status` and servers reading the
 //! same warehouse can say so, and clears it once it commits again.
 //!
-//! One small JSON file per writer under `<root>/_problems/`, replaced atomically
-//! (written aside, then renamed), so a reader sees the old record or the new, never half.
-
-use std::path::PathBuf;
+//! One small JSON object per writer under `<root>/_problems/`, each written whole by one
+//! put, so a reader sees the old record or the new, never half.
 
 use crate::{Warehouse, WarehouseError};
 
@@ -27,19 +25,27 @@ pub struct WriterProblem {
     pub summary: String,
 }
 
+/// The object name a writer's records take: writer names are replication slot names
+/// (lowercase letters, digits and `_`); anything else is replaced.
+pub(crate) fn file_name(writer: &str) -> String {
+    writer.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
+}
+
 impl Warehouse {
-    fn problem_path(&self, writer: &str) -> PathBuf {
-        // Writer names are replication slot names: lowercase letters, digits and `_`.
-        let file: String =
-            writer.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
-        self.root().join(PROBLEM_DIRECTORY).join(format!("{file}.json"))
+    fn problem_path(writer: &str) -> String {
+        format!("{PROBLEM_DIRECTORY}/{}.json", file_name(writer))
     }
 
     /// Records that `writer` is stopped by `error` (`summary`: the same without row
     /// values); a repeat of the same error keeps its first time.
-    pub fn record_problem(&self, writer: &str, error: &str, summary: &str) -> Result<WriterProblem, WarehouseError> {
+    pub async fn record_problem(
+        &self,
+        writer: &str,
+        error: &str,
+        summary: &str,
+    ) -> Result<WriterProblem, WarehouseError> {
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let since = match self.problem(writer)? {
+        let since = match self.problem(writer).await? {
             Some(previous) if previous.error == error => previous.since,
             _ => now.clone(),
         };
@@ -50,83 +56,36 @@ impl Warehouse {
             error: error.to_owned(),
             summary: summary.to_owned(),
         };
-        let path = self.problem_path(writer);
-        let io = |what: &'static str, path: &std::path::Path| {
-            let path = path.to_owned();
-            move |source| WarehouseError::Io { what, path, source }
-        };
-        if let Some(directory) = path.parent() {
-            std::fs::create_dir_all(directory).map_err(io("cannot create", directory))?;
-        }
-        let aside = path.with_extension("json.tmp");
         let text = serde_json::to_vec_pretty(&problem).unwrap_or_default();
-        std::fs::write(&aside, text).map_err(io("cannot write", &aside))?;
-        std::fs::rename(&aside, &path).map_err(io("cannot replace", &path))?;
+        self.storage().write(&Self::problem_path(writer), text).await?;
         Ok(problem)
     }
 
     /// Clears `writer`'s problem, if any.
-    pub fn clear_problem(&self, writer: &str) -> Result<(), WarehouseError> {
-        let path = self.problem_path(writer);
-        match std::fs::remove_file(&path) {
-            Err(source) if source.kind() != std::io::ErrorKind::NotFound => {
-                Err(WarehouseError::Io { what: "cannot remove", path, source })
-            }
-            _ => Ok(()),
-        }
+    pub async fn clear_problem(&self, writer: &str) -> Result<(), WarehouseError> {
+        self.storage().remove(&Self::problem_path(writer)).await
     }
 
     /// `writer`'s standing problem; `None` when it has none (or the record is unreadable,
     /// which only a crash of another kind of tool could cause).
-    pub fn problem(&self, writer: &str) -> Result<Option<WriterProblem>, WarehouseError> {
-        let path = self.problem_path(writer);
-        match std::fs::read(&path) {
-            Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
-            Err(source) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(WarehouseError::Io { what: "cannot read", path, source }),
-        }
+    pub async fn problem(&self, writer: &str) -> Result<Option<WriterProblem>, WarehouseError> {
+        let bytes = self.storage().read(&Self::problem_path(writer)).await?;
+        Ok(bytes.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
     }
 
     /// Every writer's standing problem, oldest first.
-    pub fn problems(&self) -> Result<Vec<WriterProblem>, WarehouseError> {
-        let directory = self.root().join(PROBLEM_DIRECTORY);
-        let entries = match std::fs::read_dir(&directory) {
-            Ok(entries) => entries,
-            Err(source) if source.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => return Err(WarehouseError::Io { what: "cannot list", path: directory, source }),
-        };
-        let mut problems: Vec<WriterProblem> = entries
-            .filter_map(Result::ok)
-            .filter(|entry| entry.path().extension().is_some_and(|extension| extension == "json"))
-            .filter_map(|entry| serde_json::from_slice(&std::fs::read(entry.path()).ok()?).ok())
-            .collect();
+    pub async fn problems(&self) -> Result<Vec<WriterProblem>, WarehouseError> {
+        let mut problems = Vec::new();
+        for name in self.storage().files(PROBLEM_DIRECTORY).await? {
+            if !name.ends_with(".json") {
+                continue;
+            }
+            let bytes = self.storage().read(&format!("{PROBLEM_DIRECTORY}/{name}")).await?;
+            if let Some(problem) = bytes.and_then(|bytes| serde_json::from_slice::<WriterProblem>(&bytes).ok()) {
+                problems.push(problem);
+            }
+        }
         problems.sort_by(|a, b| a.since.cmp(&b.since).then_with(|| a.writer.cmp(&b.writer)));
         Ok(problems)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_problem_is_recorded_kept_with_its_first_time_and_cleared() {
-        let directory = tempfile::tempdir().unwrap();
-        let warehouse = Warehouse::open(directory.path()).unwrap();
-        assert_eq!(warehouse.problem("opsflux_cdc").unwrap(), None);
-        let (error, summary) =
-            ("lab.edges.limit: `NaN` is not a valid decimal", "lab.edges.limit: a value is not valid");
-        let first = warehouse.record_problem("opsflux_cdc", error, summary).unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(1100));
-        let again = warehouse.record_problem("opsflux_cdc", error, summary).unwrap();
-        assert_eq!(again.since, first.since);
-        assert!(again.seen > first.seen, "{again:?}");
-        assert_eq!(warehouse.problem("opsflux_cdc").unwrap(), Some(again.clone()));
-        assert_eq!(warehouse.problems().unwrap(), [again]);
-        // The records are not taken for a schema of tables.
-        assert_eq!(warehouse.tables().unwrap(), []);
-        warehouse.clear_problem("opsflux_cdc").unwrap();
-        warehouse.clear_problem("opsflux_cdc").unwrap();
-        assert_eq!(warehouse.problems().unwrap(), []);
     }
 }

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
 use std::sync::Arc;
 
 use deltalake::arrow::record_batch::RecordBatch;
@@ -17,6 +18,7 @@ use deltalake::protocol::SaveMode;
 use deltalake::{DeltaTable, DeltaTableError};
 use futures::TryStreamExt;
 
+use crate::storage::Storage;
 use crate::{Lsn, TableId, Version};
 
 /// Why a warehouse operation failed.
@@ -43,9 +45,15 @@ pub enum WarehouseError {
     /// A location with a URL scheme the warehouse cannot serve (it would otherwise be
     /// taken as a local directory named after the scheme).
     #[error(
-        "`{location}`: the warehouse cannot be stored at `{scheme}://` locations; give a local directory (or a `file://` URL)"
+        "`{location}`: the warehouse cannot be stored at `{scheme}://` locations; give a local directory, a `file://` URL or `s3://bucket/prefix`"
     )]
     UnsupportedLocation { location: String, scheme: String },
+    #[error("`{location}`: an S3 location names its bucket: `s3://bucket/prefix`")]
+    MissingBucket { location: String },
+    #[error("`{location}`: setting `{setting}`: {reason}")]
+    Setting { location: String, setting: String, reason: String },
+    #[error("warehouse storage {location}: {what}: {source}")]
+    Storage { what: &'static str, location: String, source: object_store::Error },
 }
 
 /// Which writer covered which source position, written with the data of a commit.
@@ -66,10 +74,10 @@ pub struct TableInfo {
     pub bytes: u64,
 }
 
-/// The warehouse: a directory of Delta tables.
+/// The warehouse: Delta tables under one root, on a disk or in an object store.
 #[derive(Debug, Clone)]
 pub struct Warehouse {
-    root: PathBuf,
+    storage: Storage,
     /// One per table: folds and commits to a table's own files take turns, so a fold
     /// never moves the folded mark past a commit it did not see.
     locks: Arc<std::sync::Mutex<HashMap<TableId, Arc<tokio::sync::Mutex<()>>>>>,
@@ -79,33 +87,24 @@ pub struct Warehouse {
 }
 
 impl Warehouse {
-    /// Opens (creating when missing) the warehouse rooted at `root`.
-    pub fn open(root: &Path) -> Result<Self, WarehouseError> {
-        let local;
-        let root = match url_scheme(root) {
-            None => root,
-            Some(("file", rest)) => {
-                local = PathBuf::from(rest);
-                &local
-            }
-            Some((scheme, _)) => {
-                return Err(WarehouseError::UnsupportedLocation {
-                    location: root.display().to_string(),
-                    scheme: scheme.to_owned(),
-                });
-            }
-        };
-        std::fs::create_dir_all(root).map_err(|source| WarehouseError::Io {
-            what: "cannot create",
-            path: root.to_owned(),
-            source,
-        })?;
-        let root = std::path::absolute(root).map_err(|source| WarehouseError::Io {
-            what: "cannot resolve",
-            path: root.to_owned(),
-            source,
-        })?;
-        Ok(Self { root, locks: Arc::default(), known: Arc::default(), folds: Arc::default() })
+    /// Opens (creating when missing) the warehouse at `location`: a local directory, a
+    /// `file://` URL or `s3://bucket/prefix` (see [`Storage::open`]).
+    pub fn open(location: &Path) -> Result<Self, WarehouseError> {
+        Ok(Self::with_storage(Storage::open(location)?))
+    }
+
+    /// An empty warehouse in memory, for tests; clones share it.
+    pub fn in_memory() -> Self {
+        Self::with_storage(Storage::in_memory())
+    }
+
+    /// The warehouse kept in `storage`.
+    pub fn with_storage(storage: Storage) -> Self {
+        Self { storage, locks: Arc::default(), known: Arc::default(), folds: Arc::default() }
+    }
+
+    pub(crate) fn storage(&self) -> &Storage {
+        &self.storage
     }
 
     pub(crate) fn count_fold(&self) {
@@ -135,22 +134,24 @@ impl Warehouse {
         locks.entry(table.clone()).or_default().clone()
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
+    /// Where the warehouse is, for people: its directory or URL.
+    pub fn location(&self) -> String {
+        self.storage.describe()
     }
 
-    /// Where a table lives: `<root>/<schema>/<table>`.
-    pub fn table_path(&self, table: &TableId) -> PathBuf {
-        self.root.join(table.schema()).join(table.table())
+    /// Where a table lives: `<root>/<schema>/<table>/`, as a URL any Delta reader opens
+    /// (`file://` on a local disk).
+    pub fn table_url(&self, table: &TableId) -> url::Url {
+        self.storage.url(&table.relative_path())
     }
 
     /// Whether the table has been created: its transaction log holds a first commit.
-    pub fn contains(&self, table: &TableId) -> bool {
-        has_commit(&self.table_path(table))
+    pub async fn contains(&self, table: &TableId) -> Result<bool, WarehouseError> {
+        self.storage.has_commit(&table.relative_path()).await
     }
 
     pub(crate) async fn delta_table(&self, table: &TableId) -> Result<DeltaTable, WarehouseError> {
-        open_path(table, &self.table_path(table)).await
+        self.storage.open_table(table, &table.relative_path()).await
     }
 
     /// Appends `batches` in one commit that also records `checkpoint`; creates the table
@@ -173,7 +174,7 @@ impl Warehouse {
 
     /// The last source position `writer` committed to the table or its change log, if any.
     pub async fn checkpoint(&self, table: &TableId, writer: &str) -> Result<Option<Lsn>, WarehouseError> {
-        if !self.contains(table) {
+        if !self.contains(table).await? {
             return Ok(None);
         }
         let mut positions = vec![self.delta_table(table).await?];
@@ -192,7 +193,7 @@ impl Warehouse {
 
     /// The table's current version, if it exists.
     pub async fn version(&self, table: &TableId) -> Result<Option<Version>, WarehouseError> {
-        if !self.contains(table) {
+        if !self.contains(table).await? {
             return Ok(None);
         }
         let delta_table = self.delta_table(table).await?;
@@ -201,7 +202,7 @@ impl Warehouse {
 
     /// The table's version, row count and data files, from its log alone (no data read).
     pub async fn describe(&self, table: &TableId) -> Result<Option<TableInfo>, WarehouseError> {
-        if !self.contains(table) {
+        if !self.contains(table).await? {
             return Ok(None);
         }
         let delta_table = self.delta_table(table).await?;
@@ -228,43 +229,6 @@ impl Warehouse {
     }
 }
 
-/// The scheme of a location written as a URL (`s3://bucket/prefix`), and the rest.
-fn url_scheme(location: &Path) -> Option<(&str, &str)> {
-    let text = location.to_str()?;
-    let (scheme, rest) = text.split_once("://")?;
-    let mut chars = scheme.chars();
-    let is_scheme = chars.next().is_some_and(|first| first.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-    is_scheme.then_some((scheme, rest))
-}
-
-/// The Delta table at `path` (of warehouse table `table`), its directory created when
-/// missing; a table without a log yet has no version.
-pub(crate) async fn open_path(table: &TableId, path: &Path) -> Result<DeltaTable, WarehouseError> {
-    std::fs::create_dir_all(path).map_err(|source| WarehouseError::Io {
-        what: "cannot create",
-        path: path.to_owned(),
-        source,
-    })?;
-    let url = deltalake::ensure_table_uri(path.to_string_lossy()).map_err(|source| delta(table, source))?;
-    DeltaTable::try_from_url(url).await.map_err(|source| delta(table, source))
-}
-
-/// Whether the Delta table at `path` has at least one commit or checkpoint. A process
-/// killed while creating a table can leave `_delta_log` empty or holding only a temporary
-/// file; such a table was never created and is created again on the next write.
-pub(crate) fn has_commit(path: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(path.join("_delta_log")) else { return false };
-    entries.filter_map(Result::ok).any(|entry| {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        let (version, rest) = name.split_at(name.find('.').unwrap_or(name.len()));
-        version.len() == 20
-            && version.bytes().all(|byte| byte.is_ascii_digit())
-            && (rest == ".json" || (rest.starts_with(".checkpoint") && rest.ends_with(".parquet")))
-    })
-}
-
 /// Commit properties recording `checkpoint` as the writer's application transaction.
 pub(crate) fn commit_properties(checkpoint: &Checkpoint) -> CommitProperties {
     // An LSN is a 64-bit unsigned position; real ones stay far below 2^63.
@@ -287,15 +251,22 @@ mod tests {
 
     #[test]
     fn a_location_with_a_scheme_it_cannot_serve_is_refused_by_name() {
-        let error = Warehouse::open(Path::new("s3://bucket/prefix")).unwrap_err();
+        let error = Warehouse::open(Path::new("gs://bucket/prefix")).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "`s3://bucket/prefix`: the warehouse cannot be stored at `s3://` locations; give a local directory (or a `file://` URL)"
+            "`gs://bucket/prefix`: the warehouse cannot be stored at `gs://` locations; give a local directory, a `file://` URL or `s3://bucket/prefix`"
         );
-        assert!(!Path::new("s3:").exists(), "no local directory named after the scheme");
+        assert!(!Path::new("gs:").exists(), "no local directory named after the scheme");
+        let error = Warehouse::open(Path::new("s3:///prefix")).unwrap_err();
+        assert_eq!(error.to_string(), "`s3:///prefix`: an S3 location names its bucket: `s3://bucket/prefix`");
         let directory = tempfile::tempdir().unwrap();
         let url = format!("file://{}", directory.path().join("w").display());
-        assert_eq!(Warehouse::open(Path::new(&url)).unwrap().root(), directory.path().join("w"));
+        let warehouse = Warehouse::open(Path::new(&url)).unwrap();
+        assert_eq!(warehouse.location(), directory.path().join("w").display().to_string());
+        assert_eq!(
+            warehouse.table_url(&"pob.stays".parse().unwrap()).to_file_path().unwrap(),
+            directory.path().join("w/pob/stays")
+        );
     }
 
     fn batch(ids: &[i64], names: &[&str]) -> RecordBatch {
@@ -336,13 +307,13 @@ mod tests {
         std::fs::create_dir_all(&log).unwrap();
         std::fs::write(log.join("_commit_5f3a.json.tmp"), b"{").unwrap();
 
-        assert!(!warehouse.contains(&table));
+        assert!(!warehouse.contains(&table).await.unwrap());
         assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), None);
         assert_eq!(warehouse.version(&table).await.unwrap(), None);
         assert!(warehouse.describe(&table).await.unwrap().is_none());
         let checkpoint = Checkpoint { writer: "cdc".into(), lsn: "0/16B3748".parse().unwrap() };
         assert_eq!(warehouse.append(&table, vec![batch(&[1], &["a"])], &checkpoint).await.unwrap(), Version(0));
-        assert!(warehouse.contains(&table));
+        assert!(warehouse.contains(&table).await.unwrap());
         assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), Some(checkpoint.lsn));
     }
 

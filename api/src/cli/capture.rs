@@ -34,7 +34,10 @@ pub enum IngestAction {
 
 #[derive(Debug, Args)]
 pub struct WarehouseArgs {
-    /// The warehouse directory: one Delta Lake table per source table, `<schema>/<table>`.
+    /// The warehouse: one Delta Lake table per source table, `<schema>/<table>`, in a
+    /// directory or in S3 (`s3://bucket/prefix`, credentials, region and endpoint from
+    /// the AWS_* variables: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION,
+    /// AWS_ENDPOINT_URL, AWS_ALLOW_HTTP).
     #[arg(long, env = "OPSFLUX_WAREHOUSE", default_value = "data/warehouse")]
     pub warehouse: PathBuf,
     /// Replication slot name on the source (one per warehouse).
@@ -158,7 +161,7 @@ pub async fn ingest_reporting(
 ) -> anyhow::Result<Outcome> {
     let source = Source::parse(url)?;
     let warehouse = Warehouse::open(warehouse)?;
-    tracing::info!(source = %source.describe(), warehouse = %warehouse.root().display(), "capturing changes");
+    tracing::info!(source = %source.describe(), warehouse = %warehouse.location(), "capturing changes");
     let observer = ProgressObserver { health, ..ProgressObserver::default() };
     let ingestor = Ingestor::new(source, warehouse, options, Arc::new(observer));
     Ok(ingestor.run(stop).await?)

@@ -13,7 +13,7 @@ use super::{QueryArgs, ensure_tables, output_format, partial_file};
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["table", "metric"])))]
 pub struct ExportArgs {
-    /// The warehouse directory.
+    /// The warehouse: a directory or `s3://bucket/prefix` (see `opsflux ingest --help`).
     #[arg(long, env = "OPSFLUX_WAREHOUSE", default_value = "data/warehouse")]
     pub warehouse: PathBuf,
     /// A warehouse table, `schema.table` (its current rows, change log merged).
@@ -71,7 +71,7 @@ pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<()> {
     // A table needs no rollups: an empty catalog skips computing them.
     let query = &args.query;
     let catalog = if args.table.is_some() { opsflux_query::Catalog::default() } else { query.catalog()? };
-    ensure_tables(&args.warehouse)?;
+    ensure_tables(&args.warehouse).await?;
     let engine = opsflux_query::Engine::open(Warehouse::open(&args.warehouse)?, catalog, query.settings()).await?;
     engine.check_export(&source, &opsflux_query::Scope::All).map_err(|error| match error {
         opsflux_query::QueryError::Parameter(parameter) => anyhow::anyhow!("--{}: {parameter}", parameter.parameter()),

@@ -165,8 +165,8 @@ pub(crate) fn output_format(format: Option<&str>, out: &std::path::Path) -> anyh
 }
 
 /// Refuses a warehouse with no table, saying how to fill it.
-pub(crate) fn ensure_tables(warehouse: &std::path::Path) -> anyhow::Result<()> {
-    if Warehouse::open(warehouse)?.tables()?.is_empty() {
+pub(crate) async fn ensure_tables(warehouse: &std::path::Path) -> anyhow::Result<()> {
+    if Warehouse::open(warehouse)?.tables().await?.is_empty() {
         bail!(
             "the warehouse {} holds no table: capture into it (opsflux ingest) or write sample data (opsflux sample-data --warehouse)",
             warehouse.display()

@@ -13,7 +13,7 @@ use super::{QueryArgs, ensure_tables, open_engine, output_format, partial_file};
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["template", "document"])))]
 pub struct RenderArgs {
-    /// The warehouse directory to read.
+    /// The warehouse to read: a directory or `s3://bucket/prefix` (see `opsflux ingest --help`).
     #[arg(long, env = "OPSFLUX_WAREHOUSE")]
     pub warehouse: PathBuf,
     /// A shipped template: weekly-site-report, powertrace-monthly, moc-dossier, 5s-audit
@@ -63,7 +63,7 @@ pub(crate) async fn render(args: RenderArgs) -> anyhow::Result<()> {
         }
         (None, None) => bail!("give --template or --document"),
     };
-    ensure_tables(&args.warehouse)?;
+    ensure_tables(&args.warehouse).await?;
     let started = std::time::Instant::now();
     let bar = ProgressBar::new_spinner();
     bar.set_message("opening the warehouse");

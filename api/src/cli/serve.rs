@@ -396,7 +396,7 @@ async fn demo_without_postgres(
 ) -> anyhow::Result<()> {
     let warehouse = args.data_dir.join("warehouse");
     tracing::warn!("{missing}");
-    if Warehouse::open(&warehouse)?.tables()?.is_empty() {
+    if Warehouse::open(&warehouse)?.tables().await?.is_empty() {
         tracing::info!(warehouse = %warehouse.display(), "writing the sample data straight into the warehouse instead (as `opsflux sample-data --warehouse` does)");
         let options = sample_options(args)?;
         crate::sample_warehouse::write_sample_warehouse(&warehouse, options).await?;

@@ -419,7 +419,7 @@ pub async fn page_handler(
     } else {
         String::new()
     };
-    let notice = format!("{}{notice}", capture_notice(&state, view.locale));
+    let notice = format!("{}{notice}", capture_notice(&state, view.locale).await);
     let header = filter_form(page.path, &request, &pin.sites_in(&caller.scope), view.locale);
     let modules = if page.path == "/" { module_links(&request, view.locale) } else { String::new() };
     let body = format!(
@@ -432,8 +432,8 @@ pub async fn page_handler(
 
 /// A warning above the panels while change capture is stopped or held back: the figures
 /// are those of the last change that made it into the warehouse.
-fn capture_notice(state: &AppState, locale: Locale) -> String {
-    let Some(problem) = super::capture_problem(state) else { return String::new() };
+async fn capture_notice(state: &AppState, locale: Locale) -> String {
+    let Some(problem) = super::capture_problem(state).await else { return String::new() };
     let as_of = state.health.get().as_of_unix_micros.and_then(chrono::DateTime::from_timestamp_micros);
     let english = locale != Locale::FrFr;
     let since =

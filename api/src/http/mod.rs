@@ -305,7 +305,7 @@ pub async fn serve_on(
         (status = 503, description = "capture is failing", body = serde_json::Value)))]
 pub(crate) async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> axum::response::Response {
     use axum::response::IntoResponse;
-    match capture_problem(&state) {
+    match capture_problem(&state).await {
         None => "ok".into_response(),
         Some(problem) => (
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -325,7 +325,7 @@ pub struct CaptureProblem {
 
 /// The capture problem this server knows of: its own capture's, or, when another process
 /// captures, the one recorded in the warehouse.
-pub fn capture_problem(state: &AppState) -> Option<CaptureProblem> {
+pub async fn capture_problem(state: &AppState) -> Option<CaptureProblem> {
     let capture = state.health.get();
     if let Some(summary) = capture.failing {
         return Some(CaptureProblem { summary, since: None });
@@ -333,7 +333,7 @@ pub fn capture_problem(state: &AppState) -> Option<CaptureProblem> {
     if capture.running {
         return None;
     }
-    match state.engine.warehouse().problems() {
+    match state.engine.warehouse().problems().await {
         Ok(problems) => problems
             .into_iter()
             .next()

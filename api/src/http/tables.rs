@@ -17,7 +17,8 @@ async fn counts(state: &AppState) -> Result<Vec<(String, i64)>, ApiError> {
             .map_err(|error| ApiError::internal("counting rows failed", &error)),
         None => {
             let warehouse = state.engine.warehouse();
-            let tables = warehouse.tables().map_err(|error| ApiError::internal("listing tables failed", &error))?;
+            let tables =
+                warehouse.tables().await.map_err(|error| ApiError::internal("listing tables failed", &error))?;
             let mut counts = Vec::new();
             for table in tables {
                 let rows = match warehouse.describe(&table).await {
