@@ -376,7 +376,6 @@ impl Observer for NewTableObserver {
 /// writer with its own slot.
 async fn s3_streaming(cluster: &Cluster, work: &Path, scale: f64, changes: u64) -> anyhow::Result<()> {
     use opsflux_ingest::ReplicationNames;
-    use opsflux_warehouse::Storage;
     let url = cluster.url("bench_s3");
     opsflux_api::database::migrate(&url).await?;
     let pool = opsflux_api::database::connect(&url, 4).await?;
@@ -384,11 +383,9 @@ async fn s3_streaming(cluster: &Cluster, work: &Path, scale: f64, changes: u64) 
     let dataset = tokio::task::spawn_blocking(move || opsflux_sample_data::Dataset::generate(options)).await?;
     opsflux_sample_data::load(&mut *pool.acquire().await?, &dataset, |_| {}).await?;
     drop(dataset);
-    let s3 = opsflux_tests::S3Server::start();
+    let s3 = opsflux_warehouse::test_support::S3Server::start();
     s3.create_bucket("bench");
-    let settings = s3.settings();
-    let settings: Vec<(&str, &str)> = settings.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
-    let remote = Warehouse::with_storage(Storage::open_with(Path::new("s3://bench/warehouse"), &settings)?);
+    let remote = Warehouse::with_storage(s3.storage("s3://bench/warehouse"));
     let local = Warehouse::open(&work.join("warehouse-beside-s3"))?;
     let catch_up = |slot: &'static str, warehouse: Warehouse| {
         let url = url.clone();

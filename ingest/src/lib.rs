@@ -96,6 +96,10 @@ impl IngestError {
             IngestError::Warehouse(opsflux_warehouse::WarehouseError::Retype { table, column, to, .. }) => {
                 format!("warehouse table {table}.{column}: a stored value has no exact {to} form")
             }
+            // The store's own message may carry request details (key ids, signed headers).
+            IngestError::Warehouse(opsflux_warehouse::WarehouseError::Storage { what, location, .. }) => {
+                format!("warehouse storage {location}: {what}")
+            }
             other => other.to_string(),
         }
     }

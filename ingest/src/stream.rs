@@ -184,8 +184,10 @@ impl Ingestor {
     pub async fn run(&self, mut stop: watch::Receiver<bool>) -> Result<Outcome, IngestError> {
         // A problem left by an earlier run is over once this one commits anything.
         if matches!(self.warehouse.problem(self.options.names.slot()).await, Ok(Some(_))) {
-            *self.problem.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
-                Some(Standing::Data { at: Lsn(0) });
+            self.problem
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get_or_insert(Standing::Data { at: Lsn(0) });
         }
         let maintenance = tokio::spawn(maintain(self.warehouse.clone(), self.options.clone(), stop.clone()));
         let outcome = self.capture(&mut stop).await;
@@ -233,10 +235,13 @@ impl Ingestor {
             Standing::Connection
         };
         *self.problem.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(standing);
-        if let Err(failure) =
-            self.warehouse.record_problem(self.options.names.slot(), &error.to_string(), &error.summary()).await
-        {
-            tracing::warn!("cannot record the capture problem in the warehouse: {failure}");
+        // Bounded: a storage that does not answer must not hold the retry back.
+        let (text, summary) = (error.to_string(), error.summary());
+        let recording = self.warehouse.record_problem(self.options.names.slot(), &text, &summary);
+        match tokio::time::timeout(Duration::from_secs(10), recording).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(failure)) => tracing::warn!("cannot record the capture problem in the warehouse: {failure}"),
+            Err(_) => tracing::warn!("cannot record the capture problem in the warehouse: no answer within 10 s"),
         }
         self.observer.problem(Some(error));
     }

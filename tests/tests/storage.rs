@@ -5,9 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use opsflux_tests::{S3Server, migrated_pool};
+use opsflux_tests::migrated_pool;
 use opsflux_warehouse::arrow::array::{BooleanArray, Int64Array, RecordBatch, StringArray};
 use opsflux_warehouse::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use opsflux_warehouse::test_support::S3Server;
 use opsflux_warehouse::{
     ChangeSet, Checkpoint, DELETE_COLUMN, Evolution, Lsn, Storage, TableId, Version, Warehouse, WarehouseError,
 };
@@ -191,12 +192,7 @@ async fn the_contract_holds_in_memory() {
 async fn the_contract_holds_on_s3_and_other_readers_see_the_tables() {
     let s3 = S3Server::start();
     s3.create_bucket("contract");
-    let settings = s3.settings();
-    let settings: Vec<(&str, &str)> = settings.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
-    let open = || {
-        let storage = Storage::open_with(std::path::Path::new("s3://contract/warehouse"), &settings).unwrap();
-        Warehouse::with_storage(storage)
-    };
+    let open = || Warehouse::with_storage(s3.storage("s3://contract/warehouse"));
     contract("s3", open).await;
     let warehouse = open();
     assert_eq!(warehouse.location(), "s3://contract/warehouse");
@@ -221,16 +217,20 @@ print(json.dumps({"version": table.version(), "rows": table.to_pyarrow_table().n
     let info = warehouse.describe(&"pob.stays".parse().unwrap()).await.unwrap().unwrap();
     assert_eq!(seen, serde_json::json!({"version": info.version.0, "rows": 15}));
 
-    // A bucket that does not exist, or a server that does not answer, is an error that
-    // names the place; nothing is taken for an empty warehouse.
-    let missing =
-        Warehouse::with_storage(Storage::open_with(std::path::Path::new("s3://no-such-bucket/w"), &settings).unwrap());
+    // A bucket that does not exist is an error that names the place, not an empty
+    // warehouse; so is a setting S3 does not know, and credentials written in the URL.
+    let missing = Warehouse::with_storage(s3.storage("s3://no-such-bucket/w"));
     let error = missing.tables().await.unwrap_err().to_string();
     assert!(error.starts_with("warehouse storage s3://no-such-bucket/w/: cannot list: "), "{error}");
     let error = Storage::open_with(std::path::Path::new("s3://contract/w"), &[("aws_colour", "blue")]).unwrap_err();
     assert_eq!(
         error.to_string(),
         "`s3://contract/w`: setting `aws_colour`: not an S3 setting (expected e.g. aws_endpoint_url, aws_region, aws_access_key_id)"
+    );
+    let error = Storage::open(std::path::Path::new("s3://AKIA123:s3cr3t@contract/w")).unwrap_err().to_string();
+    assert_eq!(
+        error,
+        "`s3://contract/w`: setting `credentials`: give them in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, not in the URL"
     );
 }
 
@@ -274,9 +274,7 @@ async fn ingest_and_serve_run_against_s3() {
     let second = ingest(&[]);
     assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
 
-    let settings = s3.settings();
-    let settings: Vec<(&str, &str)> = settings.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
-    let warehouse = Warehouse::with_storage(Storage::open_with(std::path::Path::new(location), &settings).unwrap());
+    let warehouse = Warehouse::with_storage(s3.storage(location));
     let (counts, differences) = crate::capture::compare(&url, &warehouse).await;
     assert!(differences.is_empty(), "the S3 warehouse differs from PostgreSQL:\n{}", differences.join("\n"));
     assert!(counts.iter().any(|line| line == "core.sites 10"), "{counts:?}");

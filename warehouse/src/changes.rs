@@ -731,147 +731,165 @@ mod tests {
 
     #[tokio::test]
     async fn changes_insert_replace_keep_delete_and_truncate_by_key() {
-        let directory = tempfile::tempdir().unwrap();
-        let warehouse = Warehouse::open(directory.path()).unwrap();
-        let table: TableId = "hse.incidents".parse().unwrap();
-        let at = |lsn: u64| Checkpoint { writer: "cdc".into(), lsn: crate::Lsn(lsn) };
+        crate::test_support::on_every_storage(|storage, kind| async move {
+            println!("storage: {kind}");
+            let warehouse = Warehouse::with_storage(storage);
+            let table: TableId = "hse.incidents".parse().unwrap();
+            let at = |lsn: u64| Checkpoint { writer: "cdc".into(), lsn: crate::Lsn(lsn) };
 
-        let first = rows(&[1, 2, 3], &[Some("long text one"), Some("two"), None]);
-        assert_eq!(
-            warehouse.apply(&table, change_set(vec![first], None, false), &at(10)).await.unwrap().table,
-            Version(0)
-        );
-        assert_eq!(contents(&warehouse, &table).await, ["1 long text one", "2 two", "3 ∅"]);
+            let first = rows(&[1, 2, 3], &[Some("long text one"), Some("two"), None]);
+            assert_eq!(
+                warehouse.apply(&table, change_set(vec![first], None, false), &at(10)).await.unwrap().table,
+                Version(0)
+            );
+            assert_eq!(contents(&warehouse, &table).await, ["1 long text one", "2 two", "3 ∅"]);
 
-        // Row 1 changes but keeps its body, row 2 is replaced, row 3 deleted, row 4 and
-        // row 5 are new (one merged, one inserted).
-        let merged = merges(&[
-            (1, None, false, true),
-            (2, Some("deux"), false, false),
-            (3, None, true, false),
-            (4, Some("quatre"), false, false),
-        ]);
-        let changes = change_set(vec![rows(&[5], &[Some("cinq")])], Some(merged), false);
-        assert_eq!(warehouse.apply(&table, changes, &at(20)).await.unwrap().table, Version(1));
-        assert_eq!(contents(&warehouse, &table).await, ["1 long text one", "2 deux", "4 quatre", "5 cinq"]);
-        assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), Some(crate::Lsn(20)));
+            // Row 1 changes but keeps its body, row 2 is replaced, row 3 deleted, row 4 and
+            // row 5 are new (one merged, one inserted).
+            let merged = merges(&[
+                (1, None, false, true),
+                (2, Some("deux"), false, false),
+                (3, None, true, false),
+                (4, Some("quatre"), false, false),
+            ]);
+            let changes = change_set(vec![rows(&[5], &[Some("cinq")])], Some(merged), false);
+            assert_eq!(warehouse.apply(&table, changes, &at(20)).await.unwrap().table, Version(1));
+            assert_eq!(contents(&warehouse, &table).await, ["1 long text one", "2 deux", "4 quatre", "5 cinq"]);
+            assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), Some(crate::Lsn(20)));
 
-        // A commit without rows still records how far the writer got.
-        assert_eq!(warehouse.apply(&table, change_set(vec![], None, false), &at(30)).await.unwrap().table, Version(2));
-        assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), Some(crate::Lsn(30)));
-        assert_eq!(contents(&warehouse, &table).await.len(), 4);
+            // A commit without rows still records how far the writer got.
+            assert_eq!(
+                warehouse.apply(&table, change_set(vec![], None, false), &at(30)).await.unwrap().table,
+                Version(2)
+            );
+            assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), Some(crate::Lsn(30)));
+            assert_eq!(contents(&warehouse, &table).await.len(), 4);
 
-        // A new column: older rows read it as null.
-        let widened = ChangeSet {
-            schema: schema(true),
-            key: vec!["id".into()],
-            truncate: false,
-            inserts: vec![RecordBatch::new_empty(schema(true))],
-            merges: None,
-            evolution: Evolution::default(),
-        };
-        warehouse.apply(&table, widened, &at(40)).await.unwrap();
-        assert_eq!(contents(&warehouse, &table).await, ["1 long text one ∅", "2 deux ∅", "4 quatre ∅", "5 cinq ∅"]);
+            // A new column: older rows read it as null.
+            let widened = ChangeSet {
+                schema: schema(true),
+                key: vec!["id".into()],
+                truncate: false,
+                inserts: vec![RecordBatch::new_empty(schema(true))],
+                merges: None,
+                evolution: Evolution::default(),
+            };
+            warehouse.apply(&table, widened, &at(40)).await.unwrap();
+            assert_eq!(contents(&warehouse, &table).await, ["1 long text one ∅", "2 deux ∅", "4 quatre ∅", "5 cinq ∅"]);
 
-        // The column is dropped again at the source: the table is rewritten without it,
-        // and the writer's checkpoint survives the rewrite.
-        let narrowed = change_set(vec![rows(&[8], &[Some("huit")])], None, false);
-        warehouse.apply(&table, narrowed, &at(45)).await.unwrap();
-        assert_eq!(contents(&warehouse, &table).await, ["1 long text one", "2 deux", "4 quatre", "5 cinq", "8 huit"]);
-        assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), Some(crate::Lsn(45)));
+            // The column is dropped again at the source: the table is rewritten without it,
+            // and the writer's checkpoint survives the rewrite.
+            let narrowed = change_set(vec![rows(&[8], &[Some("huit")])], None, false);
+            warehouse.apply(&table, narrowed, &at(45)).await.unwrap();
+            assert_eq!(
+                contents(&warehouse, &table).await,
+                ["1 long text one", "2 deux", "4 quatre", "5 cinq", "8 huit"]
+            );
+            assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), Some(crate::Lsn(45)));
 
-        // A truncation replaces everything with what follows it.
-        let merged_after_truncate = merges(&[(6, Some("six"), false, false), (7, None, true, false)]);
-        let truncated = ChangeSet {
-            schema: schema(false),
-            key: vec!["id".into()],
-            truncate: true,
-            inserts: vec![],
-            merges: Some(merged_after_truncate),
-            evolution: Evolution::default(),
-        };
-        warehouse.apply(&table, truncated, &at(50)).await.unwrap();
-        assert_eq!(contents(&warehouse, &table).await, ["6 six"]);
+            // A truncation replaces everything with what follows it.
+            let merged_after_truncate = merges(&[(6, Some("six"), false, false), (7, None, true, false)]);
+            let truncated = ChangeSet {
+                schema: schema(false),
+                key: vec!["id".into()],
+                truncate: true,
+                inserts: vec![],
+                merges: Some(merged_after_truncate),
+                evolution: Evolution::default(),
+            };
+            warehouse.apply(&table, truncated, &at(50)).await.unwrap();
+            assert_eq!(contents(&warehouse, &table).await, ["6 six"]);
 
-        // Earlier versions stay readable.
-        assert_eq!(
-            warehouse.scan(&table, Some(Version(0))).await.unwrap().iter().map(RecordBatch::num_rows).sum::<usize>(),
-            3
-        );
+            // Earlier versions stay readable.
+            assert_eq!(
+                warehouse
+                    .scan(&table, Some(Version(0)))
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(RecordBatch::num_rows)
+                    .sum::<usize>(),
+                3
+            );
+        })
+        .await;
     }
 
     #[tokio::test]
     async fn renamed_columns_keep_their_values_and_added_ones_take_the_stored_rows_value() {
-        let directory = tempfile::tempdir().unwrap();
-        let warehouse = Warehouse::open(directory.path()).unwrap();
-        let table: TableId = "lab.notes".parse().unwrap();
-        let at = |lsn| Checkpoint { writer: "cdc".into(), lsn: crate::Lsn(lsn) };
-        warehouse
-            .apply(&table, change_set(vec![rows(&[1, 2], &[Some("one"), None])], None, false), &at(10))
-            .await
-            .unwrap();
+        crate::test_support::on_every_storage(|storage, kind| async move {
+            println!("storage: {kind}");
+            let warehouse = Warehouse::with_storage(storage);
+            let table: TableId = "lab.notes".parse().unwrap();
+            let at = |lsn| Checkpoint { writer: "cdc".into(), lsn: crate::Lsn(lsn) };
+            warehouse
+                .apply(&table, change_set(vec![rows(&[1, 2], &[Some("one"), None])], None, false), &at(10))
+                .await
+                .unwrap();
 
-        // `body` becomes `text`, and `note` arrives with the default 'n/a' for stored rows;
-        // the commit also brings a row written after the change.
-        let renamed = Arc::new(Schema::new(vec![
-            Field::new("id", DataType::Int64, true),
-            Field::new("text", DataType::Utf8, true),
-            Field::new("note", DataType::Utf8, true),
-        ]));
-        let after = RecordBatch::try_new(
-            renamed.clone(),
-            vec![
-                Arc::new(Int64Array::from(vec![3])),
-                Arc::new(StringArray::from(vec!["three"])),
-                Arc::new(StringArray::from(vec![Some("given")])),
-            ],
-        )
-        .unwrap();
-        let evolution = Evolution {
-            renamed: vec![("body".into(), "text".into())],
-            filled: vec![("note".into(), Arc::new(StringArray::from(vec!["n/a"])) as ArrayRef)],
-            backfill: None,
-        };
-        let changes = ChangeSet {
-            schema: renamed.clone(),
-            key: vec!["id".into()],
-            truncate: false,
-            inserts: vec![after],
-            merges: None,
-            evolution: evolution.clone(),
-        };
-        warehouse.apply(&table, changes.clone(), &at(20)).await.unwrap();
-        assert_eq!(contents(&warehouse, &table).await, ["1 one n/a", "2 ∅ n/a", "3 three given"]);
-
-        // Replayed after a crash, the same commit changes nothing more.
-        let replay = ChangeSet { inserts: vec![], ..changes };
-        warehouse.apply(&table, replay, &at(20)).await.unwrap();
-        assert_eq!(contents(&warehouse, &table).await, ["1 one n/a", "2 ∅ n/a", "3 three given"]);
-
-        // A column whose stored rows took values row by row (a volatile default) is
-        // backfilled by key; keys the table does not hold are not added.
-        let mut fields: Vec<_> = renamed.fields().iter().cloned().collect();
-        fields.push(Arc::new(Field::new("rank", DataType::Int64, true)));
-        let widened = Arc::new(Schema::new(fields));
-        let backfill = RecordBatch::try_new(
-            Arc::new(Schema::new(vec![
+            // `body` becomes `text`, and `note` arrives with the default 'n/a' for stored rows;
+            // the commit also brings a row written after the change.
+            let renamed = Arc::new(Schema::new(vec![
                 Field::new("id", DataType::Int64, true),
-                Field::new("rank", DataType::Int64, true),
-            ])),
-            vec![Arc::new(Int64Array::from(vec![1, 3, 9])), Arc::new(Int64Array::from(vec![10, 30, 90]))],
-        )
-        .unwrap();
-        let changes = ChangeSet {
-            schema: widened,
-            key: vec!["id".into()],
-            truncate: false,
-            inserts: vec![],
-            merges: None,
-            evolution: Evolution { backfill: Some(backfill), ..Evolution::default() },
-        };
-        warehouse.apply(&table, changes, &at(30)).await.unwrap();
-        assert_eq!(contents(&warehouse, &table).await, ["1 one n/a 10", "2 ∅ n/a ∅", "3 three given 30"]);
-        assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), Some(crate::Lsn(30)));
+                Field::new("text", DataType::Utf8, true),
+                Field::new("note", DataType::Utf8, true),
+            ]));
+            let after = RecordBatch::try_new(
+                renamed.clone(),
+                vec![
+                    Arc::new(Int64Array::from(vec![3])),
+                    Arc::new(StringArray::from(vec!["three"])),
+                    Arc::new(StringArray::from(vec![Some("given")])),
+                ],
+            )
+            .unwrap();
+            let evolution = Evolution {
+                renamed: vec![("body".into(), "text".into())],
+                filled: vec![("note".into(), Arc::new(StringArray::from(vec!["n/a"])) as ArrayRef)],
+                backfill: None,
+            };
+            let changes = ChangeSet {
+                schema: renamed.clone(),
+                key: vec!["id".into()],
+                truncate: false,
+                inserts: vec![after],
+                merges: None,
+                evolution: evolution.clone(),
+            };
+            warehouse.apply(&table, changes.clone(), &at(20)).await.unwrap();
+            assert_eq!(contents(&warehouse, &table).await, ["1 one n/a", "2 ∅ n/a", "3 three given"]);
+
+            // Replayed after a crash, the same commit changes nothing more.
+            let replay = ChangeSet { inserts: vec![], ..changes };
+            warehouse.apply(&table, replay, &at(20)).await.unwrap();
+            assert_eq!(contents(&warehouse, &table).await, ["1 one n/a", "2 ∅ n/a", "3 three given"]);
+
+            // A column whose stored rows took values row by row (a volatile default) is
+            // backfilled by key; keys the table does not hold are not added.
+            let mut fields: Vec<_> = renamed.fields().iter().cloned().collect();
+            fields.push(Arc::new(Field::new("rank", DataType::Int64, true)));
+            let widened = Arc::new(Schema::new(fields));
+            let backfill = RecordBatch::try_new(
+                Arc::new(Schema::new(vec![
+                    Field::new("id", DataType::Int64, true),
+                    Field::new("rank", DataType::Int64, true),
+                ])),
+                vec![Arc::new(Int64Array::from(vec![1, 3, 9])), Arc::new(Int64Array::from(vec![10, 30, 90]))],
+            )
+            .unwrap();
+            let changes = ChangeSet {
+                schema: widened,
+                key: vec!["id".into()],
+                truncate: false,
+                inserts: vec![],
+                merges: None,
+                evolution: Evolution { backfill: Some(backfill), ..Evolution::default() },
+            };
+            warehouse.apply(&table, changes, &at(30)).await.unwrap();
+            assert_eq!(contents(&warehouse, &table).await, ["1 one n/a 10", "2 ∅ n/a ∅", "3 three given 30"]);
+            assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), Some(crate::Lsn(30)));
+        })
+        .await;
     }
 
     /// Merge rows without keep flags: (id, body, delete).
@@ -888,108 +906,115 @@ mod tests {
 
     #[tokio::test]
     async fn replaced_and_deleted_rows_go_to_the_change_log_and_readers_merge_it_until_folded() {
-        let directory = tempfile::tempdir().unwrap();
-        let warehouse = Warehouse::open(directory.path()).unwrap();
-        let table: TableId = "powertrace.meter_readings".parse().unwrap();
-        let at = |lsn: u64| Checkpoint { writer: "cdc".into(), lsn: crate::Lsn(lsn) };
+        crate::test_support::on_every_storage(|storage, kind| async move {
+            println!("storage: {kind}");
+            let warehouse = Warehouse::with_storage(storage);
+            let table: TableId = "powertrace.meter_readings".parse().unwrap();
+            let at = |lsn: u64| Checkpoint { writer: "cdc".into(), lsn: crate::Lsn(lsn) };
 
-        let first = warehouse
-            .apply(&table, change_set(vec![rows(&[1, 2, 3], &[Some("a"), Some("b"), Some("c")])], None, false), &at(10))
-            .await
-            .unwrap();
-        assert_eq!(first, Snapshot { table: Version(0), log: None });
+            let first = warehouse
+                .apply(
+                    &table,
+                    change_set(vec![rows(&[1, 2, 3], &[Some("a"), Some("b"), Some("c")])], None, false),
+                    &at(10),
+                )
+                .await
+                .unwrap();
+            assert_eq!(first, Snapshot { table: Version(0), log: None });
 
-        // Replacements and deletions are logged; the table's own files are untouched.
-        let logged = warehouse
-            .apply(
-                &table,
-                change_set(
-                    vec![],
-                    Some(plain_merges(&[(2, Some("B"), false), (3, None, true), (4, Some("d"), false)])),
-                    false,
-                ),
-                &at(20),
-            )
-            .await
-            .unwrap();
-        assert_eq!(logged, Snapshot { table: Version(0), log: Some(Version(0)) });
-        assert_eq!(contents(&warehouse, &table).await, ["1 a", "2 b", "3 c"]);
-        assert_eq!(current(&warehouse, &table, None).await, ["1 a", "2 B", "4 d"]);
-        assert!(warehouse.change_log_url(&table).to_file_path().unwrap().join("_delta_log").is_dir());
-        assert_eq!(warehouse.tables().await.unwrap(), std::slice::from_ref(&table));
+            // Replacements and deletions are logged; the table's own files are untouched.
+            let logged = warehouse
+                .apply(
+                    &table,
+                    change_set(
+                        vec![],
+                        Some(plain_merges(&[(2, Some("B"), false), (3, None, true), (4, Some("d"), false)])),
+                        false,
+                    ),
+                    &at(20),
+                )
+                .await
+                .unwrap();
+            assert_eq!(logged, Snapshot { table: Version(0), log: Some(Version(0)) });
+            assert_eq!(contents(&warehouse, &table).await, ["1 a", "2 b", "3 c"]);
+            assert_eq!(current(&warehouse, &table, None).await, ["1 a", "2 B", "4 d"]);
+            assert!(warehouse.log_table(&table).await.unwrap().is_some(), "the change log is a table of its own");
+            assert_eq!(warehouse.tables().await.unwrap(), std::slice::from_ref(&table));
 
-        // While the log is live, new rows join it so that the latest change wins.
-        warehouse.apply(&table, change_set(vec![rows(&[5], &[Some("e")])], None, false), &at(30)).await.unwrap();
-        let fourth = warehouse
-            .apply(
-                &table,
-                change_set(vec![], Some(plain_merges(&[(2, Some("zwei"), false), (4, None, true)])), false),
-                &at(40),
-            )
-            .await
-            .unwrap();
-        assert_eq!(fourth, Snapshot { table: Version(0), log: Some(Version(2)) });
-        assert_eq!(current(&warehouse, &table, None).await, ["1 a", "2 zwei", "5 e"]);
-        assert_eq!(warehouse.unfolded(&table).await.unwrap(), 6);
-        assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), Some(crate::Lsn(40)));
-        // A pinned snapshot reads what it read then.
-        assert_eq!(current(&warehouse, &table, Some(logged)).await, ["1 a", "2 B", "4 d"]);
-        assert_eq!(current(&warehouse, &table, Some(first)).await, ["1 a", "2 b", "3 c"]);
+            // While the log is live, new rows join it so that the latest change wins.
+            warehouse.apply(&table, change_set(vec![rows(&[5], &[Some("e")])], None, false), &at(30)).await.unwrap();
+            let fourth = warehouse
+                .apply(
+                    &table,
+                    change_set(vec![], Some(plain_merges(&[(2, Some("zwei"), false), (4, None, true)])), false),
+                    &at(40),
+                )
+                .await
+                .unwrap();
+            assert_eq!(fourth, Snapshot { table: Version(0), log: Some(Version(2)) });
+            assert_eq!(current(&warehouse, &table, None).await, ["1 a", "2 zwei", "5 e"]);
+            assert_eq!(warehouse.unfolded(&table).await.unwrap(), 6);
+            assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), Some(crate::Lsn(40)));
+            // A pinned snapshot reads what it read then.
+            assert_eq!(current(&warehouse, &table, Some(logged)).await, ["1 a", "2 B", "4 d"]);
+            assert_eq!(current(&warehouse, &table, Some(first)).await, ["1 a", "2 b", "3 c"]);
 
-        // The fold merges the latest change of each key into the table in one commit.
-        let fold = warehouse.fold(&table).await.unwrap().unwrap();
-        assert_eq!(fold, crate::Fold { keys: 4, version: Version(1) });
-        assert_eq!(contents(&warehouse, &table).await, ["1 a", "2 zwei", "5 e"]);
-        assert_eq!(current(&warehouse, &table, None).await, ["1 a", "2 zwei", "5 e"]);
-        assert_eq!(warehouse.unfolded(&table).await.unwrap(), 0);
-        assert_eq!(warehouse.fold(&table).await.unwrap(), None);
-        assert_eq!(current(&warehouse, &table, Some(fourth)).await, ["1 a", "2 zwei", "5 e"]);
+            // The fold merges the latest change of each key into the table in one commit.
+            let fold = warehouse.fold(&table).await.unwrap().unwrap();
+            assert_eq!(fold, crate::Fold { keys: 4, version: Version(1) });
+            assert_eq!(contents(&warehouse, &table).await, ["1 a", "2 zwei", "5 e"]);
+            assert_eq!(current(&warehouse, &table, None).await, ["1 a", "2 zwei", "5 e"]);
+            assert_eq!(warehouse.unfolded(&table).await.unwrap(), 0);
+            assert_eq!(warehouse.fold(&table).await.unwrap(), None);
+            assert_eq!(current(&warehouse, &table, Some(fourth)).await, ["1 a", "2 zwei", "5 e"]);
 
-        // New rows go straight to the table again; the next replacement starts a fresh log.
-        warehouse.apply(&table, change_set(vec![rows(&[6], &[Some("f")])], None, false), &at(50)).await.unwrap();
-        warehouse
-            .apply(&table, change_set(vec![], Some(plain_merges(&[(1, Some("A"), false)])), false), &at(60))
-            .await
-            .unwrap();
-        assert_eq!(current(&warehouse, &table, None).await, ["1 A", "2 zwei", "5 e", "6 f"]);
-        assert_eq!(warehouse.unfolded(&table).await.unwrap(), 1);
+            // New rows go straight to the table again; the next replacement starts a fresh log.
+            warehouse.apply(&table, change_set(vec![rows(&[6], &[Some("f")])], None, false), &at(50)).await.unwrap();
+            warehouse
+                .apply(&table, change_set(vec![], Some(plain_merges(&[(1, Some("A"), false)])), false), &at(60))
+                .await
+                .unwrap();
+            assert_eq!(current(&warehouse, &table, None).await, ["1 A", "2 zwei", "5 e", "6 f"]);
+            assert_eq!(warehouse.unfolded(&table).await.unwrap(), 1);
 
-        // A truncation supersedes whatever the log still holds.
-        let truncated = change_set(vec![rows(&[7], &[Some("g")])], None, true);
-        warehouse.apply(&table, truncated, &at(70)).await.unwrap();
-        assert_eq!(current(&warehouse, &table, None).await, ["7 g"]);
-        assert_eq!(warehouse.fold(&table).await.unwrap(), None);
-        assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), Some(crate::Lsn(70)));
+            // A truncation supersedes whatever the log still holds.
+            let truncated = change_set(vec![rows(&[7], &[Some("g")])], None, true);
+            warehouse.apply(&table, truncated, &at(70)).await.unwrap();
+            assert_eq!(current(&warehouse, &table, None).await, ["7 g"]);
+            assert_eq!(warehouse.fold(&table).await.unwrap(), None);
+            assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), Some(crate::Lsn(70)));
 
-        // A change that keeps an unsent value needs the stored row: the log is folded
-        // first and the merge goes to the table.
-        warehouse
-            .apply(&table, change_set(vec![], Some(plain_merges(&[(7, Some("G"), false)])), false), &at(80))
-            .await
-            .unwrap();
-        let kept = warehouse
-            .apply(
-                &table,
-                change_set(vec![], Some(merges(&[(8, Some("h"), false, false), (7, None, false, true)])), false),
-                &at(90),
-            )
-            .await
-            .unwrap();
-        assert_eq!(warehouse.unfolded(&table).await.unwrap(), 0);
-        assert_eq!(contents(&warehouse, &table).await, ["7 G", "8 h"]);
-        assert_eq!(current(&warehouse, &table, Some(kept)).await, ["7 G", "8 h"]);
+            // A change that keeps an unsent value needs the stored row: the log is folded
+            // first and the merge goes to the table.
+            warehouse
+                .apply(&table, change_set(vec![], Some(plain_merges(&[(7, Some("G"), false)])), false), &at(80))
+                .await
+                .unwrap();
+            let kept = warehouse
+                .apply(
+                    &table,
+                    change_set(vec![], Some(merges(&[(8, Some("h"), false, false), (7, None, false, true)])), false),
+                    &at(90),
+                )
+                .await
+                .unwrap();
+            assert_eq!(warehouse.unfolded(&table).await.unwrap(), 0);
+            assert_eq!(contents(&warehouse, &table).await, ["7 G", "8 h"]);
+            assert_eq!(current(&warehouse, &table, Some(kept)).await, ["7 G", "8 h"]);
 
-        // The primary key changes: the log kept by the old key is folded, then replaced
-        // by one kept by the new key.
-        warehouse
-            .apply(&table, change_set(vec![], Some(plain_merges(&[(8, Some("H"), false)])), false), &at(100))
-            .await
-            .unwrap();
-        let mut by_body = change_set(vec![], Some(plain_merges(&[(9, Some("G"), false)])), false);
-        by_body.key = vec!["body".into()];
-        warehouse.apply(&table, by_body, &at(110)).await.unwrap();
-        assert_eq!(contents(&warehouse, &table).await, ["7 G", "8 H"]);
-        assert_eq!(current(&warehouse, &table, None).await, ["8 H", "9 G"]);
+            // The primary key changes: the log kept by the old key is folded, then replaced
+            // by one kept by the new key.
+            warehouse
+                .apply(&table, change_set(vec![], Some(plain_merges(&[(8, Some("H"), false)])), false), &at(100))
+                .await
+                .unwrap();
+            let mut by_body = change_set(vec![], Some(plain_merges(&[(9, Some("G"), false)])), false);
+            by_body.key = vec!["body".into()];
+            warehouse.apply(&table, by_body, &at(110)).await.unwrap();
+            assert_eq!(contents(&warehouse, &table).await, ["7 G", "8 H"]);
+            assert_eq!(current(&warehouse, &table, None).await, ["8 H", "9 G"]);
+        })
+        .await;
     }
 
     #[test]

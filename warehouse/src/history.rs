@@ -178,29 +178,33 @@ mod tests {
 
     #[tokio::test]
     async fn schema_changes_read_back_in_source_order_without_repeats() {
-        let directory = tempfile::tempdir().unwrap();
-        let warehouse = Warehouse::open(directory.path()).unwrap();
-        assert_eq!(warehouse.schema_changes().await.unwrap(), []);
-        let table: TableId = "lab.notes".parse().unwrap();
-        let renamed = SchemaChange {
-            table: table.clone(),
-            lsn: Lsn(0x20),
-            change: "column renamed".into(),
-            detail: "body renamed text".into(),
-            columns: vec![column("id", 1), column("text", 2)],
-        };
-        let copied = SchemaChange {
-            lsn: Lsn(0x10),
-            change: "copied".into(),
-            detail: "2 columns".into(),
-            columns: vec![column("id", 1), column("body", 2)],
-            ..renamed.clone()
-        };
-        warehouse.record_schema_changes("cdc", std::slice::from_ref(&renamed)).await.unwrap();
-        warehouse.record_schema_changes("cdc", std::slice::from_ref(&copied)).await.unwrap();
-        warehouse.record_schema_changes("cdc", std::slice::from_ref(&renamed)).await.unwrap();
-        let read: Vec<_> = warehouse.schema_changes().await.unwrap().into_iter().map(|record| record.change).collect();
-        assert_eq!(read, [copied, renamed]);
-        assert_eq!(warehouse.tables().await.unwrap(), []);
+        crate::test_support::on_every_storage(|storage, kind| async move {
+            println!("storage: {kind}");
+            let warehouse = Warehouse::with_storage(storage);
+            assert_eq!(warehouse.schema_changes().await.unwrap(), []);
+            let table: TableId = "lab.notes".parse().unwrap();
+            let renamed = SchemaChange {
+                table: table.clone(),
+                lsn: Lsn(0x20),
+                change: "column renamed".into(),
+                detail: "body renamed text".into(),
+                columns: vec![column("id", 1), column("text", 2)],
+            };
+            let copied = SchemaChange {
+                lsn: Lsn(0x10),
+                change: "copied".into(),
+                detail: "2 columns".into(),
+                columns: vec![column("id", 1), column("body", 2)],
+                ..renamed.clone()
+            };
+            warehouse.record_schema_changes("cdc", std::slice::from_ref(&renamed)).await.unwrap();
+            warehouse.record_schema_changes("cdc", std::slice::from_ref(&copied)).await.unwrap();
+            warehouse.record_schema_changes("cdc", std::slice::from_ref(&renamed)).await.unwrap();
+            let read: Vec<_> =
+                warehouse.schema_changes().await.unwrap().into_iter().map(|record| record.change).collect();
+            assert_eq!(read, [copied, renamed]);
+            assert_eq!(warehouse.tables().await.unwrap(), []);
+        })
+        .await;
     }
 }

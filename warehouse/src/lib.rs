@@ -13,6 +13,8 @@ mod maintenance;
 mod problems;
 mod storage;
 mod store;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
 
 use std::fmt;
 use std::str::FromStr;

@@ -30,13 +30,15 @@ impl Warehouse {
     pub async fn tables(&self) -> Result<Vec<TableId>, WarehouseError> {
         let mut tables = Vec::new();
         for schema in self.storage().directories("").await? {
-            if [
-                crate::changelog::LOG_DIRECTORY,
-                crate::problems::PROBLEM_DIRECTORY,
-                crate::history::HISTORY_DIRECTORY,
-                crate::copies::COPY_DIRECTORY,
-            ]
-            .contains(&schema.as_str())
+            // Other directories (`lost+found`, a copy in progress elsewhere) are not schemas.
+            if TableId::new(&schema, "table").is_err()
+                || [
+                    crate::changelog::LOG_DIRECTORY,
+                    crate::problems::PROBLEM_DIRECTORY,
+                    crate::history::HISTORY_DIRECTORY,
+                    crate::copies::COPY_DIRECTORY,
+                ]
+                .contains(&schema.as_str())
             {
                 continue;
             }
@@ -100,35 +102,38 @@ mod tests {
 
     #[tokio::test]
     async fn compaction_merges_small_files_and_vacuum_removes_the_old_ones() {
-        let directory = tempfile::tempdir().unwrap();
-        let warehouse = Warehouse::open(directory.path()).unwrap();
-        let table: TableId = "powertrace.meter_readings".parse().unwrap();
-        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true)]));
-        for commit in 0..10_i64 {
-            let ids = Int64Array::from_iter_values(commit * 100..commit * 100 + 100);
-            let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(ids)]).unwrap();
-            let checkpoint = Checkpoint { writer: "cdc".into(), lsn: Lsn(commit as u64 + 1) };
-            warehouse.append(&table, vec![batch], &checkpoint).await.unwrap();
-        }
-        assert_eq!(warehouse.tables().await.unwrap(), std::slice::from_ref(&table));
-        let before = warehouse.describe(&table).await.unwrap().unwrap();
-        assert_eq!((before.rows, before.files, before.version), (1000, 10, Version(9)));
+        crate::test_support::on_every_storage(|storage, kind| async move {
+            println!("storage: {kind}");
+            let warehouse = Warehouse::with_storage(storage);
+            let table: TableId = "powertrace.meter_readings".parse().unwrap();
+            let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true)]));
+            for commit in 0..10_i64 {
+                let ids = Int64Array::from_iter_values(commit * 100..commit * 100 + 100);
+                let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(ids)]).unwrap();
+                let checkpoint = Checkpoint { writer: "cdc".into(), lsn: Lsn(commit as u64 + 1) };
+                warehouse.append(&table, vec![batch], &checkpoint).await.unwrap();
+            }
+            assert_eq!(warehouse.tables().await.unwrap(), std::slice::from_ref(&table));
+            let before = warehouse.describe(&table).await.unwrap().unwrap();
+            assert_eq!((before.rows, before.files, before.version), (1000, 10, Version(9)));
 
-        let compaction = warehouse.compact(&table, 64 << 20).await.unwrap();
-        assert_eq!(compaction, Compaction { files_removed: 10, files_added: 1, version: Some(Version(10)) });
-        let after = warehouse.describe(&table).await.unwrap().unwrap();
-        assert_eq!((after.rows, after.files), (1000, 1));
-        // Compaction keeps the writer's checkpoint and the old versions readable.
-        assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), Some(Lsn(10)));
-        let old: usize =
-            warehouse.scan(&table, Some(Version(4))).await.unwrap().iter().map(RecordBatch::num_rows).sum();
-        assert_eq!(old, 500);
-        // Nothing left to compact.
-        assert_eq!(warehouse.compact(&table, 64 << 20).await.unwrap().files_removed, 0);
+            let compaction = warehouse.compact(&table, 64 << 20).await.unwrap();
+            assert_eq!(compaction, Compaction { files_removed: 10, files_added: 1, version: Some(Version(10)) });
+            let after = warehouse.describe(&table).await.unwrap().unwrap();
+            assert_eq!((after.rows, after.files), (1000, 1));
+            // Compaction keeps the writer's checkpoint and the old versions readable.
+            assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), Some(Lsn(10)));
+            let old: usize =
+                warehouse.scan(&table, Some(Version(4))).await.unwrap().iter().map(RecordBatch::num_rows).sum();
+            assert_eq!(old, 500);
+            // Nothing left to compact.
+            assert_eq!(warehouse.compact(&table, 64 << 20).await.unwrap().files_removed, 0);
 
-        assert_eq!(warehouse.vacuum(&table, Duration::from_secs(3600)).await.unwrap(), Vacuum { files_deleted: 0 });
-        assert_eq!(warehouse.vacuum(&table, Duration::ZERO).await.unwrap(), Vacuum { files_deleted: 10 });
-        let current: usize = warehouse.scan(&table, None).await.unwrap().iter().map(RecordBatch::num_rows).sum();
-        assert_eq!(current, 1000);
+            assert_eq!(warehouse.vacuum(&table, Duration::from_secs(3600)).await.unwrap(), Vacuum { files_deleted: 0 });
+            assert_eq!(warehouse.vacuum(&table, Duration::ZERO).await.unwrap(), Vacuum { files_deleted: 10 });
+            let current: usize = warehouse.scan(&table, None).await.unwrap().iter().map(RecordBatch::num_rows).sum();
+            assert_eq!(current, 1000);
+        })
+        .await;
     }
 }

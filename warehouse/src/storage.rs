@@ -73,7 +73,8 @@ impl Storage {
             path: local.clone(),
             source,
         })?;
-        let root = std::path::absolute(&local).map_err(|source| WarehouseError::Io {
+        // Canonical: a URL path cannot hold `..`.
+        let root = std::fs::canonicalize(&local).map_err(|source| WarehouseError::Io {
             what: "cannot resolve",
             path: local.clone(),
             source,
@@ -100,21 +101,29 @@ impl Storage {
     }
 
     fn s3(location: &str, settings: &[(&str, &str)]) -> Result<Self, WarehouseError> {
+        // Errors name the location without what may be secret in it (user information,
+        // a query), whether or not it parses.
+        let shown = redacted(location);
+        if shown != location && location.split_once("://").is_some_and(|(_, rest)| authority(rest).contains('@')) {
+            return Err(WarehouseError::Setting {
+                location: shown,
+                setting: "credentials".into(),
+                reason: "give them in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, not in the URL".into(),
+            });
+        }
         let failed = |source: object_store::Error| WarehouseError::Storage {
             what: "cannot open",
-            location: location.to_owned(),
+            location: shown.clone(),
             source,
         };
-        let mut url = Url::parse(location).map_err(|error| WarehouseError::Storage {
+        let mut url = Url::parse(&shown).map_err(|error| WarehouseError::Storage {
             what: "cannot parse",
-            location: location.to_owned(),
+            location: shown.clone(),
             source: object_store::Error::Generic { store: "S3", source: Box::new(error) },
         })?;
         if url.host_str().is_none_or(str::is_empty) {
-            return Err(WarehouseError::MissingBucket { location: location.to_owned() });
+            return Err(WarehouseError::MissingBucket { location: shown });
         }
-        url.set_query(None);
-        url.set_fragment(None);
         if !url.path().ends_with('/') {
             url.set_path(&format!("{}/", url.path()));
         }
@@ -122,7 +131,7 @@ impl Storage {
         for (name, value) in settings {
             let key: object_store::aws::AmazonS3ConfigKey =
                 name.to_ascii_lowercase().parse().map_err(|_| WarehouseError::Setting {
-                    location: location.to_owned(),
+                    location: shown.clone(),
                     setting: (*name).to_owned(),
                     reason: "not an S3 setting (expected e.g. aws_endpoint_url, aws_region, aws_access_key_id)".into(),
                 })?;
@@ -150,8 +159,11 @@ impl Storage {
 
     /// The URL of the directory `relative` (`/`-separated) under the root.
     pub fn url(&self, relative: &str) -> Url {
-        let directory = format!("{}/", relative.trim_matches('/'));
-        self.url.join(&directory).unwrap_or_else(|_| self.url.clone())
+        let relative = relative.trim_matches('/');
+        if relative.is_empty() {
+            return self.url.clone();
+        }
+        self.url.join(&format!("{relative}/")).unwrap_or_else(|_| self.url.clone())
     }
 
     /// The directory `relative` stands for on a local disk.
@@ -199,12 +211,25 @@ impl Storage {
     /// write.
     pub(crate) async fn has_commit(&self, relative: &str) -> Result<bool, WarehouseError> {
         let log = format!("{}/_delta_log", relative.trim_matches('/'));
-        Ok(self.files(&log).await?.iter().any(|name| {
+        let prefix = self.path(&log);
+        // Numbered commits sort first: the first page of the listing decides.
+        let mut listing = self.store.list(Some(&prefix));
+        while let Some(entry) = listing.next().await {
+            let meta = match entry {
+                Ok(meta) => meta,
+                Err(object_store::Error::NotFound { .. }) => return Ok(false),
+                Err(error) => return Err(self.failed("cannot list", &log)(error)),
+            };
+            let Some(name) = meta.location.filename() else { continue };
             let (version, rest) = name.split_at(name.find('.').unwrap_or(name.len()));
-            version.len() == 20
+            if version.len() == 20
                 && version.bytes().all(|byte| byte.is_ascii_digit())
                 && (rest == ".json" || (rest.starts_with(".checkpoint") && rest.ends_with(".parquet")))
-        }))
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// The object at `relative`, or `None` when there is none.
@@ -280,6 +305,27 @@ impl Storage {
             Err(error) => Err(self.failed("cannot list", relative)(error)),
         }
     }
+}
+
+/// `location` without user information, query or fragment: what errors may show.
+fn redacted(location: &str) -> String {
+    let Some((scheme, rest)) = location.split_once("://") else { return location.to_owned() };
+    let authority = authority(rest);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let path = &rest[authority.len()..];
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    format!("{scheme}://{host}{path}")
+}
+
+/// The authority of a URL's text after `scheme://`: up to the first `/`, `?` or `#`
+/// after the last `@` (a secret may hold `/`, so user information ends at the last `@`
+/// before the path).
+fn authority(rest: &str) -> &str {
+    let end = rest.find(['?', '#']).unwrap_or(rest.len());
+    let head = &rest[..end];
+    let start = head.rfind('@').map_or(0, |at| at + 1);
+    let host_end = head[start..].find('/').map_or(head.len(), |slash| start + slash);
+    &rest[..host_end]
 }
 
 /// The scheme of a location written as a URL (`s3://bucket/prefix`), and the rest.

@@ -50,6 +50,8 @@ pub enum WarehouseError {
     UnsupportedLocation { location: String, scheme: String },
     #[error("`{location}`: an S3 location names its bucket: `s3://bucket/prefix`")]
     MissingBucket { location: String },
+    #[error("warehouse storage: {what} took too long")]
+    Timeout { what: &'static str },
     #[error("`{location}`: setting `{setting}`: {reason}")]
     Setting { location: String, setting: String, reason: String },
     #[error("warehouse storage {location}: {what}: {source}")]
@@ -259,6 +261,15 @@ mod tests {
         assert!(!Path::new("gs:").exists(), "no local directory named after the scheme");
         let error = Warehouse::open(Path::new("s3:///prefix")).unwrap_err();
         assert_eq!(error.to_string(), "`s3:///prefix`: an S3 location names its bucket: `s3://bucket/prefix`");
+        // Credentials in the URL are refused without being repeated, even when the
+        // secret makes the URL unparsable.
+        let error = Warehouse::open(Path::new("s3://AKID:abc/def@bucket/p?token=x")).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "`s3://bucket/p`: setting `credentials`: give them in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, not in the URL"
+        );
+        let warehouse = Warehouse::open(Path::new("s3://bucket/p?secret=x")).unwrap();
+        assert_eq!(warehouse.location(), "s3://bucket/p", "a query is dropped, never shown");
         let directory = tempfile::tempdir().unwrap();
         let url = format!("file://{}", directory.path().join("w").display());
         let warehouse = Warehouse::open(Path::new(&url)).unwrap();
@@ -319,28 +330,30 @@ mod tests {
 
     #[tokio::test]
     async fn commits_are_versions_that_carry_the_writers_position() {
-        let directory = tempfile::tempdir().unwrap();
-        let warehouse = Warehouse::open(directory.path()).unwrap();
-        let table: TableId = "pob.stays".parse().unwrap();
-        assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), None);
-        assert_eq!(warehouse.version(&table).await.unwrap(), None);
+        crate::test_support::on_every_storage(|storage, kind| async move {
+            println!("storage: {kind}");
+            let warehouse = Warehouse::with_storage(storage.clone());
+            let table: TableId = "pob.stays".parse().unwrap();
+            assert_eq!(warehouse.checkpoint(&table, "cdc").await.unwrap(), None);
+            assert_eq!(warehouse.version(&table).await.unwrap(), None);
 
-        let first = Checkpoint { writer: "cdc".into(), lsn: "0/16B3748".parse().unwrap() };
-        let second = Checkpoint { writer: "cdc".into(), lsn: "0/16B9000".parse().unwrap() };
-        assert_eq!(warehouse.append(&table, vec![batch(&[1, 2], &["a", "b"])], &first).await.unwrap(), Version(0));
-        assert_eq!(warehouse.append(&table, vec![batch(&[3], &["c"])], &second).await.unwrap(), Version(1));
-        assert!(directory.path().join("pob/stays/_delta_log").is_dir());
+            let first = Checkpoint { writer: "cdc".into(), lsn: "0/16B3748".parse().unwrap() };
+            let second = Checkpoint { writer: "cdc".into(), lsn: "0/16B9000".parse().unwrap() };
+            assert_eq!(warehouse.append(&table, vec![batch(&[1, 2], &["a", "b"])], &first).await.unwrap(), Version(0));
+            assert_eq!(warehouse.append(&table, vec![batch(&[3], &["c"])], &second).await.unwrap(), Version(1));
 
-        // A new process sees the same position and both versions.
-        let reopened = Warehouse::open(directory.path()).unwrap();
-        assert_eq!(reopened.checkpoint(&table, "cdc").await.unwrap(), Some(second.lsn));
-        assert_eq!(reopened.checkpoint(&table, "another-writer").await.unwrap(), None);
-        assert_eq!(reopened.version(&table).await.unwrap(), Some(Version(1)));
-        let at_first = reopened.scan(&table, Some(Version(0))).await.unwrap();
-        assert_eq!(rows(&at_first), [(1, "a".to_owned()), (2, "b".to_owned())]);
-        let latest = reopened.scan(&table, None).await.unwrap();
-        assert_eq!(rows(&latest).len(), 3);
-        let error = reopened.scan(&table, Some(Version(9))).await.unwrap_err();
-        assert!(matches!(error, WarehouseError::NoSuchVersion { version: 9, .. }), "{error}");
+            // A new process sees the same position and both versions.
+            let reopened = Warehouse::with_storage(storage);
+            assert_eq!(reopened.checkpoint(&table, "cdc").await.unwrap(), Some(second.lsn));
+            assert_eq!(reopened.checkpoint(&table, "another-writer").await.unwrap(), None);
+            assert_eq!(reopened.version(&table).await.unwrap(), Some(Version(1)));
+            let at_first = reopened.scan(&table, Some(Version(0))).await.unwrap();
+            assert_eq!(rows(&at_first), [(1, "a".to_owned()), (2, "b".to_owned())]);
+            let latest = reopened.scan(&table, None).await.unwrap();
+            assert_eq!(rows(&latest).len(), 3);
+            let error = reopened.scan(&table, Some(Version(9))).await.unwrap_err();
+            assert!(matches!(error, WarehouseError::NoSuchVersion { version: 9, .. }), "{error}");
+        })
+        .await;
     }
 }

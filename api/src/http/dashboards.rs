@@ -447,7 +447,7 @@ async fn capture_notice(state: &AppState, locale: Locale) -> String {
         "<p class=\"problem\" id=\"capture-stopped\" role=\"alert\">{} {}{}.{as_of}</p>",
         if english { "Change capture stopped:" } else { "Capture des changements arrêtée :" },
         escape(&problem.summary),
-        since.unwrap_or_default()
+        escape(&since.unwrap_or_default())
     )
 }
 

@@ -333,7 +333,12 @@ pub async fn capture_problem(state: &AppState) -> Option<CaptureProblem> {
     if capture.running {
         return None;
     }
-    match state.engine.warehouse().problems().await {
+    // Bounded: health checks and pages answer even while the storage does not.
+    let problems = tokio::time::timeout(std::time::Duration::from_secs(3), state.engine.warehouse().problems());
+    match problems
+        .await
+        .unwrap_or_else(|_| Err(opsflux_warehouse::WarehouseError::Timeout { what: "reading the capture problems" }))
+    {
         Ok(problems) => problems
             .into_iter()
             .next()
