@@ -96,6 +96,7 @@ impl Storage {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let number = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // A host of its own, so that two warehouses in one query session stay apart.
+        // A fixed scheme and a host of letters, digits and `-`: always a valid URL.
         let url = Url::parse(&format!("memory://warehouse-{number}/")).unwrap_or_else(|_| unreachable!());
         Self { store: Arc::new(object_store::memory::InMemory::new()), url, prefix: ObjectPath::default(), local: None }
     }
@@ -212,7 +213,8 @@ impl Storage {
     pub(crate) async fn has_commit(&self, relative: &str) -> Result<bool, WarehouseError> {
         let log = format!("{}/_delta_log", relative.trim_matches('/'));
         let prefix = self.path(&log);
-        // Numbered commits sort first: the first page of the listing decides.
+        // Stops at the first commit found: on S3, whose listings are sorted, numbered
+        // commits come before `_`-prefixed files, so one page decides.
         let mut listing = self.store.list(Some(&prefix));
         while let Some(entry) = listing.next().await {
             let meta = match entry {
