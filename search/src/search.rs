@@ -1,0 +1,448 @@
+//! Answering a search: the query built from the parsed words (every word required,
+//! matched by stem in French or English, by typo or by prefix on plain words), the
+//! filters and the reader's visibility applied inside the query (so hits, counts and
+//! facets only ever see what the reader may), recent and open records ranked a little
+//! higher, facet counts, one page of hits with their highlights.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::NaiveDate;
+use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
+use tantivy::columnar::StrColumn;
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
+};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, TantivyDocument, Term};
+
+use crate::SearchError;
+use crate::index::{Fields, SHARED, SearchIndex, days_since_epoch};
+use crate::query::ParsedQuery;
+use crate::snippet::Marker;
+use crate::sources::MODULES;
+
+/// Who is asking: the sites and modules they may read. Applied inside the search, so
+/// neither hits nor counts nor facets show anything else.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Visibility {
+    /// `None`: every site; otherwise these site codes (and records shared by all).
+    pub sites: Option<BTreeSet<String>>,
+    /// `None`: every module; otherwise these.
+    pub modules: Option<BTreeSet<String>>,
+}
+
+impl Visibility {
+    /// Everything: the command line run by whoever holds the warehouse.
+    pub fn everything() -> Self {
+        Visibility::default()
+    }
+
+    pub fn sites<I: IntoIterator<Item = S>, S: Into<String>>(sites: I) -> Self {
+        Visibility { sites: Some(sites.into_iter().map(Into::into).collect()), modules: None }
+    }
+}
+
+/// The facet filters of a request; each narrows the hits to one value.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Filters {
+    pub module: Option<String>,
+    pub site: Option<String>,
+    pub status: Option<String>,
+    pub year: Option<String>,
+}
+
+/// One search.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    pub query: String,
+    pub filters: Filters,
+    /// 1-based.
+    pub page: u64,
+    pub per_page: u64,
+    /// The day recency is measured from.
+    pub today: NaiveDate,
+    pub visibility: Visibility,
+}
+
+impl SearchRequest {
+    pub fn new(query: impl Into<String>, today: NaiveDate) -> Self {
+        SearchRequest {
+            query: query.into(),
+            filters: Filters::default(),
+            page: 1,
+            per_page: DEFAULT_PER_PAGE,
+            today,
+            visibility: Visibility::everything(),
+        }
+    }
+}
+
+pub const DEFAULT_PER_PAGE: u64 = 20;
+pub const MOST_PER_PAGE: u64 = 100;
+/// Hits past this rank are not served: narrow the search instead.
+pub const DEEPEST_HIT: u64 = 10_000;
+
+/// One record found.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Hit {
+    pub module: String,
+    pub kind: String,
+    pub id: String,
+    pub sites: Vec<String>,
+    pub status: Option<String>,
+    pub date: Option<NaiveDate>,
+    pub title: String,
+    /// The title, HTML-escaped, matched words in `<mark>`.
+    pub title_html: String,
+    /// The fragment of the body where the matched words are, escaped and marked.
+    pub snippet: String,
+    pub score: f32,
+}
+
+/// Counts per value of each facet, largest first.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Facets {
+    pub module: Vec<(String, u64)>,
+    pub site: Vec<(String, u64)>,
+    pub status: Vec<(String, u64)>,
+    pub year: Vec<(String, u64)>,
+}
+
+/// One page of results.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Results {
+    pub total: u64,
+    pub page: u64,
+    pub per_page: u64,
+    pub pages: u64,
+    pub hits: Vec<Hit>,
+    pub facets: Facets,
+}
+
+/// A page of hits, as the caller asked for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub number: u64,
+    pub size: u64,
+}
+
+impl SearchIndex {
+    /// Answers `request` from the last commit this handle has seen.
+    pub fn search(&self, request: &SearchRequest) -> Result<Results, SearchError> {
+        if request.page == 0 {
+            return Err(SearchError::bad("page", "pages are numbered from 1"));
+        }
+        if request.per_page == 0 || request.per_page > MOST_PER_PAGE {
+            return Err(SearchError::bad("per_page", format!("between 1 and {MOST_PER_PAGE} hits per page")));
+        }
+        let offset = (request.page - 1).saturating_mul(request.per_page);
+        if offset.saturating_add(request.per_page) > DEEPEST_HIT {
+            return Err(SearchError::bad(
+                "page",
+                format!("only the first {DEEPEST_HIT} hits are served: narrow the search with words or filters"),
+            ));
+        }
+        let parsed = ParsedQuery::parse(&request.query)?;
+        let searcher = self.reader.searcher();
+        let fields = self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let text_query = text_query(&fields, &parsed);
+        clauses.push((Occur::Must, text_query));
+        for (occur, filter) in self.filters(&request.filters, &request.visibility)? {
+            clauses.push((occur, filter));
+        }
+        let query = BooleanQuery::new(clauses);
+        let today = days_since_epoch(request.today);
+        let ranked = TopDocs::with_limit(request.per_page as usize).and_offset(offset as usize).tweak_score(
+            move |segment: &SegmentReader| {
+                let fast = segment.fast_fields();
+                let open = fast.u64("open").ok().map(|column| column.first_or_default_col(0));
+                let day = fast.i64("day").ok();
+                move |doc: DocId, score: Score| {
+                    let open = open.as_ref().map_or(0, |column| column.get_val(doc));
+                    let recency = day.as_ref().and_then(|column| column.first(doc)).map_or(0.0, |day| {
+                        let age = (today - day).max(0) as f32;
+                        (-age / 365.0).exp()
+                    });
+                    score * (1.0 + 0.25 * open as f32) * (1.0 + 0.5 * recency)
+                }
+            },
+        );
+        let facets = FacetCounter { visible_sites: request.visibility.sites.clone() };
+        let (top, total, facets) =
+            searcher.search(&query, &(ranked, Count, facets)).map_err(|error| self.failure(error))?;
+        let total = total as u64;
+        let pages = total.div_ceil(request.per_page).min(DEEPEST_HIT / request.per_page);
+        if request.page > pages.max(1) {
+            return Err(SearchError::bad(
+                "page",
+                format!("page {} is past the last page ({})", request.page, pages.max(1)),
+            ));
+        }
+        let mut marker = Marker::new(&parsed);
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, address) in top {
+            hits.push(self.hit(&searcher, address, score, &mut marker)?);
+        }
+        Ok(Results { total, page: request.page, per_page: request.per_page, pages, hits, facets })
+    }
+
+    fn hit(
+        &self,
+        searcher: &tantivy::Searcher,
+        address: DocAddress,
+        score: Score,
+        marker: &mut Marker,
+    ) -> Result<Hit, SearchError> {
+        let document: TantivyDocument = searcher.doc(address).map_err(|error| self.failure(error))?;
+        let fields = &self.fields;
+        let text = |field| document.get_first(field).and_then(|value| value.as_str()).unwrap_or_default().to_owned();
+        let title = text(fields.title);
+        let body = text(fields.body);
+        let date = document
+            .get_first(fields.day)
+            .and_then(|value| value.as_i64())
+            .and_then(|days| i32::try_from(days).ok())
+            .and_then(crate::sources::day);
+        Ok(Hit {
+            module: text(fields.module),
+            kind: text(fields.kind),
+            id: text(fields.id),
+            sites: document.get_all(fields.site).filter_map(|value| value.as_str().map(str::to_owned)).collect(),
+            status: document.get_first(fields.status).and_then(|value| value.as_str()).map(str::to_owned),
+            date,
+            title_html: marker.mark(&title),
+            snippet: marker.fragment(&body),
+            title,
+            score,
+        })
+    }
+
+    /// The filter clauses: facet values (checked against the index) and visibility.
+    fn filters(&self, filters: &Filters, visibility: &Visibility) -> Result<Vec<(Occur, Box<dyn Query>)>, SearchError> {
+        let fields = self.fields;
+        let term = |field, value: &str| -> Box<dyn Query> {
+            Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
+        };
+        let mut out: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        if let Some(module) = &filters.module {
+            if !MODULES.contains(&module.as_str()) {
+                return Err(SearchError::bad(
+                    "module",
+                    format!("unknown module `{module}`; one of {}", MODULES.join(", ")),
+                ));
+            }
+            out.push((Occur::Must, term(fields.module, module)));
+        }
+        if let Some(site) = &filters.site {
+            let visible = visibility.sites.as_ref().is_none_or(|sites| sites.contains(site));
+            if !visible || !self.holds(fields.site, site)? {
+                return Err(SearchError::bad("site", format!("unknown site `{site}`")));
+            }
+            out.push((Occur::Must, term(fields.site, site)));
+        }
+        if let Some(status) = &filters.status {
+            if !self.holds(fields.status, status)? {
+                return Err(SearchError::bad("status", format!("unknown status `{status}`")));
+            }
+            out.push((Occur::Must, term(fields.status, status)));
+        }
+        if let Some(year) = &filters.year {
+            let year: u64 = year
+                .parse()
+                .ok()
+                .filter(|year| (1900..=2200).contains(year))
+                .ok_or_else(|| SearchError::bad("year", format!("`{year}` is not a year such as 2026")))?;
+            out.push((
+                Occur::Must,
+                Box::new(TermQuery::new(Term::from_field_u64(fields.year, year), IndexRecordOption::Basic)),
+            ));
+        }
+        if let Some(sites) = &visibility.sites {
+            let visible: Vec<(Occur, Box<dyn Query>)> = sites
+                .iter()
+                .map(String::as_str)
+                .chain([SHARED])
+                .map(|value| (Occur::Should, term(fields.visibility, value)))
+                .collect();
+            out.push((Occur::Must, Box::new(BooleanQuery::new(visible))));
+        }
+        if let Some(modules) = &visibility.modules {
+            let allowed: Vec<(Occur, Box<dyn Query>)> =
+                modules.iter().map(|module| (Occur::Should, term(fields.module, module))).collect();
+            out.push((Occur::Must, Box::new(BooleanQuery::new(allowed))));
+        }
+        Ok(out)
+    }
+
+    /// Whether any entry holds `value` in `field`.
+    fn holds(&self, field: tantivy::schema::Field, value: &str) -> Result<bool, SearchError> {
+        let searcher = self.reader.searcher();
+        let term = Term::from_field_text(field, value);
+        for segment in searcher.segment_readers() {
+            let index = segment.inverted_index(field).map_err(|error| self.failure(error))?;
+            if index.get_term_info(&term).map_err(|error| self.failure(error))?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Every word required (stop words only rank), each matched in the best of its ways;
+/// every phrase required; an empty query matches everything.
+fn text_query(fields: &Fields, parsed: &ParsedQuery) -> Box<dyn Query> {
+    if parsed.is_empty() {
+        return Box::new(AllQuery);
+    }
+    let term = |field, text: &str, boost: f32| -> Box<dyn Query> {
+        let query = TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::WithFreqs);
+        Box::new(BoostQuery::new(Box::new(query), boost))
+    };
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    for word in &parsed.words {
+        let mut ways: Vec<Box<dyn Query>> = vec![term(fields.words, &word.text, 1.0)];
+        if let Some(stem) = &word.french {
+            ways.push(term(fields.title, stem, 2.0));
+            ways.push(term(fields.body, stem, 1.0));
+        }
+        if let Some(stem) = &word.english {
+            ways.push(term(fields.title_en, stem, 2.0));
+            ways.push(term(fields.body_en, stem, 1.0));
+        }
+        if word.typos > 0 {
+            let fuzzy = FuzzyTermQuery::new(Term::from_field_text(fields.words, &word.text), word.typos, true);
+            ways.push(Box::new(BoostQuery::new(Box::new(fuzzy), 0.4)));
+        }
+        if word.prefix {
+            let prefix = FuzzyTermQuery::new_prefix(Term::from_field_text(fields.words, &word.text), 0, true);
+            ways.push(Box::new(BoostQuery::new(Box::new(prefix), 0.6)));
+            if word.typos > 0 {
+                let fuzzy =
+                    FuzzyTermQuery::new_prefix(Term::from_field_text(fields.words, &word.text), word.typos, true);
+                ways.push(Box::new(BoostQuery::new(Box::new(fuzzy), 0.3)));
+            }
+        }
+        let occur = if word.is_stop_word() { Occur::Should } else { Occur::Must };
+        clauses.push((occur, Box::new(DisjunctionMaxQuery::with_tie_breaker(ways, 0.1))));
+    }
+    for phrase in &parsed.phrases {
+        let in_field = |field| -> Box<dyn Query> {
+            if phrase.len() == 1 {
+                Box::new(TermQuery::new(Term::from_field_text(field, &phrase[0].1), IndexRecordOption::WithFreqs))
+            } else {
+                Box::new(PhraseQuery::new_with_offset(
+                    phrase.iter().map(|(position, stem)| (*position, Term::from_field_text(field, stem))).collect(),
+                ))
+            }
+        };
+        let ways: Vec<Box<dyn Query>> =
+            vec![Box::new(BoostQuery::new(in_field(fields.title), 2.0)), in_field(fields.body)];
+        clauses.push((Occur::Must, Box::new(DisjunctionMaxQuery::new(ways))));
+    }
+    Box::new(BooleanQuery::new(clauses))
+}
+
+/// Counts of module, site, status and year over every hit.
+struct FacetCounter {
+    /// A scoped reader's sites: other sites of a shared record (a trip's other end)
+    /// are not counted.
+    visible_sites: Option<BTreeSet<String>>,
+}
+
+struct SegmentFacets {
+    columns: [Option<StrColumn>; 3],
+    year: Option<tantivy::columnar::Column<u64>>,
+    counts: [HashMap<u64, u64>; 3],
+    years: HashMap<u64, u64>,
+}
+
+type SegmentCounts = (Vec<BTreeMap<String, u64>>, BTreeMap<u64, u64>);
+
+impl Collector for FacetCounter {
+    type Fruit = Facets;
+    type Child = SegmentFacets;
+
+    fn for_segment(&self, _: SegmentOrdinal, segment: &SegmentReader) -> tantivy::Result<SegmentFacets> {
+        let fast = segment.fast_fields();
+        Ok(SegmentFacets {
+            columns: [fast.str("module")?, fast.str("site")?, fast.str("status")?],
+            year: fast.u64("year").ok(),
+            counts: Default::default(),
+            years: HashMap::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, segments: Vec<SegmentCounts>) -> tantivy::Result<Facets> {
+        let mut totals: Vec<BTreeMap<String, u64>> = vec![BTreeMap::new(); 3];
+        let mut years: BTreeMap<u64, u64> = BTreeMap::new();
+        for (counts, segment_years) in segments {
+            for (total, counts) in totals.iter_mut().zip(counts) {
+                for (value, count) in counts {
+                    *total.entry(value).or_default() += count;
+                }
+            }
+            for (year, count) in segment_years {
+                *years.entry(year).or_default() += count;
+            }
+        }
+        if let Some(sites) = &self.visible_sites {
+            totals[1].retain(|site, _| sites.contains(site));
+        }
+        let ranked = |counts: BTreeMap<String, u64>| {
+            let mut counts: Vec<(String, u64)> = counts.into_iter().collect();
+            counts.sort_by(|left, right| right.1.cmp(&left.1).then_with(|| left.0.cmp(&right.0)));
+            counts
+        };
+        let mut totals = totals.into_iter();
+        Ok(Facets {
+            module: ranked(totals.next().unwrap_or_default()),
+            site: ranked(totals.next().unwrap_or_default()),
+            status: ranked(totals.next().unwrap_or_default()),
+            year: {
+                let mut years: Vec<(String, u64)> =
+                    years.into_iter().map(|(year, count)| (year.to_string(), count)).collect();
+                years.sort_by(|left, right| right.0.cmp(&left.0));
+                years
+            },
+        })
+    }
+}
+
+impl SegmentCollector for SegmentFacets {
+    type Fruit = SegmentCounts;
+
+    fn collect(&mut self, doc: DocId, _: Score) {
+        for (column, counts) in self.columns.iter().zip(self.counts.iter_mut()) {
+            if let Some(column) = column {
+                for ordinal in column.term_ords(doc) {
+                    *counts.entry(ordinal).or_default() += 1;
+                }
+            }
+        }
+        if let Some(year) = self.year.as_ref().and_then(|column| column.first(doc)) {
+            *self.years.entry(year).or_default() += 1;
+        }
+    }
+
+    fn harvest(self) -> SegmentCounts {
+        let mut out = Vec::with_capacity(3);
+        for (column, counts) in self.columns.iter().zip(self.counts) {
+            let mut named = BTreeMap::new();
+            if let Some(column) = column {
+                let mut value = String::new();
+                for (ordinal, count) in counts {
+                    if column.ord_to_str(ordinal, &mut value).unwrap_or(false) {
+                        named.insert(value.clone(), count);
+                    }
+                }
+            }
+            out.push(named);
+        }
+        (out, self.years.into_iter().collect())
+    }
+}
