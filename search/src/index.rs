@@ -51,6 +51,8 @@ pub(crate) struct Fields {
     pub day: Field,
     pub open: Field,
     pub fingerprint: Field,
+    /// A digest of the key: equal scores rank in a fixed order, whatever the segments.
+    pub tie: Field,
     pub title: Field,
     pub body: Field,
     pub title_en: Field,
@@ -82,6 +84,7 @@ fn schema() -> (Schema, Fields) {
         day: builder.add_i64_field("day", STORED | FAST),
         open: builder.add_u64_field("open", FAST),
         fingerprint: builder.add_u64_field("fingerprint", FAST),
+        tie: builder.add_u64_field("tie", FAST),
         title: builder.add_text_field("title", text(analysis::FRENCH, true, true)),
         body: builder.add_text_field("body", text(analysis::FRENCH, true, true)),
         title_en: builder.add_text_field("title_en", text(analysis::ENGLISH, false, true)),
@@ -281,6 +284,12 @@ impl SearchIndex {
         }
         document.add_u64(fields.open, u64::from(entry.open));
         document.add_u64(fields.fingerprint, entry.fingerprint());
+        document.add_u64(fields.tie, {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            entry.key().hash(&mut hasher);
+            hasher.finish()
+        });
         document.add_text(fields.title, &entry.title);
         document.add_text(fields.body, &entry.body);
         document.add_text(fields.title_en, &entry.title);

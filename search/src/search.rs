@@ -21,6 +21,9 @@ use crate::query::ParsedQuery;
 use crate::snippet::Marker;
 use crate::sources::MODULES;
 
+/// One clause of a Boolean query.
+type Clause = (Occur, Box<dyn Query>);
+
 /// Who is asking: the sites and modules they may read. Applied inside the search, so
 /// neither hits nor counts nor facets show anything else.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -114,6 +117,7 @@ pub struct Results {
     pub total: u64,
     pub page: u64,
     pub per_page: u64,
+    /// At least 1: an empty result is one empty page.
     pub pages: u64,
     pub hits: Vec<Hit>,
     pub facets: Facets,
@@ -158,13 +162,15 @@ impl SearchIndex {
                 let fast = segment.fast_fields();
                 let open = fast.u64("open").ok().map(|column| column.first_or_default_col(0));
                 let day = fast.i64("day").ok();
+                let tie = fast.u64("tie").ok().map(|column| column.first_or_default_col(0));
                 move |doc: DocId, score: Score| {
+                    let tie = tie.as_ref().map_or(0, |column| column.get_val(doc));
                     let open = open.as_ref().map_or(0, |column| column.get_val(doc));
                     let recency = day.as_ref().and_then(|column| column.first(doc)).map_or(0.0, |day| {
                         let age = (today - day).max(0) as f32;
                         (-age / 365.0).exp()
                     });
-                    score * (1.0 + 0.25 * open as f32) * (1.0 + 0.5 * recency)
+                    (score * (1.0 + 0.25 * open as f32) * (1.0 + 0.5 * recency), tie)
                 }
             },
         );
@@ -172,16 +178,13 @@ impl SearchIndex {
         let (top, total, facets) =
             searcher.search(&query, &(ranked, Count, facets)).map_err(|error| self.failure(error))?;
         let total = total as u64;
-        let pages = total.div_ceil(request.per_page).min(DEEPEST_HIT / request.per_page);
-        if request.page > pages.max(1) {
-            return Err(SearchError::bad(
-                "page",
-                format!("page {} is past the last page ({})", request.page, pages.max(1)),
-            ));
+        let pages = total.div_ceil(request.per_page).clamp(1, DEEPEST_HIT / request.per_page);
+        if request.page > pages {
+            return Err(SearchError::bad("page", format!("page {} is past the last page ({pages})", request.page)));
         }
         let mut marker = Marker::new(&parsed);
         let mut hits = Vec::with_capacity(top.len());
-        for (score, address) in top {
+        for ((score, _), address) in top {
             hits.push(self.hit(&searcher, address, score, &mut marker)?);
         }
         Ok(Results { total, page: request.page, per_page: request.per_page, pages, hits, facets })
@@ -219,7 +222,7 @@ impl SearchIndex {
     }
 
     /// The filter clauses: facet values (checked against the index) and visibility.
-    fn filters(&self, filters: &Filters, visibility: &Visibility) -> Result<Vec<(Occur, Box<dyn Query>)>, SearchError> {
+    fn filters(&self, filters: &Filters, visibility: &Visibility) -> Result<Vec<Clause>, SearchError> {
         let fields = self.fields;
         let term = |field, value: &str| -> Box<dyn Query> {
             Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))

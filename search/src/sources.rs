@@ -290,7 +290,7 @@ pub const SOURCES: &[Source] = &[
         module: "tiers",
         tables: &["tiers.companies"],
         shared: true,
-        sql: "SELECT c.id AS id, CAST(NULL AS VARCHAR) AS site_a, CAST(NULL AS VARCHAR) AS site_b, c.kind AS status,
+        sql: "SELECT c.id AS id, CAST(NULL AS VARCHAR) AS site_a, CAST(NULL AS VARCHAR) AS site_b, CAST(NULL AS VARCHAR) AS status,
                 CAST(NULL AS DATE) AS day, c.name AS title,
                 concat_ws(' · ', c.kind, c.registration_number, c.city, c.country) AS body,
                 false AS open, CAST(NULL AS VARCHAR) AS blocks
@@ -315,9 +315,9 @@ pub const SOURCES: &[Source] = &[
         module: "powertrace",
         tables: &["powertrace.equipment", "powertrace.switchboards", "core.sites"],
         shared: false,
-        sql: "SELECT e.id AS id, s.code AS site_a, CAST(NULL AS VARCHAR) AS site_b, e.load_category AS status,
+        sql: "SELECT e.id AS id, s.code AS site_a, CAST(NULL AS VARCHAR) AS site_b, CAST(NULL AS VARCHAR) AS status,
                 CAST(NULL AS DATE) AS day, concat_ws(' — ', e.tag, e.description) AS title,
-                concat_ws(' · ', b.code, b.name, concat(CAST(e.rated_kw AS VARCHAR), ' kW'), s.name, s.code) AS body,
+                concat_ws(' · ', b.code, b.name, concat(CAST(e.rated_kw AS VARCHAR), ' kW'), e.load_category, s.name, s.code) AS body,
                 false AS open, CAST(NULL AS VARCHAR) AS blocks
               FROM powertrace_equipment e LEFT JOIN powertrace_switchboards b ON b.id = e.switchboard_id
                 LEFT JOIN core_sites s ON s.id = e.site_id
