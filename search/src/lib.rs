@@ -21,7 +21,7 @@ mod sync;
 
 pub use index::{Coverage, SearchIndex};
 pub use query::{ParsedQuery, QueryWord};
-pub use search::{Facets, Filters, Hit, Page, Results, SearchRequest, Visibility};
+pub use search::{DEFAULT_PER_PAGE, Facets, Filters, Hit, MOST_PER_PAGE, Results, SearchRequest, Visibility};
 pub use sources::{Entry, MODULES, SOURCES, Source};
 pub use sync::{Progress, SyncReport};
 

@@ -13,11 +13,13 @@ use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
 };
 use tantivy::schema::{IndexRecordOption, Value};
-use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, TantivyDocument, Term};
+use tantivy::tokenizer::Language;
+use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, TantivyDocument, TantivyError, Term};
 
 use crate::SearchError;
 use crate::index::{Fields, SHARED, SearchIndex, days_since_epoch};
-use crate::query::ParsedQuery;
+use crate::analysis;
+use crate::query::{ParsedQuery, single};
 use crate::snippet::Marker;
 use crate::sources::MODULES;
 
@@ -81,6 +83,12 @@ impl SearchRequest {
 }
 
 pub const DEFAULT_PER_PAGE: u64 = 20;
+/// A word in the title counts this many times one in the body.
+const TITLE_BOOST: f32 = 3.0;
+/// Open records (to act upon) and recent ones (a year's half-life, roughly) rank a
+/// little higher: at most ×1.15 and ×1.25, so relevance still decides.
+const OPEN_BOOST: f32 = 0.15;
+const RECENT_BOOST: f32 = 0.25;
 pub const MOST_PER_PAGE: u64 = 100;
 /// Hits past this rank are not served: narrow the search instead.
 pub const DEEPEST_HIT: u64 = 10_000;
@@ -123,13 +131,6 @@ pub struct Results {
     pub facets: Facets,
 }
 
-/// A page of hits, as the caller asked for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Page {
-    pub number: u64,
-    pub size: u64,
-}
-
 impl SearchIndex {
     /// Answers `request` from the last commit this handle has seen.
     pub fn search(&self, request: &SearchRequest) -> Result<Results, SearchError> {
@@ -150,7 +151,7 @@ impl SearchIndex {
         let searcher = self.reader.searcher();
         let fields = self.fields;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let text_query = text_query(&fields, &parsed);
+        let text_query = text_query(&fields, &parsed, &searcher).map_err(|error| self.failure(error))?;
         clauses.push((Occur::Must, text_query));
         for (occur, filter) in self.filters(&request.filters, &request.visibility)? {
             clauses.push((occur, filter));
@@ -170,7 +171,7 @@ impl SearchIndex {
                         let age = (today - day).max(0) as f32;
                         (-age / 365.0).exp()
                     });
-                    (score * (1.0 + 0.25 * open as f32) * (1.0 + 0.5 * recency), tie)
+                    (score * (1.0 + OPEN_BOOST * open as f32) * (1.0 + RECENT_BOOST * recency), tie)
                 }
             },
         );
@@ -294,36 +295,42 @@ impl SearchIndex {
 
 /// Every word required (stop words only rank), each matched in the best of its ways;
 /// every phrase required; an empty query matches everything.
-fn text_query(fields: &Fields, parsed: &ParsedQuery) -> Box<dyn Query> {
+fn text_query(
+    fields: &Fields,
+    parsed: &ParsedQuery,
+    searcher: &tantivy::Searcher,
+) -> Result<Box<dyn Query>, TantivyError> {
     if parsed.is_empty() {
-        return Box::new(AllQuery);
+        return Ok(Box::new(AllQuery));
     }
     let term = |field, text: &str, boost: f32| -> Box<dyn Query> {
         let query = TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::WithFreqs);
         Box::new(BoostQuery::new(Box::new(query), boost))
     };
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let mut french = analysis::language(Language::French);
+    let mut english = analysis::language(Language::English);
+    let mut clauses: Vec<Clause> = Vec::new();
     for word in &parsed.words {
         let mut ways: Vec<Box<dyn Query>> = vec![term(fields.words, &word.text, 1.0)];
         if let Some(stem) = &word.french {
-            ways.push(term(fields.title, stem, 2.0));
+            ways.push(term(fields.title, stem, TITLE_BOOST));
             ways.push(term(fields.body, stem, 1.0));
         }
         if let Some(stem) = &word.english {
-            ways.push(term(fields.title_en, stem, 2.0));
+            ways.push(term(fields.title_en, stem, TITLE_BOOST));
             ways.push(term(fields.body_en, stem, 1.0));
         }
-        if word.typos > 0 {
-            let fuzzy = FuzzyTermQuery::new(Term::from_field_text(fields.words, &word.text), word.typos, true);
-            ways.push(Box::new(BoostQuery::new(Box::new(fuzzy), 0.4)));
-        }
-        if word.prefix {
-            let prefix = FuzzyTermQuery::new_prefix(Term::from_field_text(fields.words, &word.text), 0, true);
-            ways.push(Box::new(BoostQuery::new(Box::new(prefix), 0.6)));
-            if word.typos > 0 {
-                let fuzzy =
-                    FuzzyTermQuery::new_prefix(Term::from_field_text(fields.words, &word.text), word.typos, true);
-                ways.push(Box::new(BoostQuery::new(Box::new(fuzzy), 0.3)));
+        // Words of the index the word reaches through its typos or as their beginning,
+        // each ranked by where it occurs like the word itself, a little lower.
+        for (derived, weight) in derivations(searcher, fields.words, word)? {
+            ways.push(term(fields.words, &derived, weight));
+            if let Some(stem) = single(&mut french, &derived) {
+                ways.push(term(fields.title, &stem, TITLE_BOOST * weight));
+                ways.push(term(fields.body, &stem, weight));
+            }
+            if let Some(stem) = single(&mut english, &derived) {
+                ways.push(term(fields.title_en, &stem, TITLE_BOOST * weight));
+                ways.push(term(fields.body_en, &stem, weight));
             }
         }
         let occur = if word.is_stop_word() { Occur::Should } else { Occur::Must };
@@ -340,10 +347,61 @@ fn text_query(fields: &Fields, parsed: &ParsedQuery) -> Box<dyn Query> {
             }
         };
         let ways: Vec<Box<dyn Query>> =
-            vec![Box::new(BoostQuery::new(in_field(fields.title), 2.0)), in_field(fields.body)];
+            vec![Box::new(BoostQuery::new(in_field(fields.title), TITLE_BOOST)), in_field(fields.body)];
         clauses.push((Occur::Must, Box::new(DisjunctionMaxQuery::new(ways))));
     }
-    Box::new(BooleanQuery::new(clauses))
+    Ok(Box::new(BooleanQuery::new(clauses)))
+}
+
+/// The most derived words one query word stands for: past it, the rarest are left out.
+const MOST_DERIVATIONS: usize = 50;
+
+/// The words of `field` within the word's typos, or beginning with it (within its typos)
+/// while it is being typed, other than the word itself: the most frequent first, each
+/// with its weight (an added ending 0.7, one typo 0.5, two 0.3).
+fn derivations(
+    searcher: &tantivy::Searcher,
+    field: tantivy::schema::Field,
+    word: &crate::query::QueryWord,
+) -> Result<Vec<(String, f32)>, TantivyError> {
+    let mut automata = Vec::new();
+    let term = Term::from_field_text(field, &word.text);
+    if word.typos > 0 {
+        automata.push(FuzzyTermQuery::new(term.clone(), word.typos, true).automaton()?);
+    }
+    if word.prefix {
+        automata.push(FuzzyTermQuery::new_prefix(term, word.typos, true).automaton()?);
+    }
+    let mut found: HashMap<String, u64> = HashMap::new();
+    for segment in searcher.segment_readers() {
+        let index = segment.inverted_index(field)?;
+        for automaton in &automata {
+            let mut stream = index.terms().search(automaton).into_stream()?;
+            while stream.advance() {
+                if let Ok(text) = std::str::from_utf8(stream.key())
+                    && text != word.text
+                {
+                    *found.entry(text.to_owned()).or_default() += u64::from(stream.value().doc_freq);
+                }
+            }
+        }
+    }
+    let mut weighed: Vec<(String, f32, u64)> = found
+        .into_iter()
+        .map(|(text, frequency)| {
+            let weight = match strsim::osa_distance(&text, &word.text) {
+                _ if word.prefix && text.starts_with(word.text.as_str()) => 0.7,
+                0 | 1 => 0.5,
+                _ => 0.3,
+            };
+            (text, weight, frequency)
+        })
+        .collect();
+    weighed.sort_by(|left, right| {
+        right.1.total_cmp(&left.1).then(right.2.cmp(&left.2)).then_with(|| left.0.cmp(&right.0))
+    });
+    weighed.truncate(MOST_DERIVATIONS);
+    Ok(weighed.into_iter().map(|(text, weight, _)| (text, weight)).collect())
 }
 
 /// Counts of module, site, status and year over every hit.

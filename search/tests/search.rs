@@ -407,8 +407,8 @@ async fn french_queries_forgive_plurals_accents_and_typos() {
         assert_eq!((report.added, report.removed, report.committed), (15, 0, true));
         check(&index, query("fuite compreseur ALPHA "), expect![[r#"
             2 hits, page 1 of 1
-            incident hse-1 [ALPHA] under_investigation | HSE-2026-010 — Module de compression | <mark>Fuite</mark> de gaz détectée au <mark>compresseur</mark> K-101, alarme déclenchée · process_safety · near_miss · Plateforme <mark>Alpha</mark> · <mark>ALPHA</mark>
             moc_request moc-1 [ALPHA] in_evaluation | MOC-2026-001 — Remplacement du <mark>compresseur</mark> de gaz K-101 | <mark>Fuite</mark> d&#39;huile sur le <mark>compresseur</mark> K-101 : remplacement des garnitures mécaniques · equipment · high · Plateforme <mark>Alpha</mark> · <mark>ALPHA</mark>
+            incident hse-1 [ALPHA] under_investigation | HSE-2026-010 — Module de compression | <mark>Fuite</mark> de gaz détectée au <mark>compresseur</mark> K-101, alarme déclenchée · process_safety · near_miss · Plateforme <mark>Alpha</mark> · <mark>ALPHA</mark>
             module: hse:1 moc:1
             site: ALPHA:2
             status: in_evaluation:1 under_investigation:1
@@ -477,10 +477,10 @@ async fn english_prefix_and_phrase_queries() {
         check(&index, query("compres"), expect![[r#"
             6 hits, page 1 of 1
             incident hse-1 [ALPHA] under_investigation | HSE-2026-010 — Module de <mark>compression</mark> | Fuite de gaz détectée au <mark>compresseur</mark> K-101, alarme déclenchée · process_safety · near_miss · Plateforme Alpha · ALPHA
-            moc_request moc-1 [ALPHA] in_evaluation | MOC-2026-001 — Remplacement du <mark>compresseur</mark> de gaz K-101 | Fuite d&#39;huile sur le <mark>compresseur</mark> K-101 : remplacement des garnitures mécaniques · equipment · high · Plateforme Alpha · ALPHA
-            moc_request moc-2 [BRAVO] approved | MOC-2026-002 — Modification de la détection incendie | …détecteurs incendies dans le module de <mark>compression</mark> · process · medium · FPSO Bravo · BRAVO
-            equipment eq-1 [ALPHA] - | K-101 — <mark>Compresseur</mark> de gaz | TGBT-1 · Tableau général basse tension · 3200.0 kW · continuous · Plateforme Alpha · ALPHA
             company co-1 [] - | <mark>Compression</mark> Services Atlantique | supplier · RCS 123 · Port-Gentil · Gabon
+            moc_request moc-1 [ALPHA] in_evaluation | MOC-2026-001 — Remplacement du <mark>compresseur</mark> de gaz K-101 | Fuite d&#39;huile sur le <mark>compresseur</mark> K-101 : remplacement des garnitures mécaniques · equipment · high · Plateforme Alpha · ALPHA
+            equipment eq-1 [ALPHA] - | K-101 — <mark>Compresseur</mark> de gaz | TGBT-1 · Tableau général basse tension · 3200.0 kW · continuous · Plateforme Alpha · ALPHA
+            moc_request moc-2 [BRAVO] approved | MOC-2026-002 — Modification de la détection incendie | …détecteurs incendies dans le module de <mark>compression</mark> · process · medium · FPSO Bravo · BRAVO
             vehicle v-1 [CHARLIE] - | Bourbon Liberty 301 | vessel · BL301 · <mark>Compression</mark> Services Atlantique · Base Charlie · CHARLIE
             module: moc:2 hse:1 powertrace:1 tiers:1 travel:1
             site: ALPHA:3 BRAVO:1 CHARLIE:1

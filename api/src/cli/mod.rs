@@ -9,6 +9,7 @@ pub mod export;
 pub mod render;
 pub mod schedule;
 pub mod scheduler;
+pub mod search;
 pub mod serve;
 pub mod user;
 
@@ -71,6 +72,10 @@ pub enum Command {
     Scheduler(scheduler::SchedulerCommandArgs),
     /// Threshold alerts on metrics: add, list, pause, resume, evaluate, history.
     Alert(alert::AlertArgs),
+    /// Search the operations' records (MOC, HSE, projects, personnel, Tiers, PowerTrace,
+    /// transport, Rédacteur, 5S) in the index beside the warehouse, brought level with
+    /// it first; `search reindex` rebuilds the index.
+    Search(search::SearchArgs),
     /// Render one bound document read on standard input to standard output (used by
     /// `serve` to run documents with Typst snippets in a process it can stop).
     #[command(hide = true)]
@@ -124,6 +129,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Schedule(args) => schedule::run(args).await,
         Command::Scheduler(args) => scheduler::run(args).await,
         Command::Alert(args) => alert::run(args).await,
+        Command::Search(args) => search::run(args).await,
     }
 }
 

@@ -24,6 +24,8 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub capture: super::capture::WarehouseArgs,
+    #[command(flatten)]
+    pub search: super::search::SearchDirArgs,
     /// Serve only: do not capture changes into the warehouse alongside.
     #[arg(long)]
     pub no_ingest: bool,
@@ -183,12 +185,16 @@ pub async fn open_engine(warehouse: &std::path::Path, query: &QueryArgs) -> anyh
 }
 
 async fn serve(
-    state: AppState,
+    mut state: AppState,
     listen: SocketAddr,
     query: &QueryArgs,
+    search_dir: &std::path::Path,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let (index, follower) =
+        super::search::open_and_follow(search_dir, state.engine.warehouse().clone(), stop.clone())?;
+    state.search = Some(index);
     tracing::info!("serving on {}/ (Ctrl-C to stop)", state.public.origin);
     let engine = state.engine.clone();
     let every = std::time::Duration::from_secs(query.refresh_seconds.max(1));
@@ -212,6 +218,7 @@ async fn serve(
     .await
     .context("the HTTP server stopped");
     refresher.abort();
+    follower.abort();
     served
 }
 
@@ -261,10 +268,11 @@ async fn database_state(
 pub(crate) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
     let stop = super::capture::stop_on_signal();
     let engine = open_engine(&args.capture.warehouse, &args.query).await?;
+    let search_dir = args.search.directory(&args.capture.warehouse);
     let Some(url) = &args.database_url else {
         let source = format!("entrepôt {}", args.capture.warehouse.display());
         let state = local_state(engine, source, args.listen, &args.limits)?;
-        return serve(state, args.listen, &args.query, stop).await;
+        return serve(state, args.listen, &args.query, &search_dir, stop).await;
     };
     let pool = database::connect(url, 8).await?;
     let state =
@@ -277,7 +285,7 @@ pub(crate) async fn serve_command(args: ServeArgs) -> anyhow::Result<()> {
         Some(spawn_ingest(url, &args.capture.warehouse, options, stop.clone(), state.health.clone()))
     };
     let scheduler = spawn_scheduler(&state, &args.mail, &args.scheduler, stop.clone())?;
-    let served = serve(state, args.listen, &args.query, stop).await;
+    let served = serve(state, args.listen, &args.query, &search_dir, stop).await;
     finish_ingest(ingest).await;
     finish_ingest(scheduler).await;
     served
@@ -411,7 +419,7 @@ async fn demo_without_postgres(
     let engine = open_engine(&warehouse, &query).await?;
     let source = format!("entrepôt {} (sans PostgreSQL)", warehouse.display());
     let state = local_state(engine, source, args.listen, &LimitArgs::default())?;
-    serve(state, args.listen, &query, stop).await
+    serve(state, args.listen, &query, &args.data_dir.join("search"), stop).await
 }
 
 /// Reads what the private PostgreSQL still holds for the warehouse (changes made just
@@ -501,7 +509,7 @@ async fn demo_on(url: &str, args: &DemoArgs, mut stop: tokio::sync::watch::Recei
                     let ingest = spawn_ingest(url, &warehouse, options, stop.clone(), state.health.clone());
                     let scheduler =
                         spawn_scheduler(&state, &args.mail, &super::scheduler::SchedulerArgs::default(), stop.clone())?;
-                    let served = serve(state, args.listen, &query, stop).await;
+                    let served = serve(state, args.listen, &query, &args.data_dir.join("search"), stop).await;
                     finish_ingest(Some(ingest)).await;
                     finish_ingest(scheduler).await;
                     catch_up_before_stopping(url, &warehouse).await;

@@ -21,6 +21,11 @@ pub fn page(path: &str, title: &str, header: &str, body: &str) -> String {
     navigation.push_str(&format!("<a href=\"/documents\"{current}>Rapports</a>"));
     let current = if path == "/tables" { " aria-current=\"page\"" } else { "" };
     navigation.push_str(&format!("<a href=\"/tables\"{current}>Tables</a>"));
+    // The search box on every page: a plain GET form, it works without JavaScript.
+    navigation.push_str(
+        "<form class=\"find\" method=\"get\" action=\"/search\" role=\"search\">\
+         <input type=\"search\" name=\"q\" placeholder=\"Rechercher…\" aria-label=\"Rechercher dans les modules\"></form>",
+    );
     let _ = CALLER.try_with(|caller| {
         for (permission, target, label) in
             [("schedules.manage", "/schedules", "Envois programmés"), ("alerts.manage", "/alerts", "Alertes")]
@@ -79,7 +84,14 @@ td, th {{ padding: .2rem .4rem; border-bottom: 1px solid #eef1f4; text-align: le
 .empty, .problem {{ padding: 1.2rem; background: #fff7e6; border: 1px solid #f0d9a8; border-radius: 6px; }}
 .pin {{ color: #5b6b7c; font-size: .8rem; }}
 .who {{ color: #dfe6ee; margin-left: auto; }}
-nav form.out {{ margin: 0; }}
+nav form.out, nav form.find {{ margin: 0; }}
+nav form.find input {{ padding: .15rem .4rem; border-radius: 4px; border: 1px solid #5b6b7c; }}
+.search {{ grid-template-columns: 16rem 1fr; }}
+.facets ul {{ list-style: none; padding: 0; margin: 0 0 .8rem; }}
+.facets a[aria-current] {{ font-weight: 600; }}
+ol.results {{ padding-left: 1.4rem; }}
+ol.results li {{ margin: 0 0 .9rem; }}
+mark {{ background: #ffe58f; padding: 0 .1em; }}
 nav form.out button {{ background: none; border: 1px solid #5b6b7c; color: #dfe6ee; border-radius: 4px; cursor: pointer; }}
 form.signin {{ display: grid; gap: .6rem; max-width: 22rem; background: #fff; border: 1px solid #d8dee6; border-radius: 6px; padding: 1rem; }}
 form.signin input {{ padding: .4rem; }}

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod schedules;
+pub mod search;
 pub mod tables;
 
 use std::net::{IpAddr, SocketAddr};
@@ -52,6 +53,8 @@ pub struct AppState {
     pub renders: Arc<RenderLimits>,
     pub public: Arc<PublicAddress>,
     pub health: CaptureHealth,
+    /// The search index kept level with the warehouse; none: search answers 503.
+    pub search: Option<Arc<opsflux_search::SearchIndex>>,
 }
 
 /// Token keys and throttles, present when serving with a database.
@@ -176,6 +179,7 @@ impl AppState {
             renders: Arc::new(RenderLimits::default()),
             public: Arc::new(public),
             health: CaptureHealth::default(),
+            search: None,
         }
     }
 
@@ -239,6 +243,8 @@ pub fn router(state: AppState) -> Router {
         .route("/tables", get(tables::tables_page))
         .route("/api/tables", get(tables::tables_json))
         .route("/api/sites", get(metrics::sites_json))
+        .route("/api/search", get(search::search_json))
+        .route("/search", get(search::search_page))
         .route("/api/metrics", get(metrics::metrics_json))
         .route("/api/metrics/{name}", get(metrics::metric_json))
         .route("/api/export", get(exports::export))

@@ -10,7 +10,7 @@ use super::layout::{escape, page};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
-    info(title = "OpsFlux API", description = "Metrics, exports, documents, scheduled reports, alerts and audit of the OpsFlux data platform. \
+    info(title = "OpsFlux API", description = "Metrics, search, exports, documents, scheduled reports, alerts and audit of the OpsFlux data platform. \
         Sign in with POST /api/auth/login and send `Authorization: Bearer <access_token>`. Every error is \
         an application/problem+json document."),
     paths(
@@ -22,6 +22,7 @@ use super::layout::{escape, page};
         super::metrics::metrics_json,
         super::metrics::metric_json,
         super::metrics::sites_json,
+        super::search::search_json,
         super::exports::export,
         super::documents::render_document,
         super::tables::tables_json,

@@ -50,6 +50,8 @@ const ROUTES: &[Route] = &[
     route(Method::GET, "/api/openapi.json", Access::Public, "/api/openapi.json"),
     route(Method::GET, "/api/docs", Access::Public, "/api/docs"),
     route(Method::GET, "/api/sites", DASHBOARDS, "/api/sites"),
+    route(Method::GET, "/api/search", DASHBOARDS, "/api/search?q=compresseur"),
+    route(Method::GET, "/search", DASHBOARDS, "/search?q=compresseur"),
     route(Method::GET, "/api/metrics", DASHBOARDS, "/api/metrics"),
     route(Method::GET, "/api/metrics/{name}", DASHBOARDS, "/api/metrics/pob.occupancy"),
     route(Method::GET, "/api/export", Access::Permission("exports.run"), "/api/export?metric=pob.occupancy&format=csv"),
