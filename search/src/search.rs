@@ -17,8 +17,8 @@ use tantivy::tokenizer::Language;
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader, TantivyDocument, TantivyError, Term};
 
 use crate::SearchError;
-use crate::index::{Fields, SHARED, SearchIndex, days_since_epoch};
 use crate::analysis;
+use crate::index::{Fields, SHARED, SearchIndex, days_since_epoch};
 use crate::query::{ParsedQuery, single};
 use crate::snippet::Marker;
 use crate::sources::MODULES;

@@ -69,6 +69,10 @@ impl Marker {
         }
         for index in 0..self.words.len() {
             let word = &self.words[index];
+            // "de", "the": they only link the words that matter, and would be marked everywhere.
+            if word.is_stop_word() {
+                continue;
+            }
             if word.text == token {
                 return true;
             }
@@ -77,9 +81,6 @@ impl Marker {
             }
             if word.typos > 0 && within(token, &word.text, word.typos, word.prefix) {
                 return true;
-            }
-            if word.is_stop_word() {
-                continue;
             }
             let stem = french.get_or_insert_with(|| single(&mut self.french, token));
             if stem.is_some() && *stem == self.words[index].french {

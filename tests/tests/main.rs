@@ -10,6 +10,7 @@ mod metrics;
 mod migrations;
 mod sample_data;
 mod schedules;
+mod search;
 mod security;
 mod storage;
 mod style;

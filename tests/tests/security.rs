@@ -71,7 +71,9 @@ async fn server_with(settings: opsflux_query::EngineSettings, timeout_seconds: u
     let worker = std::path::PathBuf::from(env!("CARGO_BIN_EXE_opsflux-under-test"));
     let limits =
         opsflux_api::documents::RenderLimits::new(2, std::time::Duration::from_secs(timeout_seconds), Some(worker));
-    let state = AppState { renders: std::sync::Arc::new(limits), ..state };
+    let index = opsflux_search::SearchIndex::in_memory();
+    index.sync(state.engine.warehouse(), &()).await.unwrap();
+    let state = AppState { renders: std::sync::Arc::new(limits), search: Some(std::sync::Arc::new(index)), ..state };
     tokio::spawn(opsflux_api::http::serve_on(listener, state, std::future::pending()));
     Server { address, pool, _warehouse: warehouse }
 }
@@ -204,6 +206,31 @@ async fn a_user_scoped_to_one_site_sees_only_its_rows_everywhere() {
     let page = server.get(&viewer, "/hse?from=2026-01-01&to=2026-12-31").await;
     assert_eq!(page.status, 200);
     assert!(!page.body.contains("BRAVO") && !page.body.contains("CHARLIE"), "the HSE page shows another site");
+
+    // Search: hits, counts and facets only of the viewer's site (and shared records);
+    // another site is refused as unknown, whatever its name reveals.
+    let everything = server.get(&viewer, "/api/search?per_page=100").await;
+    assert_eq!(everything.status, 200, "{}", everything.body);
+    let found = everything.json();
+    let hits = found["hits"].as_array().unwrap();
+    assert!(!hits.is_empty() && found["total"].as_u64() == Some(hits.len() as u64), "{found}");
+    for hit in hits {
+        let sites: Vec<&str> = hit["sites"].as_array().unwrap().iter().map(|site| site.as_str().unwrap()).collect();
+        assert!(sites.is_empty() || sites.contains(&"ALPHA"), "the viewer found {hit}");
+    }
+    assert_eq!(
+        found["facets"]["site"],
+        serde_json::json!([{"value": "ALPHA", "count": found["facets"]["site"][0]["count"]}])
+    );
+    let other = server.get(&viewer, "/api/search?q=pump&site=BRAVO").await;
+    assert_eq!((other.status, other.json()["parameter"].clone()), (400, serde_json::json!("site")), "{}", other.body);
+    let bravo = server.get(&viewer, "/api/search?q=setpoint").await.json();
+    assert_eq!(bravo["total"], 0, "MOC-3 (Setpoint) is BRAVO's: {bravo}");
+    let manager_finds = server.get(&manager, "/api/search?q=setpoint").await.json();
+    assert_eq!(manager_finds["hits"][0]["title"], "MOC-3 — Setpoint", "{manager_finds}");
+    let page = server.get(&viewer, "/search?q=incident").await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("BRAVO") && !page.body.contains("CHARLIE"), "the search page shows another site");
 
     // Exports (the manager of ALPHA and BRAVO): CSV of a table and of a metric.
     let csv = server.get(&manager, "/api/export?table=core.sites&format=csv").await;

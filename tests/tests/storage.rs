@@ -296,8 +296,11 @@ async fn ingest_and_serve_run_against_s3() {
     // A server over the same warehouse answers from it.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let listen = format!("127.0.0.1:{port}");
+    let search = tempfile::tempdir().unwrap();
     let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_opsflux-under-test"))
         .args(["serve", "--warehouse", location, "--listen", &listen])
+        .arg("--search-dir")
+        .arg(search.path())
         .env_remove("OPSFLUX_DATABASE_URL")
         .envs(s3.environment())
         .stdout(std::process::Stdio::null())

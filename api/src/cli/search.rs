@@ -73,6 +73,10 @@ pub struct SearchArgs {
     /// Hits per page, 1 to 100.
     #[arg(long, default_value_t = 20)]
     pub per_page: u64,
+    /// The day recent records are counted from, YYYY-MM-DD (default: today): the same
+    /// day gives the same ranking.
+    #[arg(long)]
+    pub today: Option<chrono::NaiveDate>,
     /// What to look for: words (one typo forgiven from 5 letters, two from 9; French
     /// and English plurals and accents), "exact phrases" in quotes; the last word also
     /// matches longer words it begins. An empty query ("") lists everything.
@@ -101,7 +105,9 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
         return reindex(&location).await;
     }
     if args.query.is_empty() {
-        bail!("give what to look for, e.g. opsflux search \"fuite compresseur\" (\"\" lists everything), or `opsflux search reindex`");
+        bail!(
+            "give what to look for, e.g. opsflux search \"fuite compresseur\" (\"\" lists everything), or `opsflux search reindex`"
+        );
     }
     let warehouse_path = &args.location.warehouse;
     super::ensure_tables(warehouse_path).await?;
@@ -130,7 +136,8 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
         page: Some(args.page.to_string()),
         per_page: Some(args.per_page.to_string()),
     };
-    let request = parameters.request(chrono::Local::now().date_naive(), Visibility::everything())?;
+    let today = args.today.unwrap_or_else(|| chrono::Local::now().date_naive());
+    let request = parameters.request(today, Visibility::everything())?;
     let results = index.search(&request)?;
     if args.json {
         return print(&format!("{}\n", serde_json::to_string_pretty(&results_json(&results))?));
@@ -269,7 +276,9 @@ pub(crate) fn open_and_follow(
                 Err(error) => {
                     let text = error.to_string();
                     if last_problem.as_deref() != Some(text.as_str()) {
-                        tracing::warn!("the search index cannot follow the warehouse; searches read what it holds: {text}");
+                        tracing::warn!(
+                            "the search index cannot follow the warehouse; searches read what it holds: {text}"
+                        );
                         last_problem = Some(text);
                     }
                 }

@@ -192,8 +192,7 @@ async fn serve(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
-    let (index, follower) =
-        super::search::open_and_follow(search_dir, state.engine.warehouse().clone(), stop.clone())?;
+    let (index, follower) = super::search::open_and_follow(search_dir, state.engine.warehouse().clone(), stop.clone())?;
     state.search = Some(index);
     tracing::info!("serving on {}/ (Ctrl-C to stop)", state.public.origin);
     let engine = state.engine.clone();

@@ -46,12 +46,13 @@ impl SearchParameters {
     pub fn request(&self, today: chrono::NaiveDate, visibility: Visibility) -> Result<SearchRequest, SearchError> {
         let number = |parameter: &'static str, text: &Option<String>, default: u64| match text.as_deref() {
             None | Some("") => Ok(default),
-            Some(text) => text.trim().parse::<u64>().map_err(|_| SearchError::BadRequest {
-                parameter,
-                message: format!("`{text}` is not a whole number"),
-            }),
+            Some(text) => text
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| SearchError::BadRequest { parameter, message: format!("`{text}` is not a whole number") }),
         };
-        let filled = |value: &Option<String>| value.as_ref().map(|text| text.trim().to_owned()).filter(|text| !text.is_empty());
+        let filled =
+            |value: &Option<String>| value.as_ref().map(|text| text.trim().to_owned()).filter(|text| !text.is_empty());
         Ok(SearchRequest {
             query: self.q.clone().unwrap_or_default(),
             filters: Filters {
@@ -186,7 +187,12 @@ pub(crate) async fn search_page(
     let results = match run(index, request).await {
         Ok(results) => results,
         Err(error) if error.parameter.is_some() => {
-            return Ok(Html(page("/search", "Recherche", &form, &format!("<p class=\"problem\">{}</p>", escape(&error.detail)))));
+            return Ok(Html(page(
+                "/search",
+                "Recherche",
+                &form,
+                &format!("<p class=\"problem\">{}</p>", escape(&error.detail)),
+            )));
         }
         Err(error) => return Err(error),
     };
@@ -250,11 +256,17 @@ pub(crate) async fn search_page(
         body.push_str("<nav class=\"pages\" aria-label=\"Pages\">");
         if results.page > 1 {
             let previous = (results.page - 1).to_string();
-            body.push_str(&format!("<a rel=\"prev\" href=\"{}\">← Précédente</a> ", escape(&link_with(&parameters, "page", Some(&previous)))));
+            body.push_str(&format!(
+                "<a rel=\"prev\" href=\"{}\">← Précédente</a> ",
+                escape(&link_with(&parameters, "page", Some(&previous)))
+            ));
         }
         if results.page < results.pages {
             let next = (results.page + 1).to_string();
-            body.push_str(&format!("<a rel=\"next\" href=\"{}\">Suivante →</a>", escape(&link_with(&parameters, "page", Some(&next)))));
+            body.push_str(&format!(
+                "<a rel=\"next\" href=\"{}\">Suivante →</a>",
+                escape(&link_with(&parameters, "page", Some(&next)))
+            ));
         }
         body.push_str("</nav>");
     }
