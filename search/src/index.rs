@@ -62,7 +62,8 @@ pub(crate) struct Fields {
 }
 
 /// The visibility term of records every reader of the module sees.
-pub(crate) const SHARED: &str = "*";
+/// (A control character: no site code can be it.)
+pub(crate) const SHARED: &str = "\u{1}shared";
 
 fn schema() -> (Schema, Fields) {
     let mut builder = Schema::builder();
@@ -205,6 +206,26 @@ impl SearchIndex {
             }
         }
         outcome
+    }
+
+    /// Waits for the background merges, then merges every segment into one: a rebuilt
+    /// index answers each query from one term dictionary and one set of columns.
+    pub(crate) fn compact(&self) -> Result<(), SearchError> {
+        let writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        if let Some(writer) = writer {
+            writer.wait_merging_threads().map_err(|error| self.failure(error))?;
+        }
+        self.with_writer(|writer, _| {
+            let segments = self.index.searchable_segment_ids().map_err(|error| self.failure(error))?;
+            if segments.len() > 1 {
+                writer.merge(&segments).wait().map_err(|error| self.failure(error))?;
+            }
+            if let Err(error) = writer.garbage_collect_files().wait() {
+                tracing::debug!(location = %self.location, "search index clean-up deferred: {error}");
+            }
+            Ok(())
+        })?;
+        self.reader.reload().map_err(|error| self.failure(error))
     }
 
     /// Drops what the writer holds since the last commit.

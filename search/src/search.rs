@@ -186,7 +186,12 @@ impl SearchIndex {
         let mut marker = Marker::new(&parsed);
         let mut hits = Vec::with_capacity(top.len());
         for ((score, _), address) in top {
-            hits.push(self.hit(&searcher, address, score, &mut marker)?);
+            let mut hit = self.hit(&searcher, address, score, &mut marker)?;
+            // A trip seen from one end does not name the other.
+            if let Some(sites) = &request.visibility.sites {
+                hit.sites.retain(|site| sites.contains(site));
+            }
+            hits.push(hit);
         }
         Ok(Results { total, page: request.page, per_page: request.per_page, pages, hits, facets })
     }

@@ -15,6 +15,8 @@ use crate::query::{ParsedQuery, QueryWord, single};
 
 /// Characters in a body fragment.
 const FRAGMENT: usize = 200;
+/// Characters of a text searched for marks.
+const SCANNED: usize = 8_000;
 
 /// The query's words, ready to test the words of a text.
 pub(crate) struct Marker {
@@ -36,11 +38,13 @@ impl Marker {
         }
     }
 
-    /// Byte ranges of the words of `text` the query matched.
+    /// Byte ranges of the words of `text` the query matched (in its first 8,000
+    /// characters: the fragment comes from there).
     pub fn ranges(&mut self, text: &str) -> Vec<(usize, usize)> {
         if self.words.is_empty() && self.phrase_stems.is_empty() {
             return Vec::new();
         }
+        let text = text.char_indices().nth(SCANNED).map_or(text, |(end, _)| &text[..end]);
         let mut tokens = Vec::new();
         {
             let mut stream = self.plain.token_stream(text);
@@ -49,8 +53,17 @@ impl Marker {
             }
         }
         let mut ranges = Vec::new();
+        let mut known: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
         for (from, to, word) in tokens {
-            if self.matches(&word) {
+            let matched = match known.get(&word) {
+                Some(matched) => *matched,
+                None => {
+                    let matched = self.matches(&word);
+                    known.insert(word, matched);
+                    matched
+                }
+            };
+            if matched {
                 ranges.push((from, to));
             }
         }
@@ -146,7 +159,13 @@ fn window(text: &str, ranges: &[(usize, usize)]) -> (usize, usize) {
             // End at the end of a word.
             Some((offset, _)) => {
                 let end = from + offset;
-                text[end..].find(char::is_whitespace).map_or(text.len(), |space| end + space)
+                // At most 40 more characters to finish the word.
+                let word_end = text[end..]
+                    .char_indices()
+                    .take(40)
+                    .find(|(_, character)| character.is_whitespace())
+                    .map(|(space, _)| end + space);
+                word_end.unwrap_or_else(|| text[end..].char_indices().nth(40).map_or(text.len(), |(cut, _)| end + cut))
             }
         }
     };
@@ -166,7 +185,10 @@ fn window(text: &str, ranges: &[(usize, usize)]) -> (usize, usize) {
     let start = if lead == 0 {
         0
     } else {
-        text[lead..best.1].find(char::is_whitespace).map_or(best.1, |space| lead + space + 1)
+        text[lead..best.1]
+            .char_indices()
+            .find(|(_, character)| character.is_whitespace())
+            .map_or(best.1, |(offset, space)| lead + offset + space.len_utf8())
     };
     (start, limit(start))
 }
@@ -222,6 +244,14 @@ mod tests {
             mark(r#""fuite de gaz""#, "fuite de gaz au module"),
             "<mark>fuite</mark> de <mark>gaz</mark> au module"
         );
+    }
+
+    #[test]
+    fn wide_spaces_and_endless_words_cut_cleanly() {
+        let text = format!("{}\u{a0}85\u{202f}°C relevés sur la pompe {}", "a".repeat(50), "x".repeat(5000));
+        let fragment = Marker::new(&ParsedQuery::parse("pompe").unwrap()).fragment(&text);
+        assert!(fragment.contains("<mark>pompe</mark>"), "{fragment}");
+        assert!(fragment.chars().count() < 300, "{} characters", fragment.chars().count());
     }
 
     #[test]

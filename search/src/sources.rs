@@ -219,7 +219,7 @@ pub const SOURCES: &[Source] = &[
                 CAST(r.submitted_at AS DATE) AS day, concat_ws(' — ', r.reference, r.title) AS title,
                 concat_ws(' · ', r.description, r.category, r.risk_level, s.name, s.code) AS body,
                 r.status NOT IN ('rejected', 'implemented', 'closed') AS open, CAST(NULL AS VARCHAR) AS blocks
-              FROM moc_requests r LEFT JOIN core_sites s ON s.id = r.site_id
+              FROM moc_requests r LEFT JOIN core_sites s ON s.id = r.site_id AND s.deleted_at IS NULL
               WHERE r.deleted_at IS NULL",
     },
     Source {
@@ -231,7 +231,7 @@ pub const SOURCES: &[Source] = &[
                 CAST(i.occurred_at AS DATE) AS day, concat_ws(' — ', i.reference, i.location) AS title,
                 concat_ws(' · ', i.description, i.category, i.severity, s.name, s.code) AS body,
                 i.status <> 'closed' AS open, CAST(NULL AS VARCHAR) AS blocks
-              FROM hse_incidents i LEFT JOIN core_sites s ON s.id = i.site_id
+              FROM hse_incidents i LEFT JOIN core_sites s ON s.id = i.site_id AND s.deleted_at IS NULL
               WHERE i.deleted_at IS NULL",
     },
     Source {
@@ -243,8 +243,8 @@ pub const SOURCES: &[Source] = &[
                 CAST(a.due_date AS DATE) AS day, concat_ws(' — ', 'Action', i.reference) AS title,
                 concat_ws(' · ', a.description, i.location, s.name, s.code) AS body,
                 a.status IN ('open', 'in_progress') AS open, CAST(NULL AS VARCHAR) AS blocks
-              FROM hse_actions a JOIN hse_incidents i ON i.id = a.incident_id
-                LEFT JOIN core_sites s ON s.id = i.site_id
+              FROM hse_actions a JOIN hse_incidents i ON i.id = a.incident_id AND i.deleted_at IS NULL
+                LEFT JOIN core_sites s ON s.id = i.site_id AND s.deleted_at IS NULL
               WHERE a.deleted_at IS NULL",
     },
     Source {
@@ -256,7 +256,7 @@ pub const SOURCES: &[Source] = &[
                 CAST(p.start_date AS DATE) AS day, concat_ws(' — ', p.code, p.name) AS title,
                 concat_ws(' · ', s.name, s.code) AS body,
                 p.status IN ('planned', 'active', 'on_hold') AS open, CAST(NULL AS VARCHAR) AS blocks
-              FROM projects_projects p LEFT JOIN core_sites s ON s.id = p.site_id
+              FROM projects_projects p LEFT JOIN core_sites s ON s.id = p.site_id AND s.deleted_at IS NULL
               WHERE p.deleted_at IS NULL",
     },
     Source {
@@ -268,8 +268,8 @@ pub const SOURCES: &[Source] = &[
                 CAST(t.due_date AS DATE) AS day, t.name AS title,
                 concat_ws(' · ', p.code, p.name, s.name, s.code) AS body,
                 t.status NOT IN ('done', 'cancelled') AS open, CAST(NULL AS VARCHAR) AS blocks
-              FROM projects_tasks t JOIN projects_projects p ON p.id = t.project_id
-                LEFT JOIN core_sites s ON s.id = p.site_id
+              FROM projects_tasks t JOIN projects_projects p ON p.id = t.project_id AND p.deleted_at IS NULL
+                LEFT JOIN core_sites s ON s.id = p.site_id AND s.deleted_at IS NULL
               WHERE t.deleted_at IS NULL",
     },
     Source {
@@ -279,10 +279,10 @@ pub const SOURCES: &[Source] = &[
         shared: false,
         sql: "SELECT p.id AS id, s.code AS site_a, CAST(NULL AS VARCHAR) AS site_b, CAST(NULL AS VARCHAR) AS status,
                 CAST(NULL AS DATE) AS day, concat_ws(' ', p.first_name, p.last_name) AS title,
-                concat_ws(' · ', p.job_title, p.badge_number, p.nationality, p.rotation_pattern, c.name, s.name, s.code) AS body,
+                concat_ws(' · ', p.job_title, p.badge_number, p.rotation_pattern, c.name, s.name, s.code) AS body,
                 false AS open, CAST(NULL AS VARCHAR) AS blocks
               FROM pob_personnel p LEFT JOIN tiers_companies c ON c.id = p.company_id
-                LEFT JOIN core_sites s ON s.id = p.home_site_id
+                LEFT JOIN core_sites s ON s.id = p.home_site_id AND s.deleted_at IS NULL
               WHERE p.deleted_at IS NULL",
     },
     Source {
@@ -320,7 +320,7 @@ pub const SOURCES: &[Source] = &[
                 concat_ws(' · ', b.code, b.name, concat(CAST(e.rated_kw AS VARCHAR), ' kW'), e.load_category, s.name, s.code) AS body,
                 false AS open, CAST(NULL AS VARCHAR) AS blocks
               FROM powertrace_equipment e LEFT JOIN powertrace_switchboards b ON b.id = e.switchboard_id
-                LEFT JOIN core_sites s ON s.id = e.site_id
+                LEFT JOIN core_sites s ON s.id = e.site_id AND s.deleted_at IS NULL
               WHERE e.deleted_at IS NULL",
     },
     Source {
@@ -332,7 +332,7 @@ pub const SOURCES: &[Source] = &[
                 CAST(NULL AS DATE) AS day, concat_ws(' — ', b.code, b.name) AS title,
                 concat_ws(' · ', concat(CAST(b.voltage_v AS VARCHAR), ' V'), s.name, s.code) AS body,
                 false AS open, CAST(NULL AS VARCHAR) AS blocks
-              FROM powertrace_switchboards b LEFT JOIN core_sites s ON s.id = b.site_id
+              FROM powertrace_switchboards b LEFT JOIN core_sites s ON s.id = b.site_id AND s.deleted_at IS NULL
               WHERE b.deleted_at IS NULL",
     },
     Source {
@@ -342,11 +342,11 @@ pub const SOURCES: &[Source] = &[
         shared: false,
         sql: "SELECT t.id AS id, d.code AS site_a, a.code AS site_b, t.status AS status,
                 CAST(t.scheduled_departure_at AS DATE) AS day, concat_ws(' — ', t.trip_number, v.name) AS title,
-                concat_ws(' · ', v.kind, v.registration, d.name, d.code, a.name, a.code) AS body,
+                concat_ws(' · ', v.kind, v.registration) AS body,
                 t.status IN ('planned', 'in_progress') AS open, CAST(NULL AS VARCHAR) AS blocks
               FROM travel_trips t LEFT JOIN travel_vehicles v ON v.id = t.vehicle_id
-                LEFT JOIN core_sites d ON d.id = t.departure_site_id
-                LEFT JOIN core_sites a ON a.id = t.arrival_site_id
+                LEFT JOIN core_sites d ON d.id = t.departure_site_id AND d.deleted_at IS NULL
+                LEFT JOIN core_sites a ON a.id = t.arrival_site_id AND a.deleted_at IS NULL
               WHERE t.deleted_at IS NULL",
     },
     Source {
@@ -359,7 +359,7 @@ pub const SOURCES: &[Source] = &[
                 concat_ws(' · ', v.kind, v.registration, c.name, s.name, s.code) AS body,
                 false AS open, CAST(NULL AS VARCHAR) AS blocks
               FROM travel_vehicles v LEFT JOIN tiers_companies c ON c.id = v.operator_company_id
-                LEFT JOIN core_sites s ON s.id = v.home_site_id
+                LEFT JOIN core_sites s ON s.id = v.home_site_id AND s.deleted_at IS NULL
               WHERE v.deleted_at IS NULL",
     },
     Source {
@@ -374,7 +374,7 @@ pub const SOURCES: &[Source] = &[
               FROM redacteur_documents d
                 LEFT JOIN redacteur_document_versions v ON v.document_id = d.id AND v.version = d.current_version
                   AND v.deleted_at IS NULL
-                LEFT JOIN core_sites s ON s.id = d.site_id
+                LEFT JOIN core_sites s ON s.id = d.site_id AND s.deleted_at IS NULL
               WHERE d.deleted_at IS NULL",
     },
     Source {
@@ -399,8 +399,8 @@ pub const SOURCES: &[Source] = &[
                 CAST(a.audited_at AS DATE) AS day, concat_ws(' — ', 'Audit 5S', z.code, z.name) AS title,
                 concat_ws(' · ', concat('score ', CAST(a.total_score AS VARCHAR)), s.name, s.code) AS body,
                 false AS open, CAST(NULL AS VARCHAR) AS blocks
-              FROM cleanvue_audits a LEFT JOIN cleanvue_zones z ON z.id = a.zone_id
-                LEFT JOIN core_sites s ON s.id = z.site_id
+              FROM cleanvue_audits a JOIN cleanvue_zones z ON z.id = a.zone_id AND z.deleted_at IS NULL
+                LEFT JOIN core_sites s ON s.id = z.site_id AND s.deleted_at IS NULL
               WHERE a.deleted_at IS NULL",
     },
 ];

@@ -45,9 +45,12 @@ impl SearchIndex {
         self.sync_with(warehouse, progress, false).await
     }
 
-    /// Empties the index and reads every source again from one snapshot of the warehouse.
+    /// Empties the index and reads every source again from one snapshot of the warehouse,
+    /// then merges the index into one segment.
     pub async fn rebuild(&self, warehouse: &Warehouse, progress: &dyn Progress) -> Result<SyncReport, SearchError> {
-        self.sync_with(warehouse, progress, true).await
+        let report = self.sync_with(warehouse, progress, true).await?;
+        self.compact()?;
+        Ok(report)
     }
 
     async fn sync_with(
@@ -124,11 +127,16 @@ impl SearchIndex {
                 let frame = context.sql(source.sql).await.map_err(|error| failure(error.to_string()))?;
                 let mut stream = frame.execute_stream().await.map_err(|error| failure(error.to_string()))?;
                 let mut done = 0;
+                let mut written = std::collections::HashSet::new();
                 while let Some(batch) = stream.try_next().await.map_err(|error| failure(error.to_string()))? {
                     let entries = sources::entries(source, &batch).map_err(failure)?;
                     self.with_writer(|writer, fields| {
                         for entry in &entries {
                             let key = entry.key();
+                            // A key read twice (a source without a unique id) is indexed once.
+                            if !written.insert(key.clone()) {
+                                continue;
+                            }
                             match known.remove(&key) {
                                 Some(fingerprint) if fingerprint == entry.fingerprint() => {
                                     report.unchanged += 1;

@@ -352,7 +352,7 @@ fn marks_per_panel(dom: &str) -> Vec<(String, Vec<String>)> {
     panels
 }
 
-fn chromium() -> std::process::Command {
+pub(crate) fn chromium() -> std::process::Command {
     let mut command = std::process::Command::new("chromium");
     command.args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars"]);
     command

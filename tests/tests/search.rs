@@ -334,3 +334,56 @@ async fn changes_in_postgresql_are_found_within_five_seconds_while_serve_runs() 
     let _ = server.wait();
     result.expect("the live search test took longer than 300 s");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_shows_the_search_box_on_every_page_and_the_results_with_their_facets() {
+    let directory = tempfile::tempdir().unwrap();
+    sample_warehouse(directory.path()).await;
+    let engine = opsflux_query::Engine::open(
+        Warehouse::open(directory.path()).unwrap(),
+        opsflux_query::Catalog::shipped().unwrap(),
+        opsflux_query::EngineSettings::default(),
+    )
+    .await
+    .unwrap();
+    let index = SearchIndex::in_memory();
+    index.sync(engine.warehouse(), &()).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let public = opsflux_api::http::PublicAddress::new(None, address).unwrap();
+    let state = opsflux_api::http::AppState {
+        search: Some(std::sync::Arc::new(index)),
+        ..opsflux_api::http::AppState::local(engine, "sample".to_owned(), public)
+    };
+    tokio::spawn(opsflux_api::http::serve_on(listener, state, std::future::pending()));
+    let dom = |path: &str| {
+        let url = format!("http://{address}{path}");
+        async move {
+            let output = tokio::task::spawn_blocking(move || {
+                crate::dashboards::chromium().args(["--virtual-time-budget=2000", "--dump-dom"]).arg(url).output()
+            })
+            .await
+            .unwrap()
+            .unwrap();
+            assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+            String::from_utf8(output.stdout).unwrap()
+        }
+    };
+    for page in ["/", "/moc", "/power", "/documents"] {
+        let html = dom(page).await;
+        assert!(
+            html.contains(r#"<form class="find" method="get" action="/search" role="search">"#),
+            "{page}: no search box"
+        );
+    }
+    // What the box sends: a typo, then a facet narrowing.
+    let html = dom("/search?q=compreseur").await;
+    assert!(html.contains("<mark>Compresseur</mark>"), "the typo match is not marked");
+    assert!(html.contains(r#"href="/search?q=compreseur&amp;module=powertrace""#), "no module facet link: {html}");
+    let narrowed = dom("/search?q=compreseur&module=projects&site=CRM").await;
+    let hits = narrowed.matches("<li data-module=").count();
+    assert!(hits > 0 && narrowed.matches(r#"<li data-module="projects""#).count() == hits, "{narrowed}");
+    assert!(narrowed.contains("aria-current=\"true\">Projets</a>"), "the chosen facet is not shown as chosen");
+    let refused = dom("/search?q=%22fuite").await;
+    assert!(refused.contains("q: a quote is not closed"), "{refused}");
+}

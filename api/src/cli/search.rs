@@ -177,9 +177,11 @@ fn print(text: &str) -> anyhow::Result<()> {
     }
 }
 
-/// Marked HTML as terminal text: marks in bold on a terminal, plain otherwise.
+/// Marked HTML as terminal text: marks in bold on a terminal, plain otherwise; control
+/// characters stored in records never reach the terminal.
 fn terminal_text(html: &str, bold: bool) -> String {
     let (open, close) = if bold { ("\u{1b}[1m", "\u{1b}[0m") } else { ("", "") };
+    let html: String = html.chars().map(|character| if character.is_control() { ' ' } else { character }).collect();
     html.replace("<mark>", open)
         .replace("</mark>", close)
         .replace("&lt;", "<")

@@ -19,6 +19,8 @@ use super::{AppState, Caller};
 
 /// Longest a search may run before the caller gets 503.
 const SEARCH_TIME_LIMIT: Duration = Duration::from_secs(5);
+/// Searches running at once; past it a search waits up to a second, then gets 503.
+static RUNNING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
 
 /// Query parameters of a search.
 #[derive(Debug, Default, Clone, serde::Deserialize, utoipa::IntoParams)]
@@ -125,7 +127,19 @@ fn search_error(error: SearchError) -> ApiError {
 
 /// Runs a search off the request runtime, bounded in time.
 async fn run(index: Arc<SearchIndex>, request: SearchRequest) -> Result<Results, ApiError> {
-    let work = tokio::task::spawn_blocking(move || index.search(&request));
+    let busy = || ApiError {
+        retry_after: Some(2),
+        ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "Search busy", "too many searches at once; try again")
+    };
+    let permit = match tokio::time::timeout(Duration::from_secs(1), RUNNING.acquire()).await {
+        Ok(Ok(permit)) => permit,
+        _ => return Err(busy()),
+    };
+    // The permit travels with the work: a search past its time limit still holds it.
+    let work = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        index.search(&request)
+    });
     match tokio::time::timeout(SEARCH_TIME_LIMIT, work).await {
         Err(_) => Err(search_error(SearchError::Timeout(SEARCH_TIME_LIMIT.as_millis() as u64))),
         Ok(Err(error)) => Err(ApiError::internal("the search task failed", &error)),
