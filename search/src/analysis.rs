@@ -6,6 +6,8 @@
 //! "electrique" and "électrique" reach the same stem. Stop words are removed in their
 //! folded form for the same reason ("à" and "a" are both French stop words).
 
+use std::sync::LazyLock;
+
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
     TokenizerManager,
@@ -22,8 +24,26 @@ const LONGEST_WORD: usize = 40;
 /// "train B", "zone C" are equipment and places, and "est" is a direction).
 const KEPT: &[&str] = &["a", "b", "c", "d", "e", "est", "ou", "on", "off"];
 
+/// Built once: every search parses its words and marks its hits with these, and the
+/// stop word lists are folded when built.
+static PLAIN_ANALYZER: LazyLock<TextAnalyzer> = LazyLock::new(build_plain);
+static FRENCH_ANALYZER: LazyLock<TextAnalyzer> = LazyLock::new(|| build_language(Language::French));
+static ENGLISH_ANALYZER: LazyLock<TextAnalyzer> = LazyLock::new(|| build_language(Language::English));
+
 /// The words of `text` as the plain analyzer gives them: lower case, accents folded.
 pub(crate) fn plain() -> TextAnalyzer {
+    PLAIN_ANALYZER.clone()
+}
+
+/// The analyzer of one language (French or English; any other is analysed as English).
+pub(crate) fn language(language: Language) -> TextAnalyzer {
+    match language {
+        Language::French => FRENCH_ANALYZER.clone(),
+        _ => ENGLISH_ANALYZER.clone(),
+    }
+}
+
+fn build_plain() -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(LONGEST_WORD))
         .filter(LowerCaser)
@@ -31,8 +51,7 @@ pub(crate) fn plain() -> TextAnalyzer {
         .build()
 }
 
-/// The analyzer of one language.
-pub(crate) fn language(language: Language) -> TextAnalyzer {
+fn build_language(language: Language) -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(LONGEST_WORD))
         .filter(LowerCaser)
@@ -43,12 +62,12 @@ pub(crate) fn language(language: Language) -> TextAnalyzer {
 }
 
 /// The language's stop words, folded, without the words kept on purpose.
-pub(crate) fn stop_words(language: Language) -> Vec<String> {
+fn stop_words(language: Language) -> Vec<String> {
     let words: &[&str] = match language {
         Language::French => FRENCH_STOP_WORDS,
         _ => ENGLISH_STOP_WORDS,
     };
-    let mut folder = plain();
+    let mut folder = build_plain();
     let mut folded: Vec<String> =
         words.iter().flat_map(|word| tokens(&mut folder, word)).filter(|word| !KEPT.contains(&word.as_str())).collect();
     folded.sort();

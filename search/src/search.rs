@@ -94,7 +94,7 @@ pub const MOST_PER_PAGE: u64 = 100;
 pub const DEEPEST_HIT: u64 = 10_000;
 
 /// One record found.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
     pub module: String,
     pub kind: String,
@@ -111,7 +111,7 @@ pub struct Hit {
 }
 
 /// Counts per value of each facet, largest first.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Facets {
     pub module: Vec<(String, u64)>,
     pub site: Vec<(String, u64)>,
@@ -120,7 +120,7 @@ pub struct Facets {
 }
 
 /// One page of results.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Results {
     pub total: u64,
     pub page: u64,

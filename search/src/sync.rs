@@ -77,14 +77,17 @@ impl SearchIndex {
         let rebuild = rebuild || covered.format != FORMAT;
         // Pin one snapshot of every table first: the commit records exactly these.
         let tables: BTreeSet<&str> = SOURCES.iter().flat_map(|source| source.tables.iter().copied()).collect();
+        let mut ids = BTreeMap::new();
         let mut pinned = BTreeMap::new();
         for table in tables {
+            // The source definitions name their tables as literals: they always parse.
             let id: TableId = table.parse().expect("source tables are valid names");
             let snapshot = warehouse
                 .snapshot(&id)
                 .await
                 .map_err(|error| SearchError::Warehouse { table: table.to_owned(), message: error.to_string() })?;
             pinned.insert(table.to_owned(), snapshot);
+            ids.insert(table, id);
         }
         let moved = |source: &Source| {
             rebuild
@@ -113,8 +116,7 @@ impl SearchIndex {
             if available {
                 for table in source.tables {
                     if registered.insert(*table) {
-                        let id: TableId = table.parse().expect("source tables are valid names");
-                        let frame = warehouse.frame(&context, &id, pinned[*table]).await.map_err(|error| {
+                        let frame = warehouse.frame(&context, &ids[*table], pinned[*table]).await.map_err(|error| {
                             SearchError::Warehouse { table: (*table).to_owned(), message: error.to_string() }
                         })?;
                         context.register_table(table.replace('.', "_"), frame.into_view()).map_err(|error| {
