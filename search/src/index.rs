@@ -95,6 +95,44 @@ fn schema() -> (Schema, Fields) {
     (builder.build(), fields)
 }
 
+/// An index this large is kept in as many segments as there are search threads, each
+/// searched by its own thread; a smaller one in one segment, searched by one.
+const PARALLEL_FROM_ENTRIES: u32 = 200_000;
+
+/// The threads one search may use: the processors, up to four.
+fn search_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |count| count.get().min(4))
+}
+
+/// The pool searches run their segments in; `None` on one processor (or if no thread
+/// can be started: searches then run in the asking thread).
+static SEARCH_THREADS: std::sync::LazyLock<Option<tantivy::Executor>> = std::sync::LazyLock::new(|| {
+    let threads = search_threads();
+    if threads < 2 {
+        return None;
+    }
+    tantivy::Executor::multi_thread(threads, "opsflux-search-")
+        .inspect_err(|error| tracing::warn!("searches run on one thread: {error}"))
+        .ok()
+});
+
+/// The segments to merge together so that a large index ends in `threads` segments of
+/// even size (largest first, each into the smallest group), a small one in one.
+fn merge_groups(segments: &[tantivy::index::SegmentMeta], threads: usize) -> Vec<Vec<tantivy::index::SegmentId>> {
+    let entries: u32 = segments.iter().map(|segment| segment.num_docs()).sum();
+    let groups = if entries >= PARALLEL_FROM_ENTRIES { threads.max(1) } else { 1 };
+    let mut sorted: Vec<&tantivy::index::SegmentMeta> = segments.iter().collect();
+    sorted.sort_by_key(|segment| std::cmp::Reverse(segment.num_docs()));
+    let mut out: Vec<(u32, Vec<tantivy::index::SegmentId>)> = vec![(0, Vec::new()); groups];
+    for segment in sorted {
+        if let Some(lightest) = out.iter_mut().min_by_key(|(size, _)| *size) {
+            lightest.0 += segment.num_docs();
+            lightest.1.push(segment.id());
+        }
+    }
+    out.into_iter().map(|(_, group)| group).filter(|group| !group.is_empty()).collect()
+}
+
 /// A search index and its writer.
 pub struct SearchIndex {
     pub(crate) index: Index,
@@ -149,8 +187,11 @@ impl SearchIndex {
         Self::with_index(index, fields, "memory".to_owned()).expect("an index in memory always has a reader")
     }
 
-    fn with_index(index: Index, fields: Fields, location: String) -> Result<Self, SearchError> {
+    fn with_index(mut index: Index, fields: Fields, location: String) -> Result<Self, SearchError> {
         analysis::register(index.tokenizers());
+        if let Some(executor) = SEARCH_THREADS.as_ref() {
+            index.set_executor(executor.clone());
+        }
         let reader = index.reader_builder().reload_policy(ReloadPolicy::OnCommitWithDelay).try_into().map_err(
             |error: TantivyError| SearchError::Index { location: location.clone(), message: error.to_string() },
         )?;
@@ -208,17 +249,20 @@ impl SearchIndex {
         outcome
     }
 
-    /// Waits for the background merges, then merges every segment into one: a rebuilt
-    /// index answers each query from one term dictionary and one set of columns.
+    /// Waits for the background merges, then merges the segments into one, or into one
+    /// per search thread for a large index: each thread then reads one term dictionary
+    /// and one set of columns.
     pub(crate) fn compact(&self) -> Result<(), SearchError> {
         let writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
         if let Some(writer) = writer {
             writer.wait_merging_threads().map_err(|error| self.failure(error))?;
         }
         self.with_writer(|writer, _| {
-            let segments = self.index.searchable_segment_ids().map_err(|error| self.failure(error))?;
-            if segments.len() > 1 {
-                writer.merge(&segments).wait().map_err(|error| self.failure(error))?;
+            let segments = self.index.searchable_segment_metas().map_err(|error| self.failure(error))?;
+            for group in merge_groups(&segments, search_threads()) {
+                if group.len() > 1 {
+                    writer.merge(&group).wait().map_err(|error| self.failure(error))?;
+                }
             }
             if let Err(error) = writer.garbage_collect_files().wait() {
                 tracing::debug!(location = %self.location, "search index clean-up deferred: {error}");

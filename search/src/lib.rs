@@ -9,11 +9,13 @@
 //! - `sources` — what each module contributes, read from the warehouse with DataFusion.
 //! - `sync` — bringing an index level with the warehouse, table by table, by difference.
 //! - `query` — parsing what a person types; `search` — ranking, filters, the site scope,
-//!   facets and pagination; `snippet` — highlighted fragments, typo matches included.
+//!   facets and pagination; `rank` — the best hits, boosts included, read lazily;
+//!   `snippet` — highlighted fragments, typo matches included.
 
 mod analysis;
 mod index;
 mod query;
+mod rank;
 mod search;
 mod snippet;
 mod sources;

@@ -7,10 +7,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::NaiveDate;
-use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
+use tantivy::collector::{Collector, Count, SegmentCollector};
 use tantivy::columnar::StrColumn;
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, PhraseQuery,
+    Query, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::tokenizer::Language;
@@ -20,6 +21,7 @@ use crate::SearchError;
 use crate::analysis;
 use crate::index::{Fields, SHARED, SearchIndex, days_since_epoch};
 use crate::query::{ParsedQuery, single};
+use crate::rank::Ranking;
 use crate::snippet::Marker;
 use crate::sources::MODULES;
 
@@ -85,10 +87,6 @@ impl SearchRequest {
 pub const DEFAULT_PER_PAGE: u64 = 20;
 /// A word in the title counts this many times one in the body.
 const TITLE_BOOST: f32 = 3.0;
-/// Open records (to act upon) and recent ones (a year's half-life, roughly) rank a
-/// little higher: at most ×1.15 and ×1.25, so relevance still decides.
-const OPEN_BOOST: f32 = 0.15;
-const RECENT_BOOST: f32 = 0.25;
 pub const MOST_PER_PAGE: u64 = 100;
 /// Hits past this rank are not served: narrow the search instead.
 pub const DEEPEST_HIT: u64 = 10_000;
@@ -153,28 +151,17 @@ impl SearchIndex {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let text_query = text_query(&fields, &parsed, &searcher).map_err(|error| self.failure(error))?;
         clauses.push((Occur::Must, text_query));
+        // Filters select; they add nothing to the score, or a filter's rarity would rank.
         for (occur, filter) in self.filters(&request.filters, &request.visibility)? {
-            clauses.push((occur, filter));
+            clauses.push((occur, Box::new(ConstScoreQuery::new(filter, 0.0))));
         }
         let query = BooleanQuery::new(clauses);
-        let today = days_since_epoch(request.today);
-        let ranked = TopDocs::with_limit(request.per_page as usize).and_offset(offset as usize).tweak_score(
-            move |segment: &SegmentReader| {
-                let fast = segment.fast_fields();
-                let open = fast.u64("open").ok().map(|column| column.first_or_default_col(0));
-                let day = fast.i64("day").ok();
-                let tie = fast.u64("tie").ok().map(|column| column.first_or_default_col(0));
-                move |doc: DocId, score: Score| {
-                    let tie = tie.as_ref().map_or(0, |column| column.get_val(doc));
-                    let open = open.as_ref().map_or(0, |column| column.get_val(doc));
-                    let recency = day.as_ref().and_then(|column| column.first(doc)).map_or(0.0, |day| {
-                        let age = (today - day).max(0) as f32;
-                        (-age / 365.0).exp()
-                    });
-                    (score * (1.0 + OPEN_BOOST * open as f32) * (1.0 + RECENT_BOOST * recency), tie)
-                }
-            },
-        );
+        let ranked = Ranking {
+            limit: request.per_page as usize,
+            offset: offset as usize,
+            today: days_since_epoch(request.today),
+            relevance: !parsed.is_empty(),
+        };
         let facets = FacetCounter { visible_sites: request.visibility.sites.clone() };
         let (top, total, facets) =
             searcher.search(&query, &(ranked, Count, facets)).map_err(|error| self.failure(error))?;
@@ -185,7 +172,7 @@ impl SearchIndex {
         }
         let mut marker = Marker::new(&parsed);
         let mut hits = Vec::with_capacity(top.len());
-        for ((score, _), address) in top {
+        for (score, address) in top {
             let mut hit = self.hit(&searcher, address, score, &mut marker)?;
             // A trip seen from one end does not name the other.
             if let Some(sites) = &request.visibility.sites {
@@ -260,26 +247,23 @@ impl SearchIndex {
             let year: u64 = year
                 .parse()
                 .ok()
-                .filter(|year| (1900..=2200).contains(year))
+                .filter(|year| (FIRST_YEAR..=LAST_YEAR).contains(year))
                 .ok_or_else(|| SearchError::bad("year", format!("`{year}` is not a year such as 2026")))?;
             out.push((
                 Occur::Must,
                 Box::new(TermQuery::new(Term::from_field_u64(fields.year, year), IndexRecordOption::Basic)),
             ));
         }
+        // A set of terms is read once into a bit set: checking a hit against it costs
+        // a bit test, not a walk through one list of entries per site.
         if let Some(sites) = &visibility.sites {
-            let visible: Vec<(Occur, Box<dyn Query>)> = sites
-                .iter()
-                .map(String::as_str)
-                .chain([SHARED])
-                .map(|value| (Occur::Should, term(fields.visibility, value)))
-                .collect();
-            out.push((Occur::Must, Box::new(BooleanQuery::new(visible))));
+            let visible = sites.iter().map(String::as_str).chain([SHARED]);
+            let terms = visible.map(|site| Term::from_field_text(fields.visibility, site));
+            out.push((Occur::Must, Box::new(TermSetQuery::new(terms))));
         }
         if let Some(modules) = &visibility.modules {
-            let allowed: Vec<(Occur, Box<dyn Query>)> =
-                modules.iter().map(|module| (Occur::Should, term(fields.module, module))).collect();
-            out.push((Occur::Must, Box::new(BooleanQuery::new(allowed))));
+            let terms = modules.iter().map(|module| Term::from_field_text(fields.module, module));
+            out.push((Occur::Must, Box::new(TermSetQuery::new(terms))));
         }
         Ok(out)
     }
@@ -308,38 +292,44 @@ fn text_query(
     if parsed.is_empty() {
         return Ok(Box::new(AllQuery));
     }
-    let term = |field, text: &str, boost: f32| -> Box<dyn Query> {
-        let query = TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::WithFreqs);
-        Box::new(BoostQuery::new(Box::new(query), boost))
-    };
     let mut french = analysis::language(Language::French);
     let mut english = analysis::language(Language::English);
     let mut clauses: Vec<Clause> = Vec::new();
     for word in &parsed.words {
-        let mut ways: Vec<Box<dyn Query>> = vec![term(fields.words, &word.text, 1.0)];
-        if let Some(stem) = &word.french {
-            ways.push(term(fields.title, stem, TITLE_BOOST));
-            ways.push(term(fields.body, stem, 1.0));
+        // Each term of a field once, at the best weight it is reached with: derived words
+        // often share a stem with the word or with one another.
+        // A word's plain form only finds what its French stem does not when it has none
+        // (a French stop word); typos and prefixes are looked up among plain words.
+        let mut ways = Ways::default();
+        if word.french.is_none() {
+            ways.add(fields.words, &word.text, 1.0);
         }
-        if let Some(stem) = &word.english {
-            ways.push(term(fields.title_en, stem, TITLE_BOOST));
-            ways.push(term(fields.body_en, stem, 1.0));
+        if let Some(stem) = &word.french {
+            ways.add(fields.title, stem, TITLE_BOOST);
+            ways.add(fields.body, stem, 1.0);
+        }
+        if let Some(stem) = english_only(&word.english, &word.french) {
+            ways.add(fields.title_en, stem, TITLE_BOOST);
+            ways.add(fields.body_en, stem, 1.0);
         }
         // Words of the index the word reaches through its typos or as their beginning,
         // each ranked by where it occurs like the word itself, a little lower.
         for (derived, weight) in derivations(searcher, fields.words, word)? {
-            ways.push(term(fields.words, &derived, weight));
-            if let Some(stem) = single(&mut french, &derived) {
-                ways.push(term(fields.title, &stem, TITLE_BOOST * weight));
-                ways.push(term(fields.body, &stem, weight));
+            let french_stem = single(&mut french, &derived);
+            match &french_stem {
+                Some(stem) => {
+                    ways.add(fields.title, stem, TITLE_BOOST * weight);
+                    ways.add(fields.body, stem, weight);
+                }
+                None => ways.add(fields.words, &derived, weight),
             }
-            if let Some(stem) = single(&mut english, &derived) {
-                ways.push(term(fields.title_en, &stem, TITLE_BOOST * weight));
-                ways.push(term(fields.body_en, &stem, weight));
+            if let Some(stem) = english_only(&single(&mut english, &derived), &french_stem) {
+                ways.add(fields.title_en, stem, TITLE_BOOST * weight);
+                ways.add(fields.body_en, stem, weight);
             }
         }
         let occur = if word.is_stop_word() { Occur::Should } else { Occur::Must };
-        clauses.push((occur, Box::new(DisjunctionMaxQuery::with_tie_breaker(ways, 0.1))));
+        clauses.push((occur, Box::new(DisjunctionMaxQuery::with_tie_breaker(ways.queries(), 0.1))));
     }
     for phrase in &parsed.phrases {
         let in_field = |field| -> Box<dyn Query> {
@@ -356,6 +346,35 @@ fn text_query(
         clauses.push((Occur::Must, Box::new(DisjunctionMaxQuery::new(ways))));
     }
     Ok(Box::new(BooleanQuery::new(clauses)))
+}
+
+/// The English stem of a word when it differs from its French one. When both agree
+/// ("pompe", "compressor", "leak"), the French fields already find the word and its
+/// variants in either language, and reading the English lists as well would double the
+/// work of every search for hardly any other record.
+fn english_only<'a>(english: &'a Option<String>, french: &Option<String>) -> Option<&'a String> {
+    english.as_ref().filter(|stem| french.as_ref() != Some(*stem))
+}
+
+/// The terms one query word is looked for as, each with its weight.
+#[derive(Default)]
+struct Ways(BTreeMap<(tantivy::schema::Field, String), f32>);
+
+impl Ways {
+    fn add(&mut self, field: tantivy::schema::Field, text: &str, weight: f32) {
+        let best = self.0.entry((field, text.to_owned())).or_insert(weight);
+        *best = best.max(weight);
+    }
+
+    fn queries(self) -> Vec<Box<dyn Query>> {
+        self.0
+            .into_iter()
+            .map(|((field, text), weight)| -> Box<dyn Query> {
+                let query = TermQuery::new(Term::from_field_text(field, &text), IndexRecordOption::WithFreqs);
+                Box::new(BoostQuery::new(Box::new(query), weight))
+            })
+            .collect()
+    }
 }
 
 /// The most derived words one query word stands for: past it, the rarest are left out.
@@ -419,9 +438,15 @@ struct FacetCounter {
 struct SegmentFacets {
     columns: [Option<StrColumn>; 3],
     year: Option<tantivy::columnar::Column<u64>>,
-    counts: [HashMap<u64, u64>; 3],
-    years: HashMap<u64, u64>,
+    /// Hits per term ordinal of each column: the dictionaries are small.
+    counts: [Vec<u64>; 3],
+    /// Hits per year from `FIRST_YEAR`; a year outside cannot be asked for either.
+    years: Vec<u64>,
 }
+
+/// The years the year facet counts, the range the year filter accepts.
+const FIRST_YEAR: u64 = 1900;
+const LAST_YEAR: u64 = 2200;
 
 type SegmentCounts = (Vec<BTreeMap<String, u64>>, BTreeMap<u64, u64>);
 
@@ -431,11 +456,13 @@ impl Collector for FacetCounter {
 
     fn for_segment(&self, _: SegmentOrdinal, segment: &SegmentReader) -> tantivy::Result<SegmentFacets> {
         let fast = segment.fast_fields();
+        let columns = [fast.str("module")?, fast.str("site")?, fast.str("status")?];
+        let counts = columns.each_ref().map(|column| vec![0; column.as_ref().map_or(0, |column| column.num_terms())]);
         Ok(SegmentFacets {
-            columns: [fast.str("module")?, fast.str("site")?, fast.str("status")?],
+            columns,
             year: fast.u64("year").ok(),
-            counts: Default::default(),
-            years: HashMap::new(),
+            counts,
+            years: vec![0; (LAST_YEAR - FIRST_YEAR + 1) as usize],
         })
     }
 
@@ -486,12 +513,16 @@ impl SegmentCollector for SegmentFacets {
         for (column, counts) in self.columns.iter().zip(self.counts.iter_mut()) {
             if let Some(column) = column {
                 for ordinal in column.term_ords(doc) {
-                    *counts.entry(ordinal).or_default() += 1;
+                    if let Some(count) = counts.get_mut(ordinal as usize) {
+                        *count += 1;
+                    }
                 }
             }
         }
-        if let Some(year) = self.year.as_ref().and_then(|column| column.first(doc)) {
-            *self.years.entry(year).or_default() += 1;
+        if let Some(year) = self.year.as_ref().and_then(|column| column.first(doc))
+            && let Some(count) = year.checked_sub(FIRST_YEAR).and_then(|offset| self.years.get_mut(offset as usize))
+        {
+            *count += 1;
         }
     }
 
@@ -501,14 +532,15 @@ impl SegmentCollector for SegmentFacets {
             let mut named = BTreeMap::new();
             if let Some(column) = column {
                 let mut value = String::new();
-                for (ordinal, count) in counts {
-                    if column.ord_to_str(ordinal, &mut value).unwrap_or(false) {
+                for (ordinal, count) in counts.into_iter().enumerate().filter(|(_, count)| *count > 0) {
+                    if column.ord_to_str(ordinal as u64, &mut value).unwrap_or(false) {
                         named.insert(value.clone(), count);
                     }
                 }
             }
             out.push(named);
         }
-        (out, self.years.into_iter().collect())
+        let years = self.years.into_iter().enumerate().filter(|(_, count)| *count > 0);
+        (out, years.map(|(offset, count)| (FIRST_YEAR + offset as u64, count)).collect())
     }
 }

@@ -547,10 +547,10 @@ async fn a_scoped_reader_sees_no_other_site() {
         request.visibility = Visibility::sites(["BRAVO"]);
         check(&index, request.clone(), expect![[r#"
             6 hits, page 1 of 1
-            company co-1 [] - | Compression Services Atlantique | supplier · RCS 123 · Port-Gentil · Gabon
+            trip t-1 [BRAVO] planned | TR-0042 — Bourbon Liberty 301 | vessel · BL301
             moc_request moc-2 [BRAVO] approved | MOC-2026-002 — Modification de la détection incendie | Ajout de détecteurs incendies dans le module de compression · process · medium · FPSO Bravo · BRAVO
             incident hse-2 [BRAVO] closed | HSE-2026-011 — Salle électrique | Arc électrique lors d&#39;une intervention sur le tableau TGBT-2 · electrical · first_aid · FPSO Bravo · BRAVO
-            trip t-1 [BRAVO] planned | TR-0042 — Bourbon Liberty 301 | vessel · BL301
+            company co-1 [] - | Compression Services Atlantique | supplier · RCS 123 · Port-Gentil · Gabon
             equipment eq-2 [BRAVO] - | P-201 — Pompe d&#39;injection d&#39;eau | TGBT-2 · Tableau général basse tension · 450.0 kW · continuous · FPSO Bravo · BRAVO
             switchboard sb-2 [BRAVO] - | TGBT-2 — Tableau général basse tension | 400.0 V · FPSO Bravo · BRAVO
             module: powertrace:2 hse:1 moc:1 tiers:1 travel:1

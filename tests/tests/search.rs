@@ -88,17 +88,17 @@ async fn the_command_line_finds_the_sample_records_a_site_manager_looks_for() {
     check(
         &["rechauffeurs electriques"],
         expect![[r#"
-        45 hits
-        equipment [MRN] - | E-123X — <mark>Réchauffeur</mark> <mark>électrique</mark> | TD-01 · Tableau divisionnaire 1 · 105.00 kW · intermittent · FPSO Marianne · MRN
-        equipment [ALB] - | E-117R — <mark>Réchauffeur</mark> <mark>électrique</mark> | TD-01 · Tableau divisionnaire 1 · 190.00 kW · intermittent · Plateforme Albatros · ALB
-        equipment [MRN] - | E-125Z — <mark>Réchauffeur</mark> <mark>électrique</mark> | TD-01 · Tableau divisionnaire 1 · 215.00 kW · intermittent · FPSO Marianne · MRN
-        equipment [GLD] - | E-103D — <mark>Réchauffeur</mark> <mark>électrique</mark> | TD-01 · Tableau divisionnaire 1 · 155.00 kW · intermittent · Plateforme Goéland · GLD
-        equipment [MRN] - | E-249X — <mark>Réchauffeur</mark> <mark>électrique</mark> | TD-01 · Tableau divisionnaire 1 · 220.00 kW · intermittent · FPSO Marianne · MRN
-        equipment [MRN] - | E-239N — <mark>Réchauffeur</mark> <mark>électrique</mark> | TGHT-01 · Tableau général haute tension · 430.00 kW · intermittent · FPSO Marianne · MRN
-        module: powertrace:45
-        site: MRN:9 SRC:8 CRM:5 GLD:5 NKS:5 PNR:4
-        status: 
-    "#]],
+            45 hits
+            equipment [PNR] - | E-111L — <mark>Réchauffeur</mark> <mark>électrique</mark> | TGBT-02 · Tableau général basse tension 2 · 185.00 kW · intermittent · Base de Pointe-Noire · PNR
+            equipment [PNR] - | E-120U — <mark>Réchauffeur</mark> <mark>électrique</mark> | TD-01 · Tableau divisionnaire 1 · 45.00 kW · intermittent · Base de Pointe-Noire · PNR
+            equipment [MRN] - | E-123X — <mark>Réchauffeur</mark> <mark>électrique</mark> | TD-01 · Tableau divisionnaire 1 · 105.00 kW · intermittent · FPSO Marianne · MRN
+            equipment [SRC] - | E-109J — <mark>Réchauffeur</mark> <mark>électrique</mark> | TD-01 · Tableau divisionnaire 1 · 285.00 kW · intermittent · Appareil de forage Sirocco · SRC
+            equipment [NKS] - | E-109J — <mark>Réchauffeur</mark> <mark>électrique</mark> | TGHT-01 · Tableau général haute tension · 480.00 kW · intermittent · Plateforme N&#39;Kossa Sud · NKS
+            equipment [NKS] - | E-250Y — <mark>Réchauffeur</mark> <mark>électrique</mark> | TD-01 · Tableau divisionnaire 1 · 110.00 kW · intermittent · Plateforme N&#39;Kossa Sud · NKS
+            module: powertrace:45
+            site: MRN:9 SRC:8 CRM:5 GLD:5 NKS:5 PNR:4
+            status: 
+        "#]],
     );
     // Still typing the last word.
     check(
@@ -134,17 +134,17 @@ async fn the_command_line_finds_the_sample_records_a_site_manager_looks_for() {
     check(
         &["--module", "powertrace", "--site", "ALB", "compresseur"],
         expect![[r#"
-        7 hits
-        equipment [ALB] - | K-232G — <mark>Compresseur</mark> de gaz | TGHT-01 · Tableau général haute tension · 3165.00 kW · continuous · Plateforme Albatros · ALB
-        equipment [ALB] - | K-227B — <mark>Compresseur</mark> d&#39;air instrument | TD-01 · Tableau divisionnaire 1 · 125.00 kW · continuous · Plateforme Albatros · ALB
-        equipment [ALB] - | K-107H — <mark>Compresseur</mark> d&#39;air instrument | TGBT-02 · Tableau général basse tension 2 · 150.00 kW · continuous · Plateforme Albatros · ALB
-        equipment [ALB] - | K-122W — <mark>Compresseur</mark> d&#39;air instrument | TGBT-02 · Tableau général basse tension 2 · 50.00 kW · continuous · Plateforme Albatros · ALB
-        equipment [ALB] - | K-240O — <mark>Compresseur</mark> d&#39;air instrument | TGBT-02 · Tableau général basse tension 2 · 50.00 kW · continuous · Plateforme Albatros · ALB
-        equipment [ALB] - | K-105F — <mark>Compresseur</mark> d&#39;air instrument | TGBT-01 · Tableau général basse tension 1 · 100.00 kW · continuous · Plateforme Albatros · ALB
-        module: powertrace:7
-        site: ALB:7
-        status: 
-    "#]],
+            7 hits
+            equipment [ALB] - | K-232G — <mark>Compresseur</mark> de gaz | TGHT-01 · Tableau général haute tension · 3165.00 kW · continuous · Plateforme Albatros · ALB
+            equipment [ALB] - | K-107H — <mark>Compresseur</mark> d&#39;air instrument | TGBT-02 · Tableau général basse tension 2 · 150.00 kW · continuous · Plateforme Albatros · ALB
+            equipment [ALB] - | K-122W — <mark>Compresseur</mark> d&#39;air instrument | TGBT-02 · Tableau général basse tension 2 · 50.00 kW · continuous · Plateforme Albatros · ALB
+            equipment [ALB] - | K-240O — <mark>Compresseur</mark> d&#39;air instrument | TGBT-02 · Tableau général basse tension 2 · 50.00 kW · continuous · Plateforme Albatros · ALB
+            equipment [ALB] - | K-105F — <mark>Compresseur</mark> d&#39;air instrument | TGBT-01 · Tableau général basse tension 1 · 100.00 kW · continuous · Plateforme Albatros · ALB
+            equipment [ALB] - | K-123X — <mark>Compresseur</mark> d&#39;air instrument | TGBT-01 · Tableau général basse tension 1 · 145.00 kW · continuous · Plateforme Albatros · ALB
+            module: powertrace:7
+            site: ALB:7
+            status: 
+        "#]],
     );
     // Bad input is refused naming the parameter, and nothing is written.
     for (arguments, message) in [
