@@ -264,12 +264,17 @@ impl SearchIndex {
                     writer.merge(&group).wait().map_err(|error| self.failure(error))?;
                 }
             }
+            Ok(())
+        })?;
+        // The merged-away segments can only go once this handle's reader has let go of
+        // them, or the index would stay twice its size until the next commit.
+        self.reader.reload().map_err(|error| self.failure(error))?;
+        self.with_writer(|writer, _| {
             if let Err(error) = writer.garbage_collect_files().wait() {
                 tracing::debug!(location = %self.location, "search index clean-up deferred: {error}");
             }
             Ok(())
-        })?;
-        self.reader.reload().map_err(|error| self.failure(error))
+        })
     }
 
     /// Drops what the writer holds since the last commit.
