@@ -7,13 +7,17 @@
 //! - `loadlist` — per line, per switchboard (rolled up through the hierarchy and through
 //!   transformers) and per site: connected load, maximum demand, generation with N-1
 //!   and N-2, running load factor and transformer loading.
+//! - `checks` — the checks that fail (N-1, N-2, running load factor, transformers, power
+//!   factor) and the remedies computed from the figures.
 //!
 //! Everything here is a pure function of its inputs: no I/O, no clock.
 
+mod checks;
 mod loadlist;
 mod plant;
 mod power;
 
+pub use checks::{CORRECTED_POWER_FACTOR, Failure, Recommendation, failures, recommendations};
 pub use loadlist::{BoardLoad, Generation, Line, LoadList, TransformerLoad, load_list};
 pub use plant::{
     Category, Equipment, Factors, Generator, GeneratorStatus, Limits, Plant, Switchboard, Tables, Transformer,

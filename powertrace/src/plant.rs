@@ -163,9 +163,6 @@ impl Factors {
 pub struct Limits {
     /// The most of the N-1 capacity the maximum demand may use in normal operation.
     pub n1_loading: f64,
-    /// The most of their rating standby-rated sets may carry on a 24-hour average
-    /// (ISO 8528-1).
-    pub standby_average: f64,
     /// The lowest acceptable power factor of a site's demand.
     pub power_factor: f64,
     /// The most of its rating a transformer may carry.
@@ -174,7 +171,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { n1_loading: 0.85, standby_average: 0.70, power_factor: 0.85, transformer_loading: 1.0 }
+        Limits { n1_loading: 0.85, power_factor: 0.85, transformer_loading: 1.0 }
     }
 }
 

@@ -5,8 +5,8 @@
 
 use expect_test::{Expect, expect};
 use opsflux_powertrace::{
-    Category, Equipment, Factors, Generator, GeneratorStatus, LoadList, Plant, PowerError, Switchboard, Transformer,
-    load_list,
+    Category, Equipment, Factors, Generator, GeneratorStatus, Limits, LoadList, Plant, PowerError, Switchboard,
+    Transformer, failures, load_list, recommendations,
 };
 
 fn board(id: &str, name: &str, parent: Option<&str>, voltage_v: f64) -> Switchboard {
@@ -341,4 +341,94 @@ fn a_plant_is_read_from_the_warehouse_tables_batches() {
     assert_eq!((pump.absorbed_kw, pump.power_factor, pump.efficiency, pump.quantity), (45.0, 0.8, 0.9, 2));
     near(load_list(&plant, &Factors::default()).unwrap().connected.kw, 100.0);
     assert_eq!(Plant::from_batches("ZULU", &tables).unwrap_err(), PowerError::UnknownSite("ZULU".into()));
+}
+
+/// Failures and recommendations, one per line.
+fn verdict(plant: &Plant) -> String {
+    let list = load_list(plant, &Factors::default()).unwrap();
+    let limits = Limits::default();
+    let mut out = String::new();
+    for failure in failures(&list, &limits) {
+        out.push_str(&format!("fails {} {}: {}\n", failure.check, failure.subject, failure.message));
+    }
+    for recommendation in recommendations(&list, &limits) {
+        out.push_str(&format!("recommend: {}\n", recommendation.message()));
+    }
+    out
+}
+
+#[test]
+fn each_failing_check_and_its_remedy() {
+    // As built: N-1 holds at 81.4 %; the power factor of 0.807 does not.
+    // Correction: 953 − 1302 × tan(acos 0.95) = 953 − 427.95 = 525 kVAR.
+    expect![[r#"
+        fails power_factor ALPHA: the site's demand runs at a power factor of 0.807, below 0.85
+        recommend: 525 kVAR of power-factor correction brings the site from 0.807 to 0.95
+    "#]]
+    .assert_eq(&verdict(&alpha()));
+
+    // A second gas compressor (+500 kW, +375 kVAR): 1802 kW against 1600 kW at N-1.
+    // N-1 must reach 1802 ÷ 0.85 = 2120 kW: 520 kW more, 650 kVA at the sets' 0.8;
+    // shedding needs 1802 − 0.85 × 1600 = 442 kW, and the one standby pump gives 20.
+    let mut plant = alpha();
+    plant.equipment.push(load("K-202", "Compresseur de gaz 2", "TGHT", 450.0, 0.9, 0.8, Category::Continuous, 1));
+    expect![[r#"
+        fails n1_overload ALPHA: maximum demand 1802 kW exceeds the N-1 capacity 1600 kW (G-2 out)
+        fails running_load_factor ALPHA: maximum demand is 112.6 % of the N-1 capacity, above the 85 % limit
+        fails power_factor ALPHA: the site's demand runs at a power factor of 0.805, below 0.85
+        recommend: a generator of at least 650 kVA (at PF 0.80) keeps maximum demand within 85 % of N-1
+        recommend: shed these standby loads: P-102 (20.0 kW) — not enough alone, 422.0 kW short
+        recommend: 736 kVAR of power-factor correction brings the site from 0.805 to 0.95
+    "#]]
+    .assert_eq(&verdict(&plant));
+
+    // A transformer too small for its board: 463.78 kVA on 400 kVA.
+    let mut plant = alpha();
+    plant.transformers[0].rated_kva = 400.0;
+    expect![[r#"
+        fails transformer_overload TR-1: TR-1 carries 464 kVA, 115.9 % of its 400 kVA rating
+        fails power_factor ALPHA: the site's demand runs at a power factor of 0.807, below 0.85
+        recommend: 525 kVAR of power-factor correction brings the site from 0.807 to 0.95
+    "#]]
+    .assert_eq(&verdict(&plant));
+
+    // A third set makes N-2 a criterion: with G-2 and G-1 out, 800 kW for 1302.
+    let mut plant = alpha();
+    plant.generators.push(Generator {
+        id: "g3".into(),
+        tag: "G-3".into(),
+        switchboard: "TGHT".into(),
+        rated_kva: 1000.0,
+        power_factor: 0.8,
+        status: GeneratorStatus::Running,
+    });
+    expect![[r#"
+        fails n2_overload ALPHA: maximum demand 1302 kW exceeds the N-2 capacity 800 kW (G-2 and G-1 out)
+        fails power_factor ALPHA: the site's demand runs at a power factor of 0.807, below 0.85
+        recommend: 525 kVAR of power-factor correction brings the site from 0.807 to 0.95
+    "#]]
+    .assert_eq(&verdict(&plant));
+
+    // Demand beyond every set: more than one set is needed.
+    let mut plant = alpha();
+    for number in 0..4 {
+        plant.equipment.push(load(
+            &format!("K-3{number}"),
+            "Compresseur",
+            "TGHT",
+            900.0,
+            0.9,
+            0.8,
+            Category::Continuous,
+            1,
+        ));
+    }
+    expect![[r#"
+        fails n1_overload ALPHA: maximum demand 5302 kW exceeds the N-1 capacity 1600 kW (G-2 out)
+        fails running_load_factor ALPHA: maximum demand is 331.4 % of the N-1 capacity, above the 85 % limit
+        fails power_factor ALPHA: the site's demand runs at a power factor of 0.802, below 0.85
+        recommend: generators totalling at least 5797 kVA (at PF 0.80), in two sets or more: one set that large would itself be the set out
+        recommend: shed these standby loads: P-102 (20.0 kW) — not enough alone, 3922.0 kW short
+        recommend: 2210 kVAR of power-factor correction brings the site from 0.802 to 0.95
+    "#]].assert_eq(&verdict(&plant));
 }
