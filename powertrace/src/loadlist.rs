@@ -17,7 +17,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::PowerError;
-use crate::plant::{Category, Factors, Plant};
+use crate::plant::{Category, Factors, Generator, GeneratorStatus, Plant};
 use crate::power::Power;
 
 /// One equipment line.
@@ -165,39 +165,40 @@ pub fn load_list(plant: &Plant, factors: &Factors) -> Result<LoadList, PowerErro
         seen
     };
 
-    let own = |ids: &BTreeSet<String>, demand: bool| -> Power {
-        lines
-            .iter()
-            .filter(|(board, _)| ids.contains(board))
-            .map(|(_, line)| if demand { line.demand } else { line.input })
-            .sum()
+    let connected_of = |ids: &BTreeSet<String>| -> Power {
+        lines.iter().filter(|(board, _)| ids.contains(board)).map(|(_, line)| line.input).sum()
     };
-    let mut switchboards: Vec<BoardLoad> = plant
+    let demand_of = |ids: &BTreeSet<String>| -> Power {
+        lines.iter().filter(|(board, _)| ids.contains(board)).map(|(_, line)| line.demand).sum::<Power>()
+            * factors.diversity
+    };
+    // By switchboard id: the transformers read their secondary's demand from here.
+    let by_id: BTreeMap<&str, BoardLoad> = plant
         .switchboards
         .iter()
         .map(|board| {
             let under = downstream(&board.id);
             let mut fed: Vec<String> = under.iter().filter(|id| **id != board.id).map(|id| code(id)).collect();
             fed.sort();
-            BoardLoad {
+            let load = BoardLoad {
                 code: board.code.clone(),
                 name: board.name.clone(),
                 voltage_v: board.voltage_v,
-                own: own(&BTreeSet::from([board.id.clone()]), false),
-                connected: own(&under, false),
-                demand: own(&under, true) * factors.diversity,
+                own: connected_of(&BTreeSet::from([board.id.clone()])),
+                connected: connected_of(&under),
+                demand: demand_of(&under),
                 feeds: fed,
-            }
+            };
+            (board.id.as_str(), load)
         })
         .collect();
-    switchboards.sort_by(|left, right| left.code.cmp(&right.code));
 
-    let demand_of = |id: &str| own(&downstream(id), true) * factors.diversity;
     let mut transformers: Vec<TransformerLoad> = plant
         .transformers
         .iter()
         .map(|unit| {
-            let demand_kva = demand_of(&unit.secondary).kva();
+            // `Plant::check` has made sure the secondary is one of the site's boards.
+            let demand_kva = by_id.get(unit.secondary.as_str()).map_or(0.0, |board| board.demand.kva());
             TransformerLoad {
                 tag: unit.tag.clone(),
                 primary: code(&unit.primary),
@@ -209,6 +210,8 @@ pub fn load_list(plant: &Plant, factors: &Factors) -> Result<LoadList, PowerErro
         })
         .collect();
     transformers.sort_by(|left, right| left.tag.cmp(&right.tag));
+    let mut switchboards: Vec<BoardLoad> = by_id.into_values().collect();
+    switchboards.sort_by(|left, right| left.code.cmp(&right.code));
 
     let connected: Power = lines.iter().map(|(_, line)| line.input).sum();
     let demand: Power = lines.iter().map(|(_, line)| line.demand).sum::<Power>() * factors.diversity;
@@ -226,21 +229,14 @@ pub fn load_list(plant: &Plant, factors: &Factors) -> Result<LoadList, PowerErro
 }
 
 fn generation(plant: &Plant, demand_kw: f64) -> Generation {
-    let kw = |set: &crate::plant::Generator| set.rated_kva * set.power_factor;
-    let mut available: Vec<&crate::plant::Generator> =
-        plant.generators.iter().filter(|set| set.status.is_available()).collect();
+    let mut available: Vec<&Generator> = plant.generators.iter().filter(|set| set.status.is_available()).collect();
     available.sort_by(|left, right| right.rated_kva.total_cmp(&left.rated_kva).then_with(|| left.tag.cmp(&right.tag)));
-    let sum = |sets: &[&crate::plant::Generator]| -> (f64, f64) {
-        sets.iter().fold((0.0, 0.0), |(kva, total_kw), set| (kva + set.rated_kva, total_kw + kw(set)))
-    };
-    let (installed_kva, installed_kw) =
-        plant.generators.iter().fold((0.0, 0.0), |(kva, total_kw), set| (kva + set.rated_kva, total_kw + kw(set)));
-    let (available_kva, available_kw) = sum(&available);
-    let running: Vec<&crate::plant::Generator> =
-        available.iter().copied().filter(|set| set.status == crate::plant::GeneratorStatus::Running).collect();
-    let (running_kva, running_kw) = sum(&running);
-    let (n1_kva, n1_kw) = sum(available.get(1..).unwrap_or_default());
-    let (n2_kva, n2_kw) = sum(available.get(2..).unwrap_or_default());
+    let (installed_kva, installed_kw) = rating(&plant.generators);
+    let (available_kva, available_kw) = rating(available.iter().copied());
+    let (running_kva, running_kw) =
+        rating(available.iter().copied().filter(|set| set.status == GeneratorStatus::Running));
+    let (n1_kva, n1_kw) = rating(available.iter().copied().skip(1));
+    let (n2_kva, n2_kw) = rating(available.iter().copied().skip(2));
     let ratio = |capacity: f64| (capacity > 0.0).then(|| demand_kw / capacity);
     Generation {
         installed_kva,
@@ -257,6 +253,11 @@ fn generation(plant: &Plant, demand_kw: f64) -> Generation {
         n1_loading: ratio(n1_kw),
         running_loading: ratio(running_kw),
     }
+}
+
+/// The kVA and kW of some sets, a set's kW being its kVA times its power factor.
+fn rating<'a>(sets: impl IntoIterator<Item = &'a Generator>) -> (f64, f64) {
+    sets.into_iter().fold((0.0, 0.0), |(kva, kw), set| (kva + set.rated_kva, kw + set.rated_kva * set.power_factor))
 }
 
 /// Refuses switchboards that feed themselves, naming the loop by codes. Walks with its

@@ -276,11 +276,8 @@ impl Plant {
         }
         let site_id = site_id.ok_or_else(|| PowerError::UnknownSite(code.to_owned()))?;
         let mut plant = Plant { site: code.to_owned(), ..Plant::default() };
-        for (batch, row) in rows(tables.switchboards) {
-            let table = Reader { table: "powertrace.switchboards", batch };
-            if table.deleted(row)? || table.text("site_id", row)?.as_deref() != Some(&site_id) {
-                continue;
-            }
+        for found in site_rows(tables.switchboards, "powertrace.switchboards", &site_id) {
+            let (table, row) = found?;
             plant.switchboards.push(Switchboard {
                 id: table.required_text("id", row)?,
                 code: table.required_text("code", row)?,
@@ -289,11 +286,8 @@ impl Plant {
                 voltage_v: table.number("voltage_v", row)?,
             });
         }
-        for (batch, row) in rows(tables.equipment) {
-            let table = Reader { table: "powertrace.equipment", batch };
-            if table.deleted(row)? || table.text("site_id", row)?.as_deref() != Some(&site_id) {
-                continue;
-            }
+        for found in site_rows(tables.equipment, "powertrace.equipment", &site_id) {
+            let (table, row) = found?;
             let category = table.required_text("load_category", row)?;
             let quantity = table.number("quantity", row)?;
             plant.equipment.push(Equipment {
@@ -313,11 +307,8 @@ impl Plant {
                     .ok_or_else(|| table.bad("quantity", row, format!("{quantity} is not a count")))?,
             });
         }
-        for (batch, row) in rows(tables.generators) {
-            let table = Reader { table: "powertrace.generators", batch };
-            if table.deleted(row)? || table.text("site_id", row)?.as_deref() != Some(&site_id) {
-                continue;
-            }
+        for found in site_rows(tables.generators, "powertrace.generators", &site_id) {
+            let (table, row) = found?;
             let status = table.required_text("status", row)?;
             plant.generators.push(Generator {
                 id: table.required_text("id", row)?,
@@ -329,11 +320,8 @@ impl Plant {
                     .ok_or_else(|| table.bad("status", row, format!("unknown generator status `{status}`")))?,
             });
         }
-        for (batch, row) in rows(tables.transformers) {
-            let table = Reader { table: "powertrace.transformers", batch };
-            if table.deleted(row)? || table.text("site_id", row)?.as_deref() != Some(&site_id) {
-                continue;
-            }
+        for found in site_rows(tables.transformers, "powertrace.transformers", &site_id) {
+            let (table, row) = found?;
             plant.transformers.push(Transformer {
                 id: table.required_text("id", row)?,
                 tag: table.required_text("tag", row)?,
@@ -359,6 +347,25 @@ pub struct Tables<'a> {
 
 fn rows(batches: &[RecordBatch]) -> impl Iterator<Item = (&RecordBatch, usize)> {
     batches.iter().flat_map(|batch| (0..batch.num_rows()).map(move |row| (batch, row)))
+}
+
+/// The rows of `table` that belong to the site and are not marked deleted.
+fn site_rows<'a>(
+    batches: &'a [RecordBatch],
+    table: &'static str,
+    site_id: &'a str,
+) -> impl Iterator<Item = Result<(Reader<'a>, usize), PowerError>> {
+    rows(batches).filter_map(move |(batch, row)| {
+        let reader = Reader { table, batch };
+        let belongs = || -> Result<bool, PowerError> {
+            Ok(!reader.deleted(row)? && reader.text("site_id", row)?.as_deref() == Some(site_id))
+        };
+        match belongs() {
+            Ok(true) => Some(Ok((reader, row))),
+            Ok(false) => None,
+            Err(error) => Some(Err(error)),
+        }
+    })
 }
 
 /// Typed reads from one batch, errors naming the table, column and row.

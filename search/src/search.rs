@@ -298,35 +298,13 @@ fn text_query(
     for word in &parsed.words {
         // Each term of a field once, at the best weight it is reached with: derived words
         // often share a stem with the word or with one another.
-        // A word's plain form only finds what its French stem does not when it has none
-        // (a French stop word); typos and prefixes are looked up among plain words.
         let mut ways = Ways::default();
-        if word.french.is_none() {
-            ways.add(fields.words, &word.text, 1.0);
-        }
-        if let Some(stem) = &word.french {
-            ways.add(fields.title, stem, TITLE_BOOST);
-            ways.add(fields.body, stem, 1.0);
-        }
-        if let Some(stem) = english_only(&word.english, &word.french) {
-            ways.add(fields.title_en, stem, TITLE_BOOST);
-            ways.add(fields.body_en, stem, 1.0);
-        }
+        ways.word(fields, &word.text, &word.french, &word.english, 1.0);
         // Words of the index the word reaches through its typos or as their beginning,
         // each ranked by where it occurs like the word itself, a little lower.
         for (derived, weight) in derivations(searcher, fields.words, word)? {
-            let french_stem = single(&mut french, &derived);
-            match &french_stem {
-                Some(stem) => {
-                    ways.add(fields.title, stem, TITLE_BOOST * weight);
-                    ways.add(fields.body, stem, weight);
-                }
-                None => ways.add(fields.words, &derived, weight),
-            }
-            if let Some(stem) = english_only(&single(&mut english, &derived), &french_stem) {
-                ways.add(fields.title_en, stem, TITLE_BOOST * weight);
-                ways.add(fields.body_en, stem, weight);
-            }
+            let (french_stem, english_stem) = (single(&mut french, &derived), single(&mut english, &derived));
+            ways.word(fields, &derived, &french_stem, &english_stem, weight);
         }
         let occur = if word.is_stop_word() { Occur::Should } else { Occur::Must };
         clauses.push((occur, Box::new(DisjunctionMaxQuery::with_tie_breaker(ways.queries(), 0.1))));
@@ -348,19 +326,32 @@ fn text_query(
     Ok(Box::new(BooleanQuery::new(clauses)))
 }
 
-/// The English stem of a word when it differs from its French one. When both agree
-/// ("pompe", "compressor", "leak"), the French fields already find the word and its
-/// variants in either language, and reading the English lists as well would double the
-/// work of every search for hardly any other record.
-fn english_only<'a>(english: &'a Option<String>, french: &Option<String>) -> Option<&'a String> {
-    english.as_ref().filter(|stem| french.as_ref() != Some(*stem))
-}
-
 /// The terms one query word is looked for as, each with its weight.
 #[derive(Default)]
 struct Ways(BTreeMap<(tantivy::schema::Field, String), f32>);
 
 impl Ways {
+    /// A word (typed, or reached through a typo or a prefix) with its stems, at `weight`:
+    /// by its French stem in titles and bodies; by its English stem only where that
+    /// differs — when both agree ("pompe", "compressor", "leak") the French fields already
+    /// find the word and its variants in either language, and reading the English lists
+    /// too would double every search's work for hardly any other record; by its plain
+    /// form only where it has no French stem (a French stop word), as otherwise the stem
+    /// finds every record the plain form does.
+    fn word(&mut self, fields: &Fields, plain: &str, french: &Option<String>, english: &Option<String>, weight: f32) {
+        match french {
+            Some(stem) => {
+                self.add(fields.title, stem, TITLE_BOOST * weight);
+                self.add(fields.body, stem, weight);
+            }
+            None => self.add(fields.words, plain, weight),
+        }
+        if let Some(stem) = english.as_ref().filter(|stem| french.as_ref() != Some(*stem)) {
+            self.add(fields.title_en, stem, TITLE_BOOST * weight);
+            self.add(fields.body_en, stem, weight);
+        }
+    }
+
     fn add(&mut self, field: tantivy::schema::Field, text: &str, weight: f32) {
         let best = self.0.entry((field, text.to_owned())).or_insert(weight);
         *best = best.max(weight);
