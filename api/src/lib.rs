@@ -11,4 +11,5 @@ pub mod documents;
 pub mod http;
 pub mod import;
 pub mod jobs;
+pub mod powertrace;
 pub mod sample_warehouse;

@@ -9,10 +9,13 @@
 //!   and N-2, running load factor and transformer loading.
 //! - `checks` — the checks that fail (N-1, N-2, running load factor, transformers, power
 //!   factor) and the remedies computed from the figures.
+//! - `forecast` — demand forecasts with prediction intervals from a regular series, and
+//!   their backtest.
 //!
 //! Everything here is a pure function of its inputs: no I/O, no clock.
 
 mod checks;
+pub mod forecast;
 mod loadlist;
 mod plant;
 mod power;

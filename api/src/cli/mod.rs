@@ -6,6 +6,7 @@ pub mod capture;
 pub mod data;
 mod demo_data;
 pub mod export;
+pub mod forecast;
 pub mod render;
 pub mod schedule;
 pub mod scheduler;
@@ -76,6 +77,10 @@ pub enum Command {
     /// transport, Rédacteur, 5S) in the index beside the warehouse, brought level with
     /// it first; `search reindex` rebuilds the index.
     Search(search::SearchArgs),
+    /// Forecast demand with prediction intervals: a `timestamp,value` CSV (--input) or a
+    /// site's or switchboard's meter readings (--warehouse --site [--switchboard]);
+    /// `forecast backtest` scores the forecaster against seasonal naive.
+    Forecast(forecast::ForecastArgs),
     /// Render one bound document read on standard input to standard output (used by
     /// `serve` to run documents with Typst snippets in a process it can stop).
     #[command(hide = true)]
@@ -130,6 +135,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Scheduler(args) => scheduler::run(args).await,
         Command::Alert(args) => alert::run(args).await,
         Command::Search(args) => search::run(args).await,
+        Command::Forecast(args) => forecast::run(args).await,
     }
 }
 

@@ -1,0 +1,198 @@
+//! PowerTrace in the service: reads what the pure calculations need from the warehouse —
+//! a site's or a switchboard's metered demand as a series — within the reader's scope.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use opsflux_powertrace::forecast::{ForecastError, Series};
+use opsflux_query::{Engine, Pin, QueryError, Scope};
+use opsflux_warehouse::arrow::array::{Array, AsArray, RecordBatch, StringArray};
+use opsflux_warehouse::arrow::datatypes::{DataType, Float64Type, Int64Type};
+
+/// Meter readings are 15-minute readings.
+pub const READING_INTERVAL_MS: i64 = 15 * 60 * 1_000;
+
+/// Why a site's demand could not be read or forecast.
+#[derive(Debug, thiserror::Error)]
+pub enum PowerTraceError {
+    #[error("no site `{0}` (or not one you may read)")]
+    UnknownSite(String),
+    #[error("site {site} has no switchboard `{switchboard}`")]
+    UnknownSwitchboard { site: String, switchboard: String },
+    #[error("{0} has no meter readings")]
+    NoReadings(String),
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    #[error(transparent)]
+    Forecast(#[from] ForecastError),
+    #[error("reading the warehouse: unexpected column {0}")]
+    Column(String),
+}
+
+/// What a demand series was summed over.
+#[derive(Debug, Clone)]
+pub struct DemandSource {
+    pub site: String,
+    /// The switchboard, or `None` for the whole site.
+    pub switchboard: Option<String>,
+    /// Codes of the switchboards whose meters were summed.
+    pub switchboards: Vec<String>,
+    pub meters: usize,
+}
+
+impl DemandSource {
+    pub fn describe(&self) -> String {
+        match &self.switchboard {
+            Some(board) => format!("switchboard {board} of site {}", self.site),
+            None => format!("site {}", self.site),
+        }
+    }
+}
+
+/// The metered demand (kW) of a site, or of a switchboard and every board it feeds
+/// (through child switchboards and transformers), as a regular 15-minute series. A meter
+/// measures the loads its own switchboard feeds, so the meters of those boards are summed.
+pub async fn demand(
+    engine: &Engine,
+    scope: &Scope,
+    site: &str,
+    switchboard: Option<&str>,
+) -> Result<(Series, DemandSource), PowerTraceError> {
+    // One pin for every read, so the tables agree with one another.
+    let pin = engine.pin();
+    let site_id = site_id(engine, &pin, scope, site).await?;
+    let boards = collect(
+        engine,
+        &pin,
+        scope,
+        &format!(
+            "SELECT CAST(id AS VARCHAR) AS id, code, CAST(parent_switchboard_id AS VARCHAR) AS parent
+             FROM powertrace.switchboards WHERE CAST(site_id AS VARCHAR) = '{site_id}' AND deleted_at IS NULL"
+        ),
+    )
+    .await?;
+    let mut code_of: BTreeMap<String, String> = BTreeMap::new();
+    let mut feeds: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for batch in &boards {
+        let (ids, codes, parents) = (text(batch, 0)?, text(batch, 1)?, text(batch, 2)?);
+        for row in 0..batch.num_rows() {
+            code_of.insert(ids.value(row).to_owned(), codes.value(row).to_owned());
+            if parents.is_valid(row) {
+                feeds.entry(parents.value(row).to_owned()).or_default().push(ids.value(row).to_owned());
+            }
+        }
+    }
+    let transformers = collect(
+        engine,
+        &pin,
+        scope,
+        &format!(
+            "SELECT CAST(primary_switchboard_id AS VARCHAR), CAST(secondary_switchboard_id AS VARCHAR)
+             FROM powertrace.transformers WHERE CAST(site_id AS VARCHAR) = '{site_id}' AND deleted_at IS NULL"
+        ),
+    )
+    .await?;
+    for batch in &transformers {
+        let (primaries, secondaries) = (text(batch, 0)?, text(batch, 1)?);
+        for row in 0..batch.num_rows() {
+            feeds.entry(primaries.value(row).to_owned()).or_default().push(secondaries.value(row).to_owned());
+        }
+    }
+    let selected: BTreeSet<String> = match switchboard {
+        None => code_of.keys().cloned().collect(),
+        Some(code) => {
+            let root = code_of.iter().find(|(_, board)| board.as_str() == code).map(|(id, _)| id.clone()).ok_or_else(
+                || PowerTraceError::UnknownSwitchboard { site: site.to_owned(), switchboard: code.to_owned() },
+            )?;
+            let mut selected = BTreeSet::new();
+            let mut pending = vec![root];
+            while let Some(board) = pending.pop() {
+                if selected.insert(board.clone()) {
+                    pending.extend(feeds.get(&board).into_iter().flatten().cloned());
+                }
+            }
+            selected
+        }
+    };
+    let source = DemandSource {
+        site: site.to_owned(),
+        switchboard: switchboard.map(str::to_owned),
+        switchboards: selected.iter().filter_map(|id| code_of.get(id).cloned()).collect(),
+        meters: 0,
+    };
+    if selected.is_empty() {
+        return Err(PowerTraceError::NoReadings(source.describe()));
+    }
+    // Ids come from the warehouse itself, so listing them in the query is safe.
+    let board_list: Vec<String> = selected.iter().map(|id| format!("'{id}'")).collect();
+    let readings = collect(
+        engine,
+        &pin,
+        scope,
+        &format!(
+            "SELECT CAST(to_unixtime(r.read_at) AS BIGINT) * 1000 AS at, CAST(r.meter_id AS VARCHAR) AS meter, r.kw
+             FROM powertrace.meter_readings r JOIN powertrace.meters m ON r.meter_id = m.id
+             WHERE CAST(m.switchboard_id AS VARCHAR) IN ({}) AND r.deleted_at IS NULL AND m.deleted_at IS NULL",
+            board_list.join(", ")
+        ),
+    )
+    .await?;
+    let mut meter_index: BTreeMap<String, u32> = BTreeMap::new();
+    let (mut at, mut meter, mut kw) = (Vec::new(), Vec::new(), Vec::new());
+    for batch in &readings {
+        let stamps =
+            batch.column(0).as_primitive_opt::<Int64Type>().ok_or_else(|| PowerTraceError::Column("at".into()))?;
+        let meters = text(batch, 1)?;
+        let values =
+            batch.column(2).as_primitive_opt::<Float64Type>().ok_or_else(|| PowerTraceError::Column("kw".into()))?;
+        for row in 0..batch.num_rows() {
+            if stamps.is_null(row) || values.is_null(row) {
+                continue;
+            }
+            let next = meter_index.len() as u32;
+            meter.push(*meter_index.entry(meters.value(row).to_owned()).or_insert(next));
+            at.push(stamps.value(row));
+            kw.push(values.value(row));
+        }
+    }
+    if at.is_empty() {
+        return Err(PowerTraceError::NoReadings(source.describe()));
+    }
+    let source = DemandSource { meters: meter_index.len(), ..source };
+    let series = Series::from_readings(&at, &meter, &kw, READING_INTERVAL_MS)?;
+    Ok((series, source))
+}
+
+/// The id of the site with `code`, if the reader may see it.
+async fn site_id(engine: &Engine, pin: &Pin, scope: &Scope, code: &str) -> Result<String, PowerTraceError> {
+    let sites = collect(engine, pin, scope, "SELECT CAST(id AS VARCHAR), code FROM core.sites").await?;
+    for batch in &sites {
+        let (ids, codes) = (text(batch, 0)?, text(batch, 1)?);
+        for row in 0..batch.num_rows() {
+            if codes.value(row) == code {
+                return Ok(ids.value(row).to_owned());
+            }
+        }
+    }
+    Err(PowerTraceError::UnknownSite(code.to_owned()))
+}
+
+async fn collect(engine: &Engine, pin: &Pin, scope: &Scope, sql: &str) -> Result<Vec<RecordBatch>, PowerTraceError> {
+    let frame = pin.sql(sql, scope).await?;
+    let batches = engine
+        .run(async move {
+            frame.collect().await.map_err(|error| QueryError::Execution {
+                context: "reading PowerTrace tables".into(),
+                source: Box::new(error),
+            })
+        })
+        .await?;
+    Ok(batches)
+}
+
+/// A column as UTF-8 text, whichever string layout the scan produced.
+fn text(batch: &RecordBatch, column: usize) -> Result<StringArray, PowerTraceError> {
+    let unexpected = || PowerTraceError::Column(batch.schema().field(column).name().clone());
+    let cast =
+        opsflux_warehouse::arrow::compute::cast(batch.column(column), &DataType::Utf8).map_err(|_| unexpected())?;
+    cast.as_string_opt::<i32>().cloned().ok_or_else(unexpected)
+}

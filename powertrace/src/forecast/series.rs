@@ -1,0 +1,370 @@
+//! A regular series ready to forecast: read from `timestamp,value` CSV or from meter
+//! readings, checked line by line, resampled to its interval, its gaps filled and its
+//! outages marked, with the calendar slot of every point — the preparation runs in polars.
+
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use polars::prelude::{
+    ChunkedArray, Column, DataFrame, DataType, Duration, Int64Type, IntoLazy, IntoSeries, PolarsUpsample, TimeUnit,
+    col, lit,
+};
+use polars::prelude::{ClosedWindow, DynamicGroupOptions, Label, StartBy};
+
+use super::ForecastError;
+
+const MINUTE_MS: i64 = 60_000;
+const DAY_MS: i64 = 86_400_000;
+pub(crate) const WEEK_DAYS: usize = 7;
+/// Weeks of history the weekly seasonality needs: one to learn the pattern, one to
+/// confirm it.
+pub const MIN_WEEKS: usize = 2;
+/// A reading under this share of the series' median is an outage (a trip or a blackout,
+/// not demand): it is left out of the fit so it cannot drag the forecast down.
+const OUTAGE_SHARE: f64 = 0.1;
+
+/// A run of missing readings that were filled.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Gap {
+    /// The first missing timestamp.
+    pub from: DateTime<FixedOffset>,
+    /// How many readings were missing.
+    pub readings: usize,
+}
+
+/// A regular series: one value (or a filled gap) every `interval_ms` from `start`.
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// The first timestamp, in the offset the input used.
+    pub start: DateTime<FixedOffset>,
+    pub interval_ms: i64,
+    /// Each point's value; `None` where a gap was filled.
+    pub values: Vec<Option<f64>>,
+    /// Each point's slot in the local week (0 = Monday 00:00), from the calendar.
+    pub week_slot: Vec<u32>,
+    /// Points that are outages (well under the usual demand); kept in `values` but left
+    /// out of the fit.
+    pub outage: Vec<bool>,
+    pub gaps: Vec<Gap>,
+}
+
+impl Series {
+    /// Reads `timestamp,value` CSV (RFC 3339 timestamps): every bad line is named.
+    pub fn from_csv(text: &str) -> Result<Series, ForecastError> {
+        let mut reader = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+        let headers = reader.headers().map_err(|error| ForecastError::Line { line: 1, message: error.to_string() })?;
+        let names: Vec<&str> = headers.iter().collect();
+        if names != ["timestamp", "value"] {
+            return Err(ForecastError::Line {
+                line: 1,
+                message: format!("the header must be `timestamp,value`, found `{}`", names.join(",")),
+            });
+        }
+        let mut stamps: Vec<DateTime<FixedOffset>> = Vec::new();
+        let mut values = Vec::new();
+        let mut lines = Vec::new();
+        for record in reader.records() {
+            let record = record.map_err(|error| ForecastError::Line {
+                line: error.position().map_or(0, |position| position.line() as usize),
+                message: error.to_string(),
+            })?;
+            let line = record.position().map_or(0, |position| position.line() as usize);
+            let bad = |message: String| ForecastError::Line { line, message };
+            if record.len() != 2 {
+                return Err(bad(format!("expected 2 fields (timestamp,value), found {}", record.len())));
+            }
+            let stamp = DateTime::parse_from_rfc3339(&record[0]).map_err(|error| {
+                bad(format!("timestamp `{}` is not RFC 3339 (like 2026-11-02T00:15:00+01:00): {error}", &record[0]))
+            })?;
+            let text = &record[1];
+            if text.is_empty() {
+                return Err(bad("the value is empty".into()));
+            }
+            let value: f64 = text.parse().map_err(|_| bad(format!("value `{text}` is not a number")))?;
+            if !value.is_finite() {
+                return Err(bad(format!("value `{text}` is not a finite number")));
+            }
+            if let (Some(previous), Some(previous_line)) = (stamps.last(), lines.last()) {
+                if stamp == *previous {
+                    return Err(bad(format!("timestamp {stamp} repeats line {previous_line}")));
+                }
+                if stamp < *previous {
+                    return Err(bad(format!(
+                        "timestamp {stamp} is before line {previous_line}'s ({previous}): the series must be sorted by time"
+                    )));
+                }
+            }
+            stamps.push(stamp);
+            values.push(value);
+            lines.push(line);
+        }
+        if stamps.is_empty() {
+            return Err(ForecastError::Line { line: 2, message: "the series has no values".into() });
+        }
+        let interval_ms = detect_interval(&stamps, &lines)?;
+        let offset = *stamps[stamps.len() - 1].offset();
+        let millis: Vec<i64> = stamps.iter().map(DateTime::timestamp_millis).collect();
+        Series::regular(&millis, &values, interval_ms, offset)
+    }
+
+    /// A site's or a switchboard's demand from meter readings (several meters, any order):
+    /// each meter averaged per interval, the meters summed. An interval where a meter has
+    /// no reading is a gap, since the sum would understate demand.
+    pub fn from_readings(
+        read_at_ms: &[i64],
+        meter: &[u32],
+        kw: &[f64],
+        interval_ms: i64,
+    ) -> Result<Series, ForecastError> {
+        if read_at_ms.is_empty() {
+            return Err(ForecastError::NoReadings);
+        }
+        check_interval(interval_ms)?;
+        let frame = DataFrame::new_infer_height(vec![
+            datetime_column("at", read_at_ms.to_vec()),
+            Column::new("meter".into(), meter),
+            Column::new("kw".into(), kw),
+        ])?;
+        let meters = frame.column("meter")?.n_unique()? as u32;
+        let every = Duration::try_parse(&format!("{}m", interval_ms / MINUTE_MS))?;
+        let per_meter = frame
+            .lazy()
+            .sort(["at"], Default::default())
+            .group_by_dynamic(
+                col("at"),
+                [col("meter")],
+                DynamicGroupOptions {
+                    every,
+                    period: every,
+                    offset: Duration::new(0),
+                    label: Label::Left,
+                    closed_window: ClosedWindow::Left,
+                    start_by: StartBy::WindowBound,
+                    ..Default::default()
+                },
+            )
+            .agg([col("kw").mean()]);
+        let summed = per_meter
+            .group_by([col("at")])
+            .agg([col("kw").sum(), col("meter").n_unique().alias("meters")])
+            .filter(col("meters").eq(lit(meters)))
+            .sort(["at"], Default::default())
+            .collect()?;
+        let at = summed.column("at")?.cast(&DataType::Int64)?;
+        let at: Vec<i64> = at.i64()?.into_no_null_iter().map(|nanos| nanos / 1_000_000).collect();
+        let kw: Vec<f64> = summed.column("kw")?.f64()?.into_no_null_iter().collect();
+        if at.is_empty() {
+            return Err(ForecastError::NoReadings);
+        }
+        Series::regular(&at, &kw, interval_ms, FixedOffset::east_opt(0).expect("zero offset"))
+    }
+
+    /// Puts sorted points on a regular grid (polars `upsample`), marks the filled gaps and
+    /// the outages, and derives each point's slot in the local week.
+    fn regular(millis: &[i64], values: &[f64], interval_ms: i64, offset: FixedOffset) -> Result<Series, ForecastError> {
+        let offset_ms = i64::from(offset.local_minus_utc()) * 1_000;
+        // Calendar features are read in the input's local time: a site's day starts at
+        // its own midnight.
+        let local: Vec<i64> = millis.iter().map(|at| (at + offset_ms) * 1_000_000).collect();
+        let frame =
+            DataFrame::new_infer_height(vec![datetime_column_nanos("at", local), Column::new("value".into(), values)])?;
+        let every = Duration::try_parse(&format!("{}m", interval_ms / MINUTE_MS))?;
+        let grid = frame.upsample::<[&str; 0]>([], "at", every)?;
+        let minutes_per_slot = interval_ms / MINUTE_MS;
+        let calendar = grid
+            .lazy()
+            .with_columns([((col("at").dt().weekday().cast(DataType::Int64) - lit(1i64)) * lit(24 * 60i64)
+                + col("at").dt().hour().cast(DataType::Int64) * lit(60i64)
+                + col("at").dt().minute().cast(DataType::Int64))
+            .alias("minute_of_week")])
+            .collect()?;
+        let value: Vec<Option<f64>> = calendar.column("value")?.f64()?.iter().collect();
+        let week_slot: Vec<u32> = calendar
+            .column("minute_of_week")?
+            .i64()?
+            .into_no_null_iter()
+            .map(|minute| (minute / minutes_per_slot) as u32)
+            .collect();
+        let start =
+            Utc.timestamp_millis_opt(millis[0]).single().ok_or(ForecastError::Timestamp)?.with_timezone(&offset);
+
+        let mut gaps: Vec<Gap> = Vec::new();
+        let mut previous_missing = false;
+        for (index, point) in value.iter().enumerate() {
+            if point.is_none() {
+                if previous_missing {
+                    if let Some(gap) = gaps.last_mut() {
+                        gap.readings += 1;
+                    }
+                } else {
+                    let from = start + chrono::Duration::milliseconds(interval_ms * index as i64);
+                    gaps.push(Gap { from, readings: 1 });
+                }
+            }
+            previous_missing = point.is_none();
+        }
+        let filled: usize = gaps.iter().map(|gap| gap.readings).sum();
+        if filled * 2 > value.len() {
+            return Err(ForecastError::MostlyGaps { filled, points: value.len() });
+        }
+        let threshold =
+            median(value.iter().flatten().copied()).filter(|median| *median > 0.0).map(|m| m * OUTAGE_SHARE);
+        let outage =
+            value.iter().map(|point| matches!((point, threshold), (Some(v), Some(limit)) if *v < limit)).collect();
+        let series = Series { start, interval_ms, values: value, week_slot, outage, gaps };
+        series.check_length()?;
+        Ok(series)
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Readings per day.
+    pub fn day_steps(&self) -> usize {
+        (DAY_MS / self.interval_ms) as usize
+    }
+
+    /// Readings per week.
+    pub fn week_steps(&self) -> usize {
+        self.day_steps() * WEEK_DAYS
+    }
+
+    /// How many readings were filled.
+    pub fn filled(&self) -> usize {
+        self.gaps.iter().map(|gap| gap.readings).sum()
+    }
+
+    /// How many readings were outages.
+    pub fn outages(&self) -> usize {
+        self.outage.iter().filter(|outage| **outage).count()
+    }
+
+    /// The timestamp of point `index` (which may lie past the end).
+    pub fn at(&self, index: usize) -> DateTime<FixedOffset> {
+        self.start + chrono::Duration::milliseconds(self.interval_ms * index as i64)
+    }
+
+    /// The first `points` points, as a series of its own (a backtest's history).
+    pub fn prefix(&self, points: usize) -> Series {
+        let points = points.min(self.len());
+        let gaps = self
+            .gaps
+            .iter()
+            .filter(|gap| gap.from < self.at(points))
+            .map(|gap| {
+                let first = ((gap.from - self.start).num_milliseconds() / self.interval_ms) as usize;
+                Gap { from: gap.from, readings: gap.readings.min(points - first) }
+            })
+            .collect();
+        Series {
+            start: self.start,
+            interval_ms: self.interval_ms,
+            values: self.values[..points].to_vec(),
+            week_slot: self.week_slot[..points].to_vec(),
+            outage: self.outage[..points].to_vec(),
+            gaps,
+        }
+    }
+
+    /// The value usable for fitting: present and not an outage.
+    pub(crate) fn usable(&self, index: usize) -> Option<f64> {
+        if self.outage[index] { None } else { self.values[index] }
+    }
+
+    pub(crate) fn check_length(&self) -> Result<(), ForecastError> {
+        let needed = MIN_WEEKS * self.week_steps();
+        if self.len() < needed {
+            return Err(ForecastError::TooShort {
+                have: describe_span(self.len(), self.interval_ms),
+                need: format!(
+                    "{} days ({needed} readings at {})",
+                    MIN_WEEKS * WEEK_DAYS,
+                    describe_interval(self.interval_ms)
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The series' interval: the most common step between readings. Every step must be a
+/// whole number of intervals (a larger one is a gap); any other is named.
+fn detect_interval(stamps: &[DateTime<FixedOffset>], lines: &[usize]) -> Result<i64, ForecastError> {
+    if stamps.len() < 2 {
+        return Err(ForecastError::Line { line: lines[0], message: "a series needs more than one value".into() });
+    }
+    let steps: Vec<i64> = stamps.windows(2).map(|pair| (pair[1] - pair[0]).num_milliseconds()).collect();
+    let mut counts: std::collections::BTreeMap<i64, usize> = std::collections::BTreeMap::new();
+    for step in &steps {
+        *counts.entry(*step).or_default() += 1;
+    }
+    let interval = counts
+        .iter()
+        .max_by_key(|(step, count)| (**count, std::cmp::Reverse(**step)))
+        .map(|(step, _)| *step)
+        .unwrap_or(0);
+    check_interval(interval).map_err(|error| ForecastError::Line { line: lines[1], message: error.to_string() })?;
+    for (index, step) in steps.iter().enumerate() {
+        if step % interval != 0 {
+            return Err(ForecastError::Line {
+                line: lines[index + 1],
+                message: format!(
+                    "irregular interval: {} after line {}, where the series steps every {}",
+                    describe_interval(*step),
+                    lines[index],
+                    describe_interval(interval)
+                ),
+            });
+        }
+    }
+    Ok(interval)
+}
+
+fn check_interval(interval_ms: i64) -> Result<(), ForecastError> {
+    if interval_ms < MINUTE_MS || interval_ms % MINUTE_MS != 0 || DAY_MS % interval_ms != 0 {
+        return Err(ForecastError::Interval(describe_interval(interval_ms)));
+    }
+    Ok(())
+}
+
+fn datetime_column(name: &str, millis: Vec<i64>) -> Column {
+    datetime_column_nanos(name, millis.into_iter().map(|at| at * 1_000_000).collect())
+}
+
+fn datetime_column_nanos(name: &str, nanos: Vec<i64>) -> Column {
+    ChunkedArray::<Int64Type>::from_vec(name.into(), nanos)
+        .into_datetime(TimeUnit::Nanoseconds, None)
+        .into_series()
+        .into()
+}
+
+fn median(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let mut values: Vec<f64> = values.collect();
+    if values.is_empty() {
+        return None;
+    }
+    let middle = values.len() / 2;
+    let (_, median, _) = values.select_nth_unstable_by(middle, f64::total_cmp);
+    Some(*median)
+}
+
+/// "15 min", "1 h", "1 day", "90 s".
+pub fn describe_interval(interval_ms: i64) -> String {
+    match interval_ms {
+        ms if ms > 0 && ms % DAY_MS == 0 => format!("{} day{}", ms / DAY_MS, if ms == DAY_MS { "" } else { "s" }),
+        ms if ms > 0 && ms % 3_600_000 == 0 => format!("{} h", ms / 3_600_000),
+        ms if ms > 0 && ms % MINUTE_MS == 0 => format!("{} min", ms / MINUTE_MS),
+        ms if ms % 1_000 == 0 => format!("{} s", ms / 1_000),
+        ms => format!("{ms} ms"),
+    }
+}
+
+/// "5 days 3 h (492 readings)".
+fn describe_span(points: usize, interval_ms: i64) -> String {
+    let total_minutes = points as i64 * interval_ms / MINUTE_MS;
+    let (days, hours) = (total_minutes / (24 * 60), total_minutes % (24 * 60) / 60);
+    format!("{days} days {hours} h ({points} readings)")
+}
