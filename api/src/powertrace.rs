@@ -1,9 +1,11 @@
 //! PowerTrace in the service: reads what the pure calculations need from the warehouse —
-//! a site's or a switchboard's metered demand as a series — within the reader's scope.
+//! a site's plant (switchboards, equipment, generators, transformers) and a site's or a
+//! switchboard's metered demand as a series — within the reader's scope.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use opsflux_powertrace::forecast::{ForecastError, Series};
+use opsflux_powertrace::{Plant, Tables};
 use opsflux_query::{Engine, Pin, QueryError, Scope};
 use opsflux_warehouse::arrow::array::{Array, AsArray, RecordBatch, StringArray};
 use opsflux_warehouse::arrow::datatypes::{DataType, Float64Type, Int64Type};
@@ -14,16 +16,18 @@ pub const READING_INTERVAL_MS: i64 = 15 * 60 * 1_000;
 /// Why a site's demand could not be read or forecast.
 #[derive(Debug, thiserror::Error)]
 pub enum PowerTraceError {
-    #[error("no site `{0}` (or not one you may read)")]
-    UnknownSite(String),
-    #[error("site {site} has no switchboard `{switchboard}`")]
-    UnknownSwitchboard { site: String, switchboard: String },
+    #[error("no site `{site}` among those you may read ({known})")]
+    UnknownSite { site: String, known: String },
+    #[error("site {site} has no switchboard `{switchboard}` (it has {known})")]
+    UnknownSwitchboard { site: String, switchboard: String, known: String },
     #[error("{0} has no meter readings")]
     NoReadings(String),
     #[error(transparent)]
     Query(#[from] QueryError),
     #[error(transparent)]
     Forecast(#[from] ForecastError),
+    #[error(transparent)]
+    Plant(#[from] opsflux_powertrace::PowerError),
     #[error("reading the warehouse: unexpected column {0}")]
     Column(String),
 }
@@ -101,7 +105,11 @@ pub async fn demand(
         None => code_of.keys().cloned().collect(),
         Some(code) => {
             let root = code_of.iter().find(|(_, board)| board.as_str() == code).map(|(id, _)| id.clone()).ok_or_else(
-                || PowerTraceError::UnknownSwitchboard { site: site.to_owned(), switchboard: code.to_owned() },
+                || PowerTraceError::UnknownSwitchboard {
+                    site: site.to_owned(),
+                    switchboard: code.to_owned(),
+                    known: code_of.values().cloned().collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>().join(", "),
+                },
             )?;
             let mut selected = BTreeSet::new();
             let mut pending = vec![root];
@@ -116,7 +124,7 @@ pub async fn demand(
     let source = DemandSource {
         site: site.to_owned(),
         switchboard: switchboard.map(str::to_owned),
-        switchboards: selected.iter().filter_map(|id| code_of.get(id).cloned()).collect(),
+        switchboards: selected.iter().filter_map(|id| code_of.get(id).cloned()).collect::<BTreeSet<_>>().into_iter().collect(),
         meters: 0,
     };
     if selected.is_empty() {
@@ -162,18 +170,39 @@ pub async fn demand(
     Ok((series, source))
 }
 
+/// What site `code` has, electrically, read from the warehouse tables as pinned.
+pub async fn plant(engine: &Engine, scope: &Scope, code: &str) -> Result<Plant, PowerTraceError> {
+    let pin = engine.pin();
+    site_id(engine, &pin, scope, code).await?;
+    let mut batches = Vec::new();
+    for table in ["core.sites", "powertrace.switchboards", "powertrace.equipment", "powertrace.generators", "powertrace.transformers"] {
+        batches.push(collect(engine, &pin, scope, &format!("SELECT * FROM {table}")).await?);
+    }
+    let tables = Tables {
+        sites: &batches[0],
+        switchboards: &batches[1],
+        equipment: &batches[2],
+        generators: &batches[3],
+        transformers: &batches[4],
+    };
+    Ok(Plant::from_batches(code, &tables)?)
+}
+
 /// The id of the site with `code`, if the reader may see it.
 async fn site_id(engine: &Engine, pin: &Pin, scope: &Scope, code: &str) -> Result<String, PowerTraceError> {
-    let sites = collect(engine, pin, scope, "SELECT CAST(id AS VARCHAR), code FROM core.sites").await?;
+    let sites = collect(engine, pin, scope, "SELECT CAST(id AS VARCHAR), code FROM core.sites ORDER BY code").await?;
+    let mut known = Vec::new();
     for batch in &sites {
         let (ids, codes) = (text(batch, 0)?, text(batch, 1)?);
         for row in 0..batch.num_rows() {
             if codes.value(row) == code {
                 return Ok(ids.value(row).to_owned());
             }
+            known.push(codes.value(row).to_owned());
         }
     }
-    Err(PowerTraceError::UnknownSite(code.to_owned()))
+    let known = if known.is_empty() { "none".to_owned() } else { known.join(", ") };
+    Err(PowerTraceError::UnknownSite { site: code.to_owned(), known })
 }
 
 async fn collect(engine: &Engine, pin: &Pin, scope: &Scope, sql: &str) -> Result<Vec<RecordBatch>, PowerTraceError> {

@@ -57,6 +57,10 @@ pub struct ForecastRunArgs {
     /// Where to write the forecast CSV (default: standard output).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also write the history the forecast was made from as `timestamp,value` (with
+    /// --warehouse: the summed meters per 15 minutes; gaps left out), e.g. to backtest it.
+    #[arg(long)]
+    pub series_out: Option<PathBuf>,
     #[command(flatten)]
     pub query: QueryArgs,
 }
@@ -100,11 +104,9 @@ async fn run_forecast(args: ForecastRunArgs) -> anyhow::Result<()> {
                 crate::powertrace::demand(&engine, &opsflux_query::Scope::All, site, args.switchboard.as_deref())
                     .await
                     .map_err(|error| match error {
-                        crate::powertrace::PowerTraceError::UnknownSite(site) => {
-                            anyhow::anyhow!("--site: no site `{site}`")
-                        }
-                        crate::powertrace::PowerTraceError::UnknownSwitchboard { site, switchboard } => {
-                            anyhow::anyhow!("--switchboard: site {site} has no switchboard `{switchboard}`")
+                        crate::powertrace::PowerTraceError::UnknownSite { .. } => anyhow::anyhow!("--site: {error}"),
+                        crate::powertrace::PowerTraceError::UnknownSwitchboard { .. } => {
+                            anyhow::anyhow!("--switchboard: {error}")
                         }
                         other => other.into(),
                     })?;
@@ -120,6 +122,9 @@ async fn run_forecast(args: ForecastRunArgs) -> anyhow::Result<()> {
         _ => bail!("give --input FILE.csv, or --warehouse DIR with --site CODE"),
     };
     let steps = forecast::parse_horizon(horizon, series.interval_ms).context("--horizon")?;
+    if let Some(path) = &args.series_out {
+        write_file(path, &series_csv(&series))?;
+    }
     let started = std::time::Instant::now();
     let made =
         tokio::task::spawn_blocking(move || forecast::forecast(&series, steps, &[args.level]).map(|f| (f, series)))
@@ -133,9 +138,7 @@ async fn run_forecast(args: ForecastRunArgs) -> anyhow::Result<()> {
     let csv = forecast_csv(&made);
     match &args.out {
         Some(out) => {
-            let partial = partial_file(out)?;
-            std::fs::write(partial.path(), csv).with_context(|| format!("cannot write {}", out.display()))?;
-            partial.persist(out).with_context(|| format!("cannot write {}", out.display()))?;
+            write_file(out, &csv)?;
             println!("{}", summary(&made, &series, &source, started.elapsed(), Some(out)));
         }
         None => {
@@ -144,6 +147,25 @@ async fn run_forecast(args: ForecastRunArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Writes `text` to `path` whole or not at all.
+fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
+    let partial = partial_file(path)?;
+    std::fs::write(partial.path(), text).with_context(|| format!("cannot write {}", path.display()))?;
+    partial.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// The series as `timestamp,value`, filled gaps left out.
+fn series_csv(series: &Series) -> String {
+    let mut csv = String::from("timestamp,value\n");
+    for (index, value) in series.values.iter().enumerate() {
+        if let Some(value) = value {
+            csv.push_str(&format!("{},{value:.3}\n", series.at(index).to_rfc3339()));
+        }
+    }
+    csv
 }
 
 /// `timestamp,forecast,lower,upper`, one line per step.

@@ -134,7 +134,7 @@ impl Series {
                 DynamicGroupOptions {
                     every,
                     period: every,
-                    offset: Duration::new(0),
+                    offset: Duration::try_parse("0m")?,
                     label: Label::Left,
                     closed_window: ClosedWindow::Left,
                     start_by: StartBy::WindowBound,
