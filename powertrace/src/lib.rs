@@ -9,6 +9,8 @@
 //!   and N-2, running load factor and transformer loading.
 //! - `checks` — the checks that fail (N-1, N-2, running load factor, transformers, power
 //!   factor) and the remedies computed from the figures.
+//! - `measured` — peak, 95th-percentile and average demand from the readings, against
+//!   the calculated maximum demand.
 //! - `forecast` — demand forecasts with prediction intervals from a regular series, and
 //!   their backtest.
 //!
@@ -17,11 +19,13 @@
 mod checks;
 pub mod forecast;
 mod loadlist;
+mod measured;
 mod plant;
 mod power;
 
 pub use checks::{CORRECTED_POWER_FACTOR, Failure, Recommendation, failures, recommendations};
 pub use loadlist::{BoardLoad, Generation, Line, LoadList, TransformerLoad, load_list};
+pub use measured::Measured;
 pub use plant::{
     Category, Equipment, Factors, Generator, GeneratorStatus, Limits, Plant, Switchboard, Tables, Transformer,
 };

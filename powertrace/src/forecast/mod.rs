@@ -7,9 +7,12 @@
 //! - `model` — double seasonal exponential smoothing with an AR(1) error, tuned for the
 //!   horizon asked, with empirical intervals.
 //! - `profile` — the recent weeks' profile, blended with the model's forecast.
+//! - `capacity` — the first date demand (plus a scenario's added load) exceeds a
+//!   capacity, and how likely.
 //! - `backtest` — forecasts from past origins, scored (MAPE, MASE, interval coverage).
 
 mod backtest;
+mod capacity;
 mod model;
 mod profile;
 mod series;
@@ -17,6 +20,7 @@ mod series;
 use chrono::{DateTime, FixedOffset};
 
 pub use backtest::{Backtest, Score, backtest};
+pub use capacity::{Crossing, POSSIBLE, Reached, crossing};
 pub use model::{Fitted, Params};
 pub use series::{Gap, MIN_WEEKS, Series, describe_interval};
 

@@ -270,19 +270,35 @@ impl Fitted {
     /// The interval's error quantiles (lower, upper) `ahead` steps after the end, for a
     /// central `level` in (0, 1).
     pub fn interval(&self, ahead: usize, level: f64) -> (f64, f64) {
+        let Some((errors, scale)) = self.errors_at(ahead) else { return (0.0, 0.0) };
+        let tail = (1.0 - level) / 2.0;
+        (quantile(errors, tail) * scale, quantile(errors, 1.0 - tail) * scale)
+    }
+
+    /// The chance, from the same errors, that the reading `ahead` steps after the end
+    /// exceeds `threshold` when `forecast` is expected there.
+    pub fn exceedance(&self, ahead: usize, forecast: f64, threshold: f64) -> f64 {
+        let Some((errors, scale)) = self.errors_at(ahead) else {
+            return if forecast > threshold { 1.0 } else { 0.0 };
+        };
+        let above = errors.iter().filter(|error| forecast + *error * scale > threshold).count();
+        above as f64 / errors.len() as f64
+    }
+
+    /// The sorted errors of forecasts as far ahead, and the factor they are widened by
+    /// past the calibrated range.
+    fn errors_at(&self, ahead: usize) -> Option<(&[f64], f64)> {
         let day = (ahead - 1) / self.slots.day_steps;
         let calibrated = self.calibration.len();
         if calibrated == 0 {
-            return (0.0, 0.0);
+            return None;
         }
-        let (errors, scale) = if day < calibrated {
+        Some(if day < calibrated {
             (&self.calibration[day], 1.0)
         } else {
             // Past the calibrated range errors keep growing, as a random walk's would.
             (&self.calibration[calibrated - 1], ((day + 1) as f64 / calibrated as f64).sqrt())
-        };
-        let tail = (1.0 - level) / 2.0;
-        (quantile(errors, tail) * scale, quantile(errors, 1.0 - tail) * scale)
+        })
     }
 }
 

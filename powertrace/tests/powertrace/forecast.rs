@@ -152,3 +152,49 @@ fn horizons_are_steps_or_durations() {
     expect!["horizon: 2300 steps of 1 h: it must be from 1 step to 92 days (2208 steps)"]
         .assert_eq(&forecast::forecast(&series, 2_300, &[95.0]).unwrap_err().to_string());
 }
+
+#[test]
+fn added_load_brings_forward_the_day_capacity_is_exceeded() {
+    let hours = 24 * 28;
+    let values: Vec<Option<f64>> = noisy(hours).into_iter().map(Some).collect();
+    let series = Series::from_csv(&csv(&values)).unwrap();
+    // The weekday peak is about 1,400 kW by then (the trend included): 1,600 kW holds.
+    let alone = forecast::crossing(&series, 24 * 7, 1_600.0, &[]).unwrap();
+    assert_eq!(alone.expected, None);
+    assert!(alone.highest.as_ref().unwrap().probability < forecast::POSSIBLE, "{alone:?}");
+    // 300 kW more from the third day (Wednesday 4 February) on does not.
+    let from = chrono::DateTime::parse_from_rfc3339("2026-02-04T00:00:00+01:00").unwrap();
+    let added = forecast::crossing(&series, 24 * 7, 1_600.0, &[(from, 300.0)]).unwrap();
+    let expected = added.expected.clone().unwrap();
+    assert_eq!(expected.at.date_naive().to_string(), "2026-02-04");
+    assert!(expected.demand_kw > 1_600.0);
+    assert!(expected.probability > 0.5, "{added:?}");
+    let possible = added.possible.clone().unwrap();
+    assert!(possible.at <= expected.at && possible.at >= from, "{added:?}");
+    assert!(added.peak_demand_kw > 1_650.0 && added.peak_demand_kw < 1_750.0, "{added:?}");
+}
+
+#[test]
+fn measured_peak_p95_and_average_leave_outages_out() {
+    // 21 days of a flat 100 kW with one 180 kW hour, a 150 kW hour each day and a blackout.
+    let hours = 24 * 21;
+    let mut values: Vec<Option<f64>> = vec![Some(100.0); hours];
+    for day in 0..21 {
+        values[day * 24 + 12] = Some(150.0);
+    }
+    values[300] = Some(180.0);
+    for value in &mut values[400..404] {
+        *value = Some(0.0);
+    }
+    let series = Series::from_csv(&csv(&values)).unwrap();
+    let measured = opsflux_powertrace::Measured::of(&series).unwrap();
+    assert_eq!(measured.readings, hours - 4);
+    assert_eq!(measured.peak_kw, 180.0);
+    assert_eq!(measured.peak_at.to_rfc3339(), "2026-01-17T12:00:00+01:00");
+    // 21 of 500 readings are over 100 kW: under 5 %, so the 95th percentile is 100 kW.
+    assert_eq!(measured.p95_kw, 100.0);
+    let expected_average = (100.0 * (hours - 4 - 21) as f64 + 150.0 * 20.0 + 180.0) / (hours - 4) as f64;
+    assert!((measured.average_kw - expected_average).abs() < 1e-9);
+    assert_eq!(measured.ratio_to(200.0), Some(0.9));
+    assert_eq!(measured.ratio_to(0.0), None);
+}

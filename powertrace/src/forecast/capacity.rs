@@ -1,0 +1,64 @@
+//! When demand outgrows the capacity: the forecast plus the load a scenario adds (each
+//! from its start) against a capacity such as N-1, with the chance of exceeding it at
+//! every step from the forecast's own error distribution.
+
+use chrono::{DateTime, FixedOffset};
+
+use super::{ForecastError, Series, check_horizon, model::Fitted};
+
+/// The step at which a chance threshold is first reached, and that chance.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Reached {
+    pub at: DateTime<FixedOffset>,
+    pub probability: f64,
+    pub demand_kw: f64,
+}
+
+/// Demand against a capacity over a horizon.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Crossing {
+    pub capacity_kw: f64,
+    /// The first step whose expected demand (forecast plus added load) exceeds it.
+    pub expected: Option<Reached>,
+    /// The first step with at least a 5 % chance of exceeding it.
+    pub possible: Option<Reached>,
+    /// The highest chance at any step, and where.
+    pub highest: Option<Reached>,
+    pub peak_demand_kw: f64,
+}
+
+/// The chance from which an exceedance is called possible.
+pub const POSSIBLE: f64 = 0.05;
+
+/// Forecasts `horizon` steps past `series` and compares forecast plus `added` load
+/// (each `(from, kW)` counting from its date on) with `capacity_kw`.
+pub fn crossing(
+    series: &Series,
+    horizon: usize,
+    capacity_kw: f64,
+    added: &[(DateTime<FixedOffset>, f64)],
+) -> Result<Crossing, ForecastError> {
+    check_horizon(series, horizon)?;
+    series.check_length()?;
+    let fitted = Fitted::fit(series, horizon);
+    let mut crossing =
+        Crossing { capacity_kw, expected: None, possible: None, highest: None, peak_demand_kw: f64::NEG_INFINITY };
+    for (index, forecast) in fitted.forecast(horizon).into_iter().enumerate() {
+        let ahead = index + 1;
+        let at = series.at(series.len() - 1 + ahead);
+        let demand = forecast + added.iter().filter(|(from, _)| *from <= at).map(|(_, kw)| kw).sum::<f64>();
+        let probability = fitted.exceedance(ahead, demand, capacity_kw);
+        let reached = Reached { at, probability, demand_kw: demand };
+        crossing.peak_demand_kw = crossing.peak_demand_kw.max(demand);
+        if crossing.expected.is_none() && demand > capacity_kw {
+            crossing.expected = Some(reached.clone());
+        }
+        if crossing.possible.is_none() && probability >= POSSIBLE {
+            crossing.possible = Some(reached.clone());
+        }
+        if crossing.highest.as_ref().is_none_or(|highest| probability > highest.probability) {
+            crossing.highest = Some(reached);
+        }
+    }
+    Ok(crossing)
+}
