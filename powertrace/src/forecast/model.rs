@@ -212,7 +212,7 @@ impl Fitted {
         let initial = State::initial(series, slots);
         let objective = |x: &[f64; 4]| {
             let params = Params::from_unbounded(x);
-            origin_errors(series, slots, &initial, &params, tuned_horizon, None).mean_absolute()
+            recent_error(series, slots, &initial, &params, tuned_horizon)
         };
         // A few starts, since the error surface has several basins (a slow level with
         // a persistent error, or a level that follows the last readings).
@@ -310,13 +310,6 @@ struct OriginErrors {
 }
 
 impl OriginErrors {
-    fn mean_absolute(&self) -> f64 {
-        if self.errors.is_empty() {
-            return 0.0;
-        }
-        self.errors.iter().map(|(_, error)| error.abs()).sum::<f64>() / self.errors.len() as f64
-    }
-
     /// Sorted errors per day ahead; days with too few origins are left out (and later
     /// extrapolated).
     fn by_day(&self, day_steps: usize) -> Vec<Vec<f64>> {
@@ -338,24 +331,26 @@ impl OriginErrors {
     }
 }
 
-/// Runs the model over the series, forecasting `horizon` steps from each daily origin
-/// once two weeks have been seen (only the last `latest` origins when given).
-fn origin_errors(
-    series: &Series,
-    slots: Slots,
-    initial: &State,
-    params: &Params,
-    horizon: usize,
-    latest: Option<usize>,
-) -> OriginErrors {
-    let mut errors = Vec::new();
-    walk_origins(series, slots, initial, params, horizon, latest, |_, ahead, actual, forecast| {
-        errors.push((ahead, actual - forecast));
+/// Days over which an origin's weight in the fit halves: demand's habits drift with the
+/// seasons, so the recent weeks say more about tomorrow.
+const HALF_LIFE_DAYS: f64 = 28.0;
+
+/// The mean absolute error of forecasts from every daily origin, recent origins
+/// weighing more.
+fn recent_error(series: &Series, slots: Slots, initial: &State, params: &Params, horizon: usize) -> f64 {
+    let (mut total, mut weights) = (0.0, 0.0);
+    let length = series.len() as f64;
+    let decay = -std::f64::consts::LN_2 / (HALF_LIFE_DAYS * slots.day_steps as f64);
+    walk_origins(series, slots, initial, params, horizon, None, |origin, _, actual, forecast| {
+        let weight = ((length - origin as f64) * decay).exp();
+        total += weight * (actual - forecast).abs();
+        weights += weight;
     });
-    OriginErrors { errors }
+    if weights > 0.0 { total / weights } else { 0.0 }
 }
 
-/// The same forecasts as `origin_errors`, each with the profile's beside it.
+/// Forecasts from the last `latest` daily origins (or all), each with the profile's
+/// beside it.
 fn origin_forecasts(
     series: &Series,
     slots: Slots,
