@@ -37,10 +37,8 @@ fn main() -> anyhow::Result<()> {
     }
     let home = PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| ".".into()));
     let python = setting("OPSFLUX_BENCH_PYTHON", home.join(".cache/opsflux/py/bin/python").display().to_string())?;
-    let series_dir = PathBuf::from(setting(
-        "OPSFLUX_BENCH_SERIES",
-        home.join(".cache/opsflux/series").display().to_string(),
-    )?);
+    let series_dir =
+        PathBuf::from(setting("OPSFLUX_BENCH_SERIES", home.join(".cache/opsflux/series").display().to_string())?);
     let scale: f64 = setting("OPSFLUX_BENCH_SCALE", 1.0)?;
     let origins: usize = setting("OPSFLUX_BENCH_ORIGINS", 14)?;
     let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("forecast");
@@ -127,7 +125,11 @@ fn main() -> anyhow::Result<()> {
             .stdout(std::process::Stdio::null())
             .spawn()?;
         let (took, peak_kib) = wait_measured(child, started)?;
-        println!("| {name} | opsflux forecast (whole process) | {:.2} | {:.0} |", took.as_secs_f64(), peak_kib as f64 / 1024.0);
+        println!(
+            "| {name} | opsflux forecast (whole process) | {:.2} | {:.0} |",
+            took.as_secs_f64(),
+            peak_kib as f64 / 1024.0
+        );
         let baseline = run_python(
             &python,
             &scripts,
@@ -146,6 +148,17 @@ fn main() -> anyhow::Result<()> {
     let mut largest: Option<(String, opsflux_powertrace::Plant)> = None;
     for site in &sites {
         let plant = runtime.block_on(opsflux_api::powertrace::plant(&engine, &Scope::All, site))?;
+        let list = opsflux_powertrace::load_list(&plant, &opsflux_powertrace::Factors::default())?;
+        let failing: Vec<String> = opsflux_powertrace::failures(&list, &opsflux_powertrace::Limits::default())
+            .into_iter()
+            .map(|failure| failure.message)
+            .collect();
+        println!(
+            "site {site}: demand {:.0} kW, N-1 {:.0} kW — {}",
+            list.demand.kw,
+            list.generation.n1_kw,
+            if failing.is_empty() { "every check passes".to_owned() } else { failing.join("; ") }
+        );
         if largest.as_ref().is_none_or(|(_, best)| plant.equipment.len() > best.equipment.len()) {
             largest = Some((site.clone(), plant));
         }
@@ -155,8 +168,8 @@ fn main() -> anyhow::Result<()> {
     let (outcome, took) = timed(|| {
         let mut failing = 0;
         for _ in 0..runs {
-            let list = opsflux_powertrace::load_list(&plant)?;
-            failing = opsflux_powertrace::failures(&plant, &list).len();
+            let list = opsflux_powertrace::load_list(&plant, &opsflux_powertrace::Factors::default())?;
+            failing = opsflux_powertrace::failures(&list, &opsflux_powertrace::Limits::default()).len();
         }
         anyhow::Ok(failing)
     });
@@ -176,7 +189,8 @@ fn main() -> anyhow::Result<()> {
     for site in &sites {
         let plant = runtime.block_on(opsflux_api::powertrace::plant(&engine, &Scope::All, site))?;
         for board in &plant.switchboards {
-            let (series, _) = runtime.block_on(opsflux_api::powertrace::demand(&engine, &Scope::All, site, Some(&board.code)))?;
+            let (series, _) =
+                runtime.block_on(opsflux_api::powertrace::demand(&engine, &Scope::All, site, Some(&board.code)))?;
             let (made, took) = timed(|| forecast::forecast(&series, 7 * series.day_steps(), &[80.0, 95.0]));
             made?;
             forecasting += took;
@@ -211,8 +225,12 @@ async fn site_codes(engine: &Engine) -> anyhow::Result<Vec<String>> {
     let batches = engine.pin().sql("SELECT code FROM core.sites ORDER BY code", &Scope::All).await?.collect().await?;
     let mut codes = Vec::new();
     for batch in batches {
-        let column = opsflux_warehouse::arrow::compute::cast(batch.column(0), &opsflux_warehouse::arrow::datatypes::DataType::Utf8)?;
-        let column = column.as_any().downcast_ref::<opsflux_warehouse::arrow::array::StringArray>().context("site codes")?;
+        let column = opsflux_warehouse::arrow::compute::cast(
+            batch.column(0),
+            &opsflux_warehouse::arrow::datatypes::DataType::Utf8,
+        )?;
+        let column =
+            column.as_any().downcast_ref::<opsflux_warehouse::arrow::array::StringArray>().context("site codes")?;
         codes.extend(column.iter().flatten().map(str::to_owned));
     }
     Ok(codes)
