@@ -39,6 +39,10 @@ pub enum ForecastError {
         "the interval between readings is {0}; it must be whole minutes that divide a day (15 min, 30 min, 1 h...)"
     )]
     Interval(String),
+    #[error(
+        "the series spans {points} readings of {interval}; at most {most} can be forecast from (is a timestamp wrong?)"
+    )]
+    TooLong { points: i64, most: usize, interval: String },
     #[error("{filled} of {points} readings are missing: too few to forecast from")]
     MostlyGaps { filled: usize, points: usize },
     #[error("no meter readings to forecast from")]

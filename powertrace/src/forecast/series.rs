@@ -17,6 +17,9 @@ pub(crate) const WEEK_DAYS: usize = 7;
 /// Weeks of history the weekly seasonality needs: one to learn the pattern, one to
 /// confirm it.
 pub const MIN_WEEKS: usize = 2;
+/// Most points a series may span once regular (ten years of 15-minute readings), so a
+/// stray timestamp cannot make the grid exhaust memory.
+pub const MAX_POINTS: usize = 350_640;
 /// A reading under this share of the series' median is an outage (a trip or a blackout,
 /// not demand): it is left out of the fit so it cannot drag the forecast down.
 const OUTAGE_SHARE: f64 = 0.1;
@@ -160,6 +163,14 @@ impl Series {
     /// Puts sorted points on a regular grid (polars `upsample`), marks the filled gaps and
     /// the outages, and derives each point's slot in the local week.
     fn regular(millis: &[i64], values: &[f64], interval_ms: i64, offset: FixedOffset) -> Result<Series, ForecastError> {
+        let span = (millis[millis.len() - 1] - millis[0]) / interval_ms + 1;
+        if span > MAX_POINTS as i64 {
+            return Err(ForecastError::TooLong {
+                points: span,
+                most: MAX_POINTS,
+                interval: describe_interval(interval_ms),
+            });
+        }
         let offset_ms = i64::from(offset.local_minus_utc()) * 1_000;
         // Calendar features are read in the input's local time: a site's day starts at
         // its own midnight.

@@ -64,6 +64,7 @@ fn bad_series_are_named_by_line() {
         ("irregular", with_line(9, "2026-01-05T08:20:00+01:00,12")),
         ("too short", csv(&good[..24 * 9])),
         ("empty", "timestamp,value\n".to_owned()),
+        ("a stray year", format!("{}\n2076-01-05T00:00:00+01:00,12", lines.join("\n"))),
     ];
     let report: String = cases.iter().map(|(name, text)| format!("{name}: {}\n", error_of(text))).collect();
     expect![[r#"
@@ -77,6 +78,7 @@ fn bad_series_are_named_by_line() {
         irregular: line 10: irregular interval: 80 min after line 9, where the series steps every 1 h
         too short: the series is too short for its weekly seasonality: it covers 9 days 0 h (216 readings), a forecast needs at least 14 days (336 readings at 1 h)
         empty: line 2: the series has no values
+        a stray year: the series spans 438289 readings of 1 h; at most 350640 can be forecast from (is a timestamp wrong?)
     "#]]
     .assert_eq(&report);
 }
