@@ -11,6 +11,8 @@
 //!   factor) and the remedies computed from the figures.
 //! - `measured` — peak, 95th-percentile and average demand from the readings, against
 //!   the calculated maximum demand.
+//! - `scenario` — what-if changes to a plant, checked item by item, applied as of a
+//!   day and evaluated beside the baseline; the load they add over time.
 //! - `forecast` — demand forecasts with prediction intervals from a regular series, and
 //!   their backtest.
 //!
@@ -22,6 +24,7 @@ mod loadlist;
 mod measured;
 mod plant;
 mod power;
+pub mod scenario;
 
 pub use checks::{CORRECTED_POWER_FACTOR, Failure, Recommendation, failures, recommendations};
 pub use loadlist::{BoardLoad, Generation, Line, LoadList, TransformerLoad, load_list};

@@ -30,8 +30,9 @@ pub struct Crossing {
 /// The chance from which an exceedance is called possible.
 pub const POSSIBLE: f64 = 0.05;
 
-/// Forecasts `horizon` steps past `series` and compares forecast plus `added` load
-/// (each `(from, kW)` counting from its date on) with `capacity_kw`.
+/// Forecasts `horizon` steps past `series` and compares forecast plus `added` load with
+/// `capacity_kw`. `added` holds steps `(from, kW)`: the total load added from that time
+/// on (as `scenario::added_load` gives it), the latest started step applying.
 pub fn crossing(
     series: &Series,
     horizon: usize,
@@ -46,7 +47,9 @@ pub fn crossing(
     for (index, forecast) in fitted.forecast(horizon).into_iter().enumerate() {
         let ahead = index + 1;
         let at = series.at(series.len() - 1 + ahead);
-        let demand = forecast + added.iter().filter(|(from, _)| *from <= at).map(|(_, kw)| kw).sum::<f64>();
+        let extra =
+            added.iter().filter(|(from, _)| *from <= at).max_by_key(|(from, _)| *from).map_or(0.0, |(_, kw)| *kw);
+        let demand = forecast + extra;
         let probability = fitted.exceedance(ahead, demand, capacity_kw);
         let reached = Reached { at, probability, demand_kw: demand };
         crossing.peak_demand_kw = crossing.peak_demand_kw.max(demand);

@@ -38,7 +38,7 @@ fn load(
     }
 }
 
-fn alpha() -> Plant {
+pub(crate) fn alpha() -> Plant {
     use Category::*;
     Plant {
         site: "ALPHA".into(),
@@ -344,7 +344,7 @@ fn a_plant_is_read_from_the_warehouse_tables_batches() {
 }
 
 /// Failures and recommendations, one per line.
-fn verdict(plant: &Plant) -> String {
+pub(crate) fn verdict(plant: &Plant) -> String {
     let list = load_list(plant, &Factors::default()).unwrap();
     let limits = Limits::default();
     let mut out = String::new();

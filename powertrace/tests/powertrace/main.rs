@@ -3,3 +3,4 @@
 
 mod forecast;
 mod loadlist;
+mod scenario;
