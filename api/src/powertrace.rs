@@ -108,7 +108,13 @@ pub async fn demand(
                 || PowerTraceError::UnknownSwitchboard {
                     site: site.to_owned(),
                     switchboard: code.to_owned(),
-                    known: code_of.values().cloned().collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>().join(", "),
+                    known: code_of
+                        .values()
+                        .cloned()
+                        .collect::<BTreeSet<_>>()
+                        .into_iter()
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 },
             )?;
             let mut selected = BTreeSet::new();
@@ -124,7 +130,12 @@ pub async fn demand(
     let source = DemandSource {
         site: site.to_owned(),
         switchboard: switchboard.map(str::to_owned),
-        switchboards: selected.iter().filter_map(|id| code_of.get(id).cloned()).collect::<BTreeSet<_>>().into_iter().collect(),
+        switchboards: selected
+            .iter()
+            .filter_map(|id| code_of.get(id).cloned())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
         meters: 0,
     };
     if selected.is_empty() {
@@ -175,7 +186,13 @@ pub async fn plant(engine: &Engine, scope: &Scope, code: &str) -> Result<Plant, 
     let pin = engine.pin();
     site_id(engine, &pin, scope, code).await?;
     let mut batches = Vec::new();
-    for table in ["core.sites", "powertrace.switchboards", "powertrace.equipment", "powertrace.generators", "powertrace.transformers"] {
+    for table in [
+        "core.sites",
+        "powertrace.switchboards",
+        "powertrace.equipment",
+        "powertrace.generators",
+        "powertrace.transformers",
+    ] {
         batches.push(collect(engine, &pin, scope, &format!("SELECT * FROM {table}")).await?);
     }
     let tables = Tables {

@@ -8,6 +8,7 @@ mod import;
 mod ingest;
 mod metrics;
 mod migrations;
+mod powertrace;
 mod sample_data;
 mod schedules;
 mod search;

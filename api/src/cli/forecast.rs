@@ -121,7 +121,7 @@ async fn run_forecast(args: ForecastRunArgs) -> anyhow::Result<()> {
         }
         _ => bail!("give --input FILE.csv, or --warehouse DIR with --site CODE"),
     };
-    let steps = forecast::parse_horizon(horizon, series.interval_ms).context("--horizon")?;
+    let steps = forecast::parse_horizon(horizon, series.interval_ms).map_err(|error| anyhow::anyhow!("--{error}"))?;
     if let Some(path) = &args.series_out {
         write_file(path, &series_csv(&series))?;
     }
@@ -131,7 +131,7 @@ async fn run_forecast(args: ForecastRunArgs) -> anyhow::Result<()> {
             .await
             .context("the forecast stopped unexpectedly")?;
     let (made, series) = made.map_err(|error| match error {
-        forecast::ForecastError::Level(_) => anyhow::anyhow!("--level: {error}"),
+        forecast::ForecastError::Level(_) => anyhow::anyhow!("--{error}"),
         forecast::ForecastError::Horizon(_) => anyhow::anyhow!("--{error}"),
         other => anyhow::anyhow!("{source}: {other}"),
     })?;
@@ -229,7 +229,8 @@ fn read_series(input: &Path) -> anyhow::Result<Series> {
 
 async fn backtest(args: BacktestArgs) -> anyhow::Result<()> {
     let series = read_series(&args.input)?;
-    let steps = forecast::parse_horizon(&args.horizon, series.interval_ms).context("--horizon")?;
+    let steps =
+        forecast::parse_horizon(&args.horizon, series.interval_ms).map_err(|error| anyhow::anyhow!("--{error}"))?;
     let origins = args.origins;
     let input = args.input.display().to_string();
     let interval = describe_interval(series.interval_ms);
