@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use opsflux_warehouse::Warehouse;
 
-use super::{QueryArgs, ensure_tables, output_format, partial_file};
+use super::{OutputFile, QueryArgs, ensure_tables, output_format};
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["table", "metric"])))]
@@ -77,8 +77,8 @@ pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<()> {
         opsflux_query::QueryError::Parameter(parameter) => anyhow::anyhow!("--{}: {parameter}", parameter.parameter()),
         other => other.into(),
     })?;
-    let partial = partial_file(&args.out)?;
-    let file = partial.reopen().context("cannot open the temporary export file")?;
+    let output = OutputFile::create(&args.out)?;
+    let file = output.writer()?;
     let bar = ProgressBar::new_spinner();
     bar.set_style(
         ProgressStyle::with_template("{spinner} {msg} {human_pos} rows, {per_sec}, {elapsed}")
@@ -100,7 +100,7 @@ pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<()> {
         .await;
     bar.finish_and_clear();
     let summary = summary?;
-    partial.persist(&args.out).with_context(|| format!("cannot write {}", args.out.display()))?;
+    output.finish()?;
     let bytes = std::fs::metadata(&args.out).map(|metadata| metadata.len()).unwrap_or(0);
     tracing::info!(
         export = %source.name(),

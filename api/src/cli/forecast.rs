@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use opsflux_powertrace::forecast::{self, Forecast, Series, describe_interval};
 use opsflux_warehouse::Warehouse;
 
-use super::{QueryArgs, ensure_tables, partial_file};
+use super::{QueryArgs, ensure_tables, write_output};
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -122,9 +122,6 @@ async fn run_forecast(args: ForecastRunArgs) -> anyhow::Result<()> {
         _ => bail!("give --input FILE.csv, or --warehouse DIR with --site CODE"),
     };
     let steps = forecast::parse_horizon(horizon, series.interval_ms).map_err(|error| anyhow::anyhow!("--{error}"))?;
-    if let Some(path) = &args.series_out {
-        write_file(path, &series_csv(&series))?;
-    }
     let started = std::time::Instant::now();
     let made =
         tokio::task::spawn_blocking(move || forecast::forecast(&series, steps, &[args.level]).map(|f| (f, series)))
@@ -135,10 +132,14 @@ async fn run_forecast(args: ForecastRunArgs) -> anyhow::Result<()> {
         forecast::ForecastError::Horizon(_) => anyhow::anyhow!("--{error}"),
         other => anyhow::anyhow!("{source}: {other}"),
     })?;
+    // Written only once the forecast is made, so a failed command leaves no file.
+    if let Some(path) = &args.series_out {
+        write_output(path, series_csv(&series).as_bytes())?;
+    }
     let csv = forecast_csv(&made);
     match &args.out {
         Some(out) => {
-            write_file(out, &csv)?;
+            write_output(out, csv.as_bytes())?;
             println!("{}", summary(&made, &series, &source, started.elapsed(), Some(out)));
         }
         None => {
@@ -146,14 +147,6 @@ async fn run_forecast(args: ForecastRunArgs) -> anyhow::Result<()> {
             eprintln!("{}", summary(&made, &series, &source, started.elapsed(), None));
         }
     }
-    Ok(())
-}
-
-/// Writes `text` to `path` whole or not at all.
-fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
-    let partial = partial_file(path)?;
-    std::fs::write(partial.path(), text).with_context(|| format!("cannot write {}", path.display()))?;
-    partial.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 

@@ -187,10 +187,88 @@ pub(crate) async fn ensure_tables(warehouse: &std::path::Path) -> anyhow::Result
     Ok(())
 }
 
-/// A temporary file beside `out`, renamed onto it once complete (`persist`), so a
-/// failure leaves nothing behind.
-pub(crate) fn partial_file(out: &std::path::Path) -> anyhow::Result<tempfile::NamedTempFile> {
-    let directory = out.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    tempfile::NamedTempFile::new_in(directory)
-        .with_context(|| format!("cannot create a file in {}", directory.display()))
+/// Where a command writes its output file: a regular file (new or existing, or behind a
+/// symlink) is written to a temporary file beside it and renamed onto it once complete,
+/// so a failure leaves the old file, or nothing, behind; anything else (`/dev/stdout`, a
+/// named pipe, a device) is written straight through, since renaming would replace it.
+pub(crate) struct OutputFile {
+    target: std::path::PathBuf,
+    sink: Sink,
+}
+
+enum Sink {
+    Partial(tempfile::NamedTempFile),
+    Direct(std::fs::File),
+}
+
+impl OutputFile {
+    pub(crate) fn create(out: &std::path::Path) -> anyhow::Result<OutputFile> {
+        let cannot = || format!("cannot write {}", out.display());
+        let target = match std::fs::canonicalize(out) {
+            Ok(resolved) => resolved,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => out.to_path_buf(),
+            Err(error) => return Err(error).with_context(cannot),
+        };
+        if let Ok(metadata) = std::fs::metadata(&target) {
+            if metadata.is_dir() {
+                bail!("cannot write {}: it is a directory", out.display());
+            }
+            if !metadata.is_file() {
+                let file = std::fs::OpenOptions::new().write(true).open(&target).with_context(cannot)?;
+                return Ok(OutputFile { target, sink: Sink::Direct(file) });
+            }
+        }
+        let directory =
+            target.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        let partial = tempfile::NamedTempFile::new_in(directory)
+            .with_context(|| format!("cannot create a file in {}", directory.display()))?;
+        Ok(OutputFile { target, sink: Sink::Partial(partial) })
+    }
+
+    /// A handle to write the output through.
+    pub(crate) fn writer(&self) -> anyhow::Result<std::fs::File> {
+        match &self.sink {
+            Sink::Partial(partial) => partial.reopen(),
+            Sink::Direct(file) => file.try_clone(),
+        }
+        .with_context(|| format!("cannot write {}", self.target.display()))
+    }
+
+    /// Puts the complete output in place, with the permissions the file had, or those a
+    /// new file gets under the process's umask.
+    pub(crate) fn finish(self) -> anyhow::Result<()> {
+        let cannot = || format!("cannot write {}", self.target.display());
+        match self.sink {
+            // A pipe or a terminal cannot be synced, and needs not be.
+            Sink::Direct(file) => {
+                let _ = file.sync_all();
+                Ok(())
+            }
+            Sink::Partial(partial) => {
+                let permissions = match std::fs::metadata(&self.target) {
+                    Ok(metadata) => metadata.permissions(),
+                    Err(_) => {
+                        // Creating the file is how its umask-given mode is learnt.
+                        let created = std::fs::OpenOptions::new()
+                            .write(true)
+                            .create_new(true)
+                            .open(&self.target)
+                            .with_context(cannot)?;
+                        created.metadata().with_context(cannot)?.permissions()
+                    }
+                };
+                partial.as_file().set_permissions(permissions).with_context(cannot)?;
+                partial.persist(&self.target).with_context(cannot)?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Writes `bytes` to `out` whole or not at all (see [`OutputFile`]).
+pub(crate) fn write_output(out: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let output = OutputFile::create(out)?;
+    std::io::Write::write_all(&mut output.writer()?, bytes)
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    output.finish()
 }

@@ -8,7 +8,7 @@ use clap::Args;
 
 use indicatif::ProgressBar;
 
-use super::{QueryArgs, ensure_tables, open_engine, output_format, partial_file};
+use super::{QueryArgs, ensure_tables, open_engine, output_format, write_output};
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["template", "document"])))]
@@ -82,9 +82,7 @@ pub(crate) async fn render(args: RenderArgs) -> anyhow::Result<()> {
             .await;
     bar.finish_and_clear();
     let (bytes, bound) = rendered?;
-    let mut partial = partial_file(&args.out)?;
-    std::io::Write::write_all(&mut partial, &bytes).context("cannot write the document")?;
-    partial.persist(&args.out).with_context(|| format!("cannot write {}", args.out.display()))?;
+    write_output(&args.out, &bytes)?;
     tracing::info!(
         title = %bound.title,
         bytes = bytes.len(),

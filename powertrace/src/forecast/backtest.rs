@@ -74,6 +74,13 @@ pub fn backtest(series: &Series, horizon: usize, origins: usize) -> Result<Backt
         .filter(|index| (series.week_slot[*index] as usize).is_multiple_of(series.day_steps()))
         .collect();
     if starts.is_empty() {
+        let after = series.len().saturating_sub(first_possible);
+        if after < horizon {
+            return Err(ForecastError::Horizon(format!(
+                "{horizon} steps reach past the data: after the {} days of history the first forecast needs, the series has {after} steps",
+                super::MIN_WEEKS * 7
+            )));
+        }
         return Err(ForecastError::Origins(format!(
             "no midnight has {} days of history before it and {horizon} steps after it",
             super::MIN_WEEKS * 7
@@ -104,6 +111,11 @@ pub fn backtest(series: &Series, horizon: usize, origins: usize) -> Result<Backt
                 naive.add(actual, previous);
             }
         }
+    }
+    if model.points == 0 {
+        return Err(ForecastError::Origins(
+            "every reading after the origins is zero or missing: there is nothing to score".into(),
+        ));
     }
     Ok(Backtest {
         horizon,

@@ -42,6 +42,17 @@ pub fn crossing(
     check_horizon(series, horizon)?;
     series.check_length()?;
     let fitted = Fitted::fit(series, horizon);
+    Ok(crossing_of(series, &fitted, horizon, capacity_kw, added))
+}
+
+/// [`crossing`] from a model already fitted to `series` for `horizon`.
+pub(super) fn crossing_of(
+    series: &Series,
+    fitted: &Fitted,
+    horizon: usize,
+    capacity_kw: f64,
+    added: &[(DateTime<FixedOffset>, f64)],
+) -> Crossing {
     let mut crossing =
         Crossing { capacity_kw, expected: None, possible: None, highest: None, peak_demand_kw: f64::NEG_INFINITY };
     for (index, forecast) in fitted.forecast(horizon).into_iter().enumerate() {
@@ -63,5 +74,5 @@ pub fn crossing(
             crossing.highest = Some(reached);
         }
     }
-    Ok(crossing)
+    crossing
 }

@@ -6,6 +6,7 @@
 //!   filling, calendar slots; outages marked).
 //! - `model` — double seasonal exponential smoothing with an AR(1) error, tuned for the
 //!   horizon asked, with empirical intervals.
+//! - `interval` — prediction intervals from the errors of past origins' forecasts.
 //! - `profile` — the recent weeks' profile, blended with the model's forecast.
 //! - `capacity` — the first date demand (plus a scenario's added load) exceeds a
 //!   capacity, and how likely.
@@ -13,6 +14,7 @@
 
 mod backtest;
 mod capacity;
+mod interval;
 mod model;
 mod profile;
 mod series;
@@ -93,6 +95,30 @@ pub fn forecast(series: &Series, horizon: usize, levels: &[f64]) -> Result<Forec
     }
     series.check_length()?;
     let fitted = Fitted::fit(series, horizon);
+    Ok(made(series, &fitted, horizon, levels))
+}
+
+/// A forecast and, from the same fit, when it (plus `added` load) exceeds `capacity_kw`
+/// (see [`crossing`]).
+pub fn forecast_against(
+    series: &Series,
+    horizon: usize,
+    levels: &[f64],
+    capacity_kw: f64,
+    added: &[(DateTime<FixedOffset>, f64)],
+) -> Result<(Forecast, Crossing), ForecastError> {
+    check_horizon(series, horizon)?;
+    for level in levels {
+        if !(50.0..=99.9).contains(level) {
+            return Err(ForecastError::Level(*level));
+        }
+    }
+    series.check_length()?;
+    let fitted = Fitted::fit(series, horizon);
+    Ok((made(series, &fitted, horizon, levels), capacity::crossing_of(series, &fitted, horizon, capacity_kw, added)))
+}
+
+fn made(series: &Series, fitted: &Fitted, horizon: usize, levels: &[f64]) -> Forecast {
     let points = fitted
         .forecast(horizon)
         .into_iter()
@@ -109,7 +135,7 @@ pub fn forecast(series: &Series, horizon: usize, levels: &[f64]) -> Result<Forec
             Point { at: series.at(series.len() - 1 + ahead), forecast, intervals }
         })
         .collect();
-    Ok(Forecast {
+    Forecast {
         interval: describe_interval(series.interval_ms),
         levels: levels.to_vec(),
         points,
@@ -117,7 +143,7 @@ pub fn forecast(series: &Series, horizon: usize, levels: &[f64]) -> Result<Forec
         gaps: series.gaps.clone(),
         outages: series.outages(),
         history: series.len(),
-    })
+    }
 }
 
 fn check_horizon(series: &Series, horizon: usize) -> Result<(), ForecastError> {

@@ -13,9 +13,9 @@
 //! made every day over the history for the horizon asked (up to a week), so the model is
 //! tuned for the forecast it will make, not for the next reading only. Prediction
 //! intervals are empirical: the quantiles of the same model's errors at the same
-//! distance ahead over the recent history, widened with the square root of the distance
-//! past the calibrated range.
+//! distance ahead over the recent history (`interval`).
 
+use super::interval::Calibration;
 use super::profile::profile_forecasts;
 use super::series::Series;
 
@@ -28,9 +28,11 @@ const STARTS: [[f64; 4]; 3] = [[0.02, 0.1, 0.1, 0.9], [0.2, 0.2, 0.2, 0.5], [0.6
 const MAX_EVALUATIONS: usize = 300;
 /// Intervals are calibrated on the errors from at most this many recent origins.
 const CALIBRATION_ORIGINS: usize = 60;
-/// A distance ahead needs at least this many origins to be calibrated; further ones are
-/// extrapolated.
-const MIN_CALIBRATION_ORIGINS: usize = 7;
+/// Weeks of history before the first origin whose forecast tunes the rates (the state
+/// has settled); intervals are calibrated from origins after one week already, so a
+/// short history still has errors to learn its spread from.
+const TUNING_WARMUP_WEEKS: usize = 2;
+const CALIBRATION_WARMUP_WEEKS: usize = 1;
 /// Drift is estimated over at most this many recent weeks, and only from this many.
 const DRIFT_WEEKS: (usize, usize) = (26, 8);
 
@@ -157,8 +159,8 @@ pub struct Fitted {
     last_slot: usize,
     /// Drift per step (a robust slope of weekly means).
     pub drift: f64,
-    /// Errors by distance ahead in days: the sorted errors of that day's forecasts.
-    calibration: Vec<Vec<f64>>,
+    /// The errors of forecasts from past origins, by distance ahead.
+    calibration: Calibration,
     pub blend: Blend,
     /// The recent weeks' profile forecast for each step ahead.
     profile: Vec<Option<f64>>,
@@ -198,6 +200,7 @@ impl Blend {
 /// One forecast made from a past origin, in its parts.
 #[derive(Debug, Clone, Copy)]
 struct Backcast {
+    origin: usize,
     ahead: usize,
     actual: f64,
     smoothing: f64,
@@ -231,17 +234,20 @@ impl Fitted {
         let backcasts =
             origin_forecasts(series, slots, &initial, &params, calibration_horizon, Some(CALIBRATION_ORIGINS));
         let blend = Blend::choose(&backcasts);
-        let errors = OriginErrors {
-            errors: backcasts
-                .iter()
-                .map(|backcast| (backcast.ahead, backcast.actual - blend.apply(backcast)))
-                .collect(),
-        };
-        let calibration = errors.by_day(slots.day_steps);
+        let errors: Vec<(usize, usize, f64)> = backcasts
+            .iter()
+            .map(|backcast| (backcast.origin, backcast.ahead, backcast.actual - blend.apply(backcast)))
+            .collect();
         let mut state = initial;
+        let mut residuals = Vec::new();
         for index in 0..series.len() {
-            state.update(series.usable(index), series.week_slot[index] as usize, slots, &params);
+            let slot = series.week_slot[index] as usize;
+            if let Some(value) = series.usable(index) {
+                residuals.push(value - state.predict(slot, slots, 0.0));
+            }
+            state.update(series.usable(index), slot, slots, &params);
         }
+        let calibration = Calibration::new(&errors, slots.day_steps, residuals);
         let last_slot = series.week_slot[series.len() - 1] as usize;
         let end = series.len();
         let profile = profile_forecasts(series, slots, end, horizon);
@@ -257,6 +263,7 @@ impl Fitted {
                 rho_power *= self.params.rho;
                 let slot = (self.last_slot + ahead) % self.slots.week_steps;
                 let backcast = Backcast {
+                    origin: 0,
                     ahead,
                     actual: 0.0,
                     smoothing: self.state.predict(slot, self.slots, rho_power),
@@ -268,66 +275,22 @@ impl Fitted {
     }
 
     /// The interval's error quantiles (lower, upper) `ahead` steps after the end, for a
-    /// central `level` in (0, 1).
+    /// central `level` in (0, 1). The interval always holds the forecast itself, even
+    /// where past errors all leaned one way.
     pub fn interval(&self, ahead: usize, level: f64) -> (f64, f64) {
-        let Some((errors, scale)) = self.errors_at(ahead) else { return (0.0, 0.0) };
+        let Some((errors, scale)) = self.calibration.errors_at(ahead) else { return (0.0, 0.0) };
         let tail = (1.0 - level) / 2.0;
-        (quantile(errors, tail) * scale, quantile(errors, 1.0 - tail) * scale)
+        ((quantile(errors, tail) * scale).min(0.0), (quantile(errors, 1.0 - tail) * scale).max(0.0))
     }
 
     /// The chance, from the same errors, that the reading `ahead` steps after the end
     /// exceeds `threshold` when `forecast` is expected there.
     pub fn exceedance(&self, ahead: usize, forecast: f64, threshold: f64) -> f64 {
-        let Some((errors, scale)) = self.errors_at(ahead) else {
+        let Some((errors, scale)) = self.calibration.errors_at(ahead) else {
             return if forecast > threshold { 1.0 } else { 0.0 };
         };
         let above = errors.iter().filter(|error| forecast + *error * scale > threshold).count();
         above as f64 / errors.len() as f64
-    }
-
-    /// The sorted errors of forecasts as far ahead, and the factor they are widened by
-    /// past the calibrated range.
-    fn errors_at(&self, ahead: usize) -> Option<(&[f64], f64)> {
-        let day = (ahead - 1) / self.slots.day_steps;
-        let calibrated = self.calibration.len();
-        if calibrated == 0 {
-            return None;
-        }
-        Some(if day < calibrated {
-            (&self.calibration[day], 1.0)
-        } else {
-            // Past the calibrated range errors keep growing, as a random walk's would.
-            (&self.calibration[calibrated - 1], ((day + 1) as f64 / calibrated as f64).sqrt())
-        })
-    }
-}
-
-/// Errors of forecasts made every day (at the series' end's time of day) over the
-/// history, `horizon` steps ahead each.
-struct OriginErrors {
-    /// (steps ahead, error) pairs.
-    errors: Vec<(usize, f64)>,
-}
-
-impl OriginErrors {
-    /// Sorted errors per day ahead; days with too few origins are left out (and later
-    /// extrapolated).
-    fn by_day(&self, day_steps: usize) -> Vec<Vec<f64>> {
-        let mut days: Vec<Vec<f64>> = Vec::new();
-        for (ahead, error) in &self.errors {
-            let day = (ahead - 1) / day_steps;
-            if days.len() <= day {
-                days.resize_with(day + 1, Vec::new);
-            }
-            days[day].push(*error);
-        }
-        let enough = MIN_CALIBRATION_ORIGINS * day_steps / 2;
-        let calibrated = days.iter().take_while(|errors| errors.len() >= enough).count();
-        days.truncate(calibrated);
-        for errors in &mut days {
-            errors.sort_by(f64::total_cmp);
-        }
-        days
     }
 }
 
@@ -341,7 +304,8 @@ fn recent_error(series: &Series, slots: Slots, initial: &State, params: &Params,
     let (mut total, mut weights) = (0.0, 0.0);
     let length = series.len() as f64;
     let decay = -std::f64::consts::LN_2 / (HALF_LIFE_DAYS * slots.day_steps as f64);
-    walk_origins(series, slots, initial, params, horizon, None, |origin, _, actual, forecast| {
+    let warmup = TUNING_WARMUP_WEEKS * slots.week_steps;
+    walk_origins(series, slots, initial, params, horizon, warmup, None, |origin, _, actual, forecast| {
         let weight = ((length - origin as f64) * decay).exp();
         total += weight * (actual - forecast).abs();
         weights += weight;
@@ -361,28 +325,31 @@ fn origin_forecasts(
 ) -> Vec<Backcast> {
     let mut backcasts = Vec::new();
     let mut profile: (usize, Vec<Option<f64>>) = (usize::MAX, Vec::new());
-    walk_origins(series, slots, initial, params, horizon, latest, |origin, ahead, actual, smoothing| {
+    let warmup = CALIBRATION_WARMUP_WEEKS * slots.week_steps;
+    walk_origins(series, slots, initial, params, horizon, warmup, latest, |origin, ahead, actual, smoothing| {
         if profile.0 != origin {
             profile = (origin, profile_forecasts(series, slots, origin, horizon));
         }
-        backcasts.push(Backcast { ahead, actual, smoothing, profile: profile.1[ahead - 1] });
+        backcasts.push(Backcast { origin, ahead, actual, smoothing, profile: profile.1[ahead - 1] });
     });
     backcasts
 }
 
 /// Calls `visit(origin, ahead, actual, forecast)` for every usable reading within
-/// `horizon` of each daily origin (at the series' end's time of day, after two weeks).
+/// `horizon` of each daily origin (at the series' end's time of day, after `warmup`
+/// points).
+#[allow(clippy::too_many_arguments)]
 fn walk_origins(
     series: &Series,
     slots: Slots,
     initial: &State,
     params: &Params,
     horizon: usize,
+    warmup: usize,
     latest: Option<usize>,
     mut visit: impl FnMut(usize, usize, f64, f64),
 ) {
     let length = series.len();
-    let warmup = 2 * slots.week_steps;
     // Origins share the end's time of day, so their errors match the forecast's.
     let mut origins: Vec<usize> =
         (0..).map(|day| length - day * slots.day_steps).take_while(|origin| *origin > warmup).collect();

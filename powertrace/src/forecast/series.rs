@@ -7,7 +7,7 @@ use polars::prelude::{
     ChunkedArray, Column, DataFrame, DataType, Duration, Int64Type, IntoLazy, IntoSeries, PolarsUpsample, TimeUnit,
     col, lit,
 };
-use polars::prelude::{ClosedWindow, DynamicGroupOptions, Label, StartBy};
+use polars::prelude::{ClosedWindow, DynamicGroupOptions, FillNullStrategy, Label, StartBy};
 
 use super::ForecastError;
 
@@ -20,9 +20,13 @@ pub const MIN_WEEKS: usize = 2;
 /// Most points a series may span once regular (ten years of 15-minute readings), so a
 /// stray timestamp cannot make the grid exhaust memory.
 pub const MAX_POINTS: usize = 350_640;
-/// A reading under this share of the series' median is an outage (a trip or a blackout,
-/// not demand): it is left out of the fit so it cannot drag the forecast down.
+/// A reading nearer zero than this share of its week slot's usual level is an outage (a
+/// trip or a blackout, not demand): it is left out of the fit so it cannot drag the
+/// forecast down.
 const OUTAGE_SHARE: f64 = 0.1;
+/// Readings beyond this magnitude are refused: no demand is that large, and sums of
+/// squares of such values would overflow.
+const MAX_MAGNITUDE: f64 = 1e15;
 
 /// A run of missing readings that were filled.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -51,9 +55,27 @@ pub struct Series {
 
 impl Series {
     /// Reads `timestamp,value` CSV (RFC 3339 timestamps): every bad line is named.
+    ///
+    /// Timestamps keep their own offsets, so a series across a daylight-saving change
+    /// reads its calendar in local time on both sides. A series whose steps are regular
+    /// only in local time (daily readings at local midnight across such a change) is
+    /// put on a local-time grid.
     pub fn from_csv(text: &str) -> Result<Series, ForecastError> {
-        let mut reader = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(text.as_bytes());
-        let headers = reader.headers().map_err(|error| ForecastError::Line { line: 1, message: error.to_string() })?;
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
+        let unreadable = |error: csv::Error| {
+            let line = error.position().map_or(1, |position| position.line() as usize);
+            let message = match error.kind() {
+                csv::ErrorKind::Utf8 { .. } => "the line is not UTF-8 text".to_owned(),
+                csv::ErrorKind::Io(error) => format!("cannot be read: {error}"),
+                _ => "the line is not valid CSV".to_owned(),
+            };
+            ForecastError::Line { line, message }
+        };
+        let headers = reader.headers().map_err(unreadable)?;
         let names: Vec<&str> = headers.iter().collect();
         if names != ["timestamp", "value"] {
             return Err(ForecastError::Line {
@@ -65,10 +87,7 @@ impl Series {
         let mut values = Vec::new();
         let mut lines = Vec::new();
         for record in reader.records() {
-            let record = record.map_err(|error| ForecastError::Line {
-                line: error.position().map_or(0, |position| position.line() as usize),
-                message: error.to_string(),
-            })?;
+            let record = record.map_err(unreadable)?;
             let line = record.position().map_or(0, |position| position.line() as usize);
             let bad = |message: String| ForecastError::Line { line, message };
             if record.len() != 2 {
@@ -85,13 +104,18 @@ impl Series {
             if !value.is_finite() {
                 return Err(bad(format!("value `{text}` is not a finite number")));
             }
+            if value.abs() > MAX_MAGNITUDE {
+                return Err(bad(format!("value `{text}` is beyond ±{MAX_MAGNITUDE:e}: is the unit right (kW, MW)?")));
+            }
             if let (Some(previous), Some(previous_line)) = (stamps.last(), lines.last()) {
                 if stamp == *previous {
-                    return Err(bad(format!("timestamp {stamp} repeats line {previous_line}")));
+                    return Err(bad(format!("timestamp {} repeats line {previous_line}", stamp.to_rfc3339())));
                 }
                 if stamp < *previous {
                     return Err(bad(format!(
-                        "timestamp {stamp} is before line {previous_line}'s ({previous}): the series must be sorted by time"
+                        "timestamp {} is before line {previous_line}'s ({}): the series must be sorted by time",
+                        stamp.to_rfc3339(),
+                        previous.to_rfc3339()
                     )));
                 }
             }
@@ -102,10 +126,25 @@ impl Series {
         if stamps.is_empty() {
             return Err(ForecastError::Line { line: 2, message: "the series has no values".into() });
         }
-        let interval_ms = detect_interval(&stamps, &lines)?;
-        let offset = *stamps[stamps.len() - 1].offset();
-        let millis: Vec<i64> = stamps.iter().map(DateTime::timestamp_millis).collect();
-        Series::regular(&millis, &values, interval_ms, offset)
+        let last_offset = *stamps[stamps.len() - 1].offset();
+        let instants: Vec<i64> = stamps.iter().map(DateTime::timestamp_millis).collect();
+        let offsets: Vec<i64> =
+            stamps.iter().map(|stamp| i64::from(stamp.offset().local_minus_utc()) * 1_000).collect();
+        match detect_interval(&instants, &lines) {
+            Ok(interval_ms) => Series::regular(&instants, &offsets, &values, interval_ms, last_offset),
+            Err(error) => {
+                // Steps of a day or more fall on local midnights, which move with the
+                // offset: read them on the local clock, in the last offset.
+                let last_ms = i64::from(last_offset.local_minus_utc()) * 1_000;
+                let wall: Vec<i64> = instants.iter().zip(&offsets).map(|(at, offset)| at + offset - last_ms).collect();
+                match detect_interval(&wall, &lines) {
+                    Ok(interval_ms) if offsets.iter().any(|offset| *offset != last_ms) => {
+                        Series::regular(&wall, &vec![last_ms; wall.len()], &values, interval_ms, last_offset)
+                    }
+                    _ => Err(error),
+                }
+            }
+        }
     }
 
     /// A site's or a switchboard's demand from meter readings (several meters, any order):
@@ -157,12 +196,20 @@ impl Series {
         if at.is_empty() {
             return Err(ForecastError::NoReadings);
         }
-        Series::regular(&at, &kw, interval_ms, FixedOffset::east_opt(0).expect("zero offset"))
+        let utc = FixedOffset::east_opt(0).expect("zero offset");
+        Series::regular(&at, &vec![0; at.len()], &kw, interval_ms, utc)
     }
 
-    /// Puts sorted points on a regular grid (polars `upsample`), marks the filled gaps and
-    /// the outages, and derives each point's slot in the local week.
-    fn regular(millis: &[i64], values: &[f64], interval_ms: i64, offset: FixedOffset) -> Result<Series, ForecastError> {
+    /// Puts sorted points (`millis` since the epoch, each read in its own `offsets_ms`)
+    /// on a regular grid (polars `upsample`), marks the filled gaps and the outages, and
+    /// derives each point's slot in the local week; timestamps are written in `offset`.
+    fn regular(
+        millis: &[i64],
+        offsets_ms: &[i64],
+        values: &[f64],
+        interval_ms: i64,
+        offset: FixedOffset,
+    ) -> Result<Series, ForecastError> {
         let span = (millis[millis.len() - 1] - millis[0]) / interval_ms + 1;
         if span > MAX_POINTS as i64 {
             return Err(ForecastError::TooLong {
@@ -171,20 +218,25 @@ impl Series {
                 interval: describe_interval(interval_ms),
             });
         }
-        let offset_ms = i64::from(offset.local_minus_utc()) * 1_000;
-        // Calendar features are read in the input's local time: a site's day starts at
-        // its own midnight.
-        let local: Vec<i64> = millis.iter().map(|at| (at + offset_ms) * 1_000_000).collect();
-        let frame =
-            DataFrame::new_infer_height(vec![datetime_column_nanos("at", local), Column::new("value".into(), values)])?;
+        let frame = DataFrame::new_infer_height(vec![
+            datetime_column("at", millis.to_vec()),
+            Column::new("value".into(), values),
+            Column::new("offset_ms".into(), offsets_ms),
+        ])?;
         let every = Duration::try_parse(&format!("{}m", interval_ms / MINUTE_MS))?;
         let grid = frame.upsample::<[&str; 0]>([], "at", every)?;
         let minutes_per_slot = interval_ms / MINUTE_MS;
+        // Calendar features are read in local time: a site's day starts at its own
+        // midnight. A filled point takes the offset of the reading before it.
+        let local = (col("at").cast(DataType::Int64)
+            + col("offset_ms").fill_null_with_strategy(FillNullStrategy::Forward(None)) * lit(1_000_000i64))
+        .cast(DataType::Datetime(TimeUnit::Nanoseconds, None));
         let calendar = grid
             .lazy()
-            .with_columns([((col("at").dt().weekday().cast(DataType::Int64) - lit(1i64)) * lit(24 * 60i64)
-                + col("at").dt().hour().cast(DataType::Int64) * lit(60i64)
-                + col("at").dt().minute().cast(DataType::Int64))
+            .with_column(local.alias("local"))
+            .with_columns([((col("local").dt().weekday().cast(DataType::Int64) - lit(1i64)) * lit(24 * 60i64)
+                + col("local").dt().hour().cast(DataType::Int64) * lit(60i64)
+                + col("local").dt().minute().cast(DataType::Int64))
             .alias("minute_of_week")])
             .collect()?;
         let value: Vec<Option<f64>> = calendar.column("value")?.f64()?.iter().collect();
@@ -216,10 +268,7 @@ impl Series {
         if filled * 2 > value.len() {
             return Err(ForecastError::MostlyGaps { filled, points: value.len() });
         }
-        let threshold =
-            median(value.iter().flatten().copied()).filter(|median| *median > 0.0).map(|m| m * OUTAGE_SHARE);
-        let outage =
-            value.iter().map(|point| matches!((point, threshold), (Some(v), Some(limit)) if *v < limit)).collect();
+        let outage = outages(&value, &week_slot, (WEEK_DAYS as i64 * DAY_MS / interval_ms) as usize);
         let series = Series { start, interval_ms, values: value, week_slot, outage, gaps };
         series.check_length()?;
         Ok(series)
@@ -303,11 +352,11 @@ impl Series {
 
 /// The series' interval: the most common step between readings. Every step must be a
 /// whole number of intervals (a larger one is a gap); any other is named.
-fn detect_interval(stamps: &[DateTime<FixedOffset>], lines: &[usize]) -> Result<i64, ForecastError> {
-    if stamps.len() < 2 {
+fn detect_interval(millis: &[i64], lines: &[usize]) -> Result<i64, ForecastError> {
+    if millis.len() < 2 {
         return Err(ForecastError::Line { line: lines[0], message: "a series needs more than one value".into() });
     }
-    let steps: Vec<i64> = stamps.windows(2).map(|pair| (pair[1] - pair[0]).num_milliseconds()).collect();
+    let steps: Vec<i64> = millis.windows(2).map(|pair| pair[1] - pair[0]).collect();
     let mut counts: std::collections::BTreeMap<i64, usize> = std::collections::BTreeMap::new();
     for step in &steps {
         *counts.entry(*step).or_default() += 1;
@@ -319,7 +368,7 @@ fn detect_interval(stamps: &[DateTime<FixedOffset>], lines: &[usize]) -> Result<
         .unwrap_or(0);
     check_interval(interval).map_err(|error| ForecastError::Line { line: lines[1], message: error.to_string() })?;
     for (index, step) in steps.iter().enumerate() {
-        if step % interval != 0 {
+        if *step <= 0 || step % interval != 0 {
             return Err(ForecastError::Line {
                 line: lines[index + 1],
                 message: format!(
@@ -350,6 +399,28 @@ fn datetime_column_nanos(name: &str, nanos: Vec<i64>) -> Column {
         .into_datetime(TimeUnit::Nanoseconds, None)
         .into_series()
         .into()
+}
+
+/// Marks the readings near zero where their slot of the week is usually well away from
+/// it. Judged slot by slot, so a quiet weekend, a night shift or a solar site's negative
+/// midday net load stay demand; only a reading that collapses towards zero against its
+/// own slot's median is an outage.
+fn outages(values: &[Option<f64>], week_slot: &[u32], week_steps: usize) -> Vec<bool> {
+    let mut by_slot: Vec<Vec<f64>> = vec![Vec::new(); week_steps];
+    for (value, slot) in values.iter().zip(week_slot) {
+        if let (Some(value), Some(readings)) = (value, by_slot.get_mut(*slot as usize)) {
+            readings.push(*value);
+        }
+    }
+    let usual: Vec<Option<f64>> = by_slot.into_iter().map(|readings| median(readings.into_iter())).collect();
+    values
+        .iter()
+        .zip(week_slot)
+        .map(|(value, slot)| match (value, usual.get(*slot as usize).copied().flatten()) {
+            (Some(value), Some(usual)) => usual.abs() > 0.0 && value.abs() < usual.abs() * OUTAGE_SHARE,
+            _ => false,
+        })
+        .collect()
 }
 
 fn median(values: impl Iterator<Item = f64>) -> Option<f64> {

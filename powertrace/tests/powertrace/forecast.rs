@@ -73,8 +73,8 @@ fn bad_series_are_named_by_line() {
         NaN: line 5: value `NaN` is not a finite number
         empty value: line 6: the value is empty
         bad timestamp: line 7: timestamp `05/01/2026 05:00` is not RFC 3339 (like 2026-11-02T00:15:00+01:00): premature end of input
-        duplicate: line 8: timestamp 2026-01-05 05:00:00 +01:00 repeats line 7
-        unsorted: line 9: timestamp 2026-01-05 01:00:00 +01:00 is before line 8's (2026-01-05 06:00:00 +01:00): the series must be sorted by time
+        duplicate: line 8: timestamp 2026-01-05T05:00:00+01:00 repeats line 7
+        unsorted: line 9: timestamp 2026-01-05T01:00:00+01:00 is before line 8's (2026-01-05T06:00:00+01:00): the series must be sorted by time
         irregular: line 10: irregular interval: 80 min after line 9, where the series steps every 1 h
         too short: the series is too short for its weekly seasonality: it covers 9 days 0 h (216 readings), a forecast needs at least 14 days (336 readings at 1 h)
         empty: line 2: the series has no values
@@ -199,4 +199,94 @@ fn measured_peak_p95_and_average_leave_outages_out() {
     assert!((measured.average_kw - expected_average).abs() < 1e-9);
     assert_eq!(measured.ratio_to(200.0), Some(0.9));
     assert_eq!(measured.ratio_to(0.0), None);
+}
+
+#[test]
+fn short_horizons_get_intervals_that_widen_ahead_and_hold_the_forecast() {
+    let values: Vec<Option<f64>> = noisy(24 * 28).into_iter().map(Some).collect();
+    let series = Series::from_csv(&csv(&values)).unwrap();
+    for horizon in [1, 4, 24] {
+        let made = forecast::forecast(&series, horizon, &[95.0]).unwrap();
+        for point in &made.points {
+            let (low, high) = point.intervals[0];
+            assert!(low < point.forecast && point.forecast < high, "horizon {horizon}: {point:?}");
+        }
+    }
+    let made = forecast::forecast(&series, 24, &[95.0]).unwrap();
+    let width = |ahead: usize| made.points[ahead].intervals[0].1 - made.points[ahead].intervals[0].0;
+    assert!(width(0) < width(23), "one hour ahead ({}) is surer than a day ahead ({})", width(0), width(23));
+}
+
+#[test]
+fn quiet_weekends_and_negative_net_load_are_demand_not_outages() {
+    // A site that nearly stops at weekends (5 % of its weekday load), and a solar site
+    // whose midday net load is negative: neither is an outage.
+    let weekend: Vec<Option<f64>> = noisy(24 * 28)
+        .into_iter()
+        .enumerate()
+        .map(|(hour, value)| Some(if (hour / 24) % 7 >= 5 { value * 0.05 } else { value }))
+        .collect();
+    assert_eq!(Series::from_csv(&csv(&weekend)).unwrap().outages(), 0);
+    let solar: Vec<Option<f64>> = noisy(24 * 28)
+        .into_iter()
+        .enumerate()
+        .map(|(hour, value)| Some(if (10..15).contains(&(hour % 24)) { -0.3 * value } else { value }))
+        .collect();
+    let series = Series::from_csv(&csv(&solar)).unwrap();
+    assert_eq!(series.outages(), 0);
+    let made = forecast::forecast(&series, 24, &[95.0]).unwrap();
+    assert!(made.points[12].forecast < 0.0, "midday forecast {:?}", made.points[12]);
+}
+
+#[test]
+fn offsets_are_kept_across_a_daylight_saving_change() {
+    // Hourly readings in Paris time across the change of 2026-03-29 (+01:00, then
+    // +02:00): the calendar follows local time, and the forecast continues in +02:00.
+    let start = chrono::DateTime::parse_from_rfc3339("2026-03-02T00:00:00+01:00").unwrap();
+    let summer = chrono::FixedOffset::east_opt(7_200).unwrap();
+    let change = chrono::DateTime::parse_from_rfc3339("2026-03-29T01:00:00+00:00").unwrap();
+    let mut text = String::from("timestamp,value\n");
+    for (hour, value) in noisy(24 * 35).iter().enumerate() {
+        let at = start + chrono::Duration::hours(hour as i64);
+        let at = if at >= change { at.with_timezone(&summer) } else { at };
+        text.push_str(&format!("{},{value:.3}\n", at.to_rfc3339()));
+    }
+    let series = Series::from_csv(&text).unwrap();
+    assert_eq!((series.len(), series.filled()), (24 * 35, 0));
+    // Local midnight after the change is slot 0 of its day, not 23:00.
+    let midnight = chrono::DateTime::parse_from_rfc3339("2026-03-30T00:00:00+02:00").unwrap();
+    let index = ((midnight - series.start).num_hours()) as usize;
+    assert_eq!(series.week_slot[index], 0, "Monday 00:00 local");
+    let made = forecast::forecast(&series, 24, &[95.0]).unwrap();
+    assert_eq!(made.points[0].at.to_rfc3339(), "2026-04-06T01:00:00+02:00");
+
+    // Daily readings at local midnight step 23 h over the change: read on the local clock.
+    let mut text = String::from("timestamp,value\n");
+    for day in 0..35 {
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap() + chrono::Duration::days(day);
+        let offset = if date >= chrono::NaiveDate::from_ymd_opt(2026, 3, 29).unwrap() { "+02:00" } else { "+01:00" };
+        text.push_str(&format!("{date}T00:00:00{offset},{}\n", 1000 + (day % 7) * 10));
+    }
+    let series = Series::from_csv(&text).unwrap();
+    assert_eq!((series.len(), series.interval_ms), (35, 86_400_000));
+    let made = forecast::forecast(&series, 3, &[95.0]).unwrap();
+    assert_eq!(made.points[0].at.to_rfc3339(), "2026-04-06T00:00:00+02:00");
+}
+
+#[test]
+fn absurd_magnitudes_are_refused_by_line() {
+    let text = "timestamp,value\n2026-01-05T00:00:00+01:00,12\n2026-01-05T01:00:00+01:00,1e306\n";
+    expect![[r#"line 3: value `1e306` is beyond ±1e15: is the unit right (kW, MW)?"#]].assert_eq(&error_of(text));
+}
+
+#[test]
+fn a_backtest_beyond_the_data_blames_the_horizon_and_an_all_zero_series_is_not_scored() {
+    let values: Vec<Option<f64>> = noisy(24 * 15).into_iter().map(Some).collect();
+    let series = Series::from_csv(&csv(&values)).unwrap();
+    expect![[r#"horizon: 48 steps reach past the data: after the 14 days of history the first forecast needs, the series has 24 steps"#]]
+        .assert_eq(&forecast::backtest(&series, 48, 7).unwrap_err().to_string());
+    let zeros = vec![Some(0.0); 24 * 21];
+    let series = Series::from_csv(&csv(&zeros)).unwrap();
+    expect![[r#"origins: every reading after the origins is zero or missing: there is nothing to score"#]]
+        .assert_eq(&forecast::backtest(&series, 24, 7).unwrap_err().to_string());
 }
