@@ -9,6 +9,7 @@ mod ingest;
 mod metrics;
 mod migrations;
 mod powertrace;
+mod powertrace_api;
 mod sample_data;
 mod schedules;
 mod search;

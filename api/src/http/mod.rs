@@ -15,6 +15,8 @@ pub mod guard;
 pub mod layout;
 pub mod metrics;
 pub mod openapi;
+pub mod powertrace;
+pub mod powertrace_pages;
 pub mod routes;
 pub mod schedules;
 pub mod search;
@@ -284,6 +286,23 @@ pub fn router(state: AppState) -> Router {
         .route("/api/alerts/{id}/evaluations", get(alerts::evaluations_json))
         .route("/notifications", get(alerts::notifications_page))
         .route("/api/notifications", get(alerts::notifications_json))
+        .route("/powertrace", get(powertrace_pages::index_page))
+        .route("/powertrace/sites/{site}", get(powertrace_pages::site_page))
+        .route("/powertrace/sites/{site}/forecast.svg", get(powertrace_pages::forecast_svg))
+        .route("/powertrace/scenarios/new", get(powertrace_pages::new_page))
+        .route("/powertrace/scenarios/{id}", get(powertrace_pages::scenario_page))
+        .route("/powertrace/scenarios/{id}/edit", get(powertrace_pages::edit_page))
+        .route("/api/powertrace/scenarios", get(powertrace::list_json).post(powertrace::create_json))
+        .route(
+            "/api/powertrace/scenarios/{id}",
+            get(powertrace::get_json).put(powertrace::update_json).delete(powertrace::delete_json),
+        )
+        .route("/api/powertrace/scenarios/{id}/versions", get(powertrace::versions_json))
+        .route("/api/powertrace/scenarios/{id}/evaluate", post(powertrace::evaluate_json))
+        .route("/api/powertrace/scenarios/{id}/evaluations", get(powertrace::evaluations_json))
+        .route("/api/powertrace/compare", get(powertrace::compare_json))
+        .route("/api/powertrace/sites/{site}/load-list", get(powertrace::load_list_json))
+        .route("/api/powertrace/sites/{site}/forecast", get(powertrace::forecast_json))
         .route("/api/openapi.json", get(openapi::spec))
         .route("/api/docs", get(openapi::docs_page))
         .route("/healthz", get(health))

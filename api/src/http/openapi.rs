@@ -10,7 +10,7 @@ use super::layout::{escape, page};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
-    info(title = "OpsFlux API", description = "Metrics, search, exports, documents, scheduled reports, alerts and audit of the OpsFlux data platform. \
+    info(title = "OpsFlux API", description = "Metrics, search, exports, documents, scheduled reports, alerts, audit and PowerTrace (load lists, scenarios, forecasts) of the OpsFlux data platform. \
         Sign in with POST /api/auth/login and send `Authorization: Bearer <access_token>`. Every error is \
         an application/problem+json document."),
     paths(
@@ -45,6 +45,17 @@ use super::layout::{escape, page};
         super::alerts::evaluate_json,
         super::alerts::evaluations_json,
         super::alerts::notifications_json,
+        super::powertrace::list_json,
+        super::powertrace::create_json,
+        super::powertrace::get_json,
+        super::powertrace::update_json,
+        super::powertrace::delete_json,
+        super::powertrace::versions_json,
+        super::powertrace::evaluate_json,
+        super::powertrace::evaluations_json,
+        super::powertrace::compare_json,
+        super::powertrace::load_list_json,
+        super::powertrace::forecast_json,
     ),
     components(schemas(super::error::Problem, crate::auth::tokens::TokenPair, super::auth::LoginRequest,
         super::auth::RefreshRequest, crate::audit::Entry, crate::jobs::schedules::ScheduleSpec,

@@ -34,6 +34,7 @@ const fn route(method: Method, path: &'static str, access: Access, example: &'st
 const DASHBOARDS: Access = Access::Permission("dashboards.read");
 const SCHEDULES: Access = Access::Permission("schedules.manage");
 const ALERTS: Access = Access::Permission("alerts.manage");
+const SCENARIO_WRITE: Access = Access::Permission("powertrace.scenario_write");
 
 /// Every route but the dashboard pages (those come from [`super::dashboards::PAGES`]).
 const ROUTES: &[Route] = &[
@@ -159,6 +160,73 @@ const ROUTES: &[Route] = &[
         ALERTS,
         concat!("/api/alerts/", "00000000-0000-4000-8000-000000000000", "/evaluations"),
     ),
+    route(Method::GET, "/powertrace", DASHBOARDS, "/powertrace"),
+    route(Method::GET, "/powertrace/sites/{site}", DASHBOARDS, "/powertrace/sites/ZZZ"),
+    route(Method::GET, "/powertrace/sites/{site}/forecast.svg", DASHBOARDS, "/powertrace/sites/ZZZ/forecast.svg"),
+    route(Method::GET, "/powertrace/scenarios/new", SCENARIO_WRITE, "/powertrace/scenarios/new"),
+    route(
+        Method::GET,
+        "/powertrace/scenarios/{id}",
+        DASHBOARDS,
+        concat!("/powertrace/scenarios/", "00000000-0000-4000-8000-000000000000"),
+    ),
+    route(
+        Method::GET,
+        "/powertrace/scenarios/{id}/edit",
+        SCENARIO_WRITE,
+        concat!("/powertrace/scenarios/", "00000000-0000-4000-8000-000000000000", "/edit"),
+    ),
+    route(Method::GET, "/api/powertrace/scenarios", DASHBOARDS, "/api/powertrace/scenarios"),
+    route(Method::POST, "/api/powertrace/scenarios", SCENARIO_WRITE, "/api/powertrace/scenarios"),
+    route(
+        Method::GET,
+        "/api/powertrace/scenarios/{id}",
+        DASHBOARDS,
+        concat!("/api/powertrace/scenarios/", "00000000-0000-4000-8000-000000000000"),
+    ),
+    route(
+        Method::PUT,
+        "/api/powertrace/scenarios/{id}",
+        SCENARIO_WRITE,
+        concat!("/api/powertrace/scenarios/", "00000000-0000-4000-8000-000000000000"),
+    ),
+    route(
+        Method::DELETE,
+        "/api/powertrace/scenarios/{id}",
+        SCENARIO_WRITE,
+        concat!("/api/powertrace/scenarios/", "00000000-0000-4000-8000-000000000000"),
+    ),
+    route(
+        Method::GET,
+        "/api/powertrace/scenarios/{id}/versions",
+        DASHBOARDS,
+        concat!("/api/powertrace/scenarios/", "00000000-0000-4000-8000-000000000000", "/versions"),
+    ),
+    route(
+        Method::POST,
+        "/api/powertrace/scenarios/{id}/evaluate",
+        SCENARIO_WRITE,
+        concat!("/api/powertrace/scenarios/", "00000000-0000-4000-8000-000000000000", "/evaluate"),
+    ),
+    route(
+        Method::GET,
+        "/api/powertrace/scenarios/{id}/evaluations",
+        DASHBOARDS,
+        concat!("/api/powertrace/scenarios/", "00000000-0000-4000-8000-000000000000", "/evaluations"),
+    ),
+    route(
+        Method::GET,
+        "/api/powertrace/compare",
+        DASHBOARDS,
+        concat!(
+            "/api/powertrace/compare?a=",
+            "00000000-0000-4000-8000-000000000000",
+            "&b=",
+            "00000000-0000-4000-8000-000000000001"
+        ),
+    ),
+    route(Method::GET, "/api/powertrace/sites/{site}/load-list", DASHBOARDS, "/api/powertrace/sites/ZZZ/load-list"),
+    route(Method::GET, "/api/powertrace/sites/{site}/forecast", DASHBOARDS, "/api/powertrace/sites/ZZZ/forecast"),
     route(Method::GET, "/notifications", Access::SignedIn, "/notifications"),
     route(Method::GET, "/api/notifications", Access::SignedIn, "/api/notifications"),
 ];
