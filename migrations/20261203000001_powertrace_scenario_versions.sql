@@ -36,19 +36,25 @@ COMMENT ON COLUMN powertrace.scenario_items.start_date IS 'The day the change ta
 CREATE INDEX scenario_items_scenario_version_idx ON powertrace.scenario_items (scenario_id, version, position);
 
 CREATE TABLE powertrace.scenario_versions (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     scenario_id uuid NOT NULL REFERENCES powertrace.scenarios(id),
     version integer NOT NULL CHECK (version > 0),
     name text NOT NULL,
     description text,
     base_date date NOT NULL,
-    status text NOT NULL,
+    status text NOT NULL CHECK (status IN ('draft', 'published', 'archived')),
     factors jsonb NOT NULL DEFAULT '{}'::jsonb,
     comment text,
+    external_id text UNIQUE,
     created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
     created_by uuid REFERENCES platform.users(id),
-    PRIMARY KEY (scenario_id, version)
+    updated_by uuid REFERENCES platform.users(id),
+    deleted_at timestamptz,
+    deleted_by uuid REFERENCES platform.users(id),
+    UNIQUE (scenario_id, version)
 );
-COMMENT ON TABLE powertrace.scenario_versions IS 'Every saved version of a scenario: who saved it, when and why; its items are the scenario_items rows of the same version.';
+COMMENT ON TABLE powertrace.scenario_versions IS 'Every saved version of a scenario: who saved it (created_by), when and why; its items are the scenario_items rows of the same version.';
 
 CREATE TABLE powertrace.scenario_evaluations (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -58,8 +64,13 @@ CREATE TABLE powertrace.scenario_evaluations (
     warehouse jsonb NOT NULL,
     failures integer NOT NULL CHECK (failures >= 0),
     result jsonb NOT NULL,
-    evaluated_at timestamptz NOT NULL DEFAULT now(),
-    evaluated_by uuid REFERENCES platform.users(id)
+    external_id text UNIQUE,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    created_by uuid REFERENCES platform.users(id),
+    updated_by uuid REFERENCES platform.users(id),
+    deleted_at timestamptz,
+    deleted_by uuid REFERENCES platform.users(id)
 );
-COMMENT ON TABLE powertrace.scenario_evaluations IS 'Each evaluation of a scenario: the version evaluated, the warehouse snapshot read (table versions) and the result.';
-CREATE INDEX scenario_evaluations_scenario_idx ON powertrace.scenario_evaluations (scenario_id, evaluated_at DESC);
+COMMENT ON TABLE powertrace.scenario_evaluations IS 'Each evaluation of a scenario: the version evaluated, the warehouse snapshot read (table versions), the result, who ran it (created_by) and when (created_at).';
+CREATE INDEX scenario_evaluations_scenario_idx ON powertrace.scenario_evaluations (scenario_id, created_at DESC);

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use opsflux_ingest::declared::{DeclaredTable, declared_tables};
+use opsflux_ingest::declared::{DeclaredTable, declare};
 use opsflux_ingest::rows::RowBatchBuilder;
 use opsflux_sample_data::{Dataset, Options, ReadingsPlan};
 use opsflux_warehouse::arrow::array::RecordBatch;
@@ -22,9 +22,8 @@ const ROWS_PER_COMMIT: usize = 500_000;
 pub fn migration_tables() -> anyhow::Result<Vec<DeclaredTable>> {
     let mut tables = Vec::new();
     for migration in crate::database::MIGRATOR.iter() {
-        let declared = declared_tables(migration.sql.as_str())
+        declare(migration.sql.as_str(), &mut tables)
             .with_context(|| format!("migration {} ({})", migration.version, migration.description))?;
-        tables.extend(declared);
     }
     Ok(tables)
 }

@@ -1,7 +1,8 @@
 //! Tables as the migrations declare them: `CREATE TABLE` statements read for their
-//! columns, PostgreSQL types and primary keys, for writing the warehouse where no
-//! PostgreSQL server runs (the sample data path). A test holds the result equal to the
-//! catalog of a migrated database.
+//! columns, PostgreSQL types and primary keys, and later `ALTER TABLE` statements for the
+//! columns they add, drop, rename, retype or give a default — for writing the warehouse
+//! where no PostgreSQL server runs (the sample data path). A test holds the result equal
+//! to the catalog of a migrated database.
 
 use opsflux_warehouse::TableId;
 
@@ -11,8 +12,8 @@ use crate::snapshot::SourceTable;
 /// A `CREATE TABLE` statement this reader cannot follow.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeclarationError {
-    #[error("`CREATE TABLE {table}` (line {line}): {problem}")]
-    Statement { table: String, line: usize, problem: String },
+    #[error("`{statement} {table}` (line {line}): {problem}")]
+    Statement { statement: &'static str, table: String, line: usize, problem: String },
     #[error(
         "{table}.{column} (line {line}): type `{type_name}` is not one the warehouse maps; add it to ingest/src/declared.rs"
     )]
@@ -67,21 +68,51 @@ fn constant(expression: &str) -> Option<Option<String>> {
 
 /// Every table created by `sql`, in statement order, each with its columns and key.
 pub fn declared_tables(sql: &str) -> Result<Vec<DeclaredTable>, DeclarationError> {
-    let sql = without_comments(sql);
     let mut tables = Vec::new();
+    declare(sql, &mut tables)?;
+    Ok(tables)
+}
+
+/// Follows the `CREATE TABLE` and `ALTER TABLE` statements of `sql`, in order, over the
+/// tables earlier migrations declared.
+pub fn declare(sql: &str, tables: &mut Vec<DeclaredTable>) -> Result<(), DeclarationError> {
+    let sql = without_comments(sql);
     let mut rest = sql.as_str();
     let mut consumed = 0;
-    while let Some(found) = find_keyword(rest, "CREATE TABLE") {
+    loop {
+        let create = find_keyword(rest, "CREATE TABLE");
+        let alter = find_keyword(rest, "ALTER TABLE");
+        let (found, creating) = match (create, alter) {
+            (Some(create), Some(alter)) if alter < create => (alter, false),
+            (Some(create), _) => (create, true),
+            (None, Some(alter)) => (alter, false),
+            (None, None) => return Ok(()),
+        };
         let statement_start = consumed + found;
+        let line = line_of(&sql, statement_start);
+        if !creating {
+            let after = &rest[found + "ALTER TABLE".len()..];
+            let length = statement_end(after);
+            alter_table(&after[..length], line, tables)?;
+            let advance = found + "ALTER TABLE".len() + length;
+            consumed += advance;
+            rest = &rest[advance..];
+            continue;
+        }
         let after = &rest[found + "CREATE TABLE".len()..];
         let open = after.find('(').ok_or_else(|| DeclarationError::Statement {
+            statement: "CREATE TABLE",
             table: after.split_whitespace().next().unwrap_or_default().to_owned(),
-            line: line_of(&sql, statement_start),
+            line,
             problem: "no column list".into(),
         })?;
         let name = after[..open].trim().trim_start_matches("IF NOT EXISTS").trim();
-        let line = line_of(&sql, statement_start);
-        let statement_error = |problem: String| DeclarationError::Statement { table: name.to_owned(), line, problem };
+        let statement_error = |problem: String| DeclarationError::Statement {
+            statement: "CREATE TABLE",
+            table: name.to_owned(),
+            line,
+            problem,
+        };
         let body_start = found + "CREATE TABLE".len() + open + 1;
         let body_length = closing_parenthesis(&rest[body_start..])
             .ok_or_else(|| statement_error("the column list is not closed".into()))?;
@@ -91,7 +122,124 @@ pub fn declared_tables(sql: &str) -> Result<Vec<DeclaredTable>, DeclarationError
         consumed += body_start + body_length;
         rest = &rest[body_start + body_length..];
     }
-    Ok(tables)
+}
+
+/// The length of a statement up to its `;` (outside parentheses and strings), or all.
+fn statement_end(text: &str) -> usize {
+    let (mut depth, mut in_string) = (0_i32, false);
+    for (index, c) in text.char_indices() {
+        match c {
+            '\'' => in_string = !in_string,
+            '(' if !in_string => depth += 1,
+            ')' if !in_string => depth -= 1,
+            ';' if !in_string && depth == 0 => return index,
+            _ => {}
+        }
+    }
+    text.len()
+}
+
+/// Applies one `ALTER TABLE` (the text after those words) to the declared tables:
+/// columns added, dropped, renamed, retyped or given a default. Constraints and
+/// nullability change no column and are passed over.
+fn alter_table(statement: &str, line: usize, tables: &mut [DeclaredTable]) -> Result<(), DeclarationError> {
+    let words: Vec<&str> = statement.split_whitespace().collect();
+    let skip =
+        words.iter().take_while(|word| matches!(word.to_ascii_uppercase().as_str(), "IF" | "EXISTS" | "ONLY")).count();
+    let Some(name) = words.get(skip) else {
+        return Err(DeclarationError::Statement {
+            statement: "ALTER TABLE",
+            table: String::new(),
+            line,
+            problem: "no table named".into(),
+        });
+    };
+    let statement_error = |problem: String| DeclarationError::Statement {
+        statement: "ALTER TABLE",
+        table: (*name).to_owned(),
+        line,
+        problem,
+    };
+    let id: TableId = name.parse().map_err(|error| statement_error(format!("{error}")))?;
+    let declared = tables
+        .iter_mut()
+        .find(|declared| declared.table.id == id)
+        .ok_or_else(|| statement_error("alters a table no earlier statement creates".into()))?;
+    let actions_start = statement.find(name).map_or(0, |at| at + name.len());
+    for action in split_top_level(&statement[actions_start..]) {
+        let words: Vec<&str> = action.split_whitespace().collect();
+        let upper: Vec<String> = words.iter().map(|word| word.to_ascii_uppercase()).collect();
+        let upper: Vec<&str> = upper.iter().map(String::as_str).collect();
+        let position = |column: &str| declared.table.columns.iter().position(|spec| spec.name == unquote(column));
+        let unknown = |column: &str| statement_error(format!("names column `{column}`, which the table does not have"));
+        match upper.as_slice() {
+            ["ADD", "CONSTRAINT" | "PRIMARY" | "UNIQUE" | "CHECK" | "FOREIGN" | "EXCLUDE", ..] => {}
+            ["ADD", ..] => {
+                let skip = 1 + usize::from(upper.get(1) == Some(&"COLUMN"));
+                let skip = skip + if upper.get(skip..skip + 3) == Some(&["IF", "NOT", "EXISTS"][..]) { 3 } else { 0 };
+                let definition = words[skip..].join(" ");
+                let (spec, default, _) = column(&id, &definition, line)?;
+                let attnum = declared.table.attnums.iter().copied().max().unwrap_or(0) + 1;
+                declared.table.columns.push(spec);
+                declared.table.attnums.push(attnum);
+                declared.defaults.push(default);
+            }
+            ["DROP", "CONSTRAINT", ..] => {}
+            ["DROP", rest @ ..] => {
+                let rest = if rest.first() == Some(&"COLUMN") { &words[2..] } else { &words[1..] };
+                let rest: Vec<&str> = rest
+                    .iter()
+                    .copied()
+                    .skip_while(|word| matches!(word.to_ascii_uppercase().as_str(), "IF" | "EXISTS"))
+                    .collect();
+                let column = rest.first().copied().unwrap_or_default();
+                let index = position(column).ok_or_else(|| unknown(column))?;
+                declared.table.columns.remove(index);
+                declared.table.attnums.remove(index);
+                declared.defaults.remove(index);
+                declared.table.key.retain(|key| *key != unquote(column));
+            }
+            ["RENAME", "COLUMN", _, "TO", _] | ["RENAME", _, "TO", _] => {
+                let (from, to) = (words[upper.len() - 3], words[upper.len() - 1]);
+                let index = position(from).ok_or_else(|| unknown(from))?;
+                let renamed = unquote(to);
+                for key in &mut declared.table.key {
+                    if *key == declared.table.columns[index].name {
+                        key.clone_from(&renamed);
+                    }
+                }
+                declared.table.columns[index].name = renamed;
+            }
+            ["ALTER", ..] => {
+                let skip = 1 + usize::from(upper.get(1) == Some(&"COLUMN"));
+                let column = words.get(skip).copied().unwrap_or_default();
+                let index = position(column).ok_or_else(|| unknown(column))?;
+                let change = &upper[skip + 1..];
+                match change {
+                    ["TYPE", ..] | ["SET", "DATA", "TYPE", ..] => {
+                        let from = skip + 1 + if change[0] == "TYPE" { 1 } else { 3 };
+                        let end =
+                            upper.iter().position(|word| *word == "USING" || *word == "COLLATE").unwrap_or(words.len());
+                        let type_name = words[from..end.max(from)].join(" ").to_ascii_lowercase();
+                        let (type_oid, type_modifier) =
+                            postgres_type(&type_name).ok_or_else(|| DeclarationError::UnknownType {
+                                table: id.to_string(),
+                                column: column.to_owned(),
+                                line,
+                                type_name: type_name.clone(),
+                            })?;
+                        declared.table.columns[index].type_oid = type_oid;
+                        declared.table.columns[index].type_modifier = type_modifier;
+                    }
+                    ["SET", "DEFAULT", ..] => declared.defaults[index] = default_expression(action),
+                    ["DROP", "DEFAULT"] => declared.defaults[index] = None,
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn table(id: TableId, body: &str, line: usize) -> Result<DeclaredTable, DeclarationError> {
@@ -111,6 +259,7 @@ fn table(id: TableId, body: &str, line: usize) -> Result<DeclaredTable, Declarat
                     .and_then(|(_, after)| after.split_once(')'))
                     .map(|(list, _)| list)
                     .ok_or_else(|| DeclarationError::Statement {
+                        statement: "CREATE TABLE",
                         table: id.to_string(),
                         line,
                         problem: format!("cannot read the key columns of `{}`", item.trim()),
@@ -119,30 +268,38 @@ fn table(id: TableId, body: &str, line: usize) -> Result<DeclaredTable, Declarat
             }
             "PRIMARY" | "CONSTRAINT" | "UNIQUE" | "CHECK" | "FOREIGN" | "EXCLUDE" => {}
             _ => {
-                let name = unquote(words[0]);
-                let type_end = upper
-                    .iter()
-                    .skip(1)
-                    .position(|word| COLUMN_CONSTRAINTS.contains(&word.as_str()))
-                    .map_or(words.len(), |position| position + 1);
-                let type_name = words[1..type_end].join(" ").to_ascii_lowercase();
-                let (type_oid, type_modifier) =
-                    postgres_type(&type_name).ok_or_else(|| DeclarationError::UnknownType {
-                        table: id.to_string(),
-                        column: name.clone(),
-                        line,
-                        type_name: type_name.clone(),
-                    })?;
-                if upper.windows(2).any(|pair| pair[0] == "PRIMARY" && pair[1] == "KEY") {
-                    key = vec![name.clone()];
+                let (spec, default, is_key) = column(&id, item, line)?;
+                if is_key {
+                    key = vec![spec.name.clone()];
                 }
-                columns.push(ColumnSpec { name, type_oid, type_modifier });
-                defaults.push(default_expression(item));
+                columns.push(spec);
+                defaults.push(default);
             }
         }
     }
     let attnums = (1..).take(columns.len()).collect();
     Ok(DeclaredTable { table: SourceTable { id, columns, key, attnums }, defaults })
+}
+
+/// One column definition: its spec, its default as written, and whether it is the key.
+fn column(id: &TableId, item: &str, line: usize) -> Result<(ColumnSpec, Option<String>, bool), DeclarationError> {
+    let words: Vec<&str> = item.split_whitespace().collect();
+    let upper: Vec<String> = words.iter().map(|word| word.to_ascii_uppercase()).collect();
+    let name = unquote(words.first().copied().unwrap_or_default());
+    let type_end = upper
+        .iter()
+        .skip(1)
+        .position(|word| COLUMN_CONSTRAINTS.contains(&word.as_str()))
+        .map_or(words.len(), |position| position + 1);
+    let type_name = words.get(1..type_end).unwrap_or_default().join(" ").to_ascii_lowercase();
+    let (type_oid, type_modifier) = postgres_type(&type_name).ok_or_else(|| DeclarationError::UnknownType {
+        table: id.to_string(),
+        column: name.clone(),
+        line,
+        type_name: type_name.clone(),
+    })?;
+    let is_key = upper.windows(2).any(|pair| pair[0] == "PRIMARY" && pair[1] == "KEY");
+    Ok((ColumnSpec { name, type_oid, type_modifier }, default_expression(item), is_key))
 }
 
 /// The text after `DEFAULT`: its first token, then up to the next constraint keyword
@@ -364,6 +521,39 @@ mod tests {
                 "pob.stays [id:2950:-1 status:25:-1 beds:1700:655366 nights:23:-1 arrived:1184:-1] key [\"id\"]",
                 "core.pairs [left_id:2950:-1 Right:701:-1] key [\"left_id\", \"Right\"]",
             ]
+        );
+    }
+
+    #[test]
+    fn later_alter_table_statements_add_drop_rename_and_retype_columns() {
+        let mut tables =
+            declared_tables("CREATE TABLE core.items (id uuid PRIMARY KEY, tag text NOT NULL, old integer);").unwrap();
+        declare(
+            "ALTER TABLE core.items\n\
+                 DROP CONSTRAINT IF EXISTS items_check,\n\
+                 ALTER COLUMN tag DROP NOT NULL,\n\
+                 ADD COLUMN version integer NOT NULL DEFAULT 1 CHECK (version > 0),\n\
+                 ADD COLUMN factors jsonb NOT NULL DEFAULT '{}'::jsonb,\n\
+                 ADD CONSTRAINT items_named CHECK (tag IS NOT NULL OR version > 1);\n\
+             ALTER TABLE core.items DROP COLUMN old;\n\
+             ALTER TABLE core.items RENAME COLUMN tag TO label;\n\
+             ALTER TABLE core.items ALTER COLUMN version TYPE bigint;",
+            &mut tables,
+        )
+        .unwrap();
+        let table = &tables[0].table;
+        let columns: Vec<String> =
+            table.columns.iter().map(|column| format!("{}:{}", column.name, column.type_oid)).collect();
+        assert_eq!(columns, ["id:2950", "label:25", "version:20", "factors:3802"]);
+        assert_eq!(table.attnums, [1, 2, 4, 5], "a dropped column leaves its number unused, as in pg_attribute");
+        assert_eq!(
+            (tables[0].omitted_value(2), tables[0].omitted_value(3)),
+            (Ok(Some("1".into())), Ok(Some("{}".into())))
+        );
+        let error = declare("ALTER TABLE core.nothing ADD COLUMN x text;", &mut tables).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "`ALTER TABLE core.nothing` (line 1): alters a table no earlier statement creates"
         );
     }
 

@@ -184,13 +184,21 @@ pub(crate) fn generate(options: &Options, world: &World) -> (Vec<TableData>, Rea
             "absorbed_kw",
             "power_factor",
             "load_category",
+            "version",
+            "position",
+            "subject",
+            "start_date",
+            "switchboard_code",
+            "efficiency",
+            "quantity",
+            "out_of_service",
         ],
     );
     let mut models = Vec::new();
     let total_quarters = u64::from(options.history_days()) * u64::from(SLOTS_PER_DAY);
     let site_outage_start = |rng: &mut ChaCha8Rng| rng.random_range(0..total_quarters.max(1));
 
-    for site in &world.sites {
+    for (site_index, site) in world.sites.iter().enumerate() {
         let onshore = !site.site.is_offshore();
         let hv_voltage = if onshore { 20_000 } else { 11_000 };
         // Main HV board, two LV boards fed by transformers, and distribution boards.
@@ -252,6 +260,9 @@ pub(crate) fn generate(options: &Options, world: &World) -> (Vec<TableData>, Rea
         let mut board_reactive = vec![0.0_f64; boards.len()];
         let n_equipment = if onshore { rng.random_range(20..35) } else { rng.random_range(35..60) };
         let mut listed = Vec::new();
+        // The maximum demand the load list will compute (category factors 1.0 / 0.3 /
+        // 0.1 of the electrical input, diversity 1), for sizing the generators.
+        let mut demand_kw = 0.0;
         for index in 0..n_equipment {
             let (description, low, high, load_factor, power_factor, category) = catalog::pick(&mut rng, LOADS);
             let scale = if onshore { 0.4 } else { 1.0 };
@@ -290,16 +301,31 @@ pub(crate) fn generate(options: &Options, world: &World) -> (Vec<TableData>, Rea
                 "intermittent" => 0.35,
                 _ => 0.0,
             };
+            let factor = match category {
+                "continuous" => 1.0,
+                "intermittent" => 0.3,
+                _ => 0.1,
+            };
+            // As stored: two decimals for power, three for efficiency.
+            let stored = |value: f64, decimals: i32| (value * 10f64.powi(decimals)).round() / 10f64.powi(decimals);
+            demand_kw += stored(absorbed, 2) * f64::from(quantity) / stored(efficiency, 3) * factor;
             let running_kw = absorbed * f64::from(quantity) * duty;
             board_load[board] += running_kw;
             board_reactive[board] += running_kw * power_factor.acos().tan();
             listed.push((id, tag, description, absorbed, category));
         }
-        let site_load: f64 = board_load.iter().sum();
 
-        // Generators sized for the site's load with N+1 redundancy.
+        // Generators sized with N+1 redundancy: the maximum demand within 75 % of the
+        // capacity with the largest set out (rated at power factor 0.8), in steps of
+        // 250 kVA — except on the second site, whose sets have fallen behind its load:
+        // it fails N-1 with today's equipment, as a demo should show.
         let n_generators = if onshore { 2 } else { rng.random_range(3..=4) };
-        let unit_kva = ((site_load / 0.8 / f64::from(n_generators - 1)) / 250.0).ceil().max(2.0) * 250.0;
+        let spare_sets = f64::from(n_generators - 1);
+        let unit_kva = if site_index == 1 {
+            ((demand_kw / 0.8 / 1.1 / spare_sets) / 250.0).floor().max(1.0) * 250.0
+        } else {
+            ((demand_kw / 0.8 / 0.75 / spare_sets) / 250.0).ceil().max(2.0) * 250.0
+        };
         for index in 1..=n_generators {
             let status = if index == n_generators { "standby" } else { "running" };
             generators.row(audit(None), |row| {
@@ -346,10 +372,22 @@ pub(crate) fn generate(options: &Options, world: &World) -> (Vec<TableData>, Rea
             models.push(MeterModel { id, base_kw, tan_phi, onshore, trend: site_trend, outages });
         }
 
-        // Two what-if scenarios per site.
-        for (name, description) in [
-            ("Ajout d'un compresseur de réinjection", "Impact d'un compresseur de 2,2 MW sur le bilan de puissance"),
-            ("Délestage des charges intermittentes", "Retrait des charges intermittentes en mode dégradé"),
+        // Two what-if scenarios per site, with the items an engineer would write. The
+        // random draws are those the generator has always made here, so the data of
+        // the following sites does not move; what the items say is decided by the site.
+        let scale = if onshore { 0.4 } else { 1.0 };
+        let start = |days: i64| options.end + chrono::Duration::days(days);
+        for (name, description, plan) in [
+            (
+                "Ajout compresseurs gaz",
+                "Deux compresseurs de réinjection sur le TGHT-01 au printemps, leur refroidisseur, et un groupe en révision l'été suivant",
+                ScenarioPlan::Compressors,
+            ),
+            (
+                "Extension quartiers vie",
+                "Module de 40 lits : climatisation, cuisine, buanderie et éclairage, la cuisine plus utilisée",
+                ScenarioPlan::Quarters,
+            ),
         ] {
             let scenario_id = catalog::uuid(&mut rng);
             scenarios.row(audit(None), |row| {
@@ -360,33 +398,66 @@ pub(crate) fn generate(options: &Options, world: &World) -> (Vec<TableData>, Rea
                     .date(options.end)
                     .text(if rng.random_bool(0.5) { "published" } else { "draft" });
             });
-            for _ in 0..rng.random_range(3..=6) {
-                let (equipment_id, tag, item_description, absorbed, category) =
-                    catalog::pick_ref(&mut rng, &listed).clone();
-                let action = catalog::pick(&mut rng, &["add", "remove", "modify"]);
+            let count = rng.random_range(3..=6);
+            for position in 0..count {
+                let (equipment_id, tag, _, absorbed, _) = catalog::pick_ref(&mut rng, &listed).clone();
+                let _ = catalog::pick(&mut rng, &["add", "remove", "modify"]);
                 let item_id = catalog::uuid(&mut rng);
+                let item = plan.item(position, scale);
                 scenario_items.row(audit(None), |row| {
                     row.uuid(item_id).uuid(scenario_id);
-                    match action {
-                        "add" => row
+                    match &item {
+                        PlannedItem::Add { tag, description, board, kw, power_factor, efficiency, category, quantity, days } => row
                             .null()
                             .text("add")
-                            .text(&format!("{tag}-N"))
-                            .text(item_description)
-                            .decimal(absorbed * 1.25, 2)
-                            .decimal(absorbed, 2)
-                            .decimal(0.86, 3)
-                            .text(category),
-                        "remove" => row.uuid(equipment_id).text("remove").text(&tag).null().null().null().null().null(),
-                        _ => row
+                            .text(tag)
+                            .text(description)
+                            .decimal(kw * 1.1, 2)
+                            .decimal(*kw, 2)
+                            .decimal(*power_factor, 3)
+                            .text(category)
+                            .int(1)
+                            .int(position as i64)
+                            .text("equipment")
+                            .date(start(*days))
+                            .text(board)
+                            .decimal(*efficiency, 3)
+                            .int(*quantity)
+                            .boolean(false),
+                        PlannedItem::Grow { days } => row
                             .uuid(equipment_id)
                             .text("modify")
                             .text(&tag)
-                            .text(item_description)
                             .null()
-                            .decimal(absorbed * 1.1, 2)
                             .null()
-                            .null(),
+                            .decimal(absorbed * 1.15, 2)
+                            .null()
+                            .null()
+                            .int(1)
+                            .int(position as i64)
+                            .text("equipment")
+                            .date(start(*days))
+                            .null()
+                            .null()
+                            .null()
+                            .boolean(false),
+                        PlannedItem::GeneratorOut { tag, days } => row
+                            .null()
+                            .text("modify")
+                            .text(tag)
+                            .null()
+                            .null()
+                            .null()
+                            .null()
+                            .null()
+                            .int(1)
+                            .int(position as i64)
+                            .text("generator")
+                            .date(start(*days))
+                            .null()
+                            .null()
+                            .null()
+                            .boolean(true),
                     };
                 });
             }
@@ -396,4 +467,81 @@ pub(crate) fn generate(options: &Options, world: &World) -> (Vec<TableData>, Rea
         vec![switchboards, generators, transformers, equipment, meters, scenarios, scenario_items],
         ReadingsPlan { options: *options, meters: models },
     )
+}
+
+/// The two demo scenarios of every site.
+#[derive(Debug, Clone, Copy)]
+enum ScenarioPlan {
+    Compressors,
+    Quarters,
+}
+
+/// One planned scenario item.
+#[derive(Debug, Clone)]
+enum PlannedItem {
+    Add {
+        tag: String,
+        description: &'static str,
+        board: &'static str,
+        kw: f64,
+        power_factor: f64,
+        efficiency: f64,
+        category: &'static str,
+        quantity: i64,
+        days: i64,
+    },
+    /// An existing load that grows by 15 %.
+    Grow { days: i64 },
+    GeneratorOut { tag: &'static str, days: i64 },
+}
+
+impl ScenarioPlan {
+    /// Item `position` (from 0) of the plan; `scale` shrinks onshore loads.
+    fn item(self, position: usize, scale: f64) -> PlannedItem {
+        let add = |tag: &str, description, board, kw: f64, power_factor, efficiency, category, quantity, days| {
+            PlannedItem::Add {
+                tag: tag.to_owned(),
+                description,
+                board,
+                kw: (kw * scale / 5.0).round() * 5.0,
+                power_factor,
+                efficiency,
+                category,
+                quantity,
+                days,
+            }
+        };
+        match (self, position) {
+            (ScenarioPlan::Compressors, 0) => {
+                add("K-901A", "Compresseur gaz de réinjection", "TGHT-01", 1100.0, 0.87, 0.96, "continuous", 1, 120)
+            }
+            (ScenarioPlan::Compressors, 1) => {
+                add("K-901B", "Compresseur gaz de réinjection", "TGHT-01", 1100.0, 0.87, 0.96, "continuous", 1, 150)
+            }
+            (ScenarioPlan::Compressors, 2) => {
+                add("E-902", "Aéroréfrigérant de gaz", "TGBT-01", 90.0, 0.84, 0.93, "intermittent", 2, 120)
+            }
+            (ScenarioPlan::Compressors, 3) => PlannedItem::GeneratorOut { tag: "G-01", days: 240 },
+            (ScenarioPlan::Compressors, 4) => PlannedItem::Grow { days: 150 },
+            (ScenarioPlan::Compressors, _) => {
+                add("P-903", "Pompe de gaz combustible", "TGBT-01", 45.0, 0.85, 0.92, "standby", 2, 150)
+            }
+            (ScenarioPlan::Quarters, 0) => {
+                add("HV-951", "Climatisation module vie 40 lits", "TGBT-02", 160.0, 0.85, 0.93, "continuous", 1, 60)
+            }
+            (ScenarioPlan::Quarters, 1) => {
+                add("E-952", "Cuisine — fours et plaques", "TGBT-02", 120.0, 0.98, 0.95, "intermittent", 1, 60)
+            }
+            (ScenarioPlan::Quarters, 2) => {
+                add("E-953", "Buanderie", "TGBT-02", 60.0, 0.9, 0.92, "intermittent", 1, 75)
+            }
+            (ScenarioPlan::Quarters, 3) => {
+                add("L-954", "Éclairage module vie", "TGBT-02", 25.0, 0.95, 0.95, "continuous", 1, 60)
+            }
+            (ScenarioPlan::Quarters, 4) => PlannedItem::Grow { days: 90 },
+            (ScenarioPlan::Quarters, _) => {
+                add("E-955", "Chauffe-eau sanitaire", "TGBT-02", 40.0, 0.99, 0.97, "intermittent", 2, 75)
+            }
+        }
+    }
 }

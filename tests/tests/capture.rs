@@ -546,7 +546,7 @@ async fn a_random_workload_during_copy_and_stream_ends_with_equal_tables() {
     assert_eq!(copies.iter().filter(|table| *table == "lab.late").count(), 1, "{copies:?}");
     assert_eq!(copies.iter().filter(|table| *table == "lab.notes").count(), 1, "{copies:?}");
     // Platform tables (users, hashes, tokens, audit) stay in PostgreSQL.
-    assert_eq!(counts.len(), 44 + 3, "operational tables plus lab.notes, lab.pairs and lab.late: {counts:?}");
+    assert_eq!(counts.len(), 46 + 3, "operational tables plus lab.notes, lab.pairs and lab.late: {counts:?}");
     assert!(counts.iter().any(|line| line.starts_with("lab.late ") && line != "lab.late 0"), "{counts:?}");
 
     // The status report names the table it could not capture and shows no lag.

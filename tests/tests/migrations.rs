@@ -9,7 +9,7 @@ async fn migrate_creates_the_database_then_changes_nothing_the_second_time() {
     let url = server().url("migrate_twice_fresh");
     let first = opsflux_api::database::migrate(&url).await.unwrap();
     assert!(first.created_database);
-    assert_eq!(first.applied.len(), 3);
+    assert_eq!(first.applied.len(), 4);
     let second = opsflux_api::database::migrate(&url).await.unwrap();
     assert_eq!(second, opsflux_api::database::MigrationReport { created_database: false, applied: vec![] });
 }
@@ -53,7 +53,7 @@ async fn every_table_has_uuid_key_external_id_and_audit_columns() {
         organizer.reservations organizer.resources
         platform.alert_evaluations platform.alert_rules platform.alert_states platform.audit_log platform.deliveries platform.jobs platform.notifications platform.permissions platform.refresh_tokens platform.role_grants platform.role_permissions platform.roles platform.schedules platform.sessions platform.signing_keys platform.user_site_scopes platform.users
         pob.personnel pob.rotations pob.stay_approvals pob.stays
-        powertrace.equipment powertrace.generators powertrace.meter_readings powertrace.meters powertrace.scenario_items powertrace.scenarios powertrace.switchboards powertrace.transformers
+        powertrace.equipment powertrace.generators powertrace.meter_readings powertrace.meters powertrace.scenario_evaluations powertrace.scenario_items powertrace.scenario_versions powertrace.scenarios powertrace.switchboards powertrace.transformers
         projects.budget_lines projects.milestones projects.projects projects.tasks
         redacteur.document_versions redacteur.documents redacteur.templates
         tiers.companies tiers.contacts tiers.external_users

@@ -68,7 +68,7 @@ async fn overview_shows_row_counts_per_module_table() {
     assert_eq!((status, content_type.as_str()), (200, "application/json"));
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
     let tables = json["tables"].as_array().unwrap();
-    assert_eq!(tables.len(), 61);
+    assert_eq!(tables.len(), 63);
     let sites = tables.iter().find(|table| table["table"] == "core.sites").unwrap();
     assert_eq!(sites["rows"], 10);
 

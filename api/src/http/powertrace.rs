@@ -131,7 +131,7 @@ pub(crate) async fn list_json(
         Scope::Sites(codes) => Some(codes.iter().cloned().collect()),
     };
     if let Some(site) = parameters.site {
-        if !caller.scope.allows(&site) {
+        if !caller.scope.allows(&site) || !state.engine.pin().sites.contains(&site) {
             return Err(
                 ApiError::not_found(format!("no site `{site}` among those you may read")).with_parameter("site")
             );
@@ -351,9 +351,9 @@ pub(crate) async fn evaluations_json(
 #[into_params(parameter_in = Query)]
 pub(crate) struct CompareParameters {
     /// The first scenario's id.
-    a: String,
+    a: Option<String>,
     /// The second scenario's id.
-    b: String,
+    b: Option<String>,
     /// The day both are evaluated as of, YYYY-MM-DD (default: each its own).
     day: Option<String>,
 }
@@ -367,10 +367,14 @@ pub(crate) async fn compare_json(
     Extension(caller): Extension<Caller>,
     Query(parameters): Query<CompareParameters>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let ids = [
-        parse_id(&parameters.a).map_err(|error| error.with_parameter("a"))?,
-        parse_id(&parameters.b).map_err(|error| error.with_parameter("b"))?,
-    ];
+    let id = |value: Option<&str>, parameter: &'static str| {
+        let value = value.ok_or_else(|| {
+            ApiError::new(StatusCode::BAD_REQUEST, "Invalid parameter", format!("{parameter}: give a scenario id"))
+                .with_parameter(parameter)
+        })?;
+        parse_id(value).map_err(|error| error.with_parameter(parameter))
+    };
+    let ids = [id(parameters.a.as_deref(), "a")?, id(parameters.b.as_deref(), "b")?];
     let day = parse_day(parameters.day.as_deref())?;
     let pool = pool(&state)?;
     let mut evaluated: Vec<(Scenario, Evaluated)> = Vec::new();

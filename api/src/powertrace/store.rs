@@ -285,8 +285,8 @@ pub async fn record_evaluation(
     user: Option<Uuid>,
 ) -> Result<Uuid, StoreError> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO powertrace.scenario_evaluations (scenario_id, version, day, warehouse, failures, result, evaluated_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        "INSERT INTO powertrace.scenario_evaluations (scenario_id, version, day, warehouse, failures, result, created_by, updated_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
     )
     .bind(id)
     .bind(version)
@@ -302,9 +302,9 @@ pub async fn record_evaluation(
 /// The newest evaluations of scenario `id`.
 pub async fn evaluations(pool: &PgPool, id: Uuid) -> Result<Vec<Recorded>, StoreError> {
     let rows = sqlx::query(
-        "SELECT e.id, e.version, e.day, e.warehouse, e.failures, e.evaluated_at, u.email
-         FROM powertrace.scenario_evaluations e LEFT JOIN platform.users u ON u.id = e.evaluated_by
-         WHERE e.scenario_id = $1 ORDER BY e.evaluated_at DESC LIMIT 100",
+        "SELECT e.id, e.version, e.day, e.warehouse, e.failures, e.created_at AS evaluated_at, u.email
+         FROM powertrace.scenario_evaluations e LEFT JOIN platform.users u ON u.id = e.created_by
+         WHERE e.scenario_id = $1 AND e.deleted_at IS NULL ORDER BY e.created_at DESC LIMIT 100",
     )
     .bind(id)
     .fetch_all(pool)
@@ -342,8 +342,8 @@ async fn write_version(
     user: Option<Uuid>,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO powertrace.scenario_versions (scenario_id, version, name, description, base_date, status, factors, comment, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO powertrace.scenario_versions (scenario_id, version, name, description, base_date, status, factors, comment, created_by, updated_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
     )
     .bind(id)
     .bind(version)

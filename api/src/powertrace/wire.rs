@@ -304,6 +304,9 @@ impl<'a> Fields<'a> {
             Some(Value::String(text)) if text.chars().count() > MAX_TEXT => {
                 Err(self.bad(name, format!("is longer than {MAX_TEXT} characters")))
             }
+            Some(Value::String(text)) if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => {
+                Err(self.bad(name, "holds a control character".into()))
+            }
             Some(Value::String(text)) => Ok(Some(text.trim().to_owned())),
             Some(other) => Err(self.bad(name, format!("must be text, not {}", kind(other)))),
         }
