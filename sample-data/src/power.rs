@@ -376,7 +376,7 @@ pub(crate) fn generate(options: &Options, world: &World) -> (Vec<TableData>, Rea
         // random draws are those the generator has always made here, so the data of
         // the following sites does not move; what the items say is decided by the site.
         let scale = if onshore { 0.4 } else { 1.0 };
-        let start = |days: i64| options.end + chrono::Duration::days(days);
+        let start = |days: i64| options.end + Duration::days(days);
         for (name, description, plan) in [
             (
                 "Ajout compresseurs gaz",
@@ -407,7 +407,17 @@ pub(crate) fn generate(options: &Options, world: &World) -> (Vec<TableData>, Rea
                 scenario_items.row(audit(None), |row| {
                     row.uuid(item_id).uuid(scenario_id);
                     match &item {
-                        PlannedItem::Add { tag, description, board, kw, power_factor, efficiency, category, quantity, days } => row
+                        PlannedItem::Add {
+                            tag,
+                            description,
+                            board,
+                            kw,
+                            power_factor,
+                            efficiency,
+                            category,
+                            quantity,
+                            days,
+                        } => row
                             .null()
                             .text("add")
                             .text(tag)
@@ -491,8 +501,13 @@ enum PlannedItem {
         days: i64,
     },
     /// An existing load that grows by 15 %.
-    Grow { days: i64 },
-    GeneratorOut { tag: &'static str, days: i64 },
+    Grow {
+        days: i64,
+    },
+    GeneratorOut {
+        tag: &'static str,
+        days: i64,
+    },
 }
 
 impl ScenarioPlan {
@@ -532,9 +547,7 @@ impl ScenarioPlan {
             (ScenarioPlan::Quarters, 1) => {
                 add("E-952", "Cuisine — fours et plaques", "TGBT-02", 120.0, 0.98, 0.95, "intermittent", 1, 60)
             }
-            (ScenarioPlan::Quarters, 2) => {
-                add("E-953", "Buanderie", "TGBT-02", 60.0, 0.9, 0.92, "intermittent", 1, 75)
-            }
+            (ScenarioPlan::Quarters, 2) => add("E-953", "Buanderie", "TGBT-02", 60.0, 0.9, 0.92, "intermittent", 1, 75),
             (ScenarioPlan::Quarters, 3) => {
                 add("L-954", "Éclairage module vie", "TGBT-02", 25.0, 0.95, 0.95, "continuous", 1, 60)
             }

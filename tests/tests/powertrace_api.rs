@@ -26,6 +26,7 @@ impl Server {
         let end = chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
         let options = opsflux_sample_data::Options::new(42, 0.01).unwrap().ending(end);
         opsflux_api::sample_warehouse::write_sample_warehouse(warehouse.path(), options).await.unwrap();
+        let options = opsflux_sample_data::Options::new(42, 0.01).unwrap().ending(end);
         let engine = opsflux_query::Engine::open(
             opsflux_warehouse::Warehouse::open(warehouse.path()).unwrap(),
             opsflux_query::Catalog::default(),
@@ -33,18 +34,22 @@ impl Server {
         )
         .await
         .unwrap();
-        for code in engine.pin().sites.iter() {
-            sqlx::query("INSERT INTO core.sites (code, name, kind, region, latitude, longitude, bed_capacity) VALUES ($1, $1, 'fpso', 'r', 0, 0, 1)")
-                .bind(code)
-                .execute(&pool)
-                .await
-                .unwrap();
-        }
+        // The database holds the same sample as the warehouse, its stored scenarios too.
+        let mut connection = pool.acquire().await.unwrap();
+        opsflux_sample_data::load(&mut connection, &opsflux_sample_data::Dataset::generate(options), |_| {})
+            .await
+            .unwrap();
+        drop(connection);
         let hash = password::hash(PASSWORD.to_owned()).await.unwrap();
         for (email, role, sites) in [
             ("engineer@test.example", "engineer", vec![SITE]),
             ("viewer@test.example", "viewer", vec![SITE]),
             ("elsewhere@test.example", "engineer", vec!["ALB"]),
+            (
+                "admin-like@test.example",
+                "engineer",
+                vec!["ALB", "CRM", "GLD", "LCQ", "MRN", "MST", "NKS", "PGL", "PNR", "SRC"],
+            ),
         ] {
             let sites: Vec<String> = sites.into_iter().map(str::to_owned).collect();
             users::add(&pool, email, email, role, &sites, &hash).await.unwrap();
@@ -79,6 +84,42 @@ impl Server {
         let sql = sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}"));
         sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sample_scenarios_evaluate_and_one_site_fails_n1_today() {
+    let server = Server::start().await;
+    let engineer = server.token("admin-like@test.example").await;
+    let null = serde_json::Value::Null;
+    let listed = server.call(&engineer, "GET", "/api/powertrace/scenarios", &null).await.json();
+    let scenarios = listed["scenarios"].as_array().unwrap();
+    assert_eq!(scenarios.len(), 20, "two per site");
+    let mut names: Vec<&str> = scenarios.iter().map(|scenario| scenario["name"].as_str().unwrap()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names, ["Ajout compresseurs gaz", "Extension quartiers vie"]);
+    for scenario in scenarios {
+        let id = scenario["id"].as_str().unwrap();
+        let answer = server.call(&engineer, "POST", &format!("/api/powertrace/scenarios/{id}/evaluate"), &null).await;
+        assert_eq!(answer.status, 200, "{} of {}: {}", scenario["name"], scenario["site"], answer.body);
+        let evaluation = &answer.json()["evaluation"];
+        assert!(
+            evaluation["scenario"]["demand"]["kw"].as_f64() > evaluation["baseline"]["demand"]["kw"].as_f64(),
+            "{} of {} adds load",
+            scenario["name"],
+            scenario["site"]
+        );
+    }
+    // Today's equipment: every site but one holds with its largest set out.
+    let mut failing = Vec::new();
+    for site in ["ALB", "CRM", "GLD", "LCQ", "MRN", "MST", "NKS", "PGL", "PNR", "SRC"] {
+        let loaded =
+            server.call(&engineer, "GET", &format!("/api/powertrace/sites/{site}/load-list"), &null).await.json();
+        if loaded["failures"].as_array().unwrap().iter().any(|failure| failure["check"] == "n1_overload") {
+            failing.push(site);
+        }
+    }
+    assert_eq!(failing, ["ALB"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,6 +158,11 @@ async fn an_engineer_stores_versions_evaluates_and_compares_scenarios() {
         }
         item
     };
+    const STORED: [&str; 3] = ["powertrace.scenarios", "powertrace.scenario_items", "powertrace.scenario_versions"];
+    let mut before = Vec::new();
+    for table in STORED {
+        before.push(server.count(table).await);
+    }
     let mut refused = Vec::new();
     for body in [
         item(serde_json::json!({"action": "remove_equipment", "tag": "NO-SUCH-TAG"})),
@@ -146,8 +192,8 @@ async fn an_engineer_stores_versions_evaluates_and_compares_scenarios() {
         400 /items/1/efficiency item 1, efficiency: must be above 0 and at most 1, not 1.05
         400 /items/1/start item 1, start: `2027-02-30` is not a date (YYYY-MM-DD, like 2027-03-01)"#]]
     .assert_eq(&refused.join("\n"));
-    for table in ["powertrace.scenarios", "powertrace.scenario_items", "powertrace.scenario_versions"] {
-        assert_eq!(server.count(table).await, 0, "{table} after refused scenarios");
+    for (table, before) in STORED.iter().zip(before) {
+        assert_eq!(server.count(table).await, before, "{table} after refused scenarios");
     }
 
     // A valid scenario: two compressors, the largest generator out of service.
@@ -253,12 +299,41 @@ async fn an_engineer_stores_versions_evaluates_and_compares_scenarios() {
     let elsewhere = server.token("elsewhere@test.example").await;
     assert_eq!(server.call(&elsewhere, "GET", &format!("/api/powertrace/scenarios/{id}"), &null).await.status, 404);
     let listed = server.call(&elsewhere, "GET", "/api/powertrace/scenarios", &null).await.json();
-    assert_eq!(listed["scenarios"], serde_json::json!([]));
+    let sites: Vec<&str> =
+        listed["scenarios"].as_array().unwrap().iter().map(|scenario| scenario["site"].as_str().unwrap()).collect();
+    assert_eq!(sites, ["ALB", "ALB"], "only the scenarios of their own site");
     assert_eq!(server.call(&elsewhere, "POST", "/api/powertrace/scenarios", &first).await.status, 403);
     assert_eq!(
         server.call(&elsewhere, "GET", &format!("/api/powertrace/sites/{SITE}/load-list"), &null).await.status,
         404
     );
+
+    // The pages show the same figures, in a browser's language.
+    let page = server.call(&engineer, "GET", &format!("/powertrace/sites/{SITE}"), &null).await;
+    assert_eq!(page.status, 200);
+    for expected in
+        ["<h1>Bilan de puissance — PNR</h1>", "Liste des charges", "Pointe / demande", "forecast.svg?horizon=7d"]
+    {
+        assert!(page.body.contains(expected), "{expected} missing from the load-list page");
+    }
+    let page = server.call(&engineer, "GET", &format!("/powertrace/scenarios/{id}"), &null).await;
+    assert_eq!(page.status, 200);
+    for expected in [
+        "<h1>Scénario — Ajout compresseurs gaz</h1>",
+        "Référence et scénario par tableau",
+        "<svg",
+        "Évaluations enregistrées",
+        "les groupes restent disponibles",
+    ] {
+        assert!(page.body.contains(expected), "{expected} missing from the scenario page");
+    }
+    let page = server.call(&engineer, "GET", &format!("/powertrace/scenarios/{id}/edit"), &null).await;
+    assert!(page.body.contains(&format!("data-target=\"/api/powertrace/scenarios/{id}\"")), "{}", page.body);
+    assert_eq!(server.call(&viewer, "GET", &format!("/powertrace/scenarios/{id}/edit"), &null).await.status, 403);
+    let chart = server
+        .call(&engineer, "GET", &format!("/powertrace/sites/{SITE}/forecast.svg?horizon=1d&scenario={id}"), &null)
+        .await;
+    assert!(chart.head.contains("image/svg+xml") && chart.body.contains("Capacité N-1"), "{}", chart.head);
 
     // Deleted: gone from reads and lists, its history kept.
     let answer = server.call(&engineer, "DELETE", &format!("/api/powertrace/scenarios/{id}"), &null).await;

@@ -20,7 +20,7 @@ pub fn page(path: &str, title: &str, header: &str, body: &str) -> String {
     let current = if path == "/documents" { " aria-current=\"page\"" } else { "" };
     navigation.push_str(&format!("<a href=\"/documents\"{current}>Rapports</a>"));
     let current = if path == "/powertrace" { " aria-current=\"page\"" } else { "" };
-    navigation.push_str(&format!("<a href=\"/powertrace\"{current}>PowerTrace</a>"));
+    navigation.push_str(&format!("<a href=\"/powertrace\"{current}>Bilans et scénarios</a>"));
     let current = if path == "/tables" { " aria-current=\"page\"" } else { "" };
     navigation.push_str(&format!("<a href=\"/tables\"{current}>Tables</a>"));
     // The search box on every page: a plain GET form, it works without JavaScript.
