@@ -83,6 +83,10 @@ const VALUES: &[(&str, Label)] = &[
     // projects.budget_lines.category
     ("labour", label_us("Main-d'œuvre", "Labour", "Labor")),
     ("equipment", label("Équipement", "Equipment")),
+    // powertrace.scenario_items.subject (with equipment above)
+    ("generator", label("Groupe électrogène", "Generator")),
+    ("transformer", label("Transformateur", "Transformer")),
+    ("factors", label("Facteurs de charge", "Load factors")),
     ("materials", label("Matériaux", "Materials")),
     ("services", label("Services", "Services")),
     ("logistics", label("Logistique", "Logistics")),

@@ -298,6 +298,21 @@ async fn an_engineer_stores_versions_evaluates_and_compares_scenarios() {
     assert_eq!(server.call(&viewer, "POST", "/api/powertrace/scenarios", &first).await.status, 403);
     let elsewhere = server.token("elsewhere@test.example").await;
     assert_eq!(server.call(&elsewhere, "GET", &format!("/api/powertrace/scenarios/{id}"), &null).await.status, 404);
+    // Asking for a version of another site's scenario tells nothing more than asking
+    // for a scenario that does not exist.
+    let hidden = server.call(&elsewhere, "GET", &format!("/api/powertrace/scenarios/{id}?version=9"), &null).await;
+    assert_eq!((hidden.status, hidden.json()["detail"].clone()), (404, serde_json::json!(format!("no scenario {id}"))));
+    // A scenario stays on its site: moving it would show its history elsewhere.
+    let mut moved = second.clone();
+    moved["site"] = serde_json::json!("ALB");
+    let refused = server.call(&engineer, "PUT", &format!("/api/powertrace/scenarios/{id}"), &moved).await;
+    assert_eq!(refused.status, 403, "ALB is outside the engineer's sites: {}", refused.body);
+    let everywhere = server.token("admin-like@test.example").await;
+    let refused = server.call(&everywhere, "PUT", &format!("/api/powertrace/scenarios/{id}"), &moved).await.json();
+    assert_eq!(
+        (refused["pointer"].as_str(), refused["detail"].as_str()),
+        (Some("/site"), Some("the scenario is of site PNR; a scenario cannot move to another site (create one there)"))
+    );
     let listed = server.call(&elsewhere, "GET", "/api/powertrace/scenarios", &null).await.json();
     let sites: Vec<&str> =
         listed["scenarios"].as_array().unwrap().iter().map(|scenario| scenario["site"].as_str().unwrap()).collect();

@@ -41,6 +41,8 @@ pub use metrics::MetricParameters;
 
 /// Largest request body accepted (a document with embedded images fits).
 pub const BODY_LIMIT_BYTES: usize = 8 * 1024 * 1024;
+/// Largest PowerTrace scenario body (500 items fit many times over).
+const SCENARIO_LIMIT_BYTES: usize = 1024 * 1024;
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -292,10 +294,17 @@ pub fn router(state: AppState) -> Router {
         .route("/powertrace/scenarios/new", get(powertrace_pages::new_page))
         .route("/powertrace/scenarios/{id}", get(powertrace_pages::scenario_page))
         .route("/powertrace/scenarios/{id}/edit", get(powertrace_pages::edit_page))
-        .route("/api/powertrace/scenarios", get(powertrace::list_json).post(powertrace::create_json))
+        // A scenario body is small: its JSON is read whole before it is checked.
+        .route(
+            "/api/powertrace/scenarios",
+            get(powertrace::list_json).post(powertrace::create_json).layer(DefaultBodyLimit::max(SCENARIO_LIMIT_BYTES)),
+        )
         .route(
             "/api/powertrace/scenarios/{id}",
-            get(powertrace::get_json).put(powertrace::update_json).delete(powertrace::delete_json),
+            get(powertrace::get_json)
+                .put(powertrace::update_json)
+                .delete(powertrace::delete_json)
+                .layer(DefaultBodyLimit::max(SCENARIO_LIMIT_BYTES)),
         )
         .route("/api/powertrace/scenarios/{id}/versions", get(powertrace::versions_json))
         .route("/api/powertrace/scenarios/{id}/evaluate", post(powertrace::evaluate_json))

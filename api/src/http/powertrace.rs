@@ -47,6 +47,12 @@ impl ApiError {
                 let wire = wire::item_error(&item);
                 ApiError::bad_body(wire.message, Some(wire.pointer))
             }
+            PowerTraceError::Plant(opsflux_powertrace::PowerError::Column { .. }) => {
+                Self::internal("reading the site's electrical tables failed", &error)
+            }
+            PowerTraceError::Busy(_) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "Time limit reached", error.to_string())
+            }
             PowerTraceError::Plant(plant) => {
                 Self::unprocessable(format!("the site's electrical data is inconsistent: {plant}"))
             }
@@ -77,11 +83,18 @@ pub(crate) async fn visible(
     id: Uuid,
     version: Option<i32>,
 ) -> Result<Scenario, ApiError> {
-    let scenario = store::get(pool, id, version).await.map_err(ApiError::from_store)?;
-    if !scope.allows(&scenario.site) {
+    // The scope is checked on the scenario itself before any version is looked up, so
+    // another site's scenario answers exactly as one that does not exist.
+    let latest = store::get(pool, id, None).await.map_err(ApiError::from_store)?;
+    if !scope.allows(&latest.site) {
         return Err(ApiError::not_found(format!("no scenario {id}")));
     }
-    Ok(scenario)
+    match version {
+        Some(version) if version != latest.version => {
+            store::get(pool, id, Some(version)).await.map_err(ApiError::from_store)
+        }
+        _ => Ok(latest),
+    }
 }
 
 /// The scope of `dashboards.read`, for reading a scenario on a write route.
@@ -174,7 +187,7 @@ pub(crate) struct VersionParameter {
     version: Option<String>,
 }
 
-fn parse_version(version: Option<&str>) -> Result<Option<i32>, ApiError> {
+pub(crate) fn parse_version(version: Option<&str>) -> Result<Option<i32>, ApiError> {
     version
         .map(|text| {
             text.parse::<i32>().ok().filter(|version| *version > 0).ok_or_else(|| {
@@ -215,8 +228,19 @@ pub(crate) async fn update_json(
 ) -> Result<Json<Scenario>, ApiError> {
     let id = parse_id(&id)?;
     let pool = pool(&state)?;
-    visible(pool, &caller.scope, id, None).await?;
+    let existing = visible(pool, &caller.scope, id, None).await?;
     let spec = checked(&state, &caller, &body).await?;
+    // A scenario's versions belong to its site: moving it would show its history to
+    // another site's readers.
+    if spec.site != existing.site {
+        return Err(ApiError::bad_body(
+            format!(
+                "the scenario is of site {}; a scenario cannot move to another site (create one there)",
+                existing.site
+            ),
+            Some("/site".into()),
+        ));
+    }
     store::update(pool, id, &spec, caller.principal.user_id).await.map_err(ApiError::from_store)?;
     let scenario = store::get(pool, id, None).await.map_err(ApiError::from_store)?;
     state

@@ -12,7 +12,7 @@ use opsflux_render::Locale;
 use opsflux_render::chart::{Chart, ChartKind, Series, ValueStyle};
 
 use super::layout::{escape, page};
-use super::powertrace::{ForecastParameters, compare, site_forecast, visible};
+use super::powertrace::{ForecastParameters, compare, parse_version, site_forecast, visible};
 use super::schedules::{parse_id, pool};
 use super::{ApiError, AppState, Caller};
 use crate::powertrace::analysis::{self, DemandForecast};
@@ -363,13 +363,7 @@ pub(crate) async fn scenario_page(
 ) -> Result<Html<String>, ApiError> {
     let id = parse_id(&id)?;
     let pool = pool(&state)?;
-    let version = match parameters.version.as_deref().filter(|text| !text.is_empty()) {
-        None => None,
-        Some(text) => Some(text.parse::<i32>().map_err(|_| {
-            ApiError::new(StatusCode::BAD_REQUEST, "Invalid parameter", format!("`{text}` is not a version number"))
-                .with_parameter("version")
-        })?),
-    };
+    let version = parse_version(parameters.version.as_deref().filter(|text| !text.is_empty()))?;
     let day = match parameters.day.as_deref().filter(|text| !text.is_empty()) {
         None => None,
         Some(text) => Some(chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
@@ -457,12 +451,13 @@ pub(crate) async fn scenario_page(
             ));
         }
     }
-    let horizon = parameters.horizon.as_deref().filter(|text| !text.is_empty()).unwrap_or("30d");
+    const HORIZONS: [&str; 3] = ["7d", "30d", "92d"];
+    let horizon = parameters.horizon.as_deref().filter(|text| HORIZONS.contains(text)).unwrap_or("30d");
     body.push_str(&format!(
         "<section class=\"chart\"><h2>Prévision de la demande avec la charge ajoutée, et capacité N-1</h2>\
          <form method=\"get\"><label>Horizon <select name=\"horizon\" onchange=\"this.form.submit()\">{}</select></label></form>\
          <img src=\"/powertrace/sites/{}/forecast.svg?scenario={id}&amp;horizon={}\" alt=\"Prévision avec le scénario\" width=\"640\" height=\"300\"></section>",
-        ["7d", "30d", "92d"]
+        HORIZONS
             .iter()
             .map(|option| format!("<option{}>{option}</option>", if *option == horizon { " selected" } else { "" }))
             .collect::<String>(),

@@ -20,6 +20,31 @@ use super::{PLANT_TABLES, PowerTraceError, SiteMeters, plant_at};
 const METER_TABLES: [&str; 4] =
     ["powertrace.switchboards", "powertrace.transformers", "powertrace.meters", "powertrace.meter_readings"];
 
+/// Calculations at once, across requests: a fit takes a core for seconds.
+static CALCULATIONS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+/// The longest a calculation may take, its wait for a turn included.
+const CALCULATION_SECONDS: u64 = 120;
+
+/// Runs `work` on the blocking pool, at most two at once, within the time limit. A
+/// calculation past its limit keeps its turn until it ends, so the limit on how many
+/// run at once holds even for abandoned ones.
+async fn calculate<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, PowerTraceError> + Send + 'static,
+) -> Result<T, PowerTraceError> {
+    let run = async {
+        let turn = CALCULATIONS.acquire().await.map_err(|error| PowerTraceError::Stopped(error.to_string()))?;
+        tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            work()
+        })
+        .await
+        .map_err(|error| PowerTraceError::Stopped(error.to_string()))?
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(CALCULATION_SECONDS), run).await.map_err(|_| {
+        PowerTraceError::Busy(format!("the calculation took longer than {CALCULATION_SECONDS} s and was stopped"))
+    })?
+}
+
 /// The warehouse snapshot read: the pin's generation and each table's version.
 pub fn warehouse_read(pin: &Pin, tables: &[&str]) -> serde_json::Value {
     let versions: BTreeMap<String, String> = pin
@@ -61,7 +86,7 @@ pub async fn site_load_list(engine: &Engine, scope: &Scope, site: &str) -> Resul
     let plant = plant_at(engine, &pin, scope, site).await?;
     let meters = SiteMeters::read(engine, &pin, scope, site).await?;
     let limits = Limits::default();
-    tokio::task::spawn_blocking(move || {
+    calculate(move || {
         let list = load_list(&plant, &Factors::default())?;
         let mut metered = Vec::new();
         let boards: Vec<Option<String>> =
@@ -96,7 +121,6 @@ pub async fn site_load_list(engine: &Engine, scope: &Scope, site: &str) -> Resul
         })
     })
     .await
-    .map_err(|error| PowerTraceError::Stopped(error.to_string()))?
 }
 
 /// A scenario evaluated as of a day, with the snapshot it read.
@@ -125,14 +149,13 @@ pub async fn evaluate(
     let factors = scenario.factors.over(Factors::default());
     let day = day.unwrap_or_else(|| default_day(scenario));
     let items = scenario.items.clone();
-    let evaluation =
-        tokio::task::spawn_blocking(move || scenario::evaluate(&plant, &factors, &Limits::default(), &items, day))
-            .await
-            .map_err(|error| PowerTraceError::Stopped(error.to_string()))?
-            .map_err(|error| match error {
-                ScenarioError::Item(item) => PowerTraceError::Item(item),
-                ScenarioError::Plant(plant) => PowerTraceError::Plant(plant),
-            })?;
+    let evaluation = calculate(move || {
+        scenario::evaluate(&plant, &factors, &Limits::default(), &items, day).map_err(|error| match error {
+            ScenarioError::Item(item) => PowerTraceError::Item(item),
+            ScenarioError::Plant(plant) => PowerTraceError::Plant(plant),
+        })
+    })
+    .await?;
     Ok(Evaluated {
         scenario: scenario.id,
         version: scenario.version,
@@ -169,17 +192,18 @@ pub async fn demand_forecast(
     level: f64,
     scenario: Option<&Scenario>,
 ) -> Result<DemandForecast, PowerTraceError> {
+    // A wrong horizon is refused before anything is read.
+    let steps = forecast::parse_horizon(horizon, super::READING_INTERVAL_MS)?;
     let pin = engine.pin();
     let meters = SiteMeters::read(engine, &pin, scope, site).await?;
     let (series, source) = meters.demand(switchboard)?;
-    let steps = forecast::parse_horizon(horizon, series.interval_ms)?;
     let plant = match switchboard {
         None => Some(plant_at(engine, &pin, scope, site).await?),
         Some(_) => None,
     };
     let factors = scenario.map_or_else(Factors::default, |scenario| scenario.factors.over(Factors::default()));
     let items = scenario.map(|scenario| scenario.items.clone()).unwrap_or_default();
-    let (made, crossing, added) = tokio::task::spawn_blocking(move || {
+    let (made, crossing, added) = calculate(move || {
         let Some(plant) = plant else {
             return Ok::<_, PowerTraceError>((forecast::forecast(&series, steps, &[80.0, level])?, None, Vec::new()));
         };
@@ -194,8 +218,7 @@ pub async fn demand_forecast(
         let (made, crossing) = forecast::forecast_against(&series, steps, &[80.0, level], capacity_kw, &steps_added)?;
         Ok((made, Some(crossing), added))
     })
-    .await
-    .map_err(|error| PowerTraceError::Stopped(error.to_string()))??;
+    .await?;
     let mut tables: Vec<&str> = METER_TABLES.to_vec();
     if switchboard.is_none() {
         tables.extend(PLANT_TABLES);

@@ -44,6 +44,9 @@ pub enum PowerTraceError {
     Item(#[from] opsflux_powertrace::scenario::ItemError),
     #[error("the calculation stopped unexpectedly: {0}")]
     Stopped(String),
+    /// The calculation waited or ran past its time limit.
+    #[error("{0}")]
+    Busy(String),
 }
 
 /// What a demand series was summed over.

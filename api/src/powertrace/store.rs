@@ -115,6 +115,17 @@ pub async fn update(pool: &PgPool, id: Uuid, spec: &ScenarioSpec, user: Option<U
             .fetch_optional(&mut *transaction)
             .await?;
     let Some((current,)) = current else { return Err(StoreError::NotFound(id)) };
+    // A scenario written before versions were kept (imported, or sample data) gets its
+    // current state recorded as its version before the next one is written.
+    sqlx::query(
+        "INSERT INTO powertrace.scenario_versions (scenario_id, version, name, description, base_date, status, factors, created_by, updated_by, created_at)
+         SELECT id, version, name, description, base_date, status, factors, created_by, updated_by, updated_at
+         FROM powertrace.scenarios WHERE id = $1
+         ON CONFLICT (scenario_id, version) DO NOTHING",
+    )
+    .bind(id)
+    .execute(&mut *transaction)
+    .await?;
     let site_id = site_id(&mut transaction, &spec.site).await?;
     let version = current + 1;
     sqlx::query(
@@ -237,7 +248,7 @@ pub async fn versions(pool: &PgPool, id: Uuid) -> Result<Vec<Version>, StoreErro
                 (SELECT count(*) FROM powertrace.scenario_items i
                  WHERE i.scenario_id = v.scenario_id AND i.version = v.version AND i.deleted_at IS NULL) AS items
          FROM powertrace.scenario_versions v LEFT JOIN platform.users u ON u.id = v.created_by
-         WHERE v.scenario_id = $1 ORDER BY v.version DESC",
+         WHERE v.scenario_id = $1 ORDER BY v.version DESC LIMIT 100",
     )
     .bind(id)
     .fetch_all(pool)
@@ -284,9 +295,11 @@ pub async fn record_evaluation(
     result: &serde_json::Value,
     user: Option<Uuid>,
 ) -> Result<Uuid, StoreError> {
-    Ok(sqlx::query_scalar(
+    // Recorded only while the scenario exists: a deletion in between wins.
+    sqlx::query_scalar(
         "INSERT INTO powertrace.scenario_evaluations (scenario_id, version, day, warehouse, failures, result, created_by, updated_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+         SELECT $1, $2, $3, $4, $5, $6, $7, $7
+         WHERE EXISTS (SELECT 1 FROM powertrace.scenarios WHERE id = $1 AND deleted_at IS NULL) RETURNING id",
     )
     .bind(id)
     .bind(version)
@@ -295,8 +308,9 @@ pub async fn record_evaluation(
     .bind(i32::try_from(failures).unwrap_or(i32::MAX))
     .bind(result)
     .bind(user)
-    .fetch_one(pool)
-    .await?)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(StoreError::NotFound(id))
 }
 
 /// The newest evaluations of scenario `id`.

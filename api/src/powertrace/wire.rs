@@ -337,10 +337,9 @@ impl<'a> Fields<'a> {
     /// A rating in kVA: above 0, required.
     fn rating(&self, name: &str) -> Result<f64, WireError> {
         match self.number(name)? {
-            Some(value) if value > 0.0 && value <= MAX_POWER => Ok(value),
-            Some(value) => {
-                Err(self.bad(name, format!("must be a rating above 0 and at most {MAX_POWER} kVA, not {value}")))
-            }
+            // Stored to a tenth of a kVA.
+            Some(value) if (0.1..=MAX_POWER).contains(&value) => Ok(value),
+            Some(value) => Err(self.bad(name, format!("must be a rating from 0.1 to {MAX_POWER} kVA, not {value}"))),
             None => Err(self.missing(name, "a rating in kVA")),
         }
     }
@@ -350,6 +349,10 @@ impl<'a> Fields<'a> {
         match self.number(name)? {
             Some(value) if !(value > 0.0 && value <= 1.0) => {
                 Err(self.bad(name, format!("must be above 0 and at most 1, not {value}")))
+            }
+            // Stored to three decimals: a smaller share would be stored as 0.
+            Some(value) if value < 0.001 => {
+                Err(self.bad(name, format!("must be at least 0.001 (it is kept to three decimals), not {value}")))
             }
             other => Ok(other),
         }
@@ -480,6 +483,16 @@ mod tests {
                 "item 0, action: modify_equipment changes nothing: give switchboard, rated_kw, absorbed_kw, power_factor, efficiency, category or quantity",
             ),
             (json!("K-1"), "/items/0", "item 0 must be a JSON object, not text"),
+            (
+                json!({"action": "add_equipment", "tag": "X", "switchboard": "B", "absorbed_kw": 5, "power_factor": 0.0004, "category": "continuous"}),
+                "/items/0/power_factor",
+                "item 0, power_factor: must be at least 0.001 (it is kept to three decimals), not 0.0004",
+            ),
+            (
+                json!({"action": "add_generator", "tag": "G", "switchboard": "B", "rated_kva": 0.04}),
+                "/items/0/rated_kva",
+                "item 0, rated_kva: must be a rating from 0.1 to 10000000 kVA, not 0.04",
+            ),
         ];
         for (item, pointer, message) in cases {
             let error = scenario(&json!({"site": "ALB", "name": "s", "items": [item]}), today()).expect_err("refused");
