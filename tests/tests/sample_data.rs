@@ -23,8 +23,9 @@ async fn same_seed_gives_identical_tables_and_another_seed_different_ones() {
     let second = table_checksums(&second).await;
     let other = table_checksums(&other).await;
     assert_eq!(first, second, "the same seed must give the same rows in every table");
-    // Sign-in state (sessions, refresh tokens, the signing key), deliveries and alert
-    // state are made by the running server, never by sample data.
+    // Sign-in state (sessions, refresh tokens, the signing key), deliveries, alert
+    // state and the history of scenarios (versions saved and evaluations run) are made
+    // by the running server, never by sample data: a sample scenario is its version 1.
     let sign_in_state = [
         "platform.alert_evaluations",
         "platform.alert_rules",
@@ -34,6 +35,8 @@ async fn same_seed_gives_identical_tables_and_another_seed_different_ones() {
         "platform.refresh_tokens",
         "platform.sessions",
         "platform.signing_keys",
+        "powertrace.scenario_evaluations",
+        "powertrace.scenario_versions",
     ];
     let empty: Vec<&str> = first.iter().filter(|(_, rows, _)| *rows == 0).map(|(table, _, _)| table.as_str()).collect();
     assert_eq!(empty, sign_in_state, "every other table holds sample rows");
