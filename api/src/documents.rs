@@ -1,9 +1,11 @@
 //! Rédacteur documents in the service: the shipped templates, the binding of a
 //! document's data blocks to the query engine (metrics of the catalog, read-only
-//! queries, tasks, timelines and company cards), and rendering off the request runtime.
+//! queries, tasks, timelines, company cards, PowerTrace scenarios and forecasts), and
+//! rendering off the request runtime.
 
 use std::collections::BTreeMap;
 
+use crate::powertrace::{PowerTraceError, blocks};
 use chrono::NaiveDate;
 use opsflux_query::{Cell, ColumnKind, ColumnRole, Engine, Format, MetricRequest, QueryError, QueryRows, Scope};
 use opsflux_render::{
@@ -12,12 +14,13 @@ use opsflux_render::{
 };
 
 /// The templates shipped in `templates/`, built into the binary.
-pub const TEMPLATES: [(&str, &str); 5] = [
+pub const TEMPLATES: [(&str, &str); 6] = [
     ("weekly-site-report", include_str!("../../templates/weekly-site-report.json")),
     ("powertrace-monthly", include_str!("../../templates/powertrace-monthly.json")),
     ("moc-dossier", include_str!("../../templates/moc-dossier.json")),
     ("5s-audit", include_str!("../../templates/5s-audit.json")),
     ("project-progress", include_str!("../../templates/project-progress.json")),
+    ("powertrace-scenario", include_str!("../../templates/powertrace-scenario.json")),
 ];
 
 /// Images templates may name (`"logo": "logo.svg"`).
@@ -32,7 +35,7 @@ const ROW_LIMIT: usize = 5_000;
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     #[error(
-        "unknown template `{0}`: expected one of weekly-site-report, powertrace-monthly, moc-dossier, 5s-audit, project-progress"
+        "unknown template `{0}`: expected one of weekly-site-report, powertrace-monthly, moc-dossier, 5s-audit, project-progress, powertrace-scenario"
     )]
     UnknownTemplate(String),
     #[error(transparent)]
@@ -133,13 +136,16 @@ pub async fn bind(
 ) -> Result<BoundDocument, RenderError> {
     let sites = sites(engine, scope).await;
     let mut binding = Binding::new(document, parameters, sites, assets(), today)?;
+    let mut answered = blocks::Answered::default();
     loop {
         let pending = binding.pending()?;
         if pending.is_empty() {
             break;
         }
         for request in pending {
-            let table = answer(engine, &request.request, scope).await.map_err(|error| data_error(&request, error))?;
+            let table = answer(engine, &request.request, scope, &mut answered)
+                .await
+                .map_err(|error| data_error(&request, error))?;
             binding.answer(request.request, table);
         }
     }
@@ -242,8 +248,32 @@ pub fn run_worker(format: OutputFormat) -> Result<(), WorkerError> {
     std::io::stdout().write_all(&bytes).map_err(|error| failed(error.to_string()))
 }
 
-fn data_error(pending: &opsflux_render::Pending, error: QueryError) -> RenderError {
-    let (member, internal) = match &error {
+/// Why a data block's request could not be answered.
+#[derive(Debug)]
+enum DataFailure {
+    Query(QueryError),
+    PowerTrace(PowerTraceError),
+}
+
+impl From<QueryError> for DataFailure {
+    fn from(error: QueryError) -> Self {
+        DataFailure::Query(error)
+    }
+}
+
+impl From<PowerTraceError> for DataFailure {
+    fn from(error: PowerTraceError) -> Self {
+        match error {
+            PowerTraceError::Query(error) => DataFailure::Query(error),
+            other => DataFailure::PowerTrace(other),
+        }
+    }
+}
+
+/// The member of the block a query error is about, and whether it is the service's
+/// fault (logged, not shown) rather than the author's.
+fn query_member(pending: &opsflux_render::Pending, error: &QueryError) -> (&'static str, bool) {
+    match error {
         QueryError::Parameter(parameter) => (
             match parameter.parameter() {
                 "metric" => "/data/metric",
@@ -261,14 +291,41 @@ fn data_error(pending: &opsflux_render::Pending, error: QueryError) -> RenderErr
             }
         }
         _ => ("/data", true),
+    }
+}
+
+/// The same for a PowerTrace error.
+fn powertrace_member(error: &PowerTraceError) -> (&'static str, bool) {
+    use opsflux_powertrace::forecast::ForecastError;
+    match error {
+        PowerTraceError::UnknownSite { .. } => ("/data/site", false),
+        PowerTraceError::UnknownSwitchboard { .. } => ("/data/switchboard", false),
+        PowerTraceError::NoReadings(_) => ("/data", false),
+        PowerTraceError::UnknownScenario { .. }
+        | PowerTraceError::AmbiguousScenario { .. }
+        | PowerTraceError::Item(_) => ("/data/scenario", false),
+        PowerTraceError::Forecast(ForecastError::Horizon(_)) => ("/data/horizon", false),
+        PowerTraceError::Forecast(ForecastError::Frame(_)) => ("/data", true),
+        PowerTraceError::Forecast(_) => ("/data", false),
+        PowerTraceError::Plant(opsflux_powertrace::PowerError::Column { .. }) => ("/data", true),
+        PowerTraceError::Plant(_) => ("/data/site", false),
+        _ => ("/data", true),
+    }
+}
+
+fn data_error(pending: &opsflux_render::Pending, error: DataFailure) -> RenderError {
+    let ((member, internal), message) = match &error {
+        DataFailure::Query(query) => (query_member(pending, query), query.to_string()),
+        DataFailure::PowerTrace(PowerTraceError::Busy(_)) => return RenderError::Busy,
+        DataFailure::PowerTrace(powertrace) => (powertrace_member(powertrace), powertrace.to_string()),
     };
     if internal {
-        tracing::error!(%error, block = %pending.block, "a document's data request failed");
+        tracing::error!(error = %message, block = %pending.block, "a document's data request failed");
     }
     RenderError::Data {
         block: pending.block.clone(),
         pointer: format!("{}{member}", pending.pointer),
-        message: error.to_string(),
+        message,
         internal,
     }
 }
@@ -309,12 +366,17 @@ fn parameter(value: &str, parameters: &mut Vec<String>) -> String {
     format!("CAST(${} AS VARCHAR)", parameters.len())
 }
 
-async fn answer(engine: &Engine, request: &DataRequest, scope: &Scope) -> Result<DataTable, QueryError> {
+async fn answer(
+    engine: &Engine,
+    request: &DataRequest,
+    scope: &Scope,
+    answered: &mut blocks::Answered,
+) -> Result<DataTable, DataFailure> {
     let query =
         |sql: String, parameters: Vec<String>| async move { engine.query(&sql, &parameters, ROW_LIMIT, scope).await };
     match request {
         DataRequest::Metric { metric, sites, from, to, grain, by } => {
-            let grain = grain.as_deref().map(str::parse).transpose()?;
+            let grain = grain.as_deref().map(str::parse).transpose().map_err(QueryError::from)?;
             let request = MetricRequest { sites: sites.clone(), from: *from, to: *to, grain, by: by.clone() };
             let result = engine.metric(metric, &request, scope).await?;
             Ok(DataTable {
@@ -383,6 +445,19 @@ async fn answer(engine: &Engine, request: &DataRequest, scope: &Scope) -> Result
             };
             Ok(table(query(sql, parameters).await?))
         }
+        DataRequest::Scenario { site, scenario, view } => {
+            Ok(blocks::scenario_table(engine, scope, answered, site, scenario, view).await?)
+        }
+        DataRequest::Forecast { site, switchboard, horizon, scenario } => Ok(blocks::forecast_table(
+            engine,
+            scope,
+            answered,
+            site,
+            switchboard.as_deref(),
+            horizon,
+            scenario.as_deref(),
+        )
+        .await?),
         DataRequest::Company { name } => {
             let mut parameters = Vec::new();
             let sql = format!(

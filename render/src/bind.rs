@@ -11,6 +11,8 @@ use crate::chart::{Chart, ChartKind, Series, ValueStyle};
 use crate::inline::{self, Span};
 use crate::{Block, Document, DocumentError, Locale, Word};
 
+pub mod powertrace;
+
 /// A site as templates name it: `{site.code}`, `{site.name}`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SiteInfo {
@@ -44,6 +46,17 @@ pub enum DataRequest {
     /// A company of the Tiers directory and its contacts: columns `company`, `kind`,
     /// `city`, `country`, `contact`, `job_title`, `email`, `phone` (one row per contact).
     Company { name: String },
+    /// A PowerTrace scenario of `site` (its name or id) beside the baseline, as of its
+    /// last item's start; `view` is one of [`powertrace::SCENARIO_VIEWS`], whose
+    /// documentation names each table's columns.
+    Scenario { site: String, scenario: String, view: String },
+    /// The demand forecast of `site` (or of one switchboard) `horizon` ahead (`7d`,
+    /// `3m`…), with a scenario's added load when one is named: columns `at` (local
+    /// `YYYY-MM-DD HH:MM`, the start of a span of steps), `forecast`, `lower_80`,
+    /// `upper_80`, `lower_95`, `upper_95` (the span's highest forecast and widest bounds,
+    /// so no peak is lost), `added` (kW of the scenario) and `capacity` (the site's N-1
+    /// capacity in kW; empty for a switchboard).
+    Forecast { site: String, switchboard: Option<String>, horizon: String, scenario: Option<String> },
 }
 
 /// How a column's values are written.
@@ -1145,7 +1158,19 @@ const STANDARD: &[&str] = &[
     "page_break",
     "typst",
 ];
-const DATA: &[&str] = &["kpi", "data_table", "chart", "tasks", "company", "timeline", "badges", "progress", "repeat"];
+const DATA: &[&str] = &[
+    "kpi",
+    "data_table",
+    "chart",
+    "tasks",
+    "company",
+    "timeline",
+    "badges",
+    "progress",
+    "repeat",
+    "forecast",
+    "scenario",
+];
 
 impl Walk<'_> {
     fn blocks(&mut self, blocks: &[Block], pointer: &str, scope: &Scope, suffix: &str) -> Result<(), DocumentError> {
@@ -1195,8 +1220,9 @@ impl Walk<'_> {
                 pair.as_array().filter(|pair| pair.len() == 2).ok_or_else(|| error("`equals` takes two texts"))?;
             return Ok(resolve(&pair[0])? == resolve(&pair[1])?);
         }
-        if let Some(target) = when.get("rows") {
-            let target = target.as_str().ok_or_else(|| error("`rows` names a data block"))?;
+        let rows = when.get("rows").map(|target| (target, true));
+        if let Some((target, shown_with_rows)) = rows.or_else(|| when.get("no_rows").map(|target| (target, false))) {
+            let target = target.as_str().ok_or_else(|| error("`rows` and `no_rows` name a data block"))?;
             let referenced = siblings
                 .iter()
                 .chain(&self.binding.document.blocks)
@@ -1208,11 +1234,11 @@ impl Walk<'_> {
                 None => return Err(error(&format!("`{target}` is not a data block"))),
             };
             return Ok(match self.answer(request, block, pointer) {
-                Some(table) => !table.rows.is_empty(),
+                Some(table) => table.rows.is_empty() != shown_with_rows,
                 None => false,
             });
         }
-        Err(error("expected `not_empty`, `equals` or `rows`"))
+        Err(error("expected `not_empty`, `equals`, `rows` or `no_rows`"))
     }
 
     /// A data block's answer, or `None` while it is pending. `missing` says what a block
@@ -1241,6 +1267,8 @@ impl Walk<'_> {
             },
             "timeline" => DataRequest::Timeline { sites: fields.sites(scope)?, project: fields.raw_text("project")? },
             "company" => DataRequest::Company { name: fields.required("company")? },
+            "forecast" => powertrace::forecast_request(fields, scope)?,
+            "scenario" => powertrace::scenario_request(fields, scope)?,
             _ => return Ok(None),
         }))
     }
@@ -1453,6 +1481,17 @@ impl Walk<'_> {
                 };
                 Node::Chart { id, chart: chart_of(&fields, &table, locale)? }
             }
+            "forecast" => {
+                let Some(table) = self.data(&fields, scope, "")? else { return Ok(()) };
+                match powertrace::forecast_view(&fields)? {
+                    powertrace::ForecastView::Table => self.data_table(&fields, id, &table)?,
+                    view => powertrace::forecast_node(&fields, id, &table, view, locale)?,
+                }
+            }
+            "scenario" => {
+                let Some(table) = self.data(&fields, scope, "")? else { return Ok(()) };
+                self.data_table(&fields, id, &table)?
+            }
             "tasks" => {
                 let Some(table) = self.data(&fields, scope, "")? else { return Ok(()) };
                 let limit = fields.number("limit")?.map(|limit| limit.max(0.0) as usize).unwrap_or(usize::MAX);
@@ -1538,9 +1577,10 @@ impl Walk<'_> {
             .iter()
             .map(|index| {
                 let column = &table.columns[*index];
-                // Dimensions and dates carry their name; measures carry the catalog's label.
-                let header =
-                    (!column.format.is_numeric()).then(|| crate::labels::column(locale, &column.name)).flatten();
+                // Dimensions and dates carry their name; measures carry the catalog's label,
+                // or their name when they have none.
+                let named = !column.format.is_numeric() || column.label == column.name;
+                let header = named.then(|| crate::labels::column(locale, &column.name)).flatten();
                 DataColumn { label: header.map_or_else(|| column.label.clone(), str::to_owned), ..column.clone() }
             })
             .collect();
@@ -1805,6 +1845,7 @@ fn chart_of(fields: &Fields, table: &DataTable, locale: Locale) -> Result<Chart,
         series,
         style: column.format.chart_style(),
         threshold: None,
+        band: None,
     })
 }
 
@@ -1834,6 +1875,7 @@ fn timeline_chart(table: &DataTable, title: &str) -> Chart {
         ],
         style: ValueStyle { decimals: 0, percent_of_one: false },
         threshold: None,
+        band: None,
     }
 }
 

@@ -65,6 +65,17 @@ pub struct Chart {
     pub style: ValueStyle,
     /// A horizontal reference line (e.g. bed capacity), with its label.
     pub threshold: Option<(f64, String)>,
+    /// A shaded range behind a line chart's series (a forecast's prediction interval).
+    #[serde(default)]
+    pub band: Option<Band>,
+}
+
+/// A range per category, drawn as a shaded area; `None` where it is unknown.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Band {
+    pub name: String,
+    pub lower: Vec<Option<f64>>,
+    pub upper: Vec<Option<f64>>,
 }
 
 /// Colours of series, in order; chosen to stay apart for common colour blindness.
@@ -213,6 +224,12 @@ impl Chart {
         if let Some((threshold, _)) = self.threshold {
             high = high.max(threshold);
         }
+        if let Some(band) = &self.band {
+            for value in band.lower.iter().chain(&band.upper).take(2 * columns).flatten() {
+                high = high.max(*value);
+                low = low.min(*value);
+            }
+        }
         let (low, high, step) = nice_scale(low, high);
         let y_of = |value: f64| TOP + plot_height * (1.0 - (value - low) / (high - low));
         // Grid and vertical axis labels.
@@ -230,9 +247,14 @@ impl Chart {
             tick += step;
         }
         let slot = plot_width / columns as f64;
+        if let Some(band) = &self.band {
+            self.draw_band(svg, band, slot, &y_of);
+        }
         let series_count = self.series.len().max(1) as f64;
         let mut stacked_positive = vec![0.0; columns];
         let mut stacked_negative = vec![0.0; columns];
+        // Dense lines (a forecast's hundreds of steps) keep their marks for tooltips, small.
+        let marker = if columns > 60 { "1" } else { "2.5" };
         for (series_index, series) in self.series.iter().enumerate() {
             let colour = PALETTE[series_index % PALETTE.len()];
             let mut path = String::new();
@@ -259,7 +281,7 @@ impl Chart {
                         let _ = write!(path, "{}{x:.2},{y:.2}", if path.is_empty() { "M" } else { " L" });
                         let _ = write!(
                             svg,
-                            r#"<circle {attributes} cx="{x:.2}" cy="{y:.2}" r="2.5" fill="{colour}"><title>{}</title></circle>"#,
+                            r#"<circle {attributes} cx="{x:.2}" cy="{y:.2}" r="{marker}" fill="{colour}"><title>{}</title></circle>"#,
                             escape(&tooltip)
                         );
                     }
@@ -332,6 +354,40 @@ impl Chart {
                     break;
                 }
             }
+        }
+    }
+
+    /// The band as one filled polygon per run of categories where both bounds are
+    /// known: along the upper bound, then back along the lower one.
+    fn draw_band(&self, svg: &mut String, band: &Band, slot: f64, y_of: &dyn Fn(f64) -> f64) {
+        let columns = self.categories.len();
+        let bounds = |column: usize| Some((band.lower.get(column).copied()??, band.upper.get(column).copied()??));
+        let mut column = 0;
+        while column < columns {
+            if bounds(column).is_none() {
+                column += 1;
+                continue;
+            }
+            let start = column;
+            while column < columns && bounds(column).is_some() {
+                column += 1;
+            }
+            let x = |column: usize| LEFT + slot * (column as f64 + 0.5);
+            let mut points = Vec::new();
+            for at in start..column {
+                let (_, upper) = bounds(at).unwrap_or_default();
+                points.push(format!("{:.2},{:.2}", x(at), y_of(upper)));
+            }
+            for at in (start..column).rev() {
+                let (lower, _) = bounds(at).unwrap_or_default();
+                points.push(format!("{:.2},{:.2}", x(at), y_of(lower)));
+            }
+            let _ = write!(
+                svg,
+                r##"<polygon class="band" data-series="{}" points="{}" fill="#1f77b4" fill-opacity="0.18" stroke="none"/>"##,
+                escape(&band.name),
+                points.join(" ")
+            );
         }
     }
 
@@ -516,6 +572,7 @@ mod tests {
             ],
             style: ValueStyle { decimals: 1, percent_of_one: false },
             threshold: Some((1500.0, "Lits".into())),
+            band: None,
         }
     }
 
@@ -568,6 +625,24 @@ mod tests {
             chart(ChartKind::StackedBar).to_svg(Locale::FrFr),
             chart(ChartKind::StackedBar).to_svg(Locale::FrFr)
         );
+    }
+
+    #[test]
+    fn a_band_is_shaded_behind_the_line_over_each_run_of_known_bounds() {
+        let mut line = chart(ChartKind::Line);
+        line.categories.push("2026-11-03".into());
+        line.band = Some(Band {
+            name: "95 %".into(),
+            lower: vec![Some(10.0), None, Some(1000.0)],
+            upper: vec![Some(20.0), Some(30.0), Some(2500.0)],
+        });
+        let svg = line.to_svg(Locale::FrFr);
+        let bands: Vec<&str> = svg.split('<').filter(|element| element.starts_with("polygon class=\"band\"")).collect();
+        assert_eq!(bands.len(), 2, "the unknown lower bound splits the band: {svg}");
+        assert!(bands.iter().all(|band| band.contains(r#"data-series="95 %""#)));
+        assert!(svg.find("class=\"band\"") < svg.find("class=\"mark\""), "the band lies behind the series");
+        // The scale reaches the band's highest bound (2 500), above the threshold (1 500).
+        assert!(svg.contains(">2\u{202f}500,0</text>"), "{svg}");
     }
 
     #[test]

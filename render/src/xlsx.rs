@@ -129,7 +129,13 @@ pub(crate) fn xlsx(document: &BoundDocument) -> Result<Vec<u8>, DocumentError> {
                 for (index, cells) in rows.iter().enumerate() {
                     let row = index as u32 + 1;
                     for (column, (cell, format)) in cells.iter().zip(&formats).enumerate() {
-                        write_value(sheet, row, column as u16, &cell.value, columns[column].format, format)?;
+                        match &cell.value {
+                            // People read the label of a stored code, as in the other formats.
+                            Value::Text(_) => {
+                                sheet.write_string(row, column as u16, &cell.text).map(|_| ()).map_err(error)?
+                            }
+                            value => write_value(sheet, row, column as u16, value, columns[column].format, format)?,
+                        }
                     }
                 }
                 if let Some(totals) = totals {
@@ -313,21 +319,38 @@ fn chart_sheet(
         sheet.autofit();
         return Ok(());
     }
+    // The series, then a band's bounds and the reference line as columns of their own,
+    // so a line chart in the workbook shows what the drawing shows.
+    let mut columns: Vec<(String, Vec<Option<f64>>)> =
+        chart.series.iter().map(|series| (series.name.clone(), series.values.clone())).collect();
+    if chart.kind == ChartKind::Line {
+        if let Some(band) = &chart.band {
+            let (low, high) = match locale {
+                Locale::FrFr => ("bas", "haut"),
+                Locale::EnGb | Locale::EnUs => ("lower", "upper"),
+            };
+            columns.push((format!("{} — {low}", band.name), band.lower.clone()));
+            columns.push((format!("{} — {high}", band.name), band.upper.clone()));
+        }
+        if let Some((value, label)) = &chart.threshold {
+            columns.push((label.clone(), vec![Some(*value); chart.categories.len()]));
+        }
+    }
     sheet.write_string_with_format(0, 0, "", header).map_err(error)?;
-    for (index, series) in chart.series.iter().enumerate() {
-        sheet.write_string_with_format(0, index as u16 + 1, &series.name, header).map_err(error)?;
+    for (index, (title, _)) in columns.iter().enumerate() {
+        sheet.write_string_with_format(0, index as u16 + 1, title, header).map_err(error)?;
     }
     for (row, category) in chart.categories.iter().enumerate() {
         sheet.write_string(row as u32 + 1, 0, category).map_err(error)?;
-        for (index, series) in chart.series.iter().enumerate() {
-            if let Some(value) = series.values.get(row).copied().flatten() {
+        for (index, (_, values)) in columns.iter().enumerate() {
+            if let Some(value) = values.get(row).copied().flatten() {
                 sheet
                     .write_number_with_format(row as u32 + 1, index as u16 + 1, value, &value_format)
                     .map_err(error)?;
             }
         }
     }
-    let last_column = chart.series.len() as u16;
+    let last_column = columns.len() as u16;
     if count == 0 || last_column == 0 {
         sheet.autofit();
         return Ok(());

@@ -220,6 +220,70 @@ fn answer(request: &DataRequest) -> DataTable {
             warehouse: versions(&["tiers.companies", "tiers.contacts"]),
         },
         DataRequest::Query { sql, .. } => panic!("the fixture has no query {sql}"),
+        DataRequest::Scenario { site, scenario, view } => {
+            assert_eq!((site.as_str(), scenario.as_str()), ("ALPHA", "Ajout compresseurs gaz"));
+            match view.as_str() {
+                "checks" => DataTable {
+                    columns: vec![
+                        column("check", "check", ValueFormat::Text),
+                        column("subject", "subject", ValueFormat::Text),
+                        column("value", "value", ValueFormat::Decimal),
+                        column("limit", "limit", ValueFormat::Decimal),
+                        column("unit", "unit", ValueFormat::Text),
+                    ],
+                    rows: vec![vec![
+                        text("n1_overload"),
+                        text("ALPHA"),
+                        Value::Number(9_143.2),
+                        Value::Number(7_800.0),
+                        text("kW"),
+                    ]],
+                    warehouse: versions(&["powertrace.scenarios", "powertrace.generators"]),
+                },
+                "recommendations" => DataTable {
+                    columns: vec![
+                        column("recommendation", "recommendation", ValueFormat::Text),
+                        column("amount", "amount", ValueFormat::Decimal),
+                        column("unit", "unit", ValueFormat::Text),
+                        column("tags", "tags", ValueFormat::Text),
+                    ],
+                    rows: Vec::new(),
+                    warehouse: versions(&["powertrace.scenarios"]),
+                },
+                other => panic!("the fixture has no scenario view {other}"),
+            }
+        }
+        DataRequest::Forecast { site, switchboard, horizon, scenario } => {
+            assert_eq!((site.as_str(), switchboard, horizon.as_str()), ("ALPHA", &None, "2d"));
+            assert_eq!(scenario.as_deref(), Some("Ajout compresseurs gaz"));
+            let names = ["at", "forecast", "lower_95", "upper_95", "added", "capacity"];
+            DataTable {
+                columns: names
+                    .iter()
+                    .map(|name| {
+                        let format = if *name == "at" { ValueFormat::Text } else { ValueFormat::Decimal };
+                        column(name, name, format)
+                    })
+                    .collect(),
+                rows: [
+                    ("2026-11-22 00:00", 7_400.0, 7_100.0, 7_650.0),
+                    ("2026-11-23 00:00", 7_900.0, 7_500.0, 8_300.0),
+                ]
+                .iter()
+                .map(|(at, forecast, lower, upper)| {
+                    vec![
+                        text(at),
+                        Value::Number(*forecast),
+                        Value::Number(*lower),
+                        Value::Number(*upper),
+                        Value::Number(600.0),
+                        Value::Number(7_800.0),
+                    ]
+                })
+                .collect(),
+                warehouse: versions(&["powertrace.meter_readings"]),
+            }
+        }
     }
 }
 
@@ -512,4 +576,53 @@ fn bad_documents_name_the_block_or_the_position() {
     let error = Renderer::shared().render(&bound, OutputFormat::Html).unwrap_err();
     errors.push(format!("{} | {}", error.block().unwrap_or("-"), error));
     expect_file!["fixtures/errors.txt"].assert_eq(&(errors.join("\n") + "\n"));
+}
+
+#[test]
+fn powertrace_blocks_show_a_scenario_s_tables_and_its_forecast_against_n1() {
+    let document = r#"{"blocks": [
+        {"id": "checks", "type": "scenario", "data": {"scenario": "{param.scenario}", "view": "checks"}, "tunes": {"when": {"rows": "checks"}}},
+        {"id": "remedies", "type": "scenario", "data": {"scenario": "{param.scenario}", "view": "recommendations"}, "tunes": {"when": {"rows": "remedies"}}},
+        {"id": "no-remedy", "type": "paragraph", "data": {"text": "Aucun remède."}, "tunes": {"when": {"no_rows": "remedies"}}},
+        {"id": "verdict", "type": "forecast", "data": {"scenario": "{param.scenario}", "horizon": "2d", "view": "summary"}},
+        {"id": "curve", "type": "forecast", "data": {"scenario": "{param.scenario}", "horizon": "2d", "title": "Demande"}},
+        {"id": "steps", "type": "forecast", "data": {"scenario": "{param.scenario}", "horizon": "2d", "view": "table", "columns": ["at", "forecast", "capacity"]}}
+    ], "settings": {"parameters": [{"name": "site", "kind": "site"}, {"name": "scenario", "kind": "text"}]}}"#;
+    let bound = bind_with(document, &[("site", "ALPHA"), ("scenario", "Ajout compresseurs gaz")]).unwrap();
+    let ids: Vec<&str> = bound.nodes.iter().map(|node| node.id()).collect();
+    assert_eq!(ids, ["checks", "no-remedy", "verdict", "curve", "steps"]);
+    let html = String::from_utf8(Renderer::shared().render(&bound, OutputFormat::Html).unwrap()).unwrap();
+    for expected in [
+        "<th>Contrôle</th><th>Objet</th><th class=\"number\">Valeur</th><th class=\"number\">Limite</th><th>Unité</th>",
+        "<td>Surcharge N-1</td><td>ALPHA</td>",
+        "Aucun remède.",
+        "La demande prévue dépasse la capacité N-1 (7\u{202f}800 kW) à partir du 23/11/2026 00:00 (7\u{202f}900 kW).",
+        "class=\"band\"",
+        "Capacité N-1",
+        "<th>Date et heure</th><th class=\"number\">Prévision (kW)</th><th class=\"number\">Capacité N-1 (kW)</th>",
+    ] {
+        assert!(html.contains(expected), "missing {expected} in {html}");
+    }
+
+    let with_site = r#""settings": {"parameters": [{"name": "site", "kind": "site"}]}"#;
+    let errors: Vec<String> = [
+        (r#"{"id": "s1", "type": "scenario", "data": {"scenario": "x", "view": "totals"}}"#, "ALPHA"),
+        (r#"{"id": "s2", "type": "scenario", "data": {"view": "summary"}}"#, "ALPHA"),
+        (r#"{"id": "f1", "type": "forecast", "data": {"view": "gauge"}}"#, "ALPHA"),
+        (r#"{"id": "f2", "type": "forecast", "data": {}}"#, "all"),
+        (r#"{"id": "f3", "type": "forecast", "data": {"site": "{site.code}"}}"#, ""),
+    ]
+    .iter()
+    .map(|(block, site)| {
+        let document = format!(r#"{{"blocks": [{block}], {with_site}}}"#);
+        let error = bind_with(&document, &[("site", site)]).unwrap_err();
+        format!("{} | {}", error.block().unwrap_or("-"), error)
+    })
+    .collect();
+    expect_test::expect![[r#"
+        s1 | block `s1` at /blocks/0/data/view: unknown view `totals` (summary, items, switchboards, checks, recommendations)
+        s2 | block `s2` at /blocks/0/data/scenario: is required
+        f1 | block `f1` at /blocks/0/data/view: unknown view `gauge` (chart, table, summary)
+        f2 | block `f2` at /blocks/0/data/site: a PowerTrace block reads one site: give `site`, or pick a site for the document
+        f3 | block `f3` at /blocks/0/data/site: a PowerTrace block reads one site: give `site`, or pick a site for the document"#]].assert_eq(&errors.join("\n"));
 }

@@ -132,13 +132,15 @@ pub async fn table_checksums(pool: &PgPool) -> Vec<(String, i64, String)> {
         .collect()
 }
 
-/// A response: status, lower-cased head (and as sent, for cookie values), body.
+/// A response: status, lower-cased head (and as sent, for cookie values), body as
+/// text and as sent (files).
 #[derive(Debug)]
 pub struct Answer {
     pub status: u16,
     pub head: String,
     pub raw_head: String,
     pub body: String,
+    pub bytes: Vec<u8>,
 }
 
 impl Answer {
@@ -179,7 +181,7 @@ pub async fn send(
     } else {
         response[split..].to_vec()
     };
-    Answer { status, head, raw_head, body: String::from_utf8_lossy(&body).into_owned() }
+    Answer { status, head, raw_head, body: String::from_utf8_lossy(&body).into_owned(), bytes: body }
 }
 
 fn unchunk(mut body: &[u8]) -> Vec<u8> {

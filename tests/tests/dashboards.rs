@@ -493,7 +493,9 @@ fn codes_in(text: &str, codes: &[String], locale: &str) -> Vec<String> {
         text = text.replace(label, " ");
     }
     let text = text.as_str();
-    let is_word = |character: char| character.is_alphanumeric() || character == '_';
+    // A code qualified by a schema (`powertrace.equipment` in the list of tables read)
+    // names a table, not a stored value.
+    let is_word = |character: char| character.is_alphanumeric() || character == '_' || character == '.';
     let mut found = Vec::new();
     for code in codes {
         let hit = text.match_indices(code.as_str()).any(|(at, _)| {

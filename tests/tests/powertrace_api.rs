@@ -45,6 +45,7 @@ impl Server {
             ("engineer@test.example", "engineer", vec![SITE]),
             ("viewer@test.example", "viewer", vec![SITE]),
             ("elsewhere@test.example", "engineer", vec!["ALB"]),
+            ("author@test.example", "analyst", vec![]),
             (
                 "admin-like@test.example",
                 "engineer",
@@ -120,6 +121,67 @@ async fn the_sample_scenarios_evaluate_and_one_site_fails_n1_today() {
         }
     }
     assert_eq!(failing, ["ALB"]);
+
+    // The shipped report of a scenario, in each format, read back by real readers.
+    let files = tempfile::tempdir().unwrap();
+    let render = |format: &str| {
+        serde_json::json!({"template": "powertrace-scenario", "format": format,
+            "parameters": {"site": "ALB", "scenario": "Ajout compresseurs gaz", "horizon": "7d"}})
+    };
+    let answer = server.call(&engineer, "POST", "/api/render", &render("pdf")).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let pdf = files.path().join("scenario.pdf");
+    std::fs::write(&pdf, &answer.bytes).unwrap();
+    let output = std::process::Command::new("pdftotext").arg("-layout").arg(&pdf).arg("-").output().unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    for expected in [
+        "PowerTrace — scénarios de charge",
+        "Ajout compresseurs gaz — ",
+        "Hypothèses",
+        "Référence et scénario",
+        "Demande maximale (kW)",
+        "Capacité N-1 (kW)",
+        "Surcharge N-1",
+        "Recommandations",
+        "Groupe électrogène",
+        "Demande prévue contre la capacité N-1",
+        "dépasse la capacité N-1",
+    ] {
+        assert!(text.contains(expected), "the PDF lacks {expected}: {text}");
+    }
+    assert!(!text.contains("Extension quartiers vie"), "only the scenario asked: {text}");
+    let answer = server.call(&engineer, "POST", "/api/render", &render("docx")).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(answer.bytes.clone())).unwrap();
+    let mut body = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name("word/document.xml").unwrap(), &mut body).unwrap();
+    assert!(body.contains("Surcharge N-1") && body.contains("Groupe électrogène"), "{body}");
+    let answer = server.call(&engineer, "POST", "/api/render", &render("xlsx")).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let mut workbook: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(answer.bytes.clone())).unwrap();
+    let mut cells = Vec::new();
+    for sheet in calamine::Reader::sheet_names(&workbook) {
+        let range = calamine::Reader::worksheet_range(&mut workbook, &sheet).unwrap();
+        cells.extend(range.cells().map(|(_, _, cell)| cell.to_string()));
+    }
+    for expected in ["Surcharge N-1", "Capacité N-1", "Intervalle à 95 % — haut", "Demande maximale (kW)"] {
+        assert!(cells.iter().any(|cell| cell == expected), "the workbook lacks {expected}: {cells:?}");
+    }
+
+    // A data block naming a scenario the site does not have is refused at its member.
+    let document = serde_json::json!({"document": {"blocks": [{"id": "what-if", "type": "scenario",
+        "data": {"site": "ALB", "scenario": "Plateforme fantôme", "view": "checks"}}]}, "format": "html"});
+    let author = server.token("author@test.example").await;
+    let answer = server.call(&author, "POST", "/api/render", &document).await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    let problem = answer.json();
+    assert_eq!(problem["block"], "what-if", "{problem}");
+    assert_eq!(problem["pointer"], "/blocks/0/data/scenario", "{problem}");
+    assert_eq!(
+        problem["detail"],
+        "block `what-if` at /blocks/0/data/scenario: site ALB has no scenario `Plateforme fantôme` (it has Ajout compresseurs gaz, Extension quartiers vie)"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

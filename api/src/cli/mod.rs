@@ -56,8 +56,8 @@ pub enum Command {
     /// memory: Parquet (zstd), CSV, XLSX or Arrow IPC.
     Export(ExportArgs),
     /// Render a Rédacteur document with live warehouse data: a shipped template
-    /// (weekly-site-report, powertrace-monthly, moc-dossier, 5s-audit, project-progress)
-    /// or a document file, to PDF, DOCX, XLSX or an HTML preview.
+    /// (weekly-site-report, powertrace-monthly, moc-dossier, 5s-audit, project-progress,
+    /// powertrace-scenario) or a document file, to PDF, DOCX, XLSX or an HTML preview.
     Render(RenderArgs),
     /// Capture changes from PostgreSQL into the warehouse (logical replication): an initial
     /// copy, then every change in commit order, exactly once. `ingest status` reports lag.

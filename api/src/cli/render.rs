@@ -16,8 +16,8 @@ pub struct RenderArgs {
     /// The warehouse to read: a directory or `s3://bucket/prefix` (see `opsflux ingest --help`).
     #[arg(long, env = "OPSFLUX_WAREHOUSE")]
     pub warehouse: PathBuf,
-    /// A shipped template: weekly-site-report, powertrace-monthly, moc-dossier, 5s-audit
-    /// or project-progress.
+    /// A shipped template: weekly-site-report, powertrace-monthly, moc-dossier, 5s-audit,
+    /// project-progress or powertrace-scenario.
     #[arg(long)]
     pub template: Option<String>,
     /// A document file in Editor.js form (blocks and settings), instead of a template.
@@ -25,7 +25,9 @@ pub struct RenderArgs {
     pub document: Option<PathBuf>,
     /// A template parameter, `key=value`; repeat for several. Templates take `site`
     /// (a site code; all sites by default), `period` (`2026-W46` or `2026-10`; the last
-    /// complete week or month by default) and `locale` (fr-FR, en-GB, en-US).
+    /// complete week or month by default) and `locale` (fr-FR, en-GB, en-US);
+    /// powertrace-scenario takes `scenario` (a name or id; every scenario of the sites by
+    /// default) and `horizon` of its forecasts (`30d` by default, up to `92d`).
     #[arg(long = "param", value_name = "KEY=VALUE")]
     pub parameters: Vec<String>,
     /// pdf, docx, xlsx or html (default: the extension of --out).

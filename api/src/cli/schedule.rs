@@ -40,7 +40,8 @@ pub enum ScheduleCommand {
 pub struct AddArgs {
     #[command(flatten)]
     pub database: super::user::DatabaseOnly,
-    /// weekly-site-report, powertrace-monthly, moc-dossier, 5s-audit or project-progress.
+    /// weekly-site-report, powertrace-monthly, moc-dossier, 5s-audit, project-progress or
+    /// powertrace-scenario.
     #[arg(long, conflicts_with = "document")]
     pub template: Option<String>,
     /// A block document file (JSON) to render instead of a shipped template.

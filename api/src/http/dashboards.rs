@@ -557,6 +557,7 @@ pub fn chart_of(panel: &Panel, result: &MetricResult, locale: Locale) -> Chart {
         series,
         style: style_of(format),
         threshold,
+        band: None,
     }
 }
 

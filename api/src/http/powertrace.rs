@@ -34,6 +34,10 @@ impl ApiError {
             PowerTraceError::UnknownSwitchboard { .. } => {
                 Self::not_found(error.to_string()).with_parameter("switchboard")
             }
+            PowerTraceError::UnknownScenario { .. } => Self::not_found(error.to_string()).with_parameter("scenario"),
+            PowerTraceError::AmbiguousScenario { .. } => {
+                Self::new(StatusCode::BAD_REQUEST, "Invalid parameter", error.to_string()).with_parameter("scenario")
+            }
             PowerTraceError::NoReadings(_) => Self::unprocessable(error.to_string()),
             PowerTraceError::Forecast(ForecastError::Horizon(_)) => {
                 Self::new(StatusCode::BAD_REQUEST, "Invalid parameter", error.to_string()).with_parameter("horizon")

@@ -16,8 +16,8 @@ use super::powertrace::{ForecastParameters, compare, parse_version, site_forecas
 use super::schedules::{parse_id, pool};
 use super::{ApiError, AppState, Caller};
 use crate::powertrace::analysis::{self, DemandForecast};
-use crate::powertrace::store;
 use crate::powertrace::wire::{ACTIONS, STATUSES};
+use crate::powertrace::{blocks, store};
 
 const STYLE: &str = "<style>\
 .figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(11rem, 1fr)); gap: .6rem; margin: .6rem 0 1rem; }\
@@ -297,51 +297,12 @@ pub(crate) async fn forecast_svg(
     Ok(([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "no-store")], svg).into_response())
 }
 
-/// The forecast as a line chart: hourly points of the forecast and the outer interval's
-/// bounds, the N-1 capacity as the reference line.
+/// The forecast as a line with its 95 % band and the N-1 capacity line, drawn as
+/// documents draw a `forecast` block.
 pub(crate) fn forecast_chart(made: &DemandForecast) -> Chart {
-    let points = &made.forecast.points;
-    // About 200 points draw the shape of a week as well as of three months.
-    let every = (points.len() / 200).max(1);
-    let shown: Vec<_> = points.iter().step_by(every).collect();
-    let added = |at: &chrono::DateTime<chrono::FixedOffset>| {
-        made.added
-            .iter()
-            .filter(|(day, _)| *day <= at.date_naive())
-            .max_by_key(|(day, _)| *day)
-            .map_or(0.0, |(_, kw)| *kw)
-    };
-    let bound = |upper: bool| Series {
-        name: format!(
-            "{} {} %",
-            if upper { "Haut" } else { "Bas" },
-            made.forecast.levels.last().copied().unwrap_or(95.0)
-        ),
-        values: shown
-            .iter()
-            .map(|point| point.intervals.last().map(|(low, high)| if upper { *high } else { *low } + added(&point.at)))
-            .collect(),
-    };
-    Chart {
-        kind: ChartKind::Line,
-        title: format!("Prévision — {}", made.source),
-        unit: "kW".to_owned(),
-        categories: shown.iter().map(|point| point.at.format("%d/%m %Hh").to_string()).collect(),
-        series: vec![
-            Series {
-                name: if made.added.is_empty() {
-                    "Prévision".to_owned()
-                } else {
-                    "Prévision avec le scénario".to_owned()
-                },
-                values: shown.iter().map(|point| Some(point.forecast + added(&point.at))).collect(),
-            },
-            bound(false),
-            bound(true),
-        ],
-        style: ValueStyle { decimals: 0, percent_of_one: false },
-        threshold: made.crossing.as_ref().map(|crossing| (crossing.capacity_kw, "Capacité N-1".to_owned())),
-    }
+    let capacity = made.crossing.as_ref().map(|crossing| crossing.capacity_kw);
+    let steps = blocks::forecast_steps(&made.forecast, &made.added, capacity, Default::default());
+    opsflux_render::bind::powertrace::forecast_chart(&steps, &format!("Prévision — {}", made.source), locale())
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -440,6 +401,7 @@ pub(crate) async fn scenario_page(
                 ],
                 style: ValueStyle { decimals: 0, percent_of_one: false },
                 threshold: None,
+                band: None,
             };
             body.push_str(&format!(
                 "<section class=\"chart\"><h2>Référence et scénario par tableau</h2>{}</section>",

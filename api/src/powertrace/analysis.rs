@@ -196,16 +196,19 @@ pub async fn demand_forecast(
     let steps = forecast::parse_horizon(horizon, super::READING_INTERVAL_MS)?;
     let pin = engine.pin();
     let meters = SiteMeters::read(engine, &pin, scope, site).await?;
-    let (series, source) = meters.demand(switchboard)?;
     let plant = match switchboard {
         None => Some(plant_at(engine, &pin, scope, site).await?),
         Some(_) => None,
     };
     let factors = scenario.map_or_else(Factors::default, |scenario| scenario.factors.over(Factors::default()));
     let items = scenario.map(|scenario| scenario.items.clone()).unwrap_or_default();
-    let (made, crossing, added) = calculate(move || {
+    let board = switchboard.map(str::to_owned);
+    // The series is prepared with polars, which blocks: on the blocking pool too.
+    let (made, crossing, added, source) = calculate(move || {
+        let (series, source) = meters.demand(board.as_deref())?;
         let Some(plant) = plant else {
-            return Ok::<_, PowerTraceError>((forecast::forecast(&series, steps, &[80.0, level])?, None, Vec::new()));
+            let made = forecast::forecast(&series, steps, &[80.0, level])?;
+            return Ok::<_, PowerTraceError>((made, None, Vec::new(), source));
         };
         let capacity_kw = load_list(&plant, &factors)?.generation.n1_kw;
         let added = scenario::added_load(&plant, &factors, &items).map_err(|error| match error {
@@ -216,7 +219,7 @@ pub async fn demand_forecast(
         let steps_added: Vec<(DateTime<FixedOffset>, f64)> =
             added.iter().filter_map(|(day, kw)| Some((midnight(*day, offset)?, *kw))).collect();
         let (made, crossing) = forecast::forecast_against(&series, steps, &[80.0, level], capacity_kw, &steps_added)?;
-        Ok((made, Some(crossing), added))
+        Ok((made, Some(crossing), added, source))
     })
     .await?;
     let mut tables: Vec<&str> = METER_TABLES.to_vec();
@@ -231,6 +234,20 @@ pub async fn demand_forecast(
         crossing,
         added,
         warehouse: warehouse_read(&pin, &tables),
+    })
+}
+
+/// The site demand `scenario` adds from each item's start: `(day, kW)`.
+pub async fn added_load(
+    engine: &Engine,
+    scope: &Scope,
+    scenario: &Scenario,
+) -> Result<Vec<(NaiveDate, f64)>, PowerTraceError> {
+    let plant = plant_at(engine, &engine.pin(), scope, &scenario.site).await?;
+    let factors = scenario.factors.over(Factors::default());
+    scenario::added_load(&plant, &factors, &scenario.items).map_err(|error| match error {
+        ScenarioError::Item(item) => PowerTraceError::Item(item),
+        ScenarioError::Plant(plant) => PowerTraceError::Plant(plant),
     })
 }
 

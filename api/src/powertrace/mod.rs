@@ -4,10 +4,12 @@
 //!
 //! - `analysis` — load lists with their metered side, scenario evaluations and demand
 //!   forecasts against N-1, each naming the warehouse versions it read.
+//! - `blocks` — the tables of documents' `scenario` and `forecast` blocks.
 //! - `store` — scenarios, their versions and evaluations in PostgreSQL.
 //! - `wire` — scenarios as JSON bodies, checked member by member.
 
 pub mod analysis;
+pub mod blocks;
 pub mod store;
 pub mod wire;
 
@@ -29,6 +31,12 @@ pub enum PowerTraceError {
     UnknownSite { site: String, known: String },
     #[error("site {site} has no switchboard `{switchboard}` (it has {known})")]
     UnknownSwitchboard { site: String, switchboard: String, known: String },
+    #[error("site {site} has no scenario `{scenario}` (it has {known})")]
+    UnknownScenario { site: String, scenario: String, known: String },
+    #[error("site {site} has several scenarios named `{scenario}`: give one's id ({ids})")]
+    AmbiguousScenario { site: String, scenario: String, ids: String },
+    #[error(transparent)]
+    Stored(#[from] store::StoreError),
     #[error("{0} has no meter readings")]
     NoReadings(String),
     #[error(transparent)]

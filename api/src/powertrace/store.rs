@@ -430,26 +430,26 @@ async fn items(pool: &PgPool, id: Uuid, version: i32, base_date: NaiveDate) -> R
 
 /// An item's columns.
 #[derive(Default)]
-struct ItemRow {
-    subject: &'static str,
-    action: &'static str,
-    tag: Option<String>,
-    description: Option<String>,
-    switchboard: Option<String>,
-    secondary: Option<String>,
-    rated_kw: Option<f64>,
-    absorbed_kw: Option<f64>,
-    power_factor: Option<f64>,
-    efficiency: Option<f64>,
-    category: Option<Category>,
-    quantity: Option<u32>,
-    rated_kva: Option<f64>,
-    out_of_service: bool,
-    factors: Option<FactorOverrides>,
+pub(crate) struct ItemRow {
+    pub subject: &'static str,
+    pub action: &'static str,
+    pub tag: Option<String>,
+    pub description: Option<String>,
+    pub switchboard: Option<String>,
+    pub secondary: Option<String>,
+    pub rated_kw: Option<f64>,
+    pub absorbed_kw: Option<f64>,
+    pub power_factor: Option<f64>,
+    pub efficiency: Option<f64>,
+    pub category: Option<Category>,
+    pub quantity: Option<u32>,
+    pub rated_kva: Option<f64>,
+    pub out_of_service: bool,
+    pub factors: Option<FactorOverrides>,
 }
 
 impl ItemRow {
-    fn of(item: &Item) -> ItemRow {
+    pub(crate) fn of(item: &Item) -> ItemRow {
         let tagged =
             |subject, action, tag: &String| ItemRow { subject, action, tag: Some(tag.clone()), ..ItemRow::default() };
         match &item.change {
@@ -529,45 +529,77 @@ impl ItemRow {
     }
 }
 
+/// A stored item's columns by name, wherever the row was read: PostgreSQL for the
+/// pages and the API, the warehouse for documents.
+pub(crate) trait ItemColumns {
+    fn text(&self, column: &str) -> Result<Option<String>, StoreError>;
+    fn number(&self, column: &str) -> Result<Option<f64>, StoreError>;
+    fn integer(&self, column: &str) -> Result<Option<i64>, StoreError>;
+    fn date(&self, column: &str) -> Result<Option<NaiveDate>, StoreError>;
+    fn flag(&self, column: &str) -> Result<bool, StoreError>;
+    fn factors(&self, column: &str) -> Result<Option<FactorOverrides>, StoreError>;
+}
+
+impl ItemColumns for sqlx::postgres::PgRow {
+    fn text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn number(&self, column: &str) -> Result<Option<f64>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn integer(&self, column: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.try_get::<Option<i32>, _>(column)?.map(i64::from))
+    }
+    fn date(&self, column: &str) -> Result<Option<NaiveDate>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn flag(&self, column: &str) -> Result<bool, StoreError> {
+        Ok(self.try_get::<Option<bool>, _>(column)?.unwrap_or(false))
+    }
+    fn factors(&self, column: &str) -> Result<Option<FactorOverrides>, StoreError> {
+        Ok(self.try_get::<Option<sqlx::types::Json<FactorOverrides>>, _>(column)?.map(|json| json.0))
+    }
+}
+
 /// An item from its row. Rows written before items had a subject, a start or a
 /// switchboard are equipment changes from the base date, on the equipment's own board.
-fn item_of(row: &sqlx::postgres::PgRow, base_date: NaiveDate) -> Result<Item, StoreError> {
-    let subject: String = row.try_get("subject")?;
-    let action: String = row.try_get("action")?;
-    let tag: Option<String> = row.try_get("tag")?;
+pub(crate) fn item_of(row: &impl ItemColumns, base_date: NaiveDate) -> Result<Item, StoreError> {
+    let subject = row.text("subject")?.unwrap_or_else(|| "equipment".to_owned());
+    let action = row.text("action")?.unwrap_or_default();
+    let tag = row.text("tag")?;
     let tag = || tag.clone().ok_or_else(|| StoreError::Corrupt(format!("a {subject} item with no tag")));
-    let start: Option<NaiveDate> = row.try_get("start_date")?;
-    let number = |column: &str| row.try_get::<Option<f64>, _>(column);
+    let start = row.date("start_date")?;
+    let number = |column: &str| row.number(column);
     let category = |text: Option<String>| text.as_deref().and_then(Category::parse);
-    let board: Option<String> = row.try_get("switchboard_code")?;
-    let board = board.or(row.try_get("equipment_board")?);
-    let out_of_service: bool = row.try_get("out_of_service")?;
+    let quantity = row.integer("quantity")?.map(|quantity| u32::try_from(quantity.max(1)).unwrap_or(u32::MAX));
+    let board = row.text("switchboard_code")?;
+    let board = board.or(row.text("equipment_board")?);
+    let out_of_service = row.flag("out_of_service")?;
     let change = match (subject.as_str(), action.as_str()) {
         ("equipment", "add") => Change::AddEquipment {
             tag: tag()?,
-            description: row.try_get::<Option<String>, _>("description")?.unwrap_or_default(),
+            description: row.text("description")?.unwrap_or_default(),
             switchboard: board.unwrap_or_default(),
             rated_kw: number("rated_kw")?.or(number("absorbed_kw")?).unwrap_or(0.0),
             absorbed_kw: number("absorbed_kw")?.unwrap_or(0.0),
             power_factor: number("power_factor")?.unwrap_or(0.85),
             efficiency: number("efficiency")?.unwrap_or(1.0),
-            category: category(row.try_get("load_category")?).unwrap_or(Category::Continuous),
-            quantity: row.try_get::<Option<i32>, _>("quantity")?.map_or(1, |quantity| quantity.max(1) as u32),
+            category: category(row.text("load_category")?).unwrap_or(Category::Continuous),
+            quantity: quantity.unwrap_or(1),
         },
         ("equipment", "remove") => Change::RemoveEquipment { tag: tag()? },
         ("equipment", _) => Change::ModifyEquipment {
             tag: tag()?,
-            switchboard: row.try_get("switchboard_code")?,
+            switchboard: row.text("switchboard_code")?,
             rated_kw: number("rated_kw")?,
             absorbed_kw: number("absorbed_kw")?,
             power_factor: number("power_factor")?,
             efficiency: number("efficiency")?,
-            category: category(row.try_get("load_category")?),
-            quantity: row.try_get::<Option<i32>, _>("quantity")?.map(|quantity| quantity.max(1) as u32),
+            category: category(row.text("load_category")?),
+            quantity,
         },
         ("factors", _) => {
-            let factors: Option<sqlx::types::Json<FactorOverrides>> = row.try_get("factors")?;
-            let factors = factors.map(|json| json.0).unwrap_or_default();
+            let factors = row.factors("factors")?.unwrap_or_default();
             Change::SetFactors {
                 continuous: factors.continuous,
                 intermittent: factors.intermittent,
@@ -586,7 +618,7 @@ fn item_of(row: &sqlx::postgres::PgRow, base_date: NaiveDate) -> Result<Item, St
         ("transformer", "add") => Change::AddTransformer {
             tag: tag()?,
             primary: board.unwrap_or_default(),
-            secondary: row.try_get::<Option<String>, _>("secondary_switchboard_code")?.unwrap_or_default(),
+            secondary: row.text("secondary_switchboard_code")?.unwrap_or_default(),
             rated_kva: number("rated_kva")?.unwrap_or(0.0),
         },
         ("transformer", "remove") => Change::RemoveTransformer { tag: tag()? },
