@@ -9,11 +9,20 @@
 //! calibrated one, widened with the square root of the days ahead as a random walk's
 //! errors would; a history too short for any origin falls back to the fit's own
 //! residuals. Few origins make the quantiles optimistic, so they are widened a little.
+//!
+//! Errors come in regimes: a holiday week, a heat wave, a plant running differently.
+//! When the latest origins missed by more than the origins usually do, the intervals
+//! widen by that ratio (at most threefold), so the days after a change are not
+//! forecast with the confidence of the settled weeks before it.
 
 /// A bucket needs at least this many errors to be calibrated.
 const MIN_BUCKET_ERRORS: usize = 20;
 /// From this many origins, the errors' quantiles are taken as they are.
 const FULL_ORIGINS: usize = 30;
+/// The latest origins whose errors say whether the series is in a new regime, and
+/// the most the intervals widen for it.
+const RECENT_ORIGINS: usize = 3;
+const MAX_REGIME_WIDENING: f64 = 3.0;
 
 /// The sorted errors per bucket of distance ahead.
 #[derive(Debug, Clone)]
@@ -50,6 +59,7 @@ impl Calibration {
         } else {
             1.0 + (1.0 / (origins.len() as f64).sqrt() - 1.0 / (FULL_ORIGINS as f64).sqrt()).max(0.0)
         };
+        let inflation = inflation * regime_widening(errors);
         Calibration { buckets, day_steps, fallback: residuals, inflation }
     }
 
@@ -79,6 +89,30 @@ impl Calibration {
             None => None,
         }
     }
+}
+
+/// How much more the latest origins missed than origins usually do: the mean absolute
+/// error of the last `RECENT_ORIGINS` origins over the median of every origin's, from
+/// 1 (nothing unusual, or too few origins to tell) to `MAX_REGIME_WIDENING`.
+fn regime_widening(errors: &[(usize, usize, f64)]) -> f64 {
+    let mut by_origin: std::collections::BTreeMap<usize, (f64, usize)> = std::collections::BTreeMap::new();
+    for (origin, _, error) in errors {
+        let entry = by_origin.entry(*origin).or_insert((0.0, 0));
+        entry.0 += error.abs();
+        entry.1 += 1;
+    }
+    let means: Vec<f64> = by_origin.values().map(|(sum, count)| sum / *count as f64).collect();
+    if means.len() < 4 * RECENT_ORIGINS {
+        return 1.0;
+    }
+    let recent = means[means.len() - RECENT_ORIGINS..].iter().sum::<f64>() / RECENT_ORIGINS as f64;
+    let mut sorted = means.clone();
+    sorted.sort_by(f64::total_cmp);
+    let typical = sorted[sorted.len() / 2];
+    if !(typical > 0.0) || !recent.is_finite() {
+        return 1.0;
+    }
+    (recent / typical).clamp(1.0, MAX_REGIME_WIDENING)
 }
 
 /// The fit's residuals understate out-of-sample errors; with nothing else to go by,
@@ -131,6 +165,21 @@ mod tests {
         assert_eq!((at_one[0], scale), (2.0, 1.0), "one step ahead borrows 2–3 steps ahead");
         let (_, scale) = calibration.errors_at(4 * 3 + 1).expect("extrapolated");
         assert!((scale - 4f64.sqrt()).abs() < 1e-9, "four days ahead widens by √4, got {scale}");
+    }
+
+    #[test]
+    fn intervals_widen_when_the_latest_origins_missed_more_than_usual() {
+        // 40 origins missing by 1; then the last three by 2, or by 10.
+        let with_last = |last: f64| -> Vec<(usize, usize, f64)> {
+            (0..40)
+                .flat_map(|origin| (1..=4).map(move |ahead| (origin, ahead, if origin >= 37 { last } else { 1.0 })))
+                .collect()
+        };
+        let scale = |errors: &[(usize, usize, f64)]| Calibration::new(errors, 4, vec![]).errors_at(1).unwrap().1;
+        assert_eq!(scale(&with_last(1.0)), 1.0, "a settled series keeps its intervals");
+        assert_eq!(scale(&with_last(-2.0)), 2.0, "the latest origins missed twice as much");
+        assert_eq!(scale(&with_last(10.0)), MAX_REGIME_WIDENING, "at most threefold");
+        assert_eq!(regime_widening(&with_last(10.0)[..4 * 11]), 1.0, "too few origins to tell");
     }
 
     #[test]
