@@ -415,6 +415,25 @@ pub fn evaluate(
     })
 }
 
+/// The site's N-1 capacity (kW) from each item's start date on, where the scenario
+/// changes it (a set added, removed or taken out of service): `(day, N-1 kW from then)`.
+pub fn n1_capacity(plant: &Plant, factors: &Factors, items: &[Item]) -> Result<Vec<(NaiveDate, f64)>, ScenarioError> {
+    let mut current = load_list(plant, factors)?.generation.n1_kw;
+    let mut days: Vec<NaiveDate> = items.iter().map(|item| item.start).collect();
+    days.sort_unstable();
+    days.dedup();
+    let mut steps = Vec::new();
+    for day in days {
+        let (changed, changed_factors) = apply(plant, factors, items, day)?;
+        let n1 = load_list(&changed, &changed_factors)?.generation.n1_kw;
+        if n1 != current {
+            steps.push((day, n1));
+            current = n1;
+        }
+    }
+    Ok(steps)
+}
+
 /// The site maximum demand a scenario adds (kW, negative when it removes load) from
 /// each item's start date on, as steps for the forecast: `(day, added kW from then)`.
 pub fn added_load(plant: &Plant, factors: &Factors, items: &[Item]) -> Result<Vec<(NaiveDate, f64)>, ScenarioError> {

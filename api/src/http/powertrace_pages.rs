@@ -301,7 +301,8 @@ pub(crate) async fn forecast_svg(
 /// documents draw a `forecast` block.
 pub(crate) fn forecast_chart(made: &DemandForecast) -> Chart {
     let capacity = made.crossing.as_ref().map(|crossing| crossing.capacity_kw);
-    let steps = blocks::forecast_steps(&made.forecast, &made.added, capacity, Default::default());
+    let steps =
+        blocks::forecast_steps(&made.forecast, &made.added, capacity, &made.capacity_changes, Default::default());
     opsflux_render::bind::powertrace::forecast_chart(&steps, &format!("Prévision — {}", made.source), locale())
 }
 

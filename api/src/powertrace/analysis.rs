@@ -177,6 +177,8 @@ pub struct DemandForecast {
     pub crossing: Option<Crossing>,
     /// The scenario's added load from each item's start: `(day, kW)`.
     pub added: Vec<(NaiveDate, f64)>,
+    /// The N-1 capacity from each day the scenario changes it: `(day, kW)`.
+    pub capacity_changes: Vec<(NaiveDate, f64)>,
     pub warehouse: serde_json::Value,
 }
 
@@ -204,22 +206,27 @@ pub async fn demand_forecast(
     let items = scenario.map(|scenario| scenario.items.clone()).unwrap_or_default();
     let board = switchboard.map(str::to_owned);
     // The series is prepared with polars, which blocks: on the blocking pool too.
-    let (made, crossing, added, source) = calculate(move || {
+    let (made, crossing, (added, capacity_changes), source) = calculate(move || {
         let (series, source) = meters.demand(board.as_deref())?;
         let Some(plant) = plant else {
             let made = forecast::forecast(&series, steps, &[80.0, level])?;
-            return Ok::<_, PowerTraceError>((made, None, Vec::new(), source));
+            return Ok::<_, PowerTraceError>((made, None, Default::default(), source));
         };
         let capacity_kw = load_list(&plant, &factors)?.generation.n1_kw;
-        let added = scenario::added_load(&plant, &factors, &items).map_err(|error| match error {
-            ScenarioError::Item(item) => PowerTraceError::Item(item),
-            ScenarioError::Plant(plant) => PowerTraceError::Plant(plant),
-        })?;
+        let (added, capacity_changes) = scenario_steps(&plant, &factors, &items)?;
         let offset = *series.start.offset();
-        let steps_added: Vec<(DateTime<FixedOffset>, f64)> =
-            added.iter().filter_map(|(day, kw)| Some((midnight(*day, offset)?, *kw))).collect();
-        let (made, crossing) = forecast::forecast_against(&series, steps, &[80.0, level], capacity_kw, &steps_added)?;
-        Ok((made, Some(crossing), added, source))
+        let from_midnight = |steps: &[(NaiveDate, f64)]| -> Vec<(DateTime<FixedOffset>, f64)> {
+            steps.iter().filter_map(|(day, kw)| Some((midnight(*day, offset)?, *kw))).collect()
+        };
+        let (made, crossing) = forecast::forecast_against(
+            &series,
+            steps,
+            &[80.0, level],
+            capacity_kw,
+            &from_midnight(&capacity_changes),
+            &from_midnight(&added),
+        )?;
+        Ok((made, Some(crossing), (added, capacity_changes), source))
     })
     .await?;
     let mut tables: Vec<&str> = METER_TABLES.to_vec();
@@ -233,22 +240,37 @@ pub async fn demand_forecast(
         forecast: made,
         crossing,
         added,
+        capacity_changes,
         warehouse: warehouse_read(&pin, &tables),
     })
 }
 
-/// The site demand `scenario` adds from each item's start: `(day, kW)`.
-pub async fn added_load(
+/// What a scenario changes over time for its site's forecast: the demand it adds from
+/// each item's start, and the N-1 capacity from each day it changes it.
+pub type ScenarioSteps = (Vec<(NaiveDate, f64)>, Vec<(NaiveDate, f64)>);
+
+fn scenario_steps(
+    plant: &opsflux_powertrace::Plant,
+    factors: &Factors,
+    items: &[scenario::Item],
+) -> Result<ScenarioSteps, PowerTraceError> {
+    let refused = |error| match error {
+        ScenarioError::Item(item) => PowerTraceError::Item(item),
+        ScenarioError::Plant(plant) => PowerTraceError::Plant(plant),
+    };
+    let added = scenario::added_load(plant, factors, items).map_err(refused)?;
+    let capacity = scenario::n1_capacity(plant, factors, items).map_err(refused)?;
+    Ok((added, capacity))
+}
+
+/// [`ScenarioSteps`] of `scenario` on its site's plant as the warehouse holds it now.
+pub async fn scenario_changes(
     engine: &Engine,
     scope: &Scope,
     scenario: &Scenario,
-) -> Result<Vec<(NaiveDate, f64)>, PowerTraceError> {
+) -> Result<ScenarioSteps, PowerTraceError> {
     let plant = plant_at(engine, &engine.pin(), scope, &scenario.site).await?;
-    let factors = scenario.factors.over(Factors::default());
-    scenario::added_load(&plant, &factors, &scenario.items).map_err(|error| match error {
-        ScenarioError::Item(item) => PowerTraceError::Item(item),
-        ScenarioError::Plant(plant) => PowerTraceError::Plant(plant),
-    })
+    scenario_steps(&plant, &scenario.factors.over(Factors::default()), &scenario.items)
 }
 
 fn midnight(day: NaiveDate, offset: FixedOffset) -> Option<DateTime<FixedOffset>> {

@@ -443,20 +443,22 @@ pub async fn forecast_table(
     }
     let made = &answered.forecasts[&key];
     warehouse.extend(tables_read(&made.warehouse));
-    let added = match (&scenario, switchboard) {
-        (Some(scenario), None) => analysis::added_load(engine, scope, scenario).await?,
-        _ => Vec::new(),
+    let (added, capacity_changes) = match (&scenario, switchboard) {
+        (Some(scenario), None) => analysis::scenario_changes(engine, scope, scenario).await?,
+        _ => Default::default(),
     };
     let capacity = made.crossing.as_ref().map(|crossing| crossing.capacity_kw);
-    Ok(forecast_steps(&made.forecast, &added, capacity, warehouse))
+    Ok(forecast_steps(&made.forecast, &added, capacity, &capacity_changes, warehouse))
 }
 
 /// A forecast as rows, each the peak of its period: the forecast with the added load,
-/// the outer bounds of each interval, the added load, and the N-1 capacity.
+/// the outer bounds of each interval, the added load, and the N-1 capacity (its lowest
+/// over the period, when a scenario changes it).
 pub fn forecast_steps(
     made: &Forecast,
     added: &[(NaiveDate, f64)],
     capacity: Option<f64>,
+    capacity_changes: &[(NaiveDate, f64)],
     warehouse: BTreeMap<String, String>,
 ) -> DataTable {
     let points = &made.points;
@@ -470,9 +472,14 @@ pub fn forecast_steps(
         .map(|minutes| (minutes / step_minutes) as usize)
         .find(|steps| points.len().div_ceil(*steps) <= FORECAST_ROWS)
         .unwrap_or_else(|| points.len().div_ceil(FORECAST_ROWS).max(1));
-    let added = |at: &DateTime<chrono::FixedOffset>| {
-        added.iter().filter(|(day, _)| *day <= at.date_naive()).max_by_key(|(day, _)| *day).map_or(0.0, |(_, kw)| *kw)
+    let step = |steps: &[(NaiveDate, f64)], at: &DateTime<chrono::FixedOffset>, before: f64| {
+        steps
+            .iter()
+            .filter(|(day, _)| *day <= at.date_naive())
+            .max_by_key(|(day, _)| *day)
+            .map_or(before, |(_, kw)| *kw)
     };
+    let added = |at: &DateTime<chrono::FixedOffset>| step(added, at, 0.0);
     let levels = made.levels.len();
     let mut columns = vec![column("at", ValueFormat::Text), column("forecast", ValueFormat::Decimal)];
     for level in &made.levels {
@@ -500,7 +507,7 @@ pub fn forecast_steps(
                 }))));
             }
             row.push(number(Some(peak(&|point| added(&point.at)))));
-            row.push(number(capacity));
+            row.push(number(capacity.map(|capacity| low(&|point| step(capacity_changes, &point.at, capacity)))));
             row
         })
         .collect();

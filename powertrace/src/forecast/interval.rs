@@ -109,7 +109,7 @@ fn regime_widening(errors: &[(usize, usize, f64)]) -> f64 {
     let mut sorted = means.clone();
     sorted.sort_by(f64::total_cmp);
     let typical = sorted[sorted.len() / 2];
-    if !(typical > 0.0) || !recent.is_finite() {
+    if typical.is_nan() || typical <= 0.0 || !recent.is_finite() {
         return 1.0;
     }
     (recent / typical).clamp(1.0, MAX_REGIME_WIDENING)

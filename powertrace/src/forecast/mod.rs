@@ -22,7 +22,7 @@ mod series;
 use chrono::{DateTime, FixedOffset};
 
 pub use backtest::{Backtest, Score, backtest};
-pub use capacity::{Crossing, POSSIBLE, Reached, crossing};
+pub use capacity::{Crossing, POSSIBLE, Reached, crossing, step_at};
 pub use model::{Fitted, Params};
 pub use series::{Gap, MIN_WEEKS, Series, describe_interval};
 
@@ -98,13 +98,14 @@ pub fn forecast(series: &Series, horizon: usize, levels: &[f64]) -> Result<Forec
     Ok(made(series, &fitted, horizon, levels))
 }
 
-/// A forecast and, from the same fit, when it (plus `added` load) exceeds `capacity_kw`
-/// (see [`crossing`]).
+/// A forecast and, from the same fit, when it (plus `added` load) exceeds `capacity_kw`,
+/// or each of `capacity_changes` from its time on (see [`crossing`]).
 pub fn forecast_against(
     series: &Series,
     horizon: usize,
     levels: &[f64],
     capacity_kw: f64,
+    capacity_changes: &[(DateTime<FixedOffset>, f64)],
     added: &[(DateTime<FixedOffset>, f64)],
 ) -> Result<(Forecast, Crossing), ForecastError> {
     check_horizon(series, horizon)?;
@@ -115,7 +116,10 @@ pub fn forecast_against(
     }
     series.check_length()?;
     let fitted = Fitted::fit(series, horizon);
-    Ok((made(series, &fitted, horizon, levels), capacity::crossing_of(series, &fitted, horizon, capacity_kw, added)))
+    Ok((
+        made(series, &fitted, horizon, levels),
+        capacity::crossing_of(series, &fitted, horizon, capacity_kw, capacity_changes, added),
+    ))
 }
 
 fn made(series: &Series, fitted: &Fitted, horizon: usize, levels: &[f64]) -> Forecast {

@@ -174,6 +174,14 @@ fn added_load_brings_forward_the_day_capacity_is_exceeded() {
     let possible = added.possible.clone().unwrap();
     assert!(possible.at <= expected.at && possible.at >= from, "{added:?}");
     assert!(added.peak_demand_kw > 1_650.0 && added.peak_demand_kw < 1_750.0, "{added:?}");
+    // A set out from the fifth day (Friday 6 February) takes the capacity to 1,200 kW:
+    // the demand alone exceeds it from then, at the capacity of that step.
+    let out = chrono::DateTime::parse_from_rfc3339("2026-02-06T00:00:00+01:00").unwrap();
+    let (_, reduced) = forecast::forecast_against(&series, 24 * 7, &[95.0], 1_600.0, &[(out, 1_200.0)], &[]).unwrap();
+    let expected = reduced.expected.clone().unwrap();
+    assert!(expected.at >= out && expected.at.date_naive().to_string() == "2026-02-06", "{reduced:?}");
+    assert_eq!(expected.capacity_kw, 1_200.0);
+    assert!(expected.demand_kw > 1_200.0 && expected.demand_kw < 1_600.0, "{reduced:?}");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use chrono::NaiveDate;
 use expect_test::expect;
-use opsflux_powertrace::scenario::{Change, Item, added_load, check_items, evaluate};
+use opsflux_powertrace::scenario::{Change, Item, added_load, check_items, evaluate, n1_capacity};
 use opsflux_powertrace::{Category, Factors, Limits};
 
 use crate::loadlist::alpha;
@@ -144,6 +144,10 @@ fn generators_transformers_and_factors_change_from_their_dates() {
     let steps: Vec<String> = steps.iter().map(|(day, kw)| format!("{day}: {kw:+.1} kW")).collect();
     expect![[r#"["2027-01-10: +0.0 kW", "2027-01-20: +0.0 kW", "2027-02-01: -105.0 kW"]"#]]
         .assert_eq(&format!("{steps:?}"));
+    // N-1 falls to nothing with G-2 out, and comes back with G-3; the factors leave it.
+    let capacity = n1_capacity(&alpha(), &Factors::default(), &items).unwrap();
+    let capacity: Vec<String> = capacity.iter().map(|(day, kw)| format!("{day}: {kw:.0} kW")).collect();
+    expect![[r#"["2027-01-10: 0 kW", "2027-01-20: 1600 kW"]"#]].assert_eq(&format!("{capacity:?}"));
 }
 
 #[test]

@@ -84,18 +84,19 @@ pub(super) fn forecast_request(fields: &Fields, scope: &Scope) -> Result<DataReq
     })
 }
 
-/// One row of a forecast answer.
+/// One row of a forecast answer, with the capacity it is held against.
 struct Step {
     at: String,
     forecast: f64,
     lower: Option<f64>,
     upper: Option<f64>,
     added: f64,
+    capacity: Option<f64>,
 }
 
-/// The forecast's steps and the capacity they are held against.
+/// The forecast's steps, and the capacity when it is the same at every step.
 fn steps(table: &DataTable) -> (Vec<Step>, Option<f64>) {
-    let steps = (0..table.rows.len())
+    let steps: Vec<Step> = (0..table.rows.len())
         .filter_map(|row| {
             Some(Step {
                 at: table.text(row, "at")?,
@@ -103,11 +104,13 @@ fn steps(table: &DataTable) -> (Vec<Step>, Option<f64>) {
                 lower: table.number(row, "lower_95"),
                 upper: table.number(row, "upper_95"),
                 added: table.number(row, "added").unwrap_or(0.0),
+                capacity: table.number(row, "capacity"),
             })
         })
         .collect();
-    let capacity = (0..table.rows.len()).find_map(|row| table.number(row, "capacity"));
-    (steps, capacity)
+    let first = steps.first().and_then(|step| step.capacity);
+    let constant = first.filter(|first| steps.iter().all(|step| step.capacity == Some(*first)));
+    (steps, constant)
 }
 
 /// A step's start as people read it: the local date and time.
@@ -123,6 +126,14 @@ fn moment(at: &str, locale: Locale) -> String {
 pub fn forecast_chart(table: &DataTable, title: &str, locale: Locale) -> Chart {
     let (steps, capacity) = steps(table);
     let french = locale == Locale::FrFr;
+    let capacity_name = if french { "Capacité N-1" } else { "N-1 capacity" };
+    let mut series =
+        vec![Series { name: String::new(), values: steps.iter().map(|step| Some(step.forecast)).collect() }];
+    // A capacity the scenario changes over the horizon is drawn as a line of its own.
+    if capacity.is_none() && steps.iter().any(|step| step.capacity.is_some()) {
+        series
+            .push(Series { name: capacity_name.to_owned(), values: steps.iter().map(|step| step.capacity).collect() });
+    }
     let with_scenario = steps.iter().any(|step| step.added != 0.0);
     let name = match (french, with_scenario) {
         (true, false) => "Prévision",
@@ -141,9 +152,12 @@ pub fn forecast_chart(table: &DataTable, title: &str, locale: Locale) -> Chart {
                 Err(_) => step.at.clone(),
             })
             .collect(),
-        series: vec![Series { name: name.to_owned(), values: steps.iter().map(|step| Some(step.forecast)).collect() }],
+        series: {
+            series[0].name = name.to_owned();
+            series
+        },
         style: ValueStyle { decimals: 0, percent_of_one: false },
-        threshold: capacity.map(|capacity| (capacity, if french { "Capacité N-1" } else { "N-1 capacity" }.to_owned())),
+        threshold: capacity.map(|capacity| (capacity, capacity_name.to_owned())),
         band: Some(Band {
             name: if french { "Intervalle à 95 %" } else { "95 % interval" }.to_owned(),
             lower: steps.iter().map(|step| step.lower).collect(),
@@ -154,23 +168,24 @@ pub fn forecast_chart(table: &DataTable, title: &str, locale: Locale) -> Chart {
 
 /// When the forecast meets the capacity, in one sentence with its figures.
 fn forecast_summary(table: &DataTable, locale: Locale) -> (Tone, String) {
-    let (steps, capacity) = steps(table);
+    let (steps, _) = steps(table);
     let french = locale == Locale::FrFr;
     let kw = |value: f64| format!("{} kW", locale.format_number(value, 0));
     let Some(peak) = steps.iter().max_by(|a, b| a.forecast.total_cmp(&b.forecast)) else {
         let text = if french { "Aucune prévision : pas de relevés." } else { "No forecast: no readings." };
         return (Tone::Neutral, text.to_owned());
     };
-    let highest = steps.iter().filter_map(|step| step.upper).fold(f64::NEG_INFINITY, f64::max);
-    let Some(capacity) = capacity else {
+    if steps.iter().all(|step| step.capacity.is_none()) {
         let text = if french {
             format!("Pointe prévue de {} le {}.", kw(peak.forecast), moment(&peak.at, locale))
         } else {
             format!("Peak forecast demand of {} on {}.", kw(peak.forecast), moment(&peak.at, locale))
         };
         return (Tone::Info, text);
-    };
-    if let Some(step) = steps.iter().find(|step| step.forecast > capacity) {
+    }
+    let over = |value: f64, step: &Step| step.capacity.is_some_and(|capacity| value > capacity);
+    if let Some(step) = steps.iter().find(|step| over(step.forecast, step)) {
+        let capacity = step.capacity.unwrap_or_default();
         let text = if french {
             format!(
                 "La demande prévue dépasse la capacité N-1 ({}) à partir du {} ({}).",
@@ -188,8 +203,8 @@ fn forecast_summary(table: &DataTable, locale: Locale) -> (Tone, String) {
         };
         return (Tone::Danger, text);
     }
-    if let Some(step) = steps.iter().find(|step| step.upper.is_some_and(|upper| upper > capacity)) {
-        let upper = step.upper.unwrap_or_default();
+    if let Some(step) = steps.iter().find(|step| step.upper.is_some_and(|upper| over(upper, step))) {
+        let (capacity, upper) = (step.capacity.unwrap_or_default(), step.upper.unwrap_or_default());
         let text = if french {
             format!(
                 "La capacité N-1 ({}) tient selon la prévision (pointe {}), mais la borne haute de l'intervalle à 95 % la dépasse à partir du {} ({}).",
@@ -209,13 +224,24 @@ fn forecast_summary(table: &DataTable, locale: Locale) -> (Tone, String) {
         };
         return (Tone::Warning, text);
     }
+    // The least room left, where the capacity is the lowest against the demand.
+    let tightest = steps
+        .iter()
+        .filter(|step| step.capacity.is_some())
+        .min_by(|a, b| {
+            let room = |step: &Step| step.capacity.unwrap_or_default() - step.upper.unwrap_or(step.forecast);
+            room(a).total_cmp(&room(b))
+        })
+        .unwrap_or(peak);
+    let capacity = tightest.capacity.unwrap_or_default();
+    let highest = steps.iter().filter_map(|step| step.upper).fold(peak.forecast, f64::max);
     let text = if french {
         format!(
             "La capacité N-1 ({}) tient sur tout l'horizon : pointe prévue {} le {}, borne haute à 95 % {}.",
             kw(capacity),
             kw(peak.forecast),
             moment(&peak.at, locale),
-            kw(highest.max(peak.forecast))
+            kw(highest)
         )
     } else {
         format!(
@@ -223,7 +249,7 @@ fn forecast_summary(table: &DataTable, locale: Locale) -> (Tone, String) {
             kw(capacity),
             kw(peak.forecast),
             moment(&peak.at, locale),
-            kw(highest.max(peak.forecast))
+            kw(highest)
         )
     };
     (Tone::Success, text)
@@ -310,6 +336,24 @@ mod tests {
             )
         );
         assert_eq!(summary(None), (Tone::Info, "Peak forecast demand of 1,050 kW on 05/12/2026 00:00.".into()));
+    }
+
+    #[test]
+    fn a_capacity_the_scenario_changes_is_drawn_as_a_line_and_checked_step_by_step() {
+        let mut table = forecast(Some(1_500.0), &ROWS);
+        let capacity = table.column("capacity").unwrap();
+        table.rows[2][capacity] = Value::Number(1_000.0);
+        assert_eq!(
+            forecast_summary(&table, Locale::EnGb),
+            (
+                Tone::Danger,
+                "Forecast demand exceeds the N-1 capacity (1,000 kW) from 05/12/2026 00:00 (1,050 kW).".into()
+            )
+        );
+        let chart = forecast_chart(&table, "Demand", Locale::EnGb);
+        assert_eq!(chart.threshold, None);
+        assert_eq!(chart.series[1].name, "N-1 capacity");
+        assert_eq!(chart.series[1].values, [Some(1_500.0), Some(1_500.0), Some(1_000.0)]);
     }
 
     #[test]
