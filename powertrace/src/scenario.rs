@@ -418,17 +418,13 @@ pub fn evaluate(
 /// The site's N-1 capacity (kW) from each item's start date on, where the scenario
 /// changes it (a set added, removed or taken out of service): `(day, N-1 kW from then)`.
 pub fn n1_capacity(plant: &Plant, factors: &Factors, items: &[Item]) -> Result<Vec<(NaiveDate, f64)>, ScenarioError> {
-    let mut current = load_list(plant, factors)?.generation.n1_kw;
-    let mut days: Vec<NaiveDate> = items.iter().map(|item| item.start).collect();
-    days.sort_unstable();
-    days.dedup();
+    let (baseline, by_day) = by_start_day(plant, factors, items)?;
+    let mut current = baseline.generation.n1_kw;
     let mut steps = Vec::new();
-    for day in days {
-        let (changed, changed_factors) = apply(plant, factors, items, day)?;
-        let n1 = load_list(&changed, &changed_factors)?.generation.n1_kw;
-        if n1 != current {
-            steps.push((day, n1));
-            current = n1;
+    for (day, list) in by_day {
+        if list.generation.n1_kw != current {
+            current = list.generation.n1_kw;
+            steps.push((day, current));
         }
     }
     Ok(steps)
@@ -437,14 +433,25 @@ pub fn n1_capacity(plant: &Plant, factors: &Factors, items: &[Item]) -> Result<V
 /// The site maximum demand a scenario adds (kW, negative when it removes load) from
 /// each item's start date on, as steps for the forecast: `(day, added kW from then)`.
 pub fn added_load(plant: &Plant, factors: &Factors, items: &[Item]) -> Result<Vec<(NaiveDate, f64)>, ScenarioError> {
-    let baseline = load_list(plant, factors)?.demand.kw;
+    let (baseline, by_day) = by_start_day(plant, factors, items)?;
+    Ok(by_day.into_iter().map(|(day, list)| (day, list.demand.kw - baseline.demand.kw)).collect())
+}
+
+/// The load list today, and on each distinct item start date with every item started by
+/// then applied.
+fn by_start_day(
+    plant: &Plant,
+    factors: &Factors,
+    items: &[Item],
+) -> Result<(LoadList, Vec<(NaiveDate, LoadList)>), ScenarioError> {
+    let baseline = load_list(plant, factors)?;
     let mut days: Vec<NaiveDate> = items.iter().map(|item| item.start).collect();
     days.sort_unstable();
     days.dedup();
-    let mut steps = Vec::with_capacity(days.len());
+    let mut by_day = Vec::with_capacity(days.len());
     for day in days {
         let (changed, changed_factors) = apply(plant, factors, items, day)?;
-        steps.push((day, load_list(&changed, &changed_factors)?.demand.kw - baseline));
+        by_day.push((day, load_list(&changed, &changed_factors)?));
     }
-    Ok(steps)
+    Ok((baseline, by_day))
 }

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use opsflux_powertrace::forecast::{Forecast, Point};
+use opsflux_powertrace::forecast::{Forecast, Point, step_at};
 use opsflux_powertrace::scenario::{Evaluation, Item};
 use opsflux_powertrace::{Failure, LoadList, Recommendation};
 use opsflux_query::{Cell, ColumnKind, Engine, QueryRows, Scope};
@@ -472,14 +472,7 @@ pub fn forecast_steps(
         .map(|minutes| (minutes / step_minutes) as usize)
         .find(|steps| points.len().div_ceil(*steps) <= FORECAST_ROWS)
         .unwrap_or_else(|| points.len().div_ceil(FORECAST_ROWS).max(1));
-    let step = |steps: &[(NaiveDate, f64)], at: &DateTime<chrono::FixedOffset>, before: f64| {
-        steps
-            .iter()
-            .filter(|(day, _)| *day <= at.date_naive())
-            .max_by_key(|(day, _)| *day)
-            .map_or(before, |(_, kw)| *kw)
-    };
-    let added = |at: &DateTime<chrono::FixedOffset>| step(added, at, 0.0);
+    let added = |at: &DateTime<chrono::FixedOffset>| step_at(added, at.date_naive(), 0.0);
     let levels = made.levels.len();
     let mut columns = vec![column("at", ValueFormat::Text), column("forecast", ValueFormat::Decimal)];
     for level in &made.levels {
@@ -507,7 +500,9 @@ pub fn forecast_steps(
                 }))));
             }
             row.push(number(Some(peak(&|point| added(&point.at)))));
-            row.push(number(capacity.map(|capacity| low(&|point| step(capacity_changes, &point.at, capacity)))));
+            row.push(number(
+                capacity.map(|capacity| low(&|point| step_at(capacity_changes, point.at.date_naive(), capacity))),
+            ));
             row
         })
         .collect();

@@ -51,8 +51,9 @@ pub fn crossing(
     Ok(crossing_of(series, &fitted, horizon, capacity_kw, &[], added))
 }
 
-/// The value of a step function at `at`: the latest step started by then, or `before`.
-pub fn step_at(steps: &[(DateTime<FixedOffset>, f64)], at: DateTime<FixedOffset>, before: f64) -> f64 {
+/// The value of a step function at `at` (a time or a day): the latest step started by
+/// then, or `before`.
+pub fn step_at<T: Ord + Copy>(steps: &[(T, f64)], at: T, before: f64) -> f64 {
     steps.iter().filter(|(from, _)| *from <= at).max_by_key(|(from, _)| *from).map_or(before, |(_, value)| *value)
 }
 

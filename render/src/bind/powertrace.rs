@@ -127,13 +127,6 @@ pub fn forecast_chart(table: &DataTable, title: &str, locale: Locale) -> Chart {
     let (steps, capacity) = steps(table);
     let french = locale == Locale::FrFr;
     let capacity_name = if french { "Capacité N-1" } else { "N-1 capacity" };
-    let mut series =
-        vec![Series { name: String::new(), values: steps.iter().map(|step| Some(step.forecast)).collect() }];
-    // A capacity the scenario changes over the horizon is drawn as a line of its own.
-    if capacity.is_none() && steps.iter().any(|step| step.capacity.is_some()) {
-        series
-            .push(Series { name: capacity_name.to_owned(), values: steps.iter().map(|step| step.capacity).collect() });
-    }
     let with_scenario = steps.iter().any(|step| step.added != 0.0);
     let name = match (french, with_scenario) {
         (true, false) => "Prévision",
@@ -141,6 +134,13 @@ pub fn forecast_chart(table: &DataTable, title: &str, locale: Locale) -> Chart {
         (false, false) => "Forecast",
         (false, true) => "Forecast with the scenario",
     };
+    let mut series =
+        vec![Series { name: name.to_owned(), values: steps.iter().map(|step| Some(step.forecast)).collect() }];
+    // A capacity the scenario changes over the horizon is drawn as a line of its own.
+    if capacity.is_none() && steps.iter().any(|step| step.capacity.is_some()) {
+        series
+            .push(Series { name: capacity_name.to_owned(), values: steps.iter().map(|step| step.capacity).collect() });
+    }
     Chart {
         kind: ChartKind::Line,
         title: title.to_owned(),
@@ -152,10 +152,7 @@ pub fn forecast_chart(table: &DataTable, title: &str, locale: Locale) -> Chart {
                 Err(_) => step.at.clone(),
             })
             .collect(),
-        series: {
-            series[0].name = name.to_owned();
-            series
-        },
+        series,
         style: ValueStyle { decimals: 0, percent_of_one: false },
         threshold: capacity.map(|capacity| (capacity, capacity_name.to_owned())),
         band: Some(Band {
