@@ -95,7 +95,11 @@ impl Engine {
                             match kind {
                                 ColumnKind::Number => {
                                     let value = array.as_primitive::<Float64Type>().value(row);
-                                    if value.is_finite() { Cell::Number(value) } else { Cell::Null }
+                                    if value.is_finite() {
+                                        Cell::Number(crate::metric::settled(value))
+                                    } else {
+                                        Cell::Null
+                                    }
                                 }
                                 ColumnKind::Date => {
                                     array.as_primitive::<Date32Type>().value_as_date(row).map_or(Cell::Null, Cell::Date)

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use opsflux_api::documents::RenderLimits;
 use opsflux_api::documents::{TEMPLATES, bind, render, template};
 use opsflux_api::http::AppState;
-use opsflux_query::{MetricRequest, QueryError, Scope};
+use opsflux_query::{Catalog, Engine, EngineSettings, MetricRequest, QueryError, Scope};
 use opsflux_render::bind::Node;
 use opsflux_render::{Locale, OutputFormat};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -89,8 +89,58 @@ async fn every_shipped_template_renders_with_no_parameters_in_every_format() {
     assert_eq!(bound.subtitle, "Tous les sites — mars 2026");
 }
 
+/// Three months of readings on every fixture meter, with three decimals, so that the
+/// daily sums have partial sums in several partitions.
+fn many_readings() -> String {
+    let meters = (1..=4).map(|meter| format!("00000015-0000-4000-8000-{meter:012}")).collect::<Vec<_>>();
+    let start = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
+    let mut csv = String::from("id,meter_id,read_at,kw,kvar\n");
+    let mut id = 0_u64;
+    for slot in 0..90 * 96 {
+        let read_at = start + chrono::Duration::minutes(15 * slot);
+        for meter in &meters {
+            id += 1;
+            let kw = format!("{}.{:03}", 40 + id % 37, (id * 7919) % 1000);
+            csv.push_str(&format!("00000016-0000-4000-8000-{id:012},{meter},{read_at}+00,{kw},0.0\n"));
+        }
+    }
+    csv
+}
+
+/// DataFusion adds the partial sums of its partitions in the order they finish, so a busy
+/// machine used to change the last digit of a figure. Six engines over one snapshot,
+/// each computing its rollups in eight partitions at the same time, render the same bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_snapshot_renders_the_same_bytes_whatever_the_load() {
+    let directory = tempfile::tempdir().unwrap();
+    let mut tables = crate::metrics::fixture_tables();
+    tables.retain(|(name, _)| name != "powertrace.meter_readings");
+    tables.push(("powertrace.meter_readings".to_owned(), many_readings()));
+    let borrowed: Vec<(&str, &str)> = tables.iter().map(|(name, csv)| (name.as_str(), csv.as_str())).collect();
+    opsflux_api::sample_warehouse::write_csv_tables(directory.path(), &borrowed).await.unwrap();
+    let settings = EngineSettings { threads: 8, cached_results: 0, ..EngineSettings::default() };
+    let renders = (0..6).map(|_| async {
+        let warehouse = opsflux_warehouse::Warehouse::open(directory.path()).unwrap();
+        let engine = Engine::open(warehouse, Catalog::shipped().unwrap(), settings).await.unwrap();
+        let mut outputs = Vec::new();
+        for format in [OutputFormat::Html, OutputFormat::Pdf] {
+            let (limits, parameters) = (RenderLimits::default(), BTreeMap::new());
+            let document = template("powertrace-monthly").unwrap();
+            let rendered = render(&engine, document, &parameters, format, april_first(), &Scope::All, &limits);
+            outputs.push(rendered.await.unwrap().0);
+        }
+        outputs
+    });
+    let outputs = futures::future::join_all(renders).await;
+    let html = String::from_utf8(outputs[0][0].clone()).unwrap();
+    assert!(html.contains("Énergie"), "{html}");
+    for (run, output) in outputs.iter().enumerate() {
+        assert!(output == &outputs[0], "run {run} rendered other bytes than run 0");
+    }
+}
+
 /// The value a metric's total gives, as the document writes it.
-async fn total(engine: &opsflux_query::Engine, metric: &str, site: &str, from: &str, to: &str, measure: &str) -> f64 {
+async fn total(engine: &Engine, metric: &str, site: &str, from: &str, to: &str, measure: &str) -> f64 {
     let request = MetricRequest {
         sites: vec![site.to_owned()],
         from: from.parse().unwrap(),
