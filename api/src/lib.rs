@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cli;
 pub mod cluster;
 pub mod database;
+pub mod document_store;
 pub mod documents;
 pub mod http;
 pub mod import;

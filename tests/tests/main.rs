@@ -3,6 +3,7 @@
 mod capture;
 mod cli;
 mod dashboards;
+mod document_store;
 mod documents;
 mod import;
 mod ingest;

@@ -5,6 +5,7 @@ pub mod alert;
 pub mod capture;
 pub mod data;
 mod demo_data;
+pub mod document;
 pub mod export;
 pub mod forecast;
 pub mod render;
@@ -81,6 +82,9 @@ pub enum Command {
     /// site's or switchboard's meter readings (--warehouse --site [--switchboard]);
     /// `forecast backtest` scores the forecaster against seasonal naive.
     Forecast(forecast::ForecastArgs),
+    /// Rédacteur documents between files and the database: import (prints the new
+    /// document's id), export any version, history, diff between two versions.
+    Document(document::DocumentArgs),
     /// Render one bound document read on standard input to standard output (used by
     /// `serve` to run documents with Typst snippets in a process it can stop).
     #[command(hide = true)]
@@ -136,6 +140,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Alert(args) => alert::run(args).await,
         Command::Search(args) => search::run(args).await,
         Command::Forecast(args) => forecast::run(args).await,
+        Command::Document(args) => document::run(args).await,
     }
 }
 

@@ -1,0 +1,662 @@
+//! Rédacteur documents and templates in PostgreSQL: `redacteur.documents` holds each
+//! one's kind, title, review status and its current and published versions;
+//! `redacteur.document_versions` every save, immutable, with its author, time, comment
+//! and the JSON exactly as written. Review moves a document draft → in_review →
+//! approved → published, or back to draft with a comment. Every change is one
+//! transaction: all of it or nothing.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{PgPool, Postgres, Row, Transaction};
+use uuid::Uuid;
+
+/// Why a document could not be stored, read or moved through review.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no document {0}")]
+    NotFound(Uuid),
+    #[error("document {document} has no version {version} (its versions run from 1 to {latest})")]
+    NoVersion { document: Uuid, version: i32, latest: i32 },
+    /// The JSON is not a document; the error names the line and column, or the block.
+    #[error(transparent)]
+    Invalid(#[from] opsflux_render::DocumentError),
+    #[error("`{0}` is not a template code: use 1 to 64 lower-case letters, digits and hyphens")]
+    BadCode(String),
+    #[error("a template named `{0}` already exists")]
+    DuplicateCode(String),
+    #[error("cannot {action} a document that is {status}: {hint}")]
+    Transition { action: &'static str, status: Status, hint: &'static str },
+    #[error("version {version} was saved by you: another user must approve it")]
+    OwnApproval { version: i32 },
+    #[error("sending a document back to draft needs a comment saying why")]
+    CommentRequired,
+    #[error("the platform database failed: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("version {version} of document {document} is unreadable: {message}")]
+    Corrupt { document: Uuid, version: i32, message: String },
+}
+
+impl StoreError {
+    /// Whether the caller's input is at fault (400), rather than a missing record or
+    /// the database.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, Self::Invalid(_) | Self::BadCode(_) | Self::CommentRequired)
+    }
+}
+
+/// A document, or a template offered to the reports page and schedules once published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Document,
+    Template,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Document => "document",
+            Kind::Template => "template",
+        }
+    }
+}
+
+/// Where a document stands in review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Draft,
+    InReview,
+    Approved,
+    Published,
+    Archived,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Draft => "draft",
+            Status::InReview => "in_review",
+            Status::Approved => "approved",
+            Status::Published => "published",
+            Status::Archived => "archived",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        [Status::Draft, Status::InReview, Status::Approved, Status::Published, Status::Archived]
+            .into_iter()
+            .find(|status| status.as_str() == text)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+/// A review action, and the statuses it moves a document between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Review {
+    /// draft → in_review.
+    Submit,
+    /// in_review → approved, by someone other than the author of the version.
+    Approve,
+    /// approved → published: the current version becomes the published one.
+    Publish,
+    /// in_review, approved or published → draft, with a comment saying why; a published
+    /// document keeps rendering its published version meanwhile.
+    SendBack,
+}
+
+impl Review {
+    fn verb(self) -> &'static str {
+        match self {
+            Review::Submit => "submit for review",
+            Review::Approve => "approve",
+            Review::Publish => "publish",
+            Review::SendBack => "send back to draft",
+        }
+    }
+
+    /// The status it leads to from `status`, or why it cannot.
+    fn next(self, status: Status) -> Result<Status, StoreError> {
+        let refused = |hint| Err(StoreError::Transition { action: self.verb(), status, hint });
+        match (self, status) {
+            (Review::Submit, Status::Draft) => Ok(Status::InReview),
+            (Review::Submit, _) => refused("only a draft is submitted; save a new version to start one"),
+            (Review::Approve, Status::InReview) => Ok(Status::Approved),
+            (Review::Approve, _) => refused("only a document in review is approved"),
+            (Review::Publish, Status::Approved) => Ok(Status::Published),
+            (Review::Publish, _) => refused("only an approved document is published"),
+            (Review::SendBack, Status::InReview | Status::Approved | Status::Published) => Ok(Status::Draft),
+            (Review::SendBack, _) => refused("it is not in review, approved or published"),
+        }
+    }
+}
+
+/// One line of the document list.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Summary {
+    pub id: Uuid,
+    pub kind: Kind,
+    pub code: Option<String>,
+    pub title: String,
+    pub status: Status,
+    /// The newest version.
+    pub version: i32,
+    pub published_version: Option<i32>,
+    pub review_comment: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One saved version, without its body.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VersionInfo {
+    pub version: i32,
+    pub comment: Option<String>,
+    pub saved_at: DateTime<Utc>,
+    /// The saving user's email (none when saved from the command line).
+    pub saved_by: Option<String>,
+}
+
+/// One saved version with its body.
+#[derive(Debug, Clone)]
+pub struct Saved {
+    pub version: i32,
+    /// The JSON as it was saved, key order and spacing included.
+    pub source: String,
+    pub body: Value,
+}
+
+/// Stores a new document (or template, with its code) as version 1, in draft.
+pub async fn create(
+    pool: &PgPool,
+    kind: Kind,
+    code: Option<&str>,
+    source: &str,
+    author: Option<Uuid>,
+    comment: Option<&str>,
+) -> Result<Uuid, StoreError> {
+    let (body, title) = checked(source)?;
+    let code = match (kind, code) {
+        (Kind::Template, Some(code)) => Some(checked_code(code)?),
+        (Kind::Template, None) => return Err(StoreError::BadCode(String::new())),
+        (Kind::Document, _) => None,
+    };
+    let mut transaction = pool.begin().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO redacteur.documents (kind, code, title, status, current_version, created_by, updated_by) \
+         VALUES ($1, $2, $3, 'draft', 1, $4, $4) RETURNING id",
+    )
+    .bind(kind.as_str())
+    .bind(&code)
+    .bind(&title)
+    .bind(author)
+    .fetch_one(&mut *transaction)
+    .await;
+    let id: Uuid = match inserted {
+        Ok(row) => row.get("id"),
+        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+            return Err(StoreError::DuplicateCode(code.unwrap_or_default()));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    insert_version(&mut transaction, id, 1, source, &body, author, comment).await?;
+    transaction.commit().await?;
+    Ok(id)
+}
+
+/// Saves `source` as the document's next version and returns its number. A save sends a
+/// document in review or approved back to draft (what was reviewed changed); a
+/// published one keeps its published version until the new one is published.
+pub async fn save(
+    pool: &PgPool,
+    id: Uuid,
+    source: &str,
+    author: Option<Uuid>,
+    comment: Option<&str>,
+) -> Result<i32, StoreError> {
+    let (body, title) = checked(source)?;
+    let mut transaction = pool.begin().await?;
+    let (_, current) = locked(&mut transaction, id).await?;
+    let version = current + 1;
+    insert_version(&mut transaction, id, version, source, &body, author, comment).await?;
+    sqlx::query(
+        "UPDATE redacteur.documents SET current_version = $2, title = $3, status = 'draft', \
+         updated_at = now(), updated_by = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(version)
+    .bind(&title)
+    .bind(author)
+    .execute(&mut *transaction)
+    .await?;
+    transaction.commit().await?;
+    Ok(version)
+}
+
+/// Saves version `version` again as the newest one.
+pub async fn restore(pool: &PgPool, id: Uuid, version: i32, author: Option<Uuid>) -> Result<i32, StoreError> {
+    let old = read(pool, id, Some(version)).await?;
+    save(pool, id, &old.source, author, Some(&format!("restored from version {version}"))).await
+}
+
+/// Version `version` of a document, or its newest.
+pub async fn read(pool: &PgPool, id: Uuid, version: Option<i32>) -> Result<Saved, StoreError> {
+    let summary = summary(pool, id).await?;
+    let wanted = version.unwrap_or(summary.version);
+    let row = sqlx::query(
+        "SELECT source, body FROM redacteur.document_versions \
+         WHERE document_id = $1 AND version = $2 AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .bind(wanted)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(StoreError::NoVersion { document: id, version: wanted, latest: summary.version })?;
+    let body: Value = row.get("body");
+    // Versions written before `source` existed are given back as their parsed body.
+    let source = match row.get::<Option<String>, _>("source") {
+        Some(source) => source,
+        None => serde_json::to_string_pretty(&body).map_err(|error| StoreError::Corrupt {
+            document: id,
+            version: wanted,
+            message: error.to_string(),
+        })?,
+    };
+    Ok(Saved { version: wanted, source, body })
+}
+
+/// A document's list line.
+pub async fn summary(pool: &PgPool, id: Uuid) -> Result<Summary, StoreError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARY} WHERE id = $1 AND deleted_at IS NULL")))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or(StoreError::NotFound(id))?;
+    summary_of(&row)
+}
+
+/// Every document and template, most recently changed first.
+pub async fn list(pool: &PgPool) -> Result<Vec<Summary>, StoreError> {
+    let rows =
+        sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARY} WHERE deleted_at IS NULL ORDER BY updated_at DESC, id")))
+            .fetch_all(pool)
+            .await?;
+    rows.iter().map(summary_of).collect()
+}
+
+/// Every saved version of a document, oldest first.
+pub async fn versions(pool: &PgPool, id: Uuid) -> Result<Vec<VersionInfo>, StoreError> {
+    summary(pool, id).await?;
+    let rows = sqlx::query(
+        "SELECT versions.version, versions.comment, versions.created_at, users.email \
+         FROM redacteur.document_versions AS versions \
+         LEFT JOIN platform.users AS users ON users.id = versions.created_by \
+         WHERE versions.document_id = $1 AND versions.deleted_at IS NULL ORDER BY versions.version",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|row| VersionInfo {
+            version: row.get("version"),
+            comment: row.get("comment"),
+            saved_at: row.get("created_at"),
+            saved_by: row.get("email"),
+        })
+        .collect())
+}
+
+/// Moves a document through review and returns its new status. `actor` is who acts
+/// (none from the command line); approving needs someone other than the author of the
+/// current version, sending back a comment.
+pub async fn review(
+    pool: &PgPool,
+    id: Uuid,
+    action: Review,
+    actor: Option<Uuid>,
+    comment: Option<&str>,
+) -> Result<Status, StoreError> {
+    let comment = comment.map(str::trim).filter(|comment| !comment.is_empty());
+    if action == Review::SendBack && comment.is_none() {
+        return Err(StoreError::CommentRequired);
+    }
+    let mut transaction = pool.begin().await?;
+    let (status, current) = locked(&mut transaction, id).await?;
+    let next = action.next(status)?;
+    if action == Review::Approve {
+        let author: Option<Uuid> = sqlx::query_scalar(
+            "SELECT created_by FROM redacteur.document_versions WHERE document_id = $1 AND version = $2",
+        )
+        .bind(id)
+        .bind(current)
+        .fetch_one(&mut *transaction)
+        .await?;
+        if actor.is_some() && author == actor {
+            return Err(StoreError::OwnApproval { version: current });
+        }
+    }
+    sqlx::query(
+        "UPDATE redacteur.documents SET status = $2, review_comment = $3, \
+         published_version = CASE WHEN $2 = 'published' THEN current_version ELSE published_version END, \
+         updated_at = now(), updated_by = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(next.as_str())
+    .bind(comment)
+    .bind(actor)
+    .execute(&mut *transaction)
+    .await?;
+    transaction.commit().await?;
+    Ok(next)
+}
+
+/// What changed from one version's body to another's.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Change {
+    pub change: ChangeKind,
+    /// The block's id; none for the document's settings.
+    pub block: Option<String>,
+    /// The block's type (`kpi`, `paragraph`…).
+    pub block_type: Option<String>,
+    /// JSON pointers, within the block (or the settings), of what changed.
+    pub pointers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    Added,
+    Removed,
+    Changed,
+    Moved,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = match self.change {
+            ChangeKind::Added => "+",
+            ChangeKind::Removed => "-",
+            ChangeKind::Changed => "~",
+            ChangeKind::Moved => "↕",
+        };
+        match (&self.block, &self.block_type) {
+            (Some(block), Some(kind)) => write!(formatter, "{sign} block `{block}` ({kind})")?,
+            (Some(block), None) => write!(formatter, "{sign} block `{block}`")?,
+            (None, _) => write!(formatter, "{sign} settings")?,
+        }
+        match self.change {
+            ChangeKind::Changed => write!(formatter, ": {}", self.pointers.join(", ")),
+            ChangeKind::Moved => write!(formatter, " moved"),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The blocks added, removed, changed and moved from `old` to `new` (matched by id),
+/// and the settings changed, in the order of the newer document.
+pub fn diff(old: &Value, new: &Value) -> Vec<Change> {
+    let mut changes = Vec::new();
+    let mut pointers = Vec::new();
+    differences(
+        old.get("settings").unwrap_or(&Value::Null),
+        new.get("settings").unwrap_or(&Value::Null),
+        "",
+        &mut pointers,
+    );
+    if !pointers.is_empty() {
+        changes.push(Change { change: ChangeKind::Changed, block: None, block_type: None, pointers });
+    }
+    let blocks = |document: &Value| -> Vec<(String, Value)> {
+        let list = document.get("blocks").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        list.iter()
+            .enumerate()
+            .map(|(index, block)| {
+                let id = block.get("id").and_then(Value::as_str).map_or_else(|| format!("#{index}"), str::to_owned);
+                (id, block.clone())
+            })
+            .collect()
+    };
+    let (before, after) = (blocks(old), blocks(new));
+    let kind = |block: &Value| block.get("type").and_then(Value::as_str).map(str::to_owned);
+    let kept_before: Vec<&str> =
+        before.iter().map(|(id, _)| id.as_str()).filter(|id| after.iter().any(|(other, _)| other == id)).collect();
+    let kept_after: Vec<&str> =
+        after.iter().map(|(id, _)| id.as_str()).filter(|id| before.iter().any(|(other, _)| other == id)).collect();
+    for (id, block) in &before {
+        if !after.iter().any(|(other, _)| other == id) {
+            let change = Change {
+                change: ChangeKind::Removed,
+                block: Some(id.clone()),
+                block_type: kind(block),
+                pointers: Vec::new(),
+            };
+            changes.push(change);
+        }
+    }
+    for (id, block) in &after {
+        let Some((_, previous)) = before.iter().find(|(other, _)| other == id) else {
+            let change = Change {
+                change: ChangeKind::Added,
+                block: Some(id.clone()),
+                block_type: kind(block),
+                pointers: Vec::new(),
+            };
+            changes.push(change);
+            continue;
+        };
+        let mut pointers = Vec::new();
+        differences(previous, block, "", &mut pointers);
+        if !pointers.is_empty() {
+            changes.push(Change {
+                change: ChangeKind::Changed,
+                block: Some(id.clone()),
+                block_type: kind(block),
+                pointers,
+            });
+        }
+        let rank = |list: &[&str]| list.iter().position(|other| other == id);
+        if rank(&kept_before) != rank(&kept_after) {
+            changes.push(Change {
+                change: ChangeKind::Moved,
+                block: Some(id.clone()),
+                block_type: kind(block),
+                pointers: Vec::new(),
+            });
+        }
+    }
+    changes
+}
+
+/// Appends the JSON pointers (under `at`) where `old` and `new` differ: members and
+/// items compared one by one, anything else as a whole.
+fn differences(old: &Value, new: &Value, at: &str, found: &mut Vec<String>) {
+    match (old, new) {
+        (Value::Object(before), Value::Object(after)) => {
+            let mut keys: Vec<&String> =
+                after.keys().chain(before.keys().filter(|key| !after.contains_key(*key))).collect();
+            keys.dedup();
+            for key in keys {
+                let pointer = format!("{at}/{}", key.replace('~', "~0").replace('/', "~1"));
+                differences(
+                    before.get(key).unwrap_or(&Value::Null),
+                    after.get(key).unwrap_or(&Value::Null),
+                    &pointer,
+                    found,
+                );
+            }
+        }
+        (Value::Array(before), Value::Array(after)) if before.len() == after.len() => {
+            for (index, (old, new)) in before.iter().zip(after).enumerate() {
+                differences(old, new, &format!("{at}/{index}"), found);
+            }
+        }
+        _ if old == new => {}
+        _ => found.push(if at.is_empty() { "/".to_owned() } else { at.to_owned() }),
+    }
+}
+
+const SUMMARY: &str = "SELECT id, kind, code, title, status, current_version, published_version, review_comment, \
+     updated_at FROM redacteur.documents";
+
+fn summary_of(row: &sqlx::postgres::PgRow) -> Result<Summary, StoreError> {
+    let id: Uuid = row.get("id");
+    let corrupt = |message: String| StoreError::Corrupt { document: id, version: row.get("current_version"), message };
+    let status: String = row.get("status");
+    Ok(Summary {
+        id,
+        kind: if row.get::<String, _>("kind") == "template" { Kind::Template } else { Kind::Document },
+        code: row.get("code"),
+        title: row.get("title"),
+        status: Status::parse(&status).ok_or_else(|| corrupt(format!("unknown status `{status}`")))?,
+        version: row.get("current_version"),
+        published_version: row.get("published_version"),
+        review_comment: row.get("review_comment"),
+        updated_at: row.get("updated_at"),
+    })
+}
+
+/// The document's status and current version, its row locked until the transaction ends.
+async fn locked(transaction: &mut Transaction<'_, Postgres>, id: Uuid) -> Result<(Status, i32), StoreError> {
+    let row = sqlx::query(
+        "SELECT status, current_version FROM redacteur.documents WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_optional(&mut **transaction)
+    .await?
+    .ok_or(StoreError::NotFound(id))?;
+    let status: String = row.get("status");
+    let version: i32 = row.get("current_version");
+    let status = Status::parse(&status).ok_or_else(|| StoreError::Corrupt {
+        document: id,
+        version,
+        message: format!("unknown status `{status}`"),
+    })?;
+    Ok((status, version))
+}
+
+async fn insert_version(
+    transaction: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    version: i32,
+    source: &str,
+    body: &Value,
+    author: Option<Uuid>,
+    comment: Option<&str>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO redacteur.document_versions (document_id, version, body, source, comment, created_by, updated_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+    )
+    .bind(id)
+    .bind(version)
+    .bind(body)
+    .bind(source)
+    .bind(comment.map(str::trim).filter(|comment| !comment.is_empty()))
+    .bind(author)
+    .execute(&mut **transaction)
+    .await?;
+    Ok(())
+}
+
+/// The JSON parsed, checked as a document, and the title it shows (its settings' title,
+/// else its first header, else "Sans titre").
+fn checked(source: &str) -> Result<(Value, String), StoreError> {
+    let document = opsflux_render::Document::from_json(source)?;
+    let body: Value = serde_json::from_str(source).map_err(|error| opsflux_render::DocumentError::Malformed {
+        line: error.line(),
+        column: error.column(),
+        message: error.to_string(),
+    })?;
+    let header = document
+        .blocks
+        .iter()
+        .find(|block| block.block_type == "header")
+        .and_then(|block| block.data.get("text"))
+        .and_then(Value::as_str);
+    let title = document.settings.get("title").and_then(Value::as_str).or(header).unwrap_or("Sans titre");
+    let plain = opsflux_render::inline::parse(title).map(|spans| opsflux_render::inline::plain(&spans));
+    Ok((body, plain.unwrap_or_else(|_| title.to_owned())))
+}
+
+fn checked_code(code: &str) -> Result<String, StoreError> {
+    let valid = (1..=64).contains(&code.len())
+        && code.bytes().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
+    if valid { Ok(code.to_owned()) } else { Err(StoreError::BadCode(code.to_owned())) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document(blocks: Value) -> Value {
+        serde_json::json!({"settings": {"title": "Rapport"}, "blocks": blocks})
+    }
+
+    #[test]
+    fn a_diff_names_the_blocks_added_removed_changed_and_moved() {
+        let old = document(serde_json::json!([
+            {"id": "title", "type": "header", "data": {"text": "Synthèse", "level": 1}},
+            {"id": "kpi", "type": "kpi", "data": {"metric": "pob.people_on_board", "measure": "pob"}},
+            {"id": "old", "type": "paragraph", "data": {"text": "À retirer"}},
+            {"id": "chart", "type": "chart", "data": {"metric": "hse.incidents"}},
+        ]));
+        let mut new = document(serde_json::json!([
+            {"id": "title", "type": "header", "data": {"text": "Synthèse", "level": 1}},
+            {"id": "chart", "type": "chart", "data": {"metric": "hse.incidents"}},
+            {"id": "kpi", "type": "kpi", "data": {"metric": "pob.occupancy", "measure": "occupancy", "label": "Taux"}},
+            {"id": "new", "type": "paragraph", "data": {"text": "Ajouté"}},
+        ]));
+        new["settings"]["title"] = "Rapport mensuel".into();
+        let lines: Vec<String> = diff(&old, &new).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            [
+                "~ settings: /title",
+                "- block `old` (paragraph)",
+                "↕ block `chart` (chart) moved",
+                "~ block `kpi` (kpi): /data/metric, /data/measure, /data/label",
+                "↕ block `kpi` (kpi) moved",
+                "+ block `new` (paragraph)",
+            ]
+        );
+        assert_eq!(diff(&old, &old), []);
+    }
+
+    #[test]
+    fn review_moves_only_forward_through_its_steps_or_back_to_draft() {
+        use Status::*;
+        let steps = [Review::Submit, Review::Approve, Review::Publish];
+        let mut status = Draft;
+        for step in steps {
+            status = step.next(status).unwrap();
+        }
+        assert_eq!(status, Published);
+        assert_eq!(Review::SendBack.next(Published).unwrap(), Draft);
+        assert_eq!(
+            Review::Publish.next(InReview).unwrap_err().to_string(),
+            "cannot publish a document that is in_review: only an approved document is published"
+        );
+        assert!(Review::SendBack.next(Draft).is_err() && Review::Approve.next(Draft).is_err());
+    }
+
+    #[test]
+    fn template_codes_are_checked_and_bad_documents_refused_with_their_place() {
+        assert!(checked_code("weekly-site-report").is_ok());
+        assert!(checked_code("Weekly report").is_err() && checked_code("").is_err());
+        let error = checked(r#"{"blocks": [{"id": "a", "type": "paragraph", "data": {}}, {"id": "a"#).unwrap_err();
+        assert!(error.to_string().starts_with("invalid document at line 1, column 7"), "{error}");
+        let error = checked(r#"{"blocks": [{"id": "a", "type": "paragraph", "data": {}}, {"id": "a", "type": "paragraph", "data": {}}]}"#)
+            .unwrap_err();
+        assert_eq!(error.to_string(), "duplicate block id `a`");
+        let (_, title) =
+            checked(r#"{"blocks": [{"id": "h", "type": "header", "data": {"text": "<b>Bilan</b> HSE"}}]}"#).unwrap();
+        assert_eq!(title, "Bilan HSE");
+    }
+}
