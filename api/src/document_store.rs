@@ -22,6 +22,8 @@ pub enum StoreError {
     /// The JSON is not a document; the error names the line and column, or the block.
     #[error(transparent)]
     Invalid(#[from] opsflux_render::DocumentError),
+    #[error("no site `{0}` in the platform database")]
+    UnknownSite(String),
     #[error("`{0}` is not a template code: use 1 to 64 lower-case letters, digits and hyphens")]
     BadCode(String),
     #[error("a template named `{0}` already exists")]
@@ -42,7 +44,7 @@ impl StoreError {
     /// Whether the caller's input is at fault (400), rather than a missing record or
     /// the database.
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, Self::Invalid(_) | Self::BadCode(_) | Self::CommentRequired)
+        matches!(self, Self::Invalid(_) | Self::BadCode(_) | Self::CommentRequired | Self::UnknownSite(_))
     }
 }
 
@@ -144,6 +146,8 @@ pub struct Summary {
     pub id: Uuid,
     pub kind: Kind,
     pub code: Option<String>,
+    /// The site it belongs to (none: shared by the authors of every site).
+    pub site: Option<String>,
     pub title: String,
     pub status: Status,
     /// The newest version.
@@ -172,11 +176,13 @@ pub struct Saved {
     pub body: Value,
 }
 
-/// Stores a new document (or template, with its code) as version 1, in draft.
+/// Stores a new document (or template, with its code) as version 1, in draft; `site` is
+/// the code of the site it belongs to, if any.
 pub async fn create(
     pool: &PgPool,
     kind: Kind,
     code: Option<&str>,
+    site: Option<&str>,
     source: &str,
     author: Option<Uuid>,
     comment: Option<&str>,
@@ -187,13 +193,24 @@ pub async fn create(
         (Kind::Template, None) => return Err(StoreError::BadCode(String::new())),
         (Kind::Document, _) => None,
     };
+    let site_id: Option<Uuid> = match site {
+        None => None,
+        Some(site) => Some(
+            sqlx::query_scalar("SELECT id FROM core.sites WHERE code = $1 AND deleted_at IS NULL")
+                .bind(site)
+                .fetch_optional(pool)
+                .await?
+                .ok_or_else(|| StoreError::UnknownSite(site.to_owned()))?,
+        ),
+    };
     let mut transaction = pool.begin().await?;
     let inserted = sqlx::query(
-        "INSERT INTO redacteur.documents (kind, code, title, status, current_version, created_by, updated_by) \
-         VALUES ($1, $2, $3, 'draft', 1, $4, $4) RETURNING id",
+        "INSERT INTO redacteur.documents (kind, code, site_id, title, status, current_version, created_by, updated_by) \
+         VALUES ($1, $2, $3, $4, 'draft', 1, $5, $5) RETURNING id",
     )
     .bind(kind.as_str())
     .bind(&code)
+    .bind(site_id)
     .bind(&title)
     .bind(author)
     .fetch_one(&mut *transaction)
@@ -245,6 +262,18 @@ pub async fn restore(pool: &PgPool, id: Uuid, version: i32, author: Option<Uuid>
     save(pool, id, &old.source, author, Some(&format!("restored from version {version}"))).await
 }
 
+/// Marks a document deleted: it leaves every list, its versions stay for the record.
+pub async fn delete(pool: &PgPool, id: Uuid, actor: Option<Uuid>) -> Result<(), StoreError> {
+    let deleted = sqlx::query(
+        "UPDATE redacteur.documents SET deleted_at = now(), deleted_by = $2 WHERE id = $1 AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .bind(actor)
+    .execute(pool)
+    .await?;
+    if deleted.rows_affected() == 0 { Err(StoreError::NotFound(id)) } else { Ok(()) }
+}
+
 /// Version `version` of a document, or its newest.
 pub async fn read(pool: &PgPool, id: Uuid, version: Option<i32>) -> Result<Saved, StoreError> {
     let summary = summary(pool, id).await?;
@@ -273,20 +302,22 @@ pub async fn read(pool: &PgPool, id: Uuid, version: Option<i32>) -> Result<Saved
 
 /// A document's list line.
 pub async fn summary(pool: &PgPool, id: Uuid) -> Result<Summary, StoreError> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARY} WHERE id = $1 AND deleted_at IS NULL")))
-        .bind(id)
-        .fetch_optional(pool)
-        .await?
-        .ok_or(StoreError::NotFound(id))?;
+    let row =
+        sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARY} WHERE documents.id = $1 AND documents.deleted_at IS NULL")))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+            .ok_or(StoreError::NotFound(id))?;
     summary_of(&row)
 }
 
 /// Every document and template, most recently changed first.
 pub async fn list(pool: &PgPool) -> Result<Vec<Summary>, StoreError> {
-    let rows =
-        sqlx::query(sqlx::AssertSqlSafe(format!("{SUMMARY} WHERE deleted_at IS NULL ORDER BY updated_at DESC, id")))
-            .fetch_all(pool)
-            .await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{SUMMARY} WHERE documents.deleted_at IS NULL ORDER BY documents.updated_at DESC, documents.id"
+    )))
+    .fetch_all(pool)
+    .await?;
     rows.iter().map(summary_of).collect()
 }
 
@@ -502,8 +533,9 @@ fn differences(old: &Value, new: &Value, at: &str, found: &mut Vec<String>) {
     }
 }
 
-const SUMMARY: &str = "SELECT id, kind, code, title, status, current_version, published_version, review_comment, \
-     updated_at FROM redacteur.documents";
+const SUMMARY: &str = "SELECT documents.id, documents.kind, documents.code, sites.code AS site, documents.title, \
+     documents.status, documents.current_version, documents.published_version, documents.review_comment, \
+     documents.updated_at FROM redacteur.documents AS documents LEFT JOIN core.sites AS sites ON sites.id = documents.site_id";
 
 fn summary_of(row: &sqlx::postgres::PgRow) -> Result<Summary, StoreError> {
     let id: Uuid = row.get("id");
@@ -513,6 +545,7 @@ fn summary_of(row: &sqlx::postgres::PgRow) -> Result<Summary, StoreError> {
         id,
         kind: if row.get::<String, _>("kind") == "template" { Kind::Template } else { Kind::Document },
         code: row.get("code"),
+        site: row.get("site"),
         title: row.get("title"),
         status: Status::parse(&status).ok_or_else(|| corrupt(format!("unknown status `{status}`")))?,
         version: row.get("current_version"),
@@ -621,7 +654,7 @@ mod tests {
                 "~ settings: /title",
                 "- block `old` (paragraph)",
                 "↕ block `chart` (chart) moved",
-                "~ block `kpi` (kpi): /data/metric, /data/measure, /data/label",
+                "~ block `kpi` (kpi): /data/label, /data/measure, /data/metric",
                 "↕ block `kpi` (kpi) moved",
                 "+ block `new` (paragraph)",
             ]
@@ -651,7 +684,7 @@ mod tests {
         assert!(checked_code("weekly-site-report").is_ok());
         assert!(checked_code("Weekly report").is_err() && checked_code("").is_err());
         let error = checked(r#"{"blocks": [{"id": "a", "type": "paragraph", "data": {}}, {"id": "a"#).unwrap_err();
-        assert!(error.to_string().starts_with("invalid document at line 1, column 7"), "{error}");
+        assert!(error.to_string().starts_with("invalid document at line 1, column 67: EOF while parsing"), "{error}");
         let error = checked(r#"{"blocks": [{"id": "a", "type": "paragraph", "data": {}}, {"id": "a", "type": "paragraph", "data": {}}]}"#)
             .unwrap_err();
         assert_eq!(error.to_string(), "duplicate block id `a`");

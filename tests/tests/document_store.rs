@@ -195,3 +195,153 @@ async fn bad_files_and_ids_are_refused_with_their_place_and_nothing_is_stored() 
     assert!(!std::path::Path::new(out).exists());
     assert_eq!(stored_versions(&pool).await, 1);
 }
+
+/// `/api/documents` against a real server over the metric fixture: a site manager
+/// creates, saves, diffs, restores and submits a document; another user approves and
+/// publishes it; renders of old versions; refusals name the member; other sites' and
+/// other roles' users neither see nor change it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_api_keeps_versions_reviews_and_scopes() {
+    use opsflux_api::auth::{password, users};
+    use opsflux_api::http::{AppState, PublicAddress};
+    use opsflux_tests::send;
+
+    const PASSWORD: &str = "correct horse battery staple";
+    let (_, pool) = opsflux_tests::migrated_pool("document_api").await;
+    let warehouse = tempfile::tempdir().unwrap();
+    let engine = crate::metrics::fixture_engine(warehouse.path()).await;
+    sqlx::query(
+        "INSERT INTO core.sites (id, code, name, kind, region, latitude, longitude, bed_capacity) VALUES \
+         ('00000001-0000-4000-8000-000000000001', 'ALPHA', 'Alpha Platform', 'offshore_platform', 'Niger Delta', 4.1, 6.9, 2), \
+         ('00000001-0000-4000-8000-000000000002', 'BRAVO', 'Bravo FPSO', 'fpso', 'Niger Delta', 4.3, 7.2, 3)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let hash = password::hash(PASSWORD.to_owned()).await.unwrap();
+    for (email, role, sites) in [
+        ("alpha@test.example", "manager", vec!["ALPHA"]),
+        ("bravo@test.example", "manager", vec!["BRAVO"]),
+        ("viewer@test.example", "viewer", vec!["ALPHA"]),
+        ("analyst@test.example", "analyst", vec![]),
+    ] {
+        let sites: Vec<String> = sites.into_iter().map(str::to_owned).collect();
+        users::add(&pool, email, email, role, &sites, &hash).await.unwrap();
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let state =
+        AppState::with_database(pool.clone(), engine, "test".into(), PublicAddress::new(None, address).unwrap())
+            .await
+            .unwrap();
+    tokio::spawn(opsflux_api::http::serve_on(listener, state, std::future::pending()));
+    let mut tokens = BTreeMap::new();
+    for email in ["alpha", "bravo", "viewer", "analyst"] {
+        let body = format!(r#"{{"email":"{email}@test.example","password":"{PASSWORD}"}}"#);
+        let answer = send(address, "POST", "/api/auth/login", &[("Content-Type", "application/json")], &body).await;
+        assert_eq!(answer.status, 200, "{email}: {}", answer.body);
+        tokens.insert(email, answer.json()["access_token"].as_str().unwrap().to_owned());
+    }
+    let call = async |who: &str, method: &str, path: &str, body: serde_json::Value| {
+        let bearer = format!("Bearer {}", tokens[who]);
+        let body = if body.is_null() { String::new() } else { body.to_string() };
+        send(address, method, path, &[("Authorization", &bearer), ("Content-Type", "application/json")], &body).await
+    };
+    let null = serde_json::Value::Null;
+
+    let document = serde_json::json!({
+        "settings": {"title": "Bilan POB Alpha"},
+        "blocks": [
+            {"id": "intro", "type": "paragraph", "data": {"text": "Effectifs du mois."}},
+            {"id": "kpi-pob", "type": "kpi", "data": {"metric": "pob.people_on_board", "measure": "pob", "label": "POB"}}
+        ]
+    });
+    let created =
+        call("alpha", "POST", "/api/documents", serde_json::json!({"document": document, "site": "ALPHA"})).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let created = created.json();
+    assert_eq!(
+        (&created["title"], &created["site"], &created["status"], &created["version"]),
+        (&"Bilan POB Alpha".into(), &"ALPHA".into(), &"draft".into(), &1.into())
+    );
+    let id = created["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/documents/{id}");
+
+    let mut edited = document.clone();
+    edited["blocks"][1]["data"]["label"] = "POB moyen".into();
+    let saved = call("alpha", "PUT", &path, serde_json::json!({"document": edited, "comment": "libellé"})).await;
+    assert_eq!((saved.status, &saved.json()["version"]), (200, &2.into()), "{}", saved.body);
+    let diff = call("alpha", "GET", &format!("{path}/diff?from=1&to=2"), null.clone()).await.json();
+    assert_eq!(diff["lines"], serde_json::json!(["~ block `kpi-pob` (kpi): /data/label"]));
+    let versions = call("alpha", "GET", &format!("{path}/versions"), null.clone()).await.json();
+    let authors: Vec<(&serde_json::Value, &serde_json::Value)> = versions["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|version| (&version["saved_by"], &version["comment"]))
+        .collect();
+    assert_eq!(authors, [(&"alpha@test.example".into(), &null), (&"alpha@test.example".into(), &"libellé".into())]);
+    let restored = call("alpha", "POST", &format!("{path}/restore?version=1"), null.clone()).await;
+    assert_eq!((restored.status, &restored.json()["version"]), (200, &3.into()), "{}", restored.body);
+    let shown = call("alpha", "GET", &path, null.clone()).await.json();
+    assert_eq!((&shown["shown_version"], &shown["document"]), (&3.into(), &document));
+
+    // Review: the author submits, may not approve, another user approves and publishes.
+    let review = async |who: &str, body: serde_json::Value| call(who, "POST", &format!("{path}/review"), body).await;
+    assert_eq!(review("alpha", serde_json::json!({"action": "submit"})).await.json()["status"], "in_review");
+    let own = review("alpha", serde_json::json!({"action": "approve"})).await;
+    assert_eq!(
+        (own.status, &own.json()["detail"]),
+        (409, &"version 3 was saved by you: another user must approve it".into())
+    );
+    let early = review("analyst", serde_json::json!({"action": "publish"})).await;
+    assert_eq!(early.status, 409, "{}", early.body);
+    assert_eq!(review("analyst", serde_json::json!({"action": "approve"})).await.json()["status"], "approved");
+    let published = review("analyst", serde_json::json!({"action": "publish"})).await.json();
+    assert_eq!((&published["status"], &published["published_version"]), (&"published".into(), &3.into()));
+    let silent = review("analyst", serde_json::json!({"action": "send_back"})).await;
+    assert_eq!((silent.status, &silent.json()["pointer"]), (400, &"/comment".into()));
+
+    // Any version renders; the HTML of version 2 carries its label.
+    let rendered = call("alpha", "POST", &format!("{path}/render?format=html&version=2"), null.clone()).await;
+    assert_eq!(rendered.status, 200, "{}", rendered.body);
+    assert!(rendered.body.contains("POB moyen") && rendered.body.contains("Bilan POB Alpha"));
+    let rendered = call("alpha", "POST", &format!("{path}/render?format=html&version=1"), null.clone()).await;
+    assert!(!rendered.body.contains("POB moyen"));
+
+    // Refusals name the member, and store nothing.
+    let before = stored_versions(&pool).await;
+    let twice = serde_json::json!({"document": {"blocks": [
+        {"id": "a", "type": "paragraph", "data": {}}, {"id": "a", "type": "header", "data": {}}]}});
+    let refused = call("alpha", "PUT", &path, twice).await;
+    assert_eq!((refused.status, &refused.json()["pointer"]), (400, &"/document".into()), "{}", refused.body);
+    assert_eq!(refused.json()["detail"], "duplicate block id `a`");
+    let refused = call("alpha", "PUT", &path, serde_json::json!({"document": document, "colour": "red"})).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let refused =
+        call("alpha", "POST", "/api/documents", serde_json::json!({"document": document, "site": "BRAVO"})).await;
+    assert_eq!((refused.status, &refused.json()["pointer"]), (403, &"/site".into()));
+    let refused =
+        call("alpha", "POST", "/api/documents", serde_json::json!({"document": document, "template": "Bilan POB"}))
+            .await;
+    assert_eq!((refused.status, &refused.json()["pointer"]), (400, &"/template".into()));
+    let refused = call("alpha", "GET", &format!("{path}?version=9"), null.clone()).await;
+    assert_eq!((refused.status, &refused.json()["parameter"]), (404, &"version".into()));
+    assert_eq!(stored_versions(&pool).await, before);
+
+    // Another site's manager neither sees nor changes it; a viewer may not write.
+    let listed = call("bravo", "GET", "/api/documents", null.clone()).await.json();
+    assert_eq!(listed["documents"], serde_json::json!([]));
+    assert_eq!(call("bravo", "GET", &path, null.clone()).await.status, 404);
+    assert_eq!(call("bravo", "DELETE", &path, null.clone()).await.status, 404);
+    assert_eq!(call("viewer", "GET", "/api/documents", null.clone()).await.status, 403);
+    let listed = call("analyst", "GET", "/api/documents", null.clone()).await.json();
+    assert_eq!(listed["documents"].as_array().unwrap().len(), 1);
+    assert_eq!(call("alpha", "DELETE", &path, null.clone()).await.status, 204);
+    assert_eq!(call("alpha", "GET", &path, null.clone()).await.status, 404);
+    let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM platform.audit_log WHERE action LIKE 'document.%'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(audited, 7, "added, saved, restored, submitted, approved, published, deleted");
+}

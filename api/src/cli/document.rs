@@ -42,6 +42,10 @@ pub struct ImportArgs {
     /// as `weekly-site-report`), offered to the reports page once published.
     #[arg(long)]
     pub template: Option<String>,
+    /// The code of the site the document belongs to (default: none, shared by the
+    /// authors of every site).
+    #[arg(long)]
+    pub site: Option<String>,
     /// The comment of version 1 (default: "imported from FILE").
     #[arg(long)]
     pub comment: Option<String>,
@@ -89,10 +93,18 @@ pub async fn run(args: DocumentArgs) -> anyhow::Result<()> {
             let pool = database::connect(&args.database.database_url, 2).await?;
             let kind = if args.template.is_some() { Kind::Template } else { Kind::Document };
             let comment = args.comment.unwrap_or_else(|| format!("imported from {}", args.file.display()));
-            let id = document_store::create(&pool, kind, args.template.as_deref(), &source, None, Some(&comment))
-                .await
-                .with_context(|| format!("{} is not imported", args.file.display()))?;
-            let parameters = serde_json::json!({"file": args.file.display().to_string(), "template": args.template});
+            let id = document_store::create(
+                &pool,
+                kind,
+                args.template.as_deref(),
+                args.site.as_deref(),
+                &source,
+                None,
+                Some(&comment),
+            )
+            .await
+            .with_context(|| format!("{} is not imported", args.file.display()))?;
+            let parameters = serde_json::json!({"file": args.file.display().to_string(), "template": args.template, "site": args.site});
             super::audit_cli(&pool, "document.import", "redacteur.documents", Some(id), parameters).await?;
             println!("{id}");
             Ok(())

@@ -86,7 +86,7 @@ pub(crate) async fn render_document(
 
 /// Renders `document` as of today and answers the file, as an attachment (or inline
 /// for the HTML preview), with the warehouse versions read in `X-OpsFlux-Warehouse`.
-async fn rendered_response(
+pub(crate) async fn rendered_response(
     state: &AppState,
     caller: &Caller,
     name: &str,

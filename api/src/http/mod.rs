@@ -20,6 +20,7 @@ pub mod powertrace_pages;
 pub mod routes;
 pub mod schedules;
 pub mod search;
+pub mod stored_documents;
 pub mod tables;
 
 use std::net::{IpAddr, SocketAddr};
@@ -253,6 +254,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/metrics/{name}", get(metrics::metric_json))
         .route("/api/export", get(exports::export))
         .route("/api/render", post(documents::render_document))
+        .route("/api/documents", get(stored_documents::list_json).post(stored_documents::create_json))
+        .route(
+            "/api/documents/{id}",
+            get(stored_documents::get_json).put(stored_documents::update_json).delete(stored_documents::delete_json),
+        )
+        .route("/api/documents/{id}/versions", get(stored_documents::versions_json))
+        .route("/api/documents/{id}/diff", get(stored_documents::diff_json))
+        .route("/api/documents/{id}/restore", post(stored_documents::restore_json))
+        .route("/api/documents/{id}/review", post(stored_documents::review_json))
+        .route("/api/documents/{id}/render", post(stored_documents::render_json))
         .route("/documents", get(documents::documents_page))
         .route("/documents/render", get(documents::document_download))
         .route("/login", get(auth::login_page).post(auth::login_form))

@@ -188,7 +188,7 @@ pub(crate) async fn create_json(
 #[into_params(parameter_in = Query)]
 pub(crate) struct VersionParameter {
     /// A saved version (default: the newest).
-    version: Option<String>,
+    pub(crate) version: Option<String>,
 }
 
 pub(crate) fn parse_version(version: Option<&str>) -> Result<Option<i32>, ApiError> {

@@ -34,6 +34,7 @@ const fn route(method: Method, path: &'static str, access: Access, example: &'st
 const DASHBOARDS: Access = Access::Permission("dashboards.read");
 const SCHEDULES: Access = Access::Permission("schedules.manage");
 const ALERTS: Access = Access::Permission("alerts.manage");
+const DOCUMENTS: Access = Access::Permission("redacteur.write");
 const SCENARIO_WRITE: Access = Access::Permission("powertrace.scenario_write");
 
 /// Every route but the dashboard pages (those come from [`super::dashboards::PAGES`]).
@@ -64,6 +65,56 @@ const ROUTES: &[Route] = &[
         "/documents/render?template=5s-audit&format=html",
     ),
     route(Method::POST, "/api/render", Access::Permission("redacteur.render"), "/api/render"),
+    route(Method::GET, "/api/documents", DOCUMENTS, "/api/documents"),
+    route(Method::POST, "/api/documents", DOCUMENTS, "/api/documents"),
+    route(
+        Method::GET,
+        "/api/documents/{id}",
+        DOCUMENTS,
+        concat!("/api/documents/", "00000000-0000-4000-8000-000000000000"),
+    ),
+    route(
+        Method::PUT,
+        "/api/documents/{id}",
+        DOCUMENTS,
+        concat!("/api/documents/", "00000000-0000-4000-8000-000000000000"),
+    ),
+    route(
+        Method::DELETE,
+        "/api/documents/{id}",
+        DOCUMENTS,
+        concat!("/api/documents/", "00000000-0000-4000-8000-000000000000"),
+    ),
+    route(
+        Method::GET,
+        "/api/documents/{id}/versions",
+        DOCUMENTS,
+        concat!("/api/documents/", "00000000-0000-4000-8000-000000000000", "/versions"),
+    ),
+    route(
+        Method::GET,
+        "/api/documents/{id}/diff",
+        DOCUMENTS,
+        concat!("/api/documents/", "00000000-0000-4000-8000-000000000000", "/diff?from=1"),
+    ),
+    route(
+        Method::POST,
+        "/api/documents/{id}/restore",
+        DOCUMENTS,
+        concat!("/api/documents/", "00000000-0000-4000-8000-000000000000", "/restore?version=1"),
+    ),
+    route(
+        Method::POST,
+        "/api/documents/{id}/review",
+        DOCUMENTS,
+        concat!("/api/documents/", "00000000-0000-4000-8000-000000000000", "/review"),
+    ),
+    route(
+        Method::POST,
+        "/api/documents/{id}/render",
+        DOCUMENTS,
+        concat!("/api/documents/", "00000000-0000-4000-8000-000000000000", "/render?format=html"),
+    ),
     route(Method::GET, "/tables", Access::Permission("warehouse.tables"), "/tables"),
     route(Method::GET, "/api/tables", Access::Permission("warehouse.tables"), "/api/tables"),
     route(Method::GET, "/admin/audit", Access::Permission("audit.read"), "/admin/audit"),

@@ -1,0 +1,374 @@
+//! Rédacteur documents stored in PostgreSQL over HTTP (`/api/documents`): list, create,
+//! read any version, save the next version, delete, versions, diff, restore, review
+//! actions and the render of any version. Every route needs `redacteur.write`; a reader
+//! scoped to sites sees the documents of those sites and those of no site, and renders
+//! with their own scope. Changes are audited.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::error::{ApiError, Problem, json_body};
+use super::powertrace::{VersionParameter, parse_version};
+use super::schedules::{parse_id, pool};
+use super::{AppState, Caller};
+use crate::document_store::{self, Kind, Review, StoreError, Summary};
+
+impl ApiError {
+    /// A store error: bad input names its member (400), a missing document or version
+    /// is 404, a refused review step 409, the rest internal.
+    pub(crate) fn from_document_store(error: StoreError) -> Self {
+        match error {
+            StoreError::Invalid(opsflux_render::DocumentError::Invalid { block, pointer, message }) => Self {
+                block,
+                pointer: Some(format!("/document{pointer}")),
+                ..Self::new(StatusCode::BAD_REQUEST, "Invalid document", message)
+            },
+            StoreError::Invalid(other) => Self::new(StatusCode::BAD_REQUEST, "Invalid document", other.to_string())
+                .with_pointer("/document".into()),
+            StoreError::BadCode(_) | StoreError::DuplicateCode(_) => {
+                let status = if matches!(error, StoreError::BadCode(_)) {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::CONFLICT
+                };
+                Self::new(status, "Invalid template code", error.to_string()).with_pointer("/template".into())
+            }
+            StoreError::UnknownSite(_) => Self::new(StatusCode::BAD_REQUEST, "Invalid request body", error.to_string())
+                .with_pointer("/site".into()),
+            StoreError::CommentRequired => {
+                Self::new(StatusCode::BAD_REQUEST, "Invalid request body", error.to_string())
+                    .with_pointer("/comment".into())
+            }
+            StoreError::NotFound(_) => Self::not_found(error.to_string()),
+            StoreError::NoVersion { .. } => Self::not_found(error.to_string()).with_parameter("version"),
+            StoreError::Transition { .. } | StoreError::OwnApproval { .. } => {
+                Self::new(StatusCode::CONFLICT, "Review step refused", error.to_string())
+            }
+            StoreError::Database(_) | StoreError::Corrupt { .. } => Self::internal("the document store failed", &error),
+        }
+    }
+}
+
+/// A document the caller may see (its site in their scope, or no site), or 404 — also
+/// for another site's, which is not told apart.
+async fn visible(state: &AppState, caller: &Caller, id: Uuid) -> Result<Summary, ApiError> {
+    let summary = document_store::summary(pool(state)?, id).await.map_err(ApiError::from_document_store)?;
+    match &summary.site {
+        Some(site) if !caller.scope.allows(site) => Err(ApiError::not_found(format!("no document {id}"))),
+        _ => Ok(summary),
+    }
+}
+
+/// `GET /api/documents`: the documents and templates the caller may see, most recently
+/// changed first.
+#[utoipa::path(get, path = "/api/documents", tag = "documents",
+    responses((status = 200, body = Object), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, description = "no platform database", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn list_json(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Value>, ApiError> {
+    let mut documents = document_store::list(pool(&state)?).await.map_err(ApiError::from_document_store)?;
+    documents.retain(|document| document.site.as_ref().is_none_or(|site| caller.scope.allows(site)));
+    Ok(Json(serde_json::json!({ "documents": documents })))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    document: Value,
+    /// A template code: the document is stored as that template.
+    template: Option<String>,
+    site: Option<String>,
+    comment: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SaveBody {
+    document: Value,
+    comment: Option<String>,
+}
+
+/// The text stored for a document sent as JSON: printed with two-space indents.
+fn source_of(document: &Value) -> Result<String, ApiError> {
+    if !document.is_object() {
+        return Err(ApiError::bad_body(
+            "`document` must be an object (Editor.js JSON)".into(),
+            Some("/document".into()),
+        ));
+    }
+    serde_json::to_string_pretty(document).map_err(|error| ApiError::internal("printing the document", &error))
+}
+
+/// `POST /api/documents`: `{"document": {...}, "template"?: code, "site"?: code,
+/// "comment"?}` stored as version 1 in draft; 201 with its list line.
+#[utoipa::path(post, path = "/api/documents", tag = "documents", request_body = Object,
+    responses((status = 201, body = Object), (status = 400, description = "`block` and `pointer` name what is wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "a template with that code exists", body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn create_json(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let pool = pool(&state)?;
+    let body: CreateBody = json_body(&body)?;
+    if let Some(site) = &body.site
+        && !caller.scope.allows(site)
+    {
+        return Err(
+            ApiError::forbidden(format!("site `{site}` is outside your site scope")).with_pointer("/site".into())
+        );
+    }
+    let source = source_of(&body.document)?;
+    let kind = if body.template.is_some() { Kind::Template } else { Kind::Document };
+    let id = document_store::create(
+        pool,
+        kind,
+        body.template.as_deref(),
+        body.site.as_deref(),
+        &source,
+        caller.principal.user_id,
+        body.comment.as_deref(),
+    )
+    .await
+    .map_err(ApiError::from_document_store)?;
+    let summary = document_store::summary(pool, id).await.map_err(ApiError::from_document_store)?;
+    let parameters = serde_json::json!({"template": body.template, "site": body.site, "title": summary.title});
+    state.audit_change(&caller, "document.add", "redacteur.documents", id, parameters).await?;
+    Ok((StatusCode::CREATED, Json(summary)).into_response())
+}
+
+/// `GET /api/documents/{id}?version=`: the document's list line and the body of a
+/// version (default: the newest).
+#[utoipa::path(get, path = "/api/documents/{id}", tag = "documents", params(("id" = String, Path, description = "document id"), VersionParameter),
+    responses((status = 200, body = Object), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn get_json(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Query(parameters): Query<VersionParameter>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let version = parse_version(parameters.version.as_deref())?;
+    let summary = visible(&state, &caller, id).await?;
+    let saved = document_store::read(pool(&state)?, id, version).await.map_err(ApiError::from_document_store)?;
+    let mut answer = serde_json::to_value(&summary).map_err(|error| ApiError::internal("printing", &error))?;
+    answer["shown_version"] = saved.version.into();
+    answer["document"] = saved.body;
+    Ok(Json(answer))
+}
+
+/// `PUT /api/documents/{id}`: `{"document": {...}, "comment"?}` saved as the next version.
+#[utoipa::path(put, path = "/api/documents/{id}", tag = "documents", params(("id" = String, Path, description = "document id")), request_body = Object,
+    responses((status = 200, body = Object), (status = 400, description = "`block` and `pointer` name what is wrong", body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn update_json(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Summary>, ApiError> {
+    let id = parse_id(&id)?;
+    visible(&state, &caller, id).await?;
+    let body: SaveBody = json_body(&body)?;
+    let source = source_of(&body.document)?;
+    let pool = pool(&state)?;
+    let version = document_store::save(pool, id, &source, caller.principal.user_id, body.comment.as_deref())
+        .await
+        .map_err(ApiError::from_document_store)?;
+    let parameters = serde_json::json!({"version": version, "comment": body.comment});
+    state.audit_change(&caller, "document.save", "redacteur.documents", id, parameters).await?;
+    Ok(Json(document_store::summary(pool, id).await.map_err(ApiError::from_document_store)?))
+}
+
+/// `DELETE /api/documents/{id}`: the document leaves every list; its versions stay.
+#[utoipa::path(delete, path = "/api/documents/{id}", tag = "documents", params(("id" = String, Path, description = "document id")),
+    responses((status = 204), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn delete_json(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id)?;
+    visible(&state, &caller, id).await?;
+    document_store::delete(pool(&state)?, id, caller.principal.user_id).await.map_err(ApiError::from_document_store)?;
+    state.audit_change(&caller, "document.delete", "redacteur.documents", id, Value::Null).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/documents/{id}/versions`: every version with its time, author and comment.
+#[utoipa::path(get, path = "/api/documents/{id}/versions", tag = "documents", params(("id" = String, Path, description = "document id")),
+    responses((status = 200, body = Object), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn versions_json(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    visible(&state, &caller, id).await?;
+    let versions = document_store::versions(pool(&state)?, id).await.map_err(ApiError::from_document_store)?;
+    Ok(Json(serde_json::json!({ "versions": versions })))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct DiffParameters {
+    /// The older version.
+    from: Option<String>,
+    /// The newer version (default: the newest).
+    to: Option<String>,
+}
+
+/// `GET /api/documents/{id}/diff?from=&to=`: blocks added, removed, changed (with the
+/// JSON pointers of what changed) and moved, and the settings changed.
+#[utoipa::path(get, path = "/api/documents/{id}/diff", tag = "documents", params(("id" = String, Path, description = "document id"), DiffParameters),
+    responses((status = 200, body = Object), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn diff_json(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Query(parameters): Query<DiffParameters>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let from = parse_version(parameters.from.as_deref()).map_err(|error| error.with_parameter("from"))?;
+    let to = parse_version(parameters.to.as_deref()).map_err(|error| error.with_parameter("to"))?;
+    let summary = visible(&state, &caller, id).await?;
+    let pool = pool(&state)?;
+    let from = from.unwrap_or((summary.version - 1).max(1));
+    let old = document_store::read(pool, id, Some(from)).await.map_err(ApiError::from_document_store)?;
+    let new = document_store::read(pool, id, to).await.map_err(ApiError::from_document_store)?;
+    let changes = document_store::diff(&old.body, &new.body);
+    let lines: Vec<String> = changes.iter().map(ToString::to_string).collect();
+    Ok(Json(serde_json::json!({"from": old.version, "to": new.version, "changes": changes, "lines": lines})))
+}
+
+/// `POST /api/documents/{id}/restore?version=N`: version N saved again as the newest.
+#[utoipa::path(post, path = "/api/documents/{id}/restore", tag = "documents", params(("id" = String, Path, description = "document id"), VersionParameter),
+    responses((status = 200, body = Object), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn restore_json(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Query(parameters): Query<VersionParameter>,
+) -> Result<Json<Summary>, ApiError> {
+    let id = parse_id(&id)?;
+    let Some(version) = parse_version(parameters.version.as_deref())? else {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "Invalid parameter", "give the `version` to restore")
+            .with_parameter("version"));
+    };
+    visible(&state, &caller, id).await?;
+    let pool = pool(&state)?;
+    let saved = document_store::restore(pool, id, version, caller.principal.user_id)
+        .await
+        .map_err(ApiError::from_document_store)?;
+    let parameters = serde_json::json!({"restored": version, "version": saved});
+    state.audit_change(&caller, "document.restore", "redacteur.documents", id, parameters).await?;
+    Ok(Json(document_store::summary(pool, id).await.map_err(ApiError::from_document_store)?))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+enum ReviewAction {
+    Submit,
+    Approve,
+    Publish,
+    SendBack,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReviewBody {
+    action: ReviewAction,
+    comment: Option<String>,
+}
+
+/// `POST /api/documents/{id}/review`: `{"action": "submit" | "approve" | "publish" |
+/// "send_back", "comment"?}`. Approval needs another user than the version's author;
+/// sending back, a comment. A step the status does not allow is 409.
+#[utoipa::path(post, path = "/api/documents/{id}/review", tag = "documents", params(("id" = String, Path, description = "document id")), request_body = Object,
+    responses((status = 200, body = Object), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, description = "the step does not follow from the status, or approval by the author", body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn review_json(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Summary>, ApiError> {
+    let id = parse_id(&id)?;
+    visible(&state, &caller, id).await?;
+    let body: ReviewBody = json_body(&body)?;
+    let action = match body.action {
+        ReviewAction::Submit => Review::Submit,
+        ReviewAction::Approve => Review::Approve,
+        ReviewAction::Publish => Review::Publish,
+        ReviewAction::SendBack => Review::SendBack,
+    };
+    let pool = pool(&state)?;
+    let status = document_store::review(pool, id, action, caller.principal.user_id, body.comment.as_deref())
+        .await
+        .map_err(ApiError::from_document_store)?;
+    let parameters = serde_json::json!({"status": status, "comment": body.comment});
+    state.audit_change(&caller, "document.review", "redacteur.documents", id, parameters).await?;
+    Ok(Json(document_store::summary(pool, id).await.map_err(ApiError::from_document_store)?))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct RenderParameters {
+    /// pdf (default), docx, xlsx or html.
+    format: Option<String>,
+    /// A saved version (default: the newest).
+    version: Option<String>,
+}
+
+/// `POST /api/documents/{id}/render?format=&version=`: a version rendered with the
+/// caller's scope; the body may hold `{"parameters": {...}}`.
+#[utoipa::path(post, path = "/api/documents/{id}/render", tag = "documents", params(("id" = String, Path, description = "document id"), RenderParameters),
+    request_body(content = Object, description = "optional: `parameters` (strings)"),
+    responses((status = 200, description = "the rendered file", content(
+            (Vec<u8> = "application/pdf"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (String = "text/html"))),
+        (status = 400, description = "bad parameter or document: `block` and `pointer` name where", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "too many renders at once, or a time limit", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn render_json(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Query(query): Query<RenderParameters>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let version = parse_version(query.version.as_deref())?;
+    let format: opsflux_render::OutputFormat =
+        query.format.as_deref().unwrap_or("pdf").parse().map_err(|error: String| {
+            ApiError::new(StatusCode::BAD_REQUEST, "Invalid parameter", error).with_parameter("format")
+        })?;
+    let parameters = if body.iter().all(u8::is_ascii_whitespace) {
+        BTreeMap::new()
+    } else {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct RenderBody {
+            #[serde(default)]
+            parameters: BTreeMap<String, String>,
+        }
+        json_body::<RenderBody>(&body)?.parameters
+    };
+    let summary = visible(&state, &caller, id).await?;
+    let saved = document_store::read(pool(&state)?, id, version).await.map_err(ApiError::from_document_store)?;
+    let document = opsflux_render::Document::from_json(&saved.source)
+        .map_err(|error| ApiError::from_document_store(StoreError::Invalid(error)))?;
+    let name = summary.code.clone().unwrap_or_else(|| format!("document-{id}-v{}", saved.version));
+    super::documents::rendered_response(&state, &caller, &name, document, &parameters, format, false).await
+}
