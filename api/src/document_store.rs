@@ -388,6 +388,94 @@ pub async fn review(
     Ok(next)
 }
 
+/// Stores each shipped template `(code, JSON)` the database has never held a template
+/// of that code for, as a published template at version 1; returns how many were
+/// stored. A template deleted since stays deleted.
+pub async fn load_shipped(pool: &PgPool, templates: &[(&str, &str)]) -> Result<usize, StoreError> {
+    let mut loaded = 0;
+    for (code, source) in templates {
+        let known: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM redacteur.documents WHERE kind = 'template' AND code = $1)",
+        )
+        .bind(code)
+        .fetch_one(pool)
+        .await?;
+        if known {
+            continue;
+        }
+        let (body, title) = checked(source)?;
+        let mut transaction = pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO redacteur.documents (kind, code, title, status, current_version, published_version) \
+             VALUES ('template', $1, $2, 'published', 1, 1) RETURNING id",
+        )
+        .bind(code)
+        .bind(&title)
+        .fetch_one(&mut *transaction)
+        .await;
+        let id: Uuid = match inserted {
+            Ok(row) => row.get("id"),
+            // Another process starting at the same moment loaded it first.
+            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => continue,
+            Err(error) => return Err(error.into()),
+        };
+        insert_version(&mut transaction, id, 1, source, &body, None, Some("shipped with OpsFlux")).await?;
+        transaction.commit().await?;
+        loaded += 1;
+    }
+    Ok(loaded)
+}
+
+/// What the reports page and schedules render under a template code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Offered {
+    /// The published version of the stored template.
+    Published { version: i32, source: String },
+    /// A template of that code is stored but none of its versions is published, or it
+    /// was deleted: not offered.
+    Withheld,
+    /// The database holds no template of that code (the shipped one, if any, stands).
+    Unknown,
+}
+
+/// The template offered under `code`.
+pub async fn offered(pool: &PgPool, code: &str) -> Result<Offered, StoreError> {
+    let row = sqlx::query(
+        "SELECT documents.deleted_at IS NULL AS live, versions.version, versions.source, versions.body \
+         FROM redacteur.documents AS documents \
+         LEFT JOIN redacteur.document_versions AS versions \
+           ON versions.document_id = documents.id AND versions.version = documents.published_version \
+         WHERE documents.kind = 'template' AND documents.code = $1 \
+         ORDER BY documents.deleted_at IS NULL DESC, documents.updated_at DESC LIMIT 1",
+    )
+    .bind(code)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(Offered::Unknown) };
+    let (live, version): (bool, Option<i32>) = (row.get("live"), row.get("version"));
+    match (live, version) {
+        (true, Some(version)) => {
+            let source = match row.get::<Option<String>, _>("source") {
+                Some(source) => source,
+                None => serde_json::to_string_pretty(&row.get::<Value, _>("body")).unwrap_or_default(),
+            };
+            Ok(Offered::Published { version, source })
+        }
+        _ => Ok(Offered::Withheld),
+    }
+}
+
+/// The codes of the templates with a published version, and their titles, by code.
+pub async fn published_templates(pool: &PgPool) -> Result<Vec<(String, String)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT code, title FROM redacteur.documents \
+         WHERE kind = 'template' AND deleted_at IS NULL AND published_version IS NOT NULL ORDER BY code",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(|row| (row.get("code"), row.get("title"))).collect())
+}
+
 /// What changed from one version's body to another's.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Change {

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::document_store;
 use crate::powertrace::{PowerTraceError, blocks};
 use chrono::NaiveDate;
 use opsflux_query::{Cell, ColumnKind, ColumnRole, Engine, Format, MetricRequest, QueryError, QueryRows, Scope};
@@ -38,6 +39,9 @@ pub enum RenderError {
         "unknown template `{0}`: expected one of weekly-site-report, powertrace-monthly, moc-dossier, 5s-audit, project-progress, powertrace-scenario"
     )]
     UnknownTemplate(String),
+    /// A stored template of that code has no published version, or was deleted.
+    #[error("template `{0}` is not published: publish a version of it first (`POST /api/documents/{{id}}/review`)")]
+    UnpublishedTemplate(String),
     #[error(transparent)]
     Document(#[from] DocumentError),
     /// A data block's request was refused or failed; names the block and member.
@@ -106,7 +110,7 @@ impl RenderError {
     /// Whether the caller's input is at fault (a 400), rather than the service.
     pub fn is_bad_input(&self) -> bool {
         match self {
-            RenderError::UnknownTemplate(_) => true,
+            RenderError::UnknownTemplate(_) | RenderError::UnpublishedTemplate(_) => true,
             RenderError::Document(DocumentError::Writer { .. }) => false,
             RenderError::Document(_) => true,
             RenderError::Data { internal, .. } => !internal,
@@ -123,6 +127,50 @@ pub fn template(name: &str) -> Result<Document, RenderError> {
         .find(|(known, _)| *known == name)
         .ok_or_else(|| RenderError::UnknownTemplate(name.to_owned()))?;
     Ok(Document::from_json(text)?)
+}
+
+/// The template the reports page and schedules render under `name`: with a database,
+/// the published version of the stored template of that code, or the shipped one when
+/// the database holds no template of that code; without one, the shipped template.
+pub async fn offered_template(pool: Option<&sqlx::PgPool>, name: &str) -> Result<Document, RenderError> {
+    let Some(pool) = pool else { return template(name) };
+    let offered = document_store::offered(pool, name)
+        .await
+        .map_err(|error| RenderError::Runtime(format!("reading template {name}: {error}")))?;
+    match offered {
+        document_store::Offered::Published { source, .. } => Ok(Document::from_json(&source)?),
+        document_store::Offered::Withheld => Err(RenderError::UnpublishedTemplate(name.to_owned())),
+        document_store::Offered::Unknown => template(name),
+    }
+}
+
+/// Every template offered (see [`offered_template`]): `(code, title)`, by code.
+pub async fn offered_templates(pool: Option<&sqlx::PgPool>) -> Result<Vec<(String, String)>, RenderError> {
+    let shipped_title = |text: &str| {
+        Document::from_json(text)
+            .ok()
+            .and_then(|document| document.settings.get("title").and_then(|title| title.as_str()).map(str::to_owned))
+    };
+    let mut offered = Vec::new();
+    if let Some(pool) = pool {
+        let failed = |error: document_store::StoreError| RenderError::Runtime(format!("listing templates: {error}"));
+        offered = document_store::published_templates(pool).await.map_err(failed)?;
+        for (name, text) in TEMPLATES {
+            if !offered.iter().any(|(code, _)| code == name)
+                && document_store::offered(pool, name).await.map_err(failed)? == document_store::Offered::Unknown
+            {
+                offered.push((name.to_owned(), shipped_title(text).unwrap_or_else(|| name.to_owned())));
+            }
+        }
+    } else {
+        for (name, text) in TEMPLATES {
+            offered.push((name.to_owned(), shipped_title(text).unwrap_or_else(|| name.to_owned())));
+        }
+    }
+    // The shipped templates first, in their usual order, then the others by code.
+    let rank = |code: &str| TEMPLATES.iter().position(|(name, _)| *name == code).unwrap_or(TEMPLATES.len());
+    offered.sort_by(|(a, _), (b, _)| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
+    Ok(offered)
 }
 
 /// Binds `document` to the engine's current pin: answers every data request, then

@@ -43,6 +43,9 @@ const VALUES: &[(&str, Label)] = &[
     ("supplier", label("Fournisseur", "Supplier")),
     ("partner", label("Partenaire", "Partner")),
     ("subcontractor", label("Sous-traitant", "Subcontractor")),
+    // redacteur.documents.kind
+    ("document", label("Document", "Document")),
+    ("template", label("Modèle", "Template")),
     // statuses across modules
     ("draft", label("Brouillon", "Draft")),
     ("pending", label("En attente", "Pending")),

@@ -331,12 +331,18 @@ async fn the_document_api_keeps_versions_reviews_and_scopes() {
 
     // Another site's manager neither sees nor changes it; a viewer may not write.
     let listed = call("bravo", "GET", "/api/documents", null.clone()).await.json();
-    assert_eq!(listed["documents"], serde_json::json!([]));
+    let seen: Vec<(&str, &str)> = listed["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|document| (document["kind"].as_str().unwrap(), document["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(seen, [("template", "published"); 6], "the shipped templates, and nothing of ALPHA");
     assert_eq!(call("bravo", "GET", &path, null.clone()).await.status, 404);
     assert_eq!(call("bravo", "DELETE", &path, null.clone()).await.status, 404);
     assert_eq!(call("viewer", "GET", "/api/documents", null.clone()).await.status, 403);
     let listed = call("analyst", "GET", "/api/documents", null.clone()).await.json();
-    assert_eq!(listed["documents"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["documents"].as_array().unwrap().len(), 7);
     assert_eq!(call("alpha", "DELETE", &path, null.clone()).await.status, 204);
     assert_eq!(call("alpha", "GET", &path, null.clone()).await.status, 404);
     let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM platform.audit_log WHERE action LIKE 'document.%'")
@@ -344,4 +350,123 @@ async fn the_document_api_keeps_versions_reviews_and_scopes() {
         .await
         .unwrap();
     assert_eq!(audited, 7, "added, saved, restored, submitted, approved, published, deleted");
+}
+
+/// The shipped templates are stored as published templates when a server first starts
+/// on a database; a new draft of one does not change what the reports page renders
+/// until it is published, and a stored template is offered only once published.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_templates_render_their_published_version_while_a_draft_is_edited() {
+    use opsflux_api::auth::{password, users};
+    use opsflux_api::http::{AppState, PublicAddress};
+    use opsflux_tests::send;
+
+    const PASSWORD: &str = "correct horse battery staple";
+    let (_, pool) = opsflux_tests::migrated_pool("published_templates").await;
+    let warehouse = tempfile::tempdir().unwrap();
+    let engine = crate::metrics::fixture_engine(warehouse.path()).await;
+    let hash = password::hash(PASSWORD.to_owned()).await.unwrap();
+    for email in ["author@test.example", "reviewer@test.example"] {
+        users::add(&pool, email, email, "analyst", &[], &hash).await.unwrap();
+    }
+    let start = async || {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let public = PublicAddress::new(None, address).unwrap();
+        let engine = opsflux_query::Engine::open(
+            opsflux_warehouse::Warehouse::open(warehouse.path()).unwrap(),
+            opsflux_query::Catalog::shipped().unwrap(),
+            opsflux_query::EngineSettings::default(),
+        )
+        .await
+        .unwrap();
+        let state = AppState::with_database(pool.clone(), engine, "test".into(), public).await.unwrap();
+        tokio::spawn(opsflux_api::http::serve_on(listener, state, std::future::pending()));
+        address
+    };
+    drop(engine);
+    let address = start().await;
+    // A second start stores nothing again.
+    start().await;
+    let templates: Vec<String> = sqlx::query_scalar(
+        "SELECT code || ' ' || status || ' v' || published_version FROM redacteur.documents WHERE kind = 'template' ORDER BY code",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        templates,
+        [
+            "5s-audit published v1",
+            "moc-dossier published v1",
+            "powertrace-monthly published v1",
+            "powertrace-scenario published v1",
+            "project-progress published v1",
+            "weekly-site-report published v1"
+        ]
+    );
+    let mut tokens = BTreeMap::new();
+    for who in ["author", "reviewer"] {
+        let body = format!(r#"{{"email":"{who}@test.example","password":"{PASSWORD}"}}"#);
+        let answer = send(address, "POST", "/api/auth/login", &[("Content-Type", "application/json")], &body).await;
+        tokens.insert(who, answer.json()["access_token"].as_str().unwrap().to_owned());
+    }
+    let call = async |who: &str, method: &str, path: &str, body: serde_json::Value| {
+        let bearer = format!("Bearer {}", tokens[who]);
+        let body = if body.is_null() { String::new() } else { body.to_string() };
+        send(address, method, path, &[("Authorization", &bearer), ("Content-Type", "application/json")], &body).await
+    };
+    let report_title = async |template: &str| {
+        let body = serde_json::json!({"template": template, "format": "html"});
+        let answer = call("author", "POST", "/api/render", body).await;
+        if answer.status != 200 {
+            return format!("{} {}", answer.status, answer.json()["detail"].as_str().unwrap_or_default());
+        }
+        let start = answer.body.find("<title>").unwrap() + "<title>".len();
+        answer.body[start..start + answer.body[start..].find("</title>").unwrap()].to_owned()
+    };
+    assert_eq!(report_title("5s-audit").await, "Audit 5S");
+
+    let listed = call("author", "GET", "/api/documents", serde_json::Value::Null).await.json();
+    let audit = listed["documents"].as_array().unwrap().iter().find(|document| document["code"] == "5s-audit").unwrap();
+    let path = format!("/api/documents/{}", audit["id"].as_str().unwrap());
+    let mut draft = call("author", "GET", &path, serde_json::Value::Null).await.json()["document"].clone();
+    draft["settings"]["title"] = "Audit 5S révisé".into();
+    let saved = call("author", "PUT", &path, serde_json::json!({"document": draft})).await.json();
+    assert_eq!(
+        (&saved["status"], &saved["version"], &saved["published_version"]),
+        (&"draft".into(), &2.into(), &1.into())
+    );
+    assert_eq!(report_title("5s-audit").await, "Audit 5S", "the published version still renders");
+    for (who, action) in [("author", "submit"), ("reviewer", "approve"), ("reviewer", "publish")] {
+        let answer = call(who, "POST", &format!("{path}/review"), serde_json::json!({"action": action})).await;
+        assert_eq!(answer.status, 200, "{action}: {}", answer.body);
+    }
+    assert_eq!(report_title("5s-audit").await, "Audit 5S révisé");
+
+    // A new template is offered once published, not before.
+    let document = serde_json::json!({"settings": {"title": "Bilan énergie"}, "blocks": []});
+    let created = call(
+        "author",
+        "POST",
+        "/api/documents",
+        serde_json::json!({"document": document, "template": "bilan-energie"}),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(
+        report_title("bilan-energie").await,
+        "400 template `bilan-energie` is not published: publish a version of it first (`POST /api/documents/{id}/review`)"
+    );
+    let path = format!("/api/documents/{}", created.json()["id"].as_str().unwrap());
+    for (who, action) in [("author", "submit"), ("reviewer", "approve"), ("reviewer", "publish")] {
+        call(who, "POST", &format!("{path}/review"), serde_json::json!({"action": action})).await;
+    }
+    assert_eq!(report_title("bilan-energie").await, "Bilan énergie");
+    let page = call("author", "GET", "/documents", serde_json::Value::Null).await;
+    assert!(
+        page.body.contains("id=\"template-bilan-energie\"") && page.body.contains("Audit 5S révisé"),
+        "{}",
+        page.body
+    );
 }

@@ -49,7 +49,11 @@ pub(crate) async fn render_document(
         format_text.parse().map_err(|error: String| ApiError::bad_body(error, Some("/format".into())))?;
     let mut caller = caller;
     let (name, document) = match (text("template")?, request.get("document")) {
-        (Some(name), None) => (name.clone(), crate::documents::template(&name).map_err(ApiError::from_render)?),
+        (Some(name), None) => {
+            let document =
+                crate::documents::offered_template(state.pool.as_ref(), &name).await.map_err(ApiError::from_render)?;
+            (name.clone(), document)
+        }
         (None, Some(document)) => {
             // The author's own SQL reads with the scope of the permission to write it.
             let Some(scope) = caller.principal.scope_for("redacteur.write") else {
@@ -139,9 +143,19 @@ pub(crate) async fn documents_page(
         sites.push_str(&format!("<option value=\"{0}\">{0}</option>", super::layout::escape(site)));
     }
     let mut body = String::from("<div class=\"grid\">");
-    for (name, _) in crate::documents::TEMPLATES {
-        let Ok(document) = crate::documents::template(name) else { continue };
-        let title = document.settings.get("title").and_then(|title| title.as_str()).unwrap_or(name);
+    let offered = match crate::documents::offered_templates(state.pool.as_ref()).await {
+        Ok(offered) => offered,
+        Err(error) => {
+            tracing::error!(%error, "the published templates could not be listed");
+            body.push_str(
+                "<p class=\"warning\">Les modèles publiés n'ont pas pu être lus ; réessayez dans un instant.</p>",
+            );
+            Vec::new()
+        }
+    };
+    for (name, title) in &offered {
+        let Ok(document) = crate::documents::offered_template(state.pool.as_ref(), name).await else { continue };
+        let name = super::layout::escape(name);
         let monthly = document.settings.to_string().contains("\"kind\":\"month\"");
         let (period_label, period_hint) = if monthly {
             ("Mois", "2026-10 (défaut : le dernier mois complet)")
@@ -175,7 +189,8 @@ pub(crate) async fn document_download(
     let format: opsflux_render::OutputFormat =
         format_text.parse().map_err(|error: String| ApiError::bad_body(error, Some("/format".into())))?;
     parameters.retain(|_, value| !value.trim().is_empty());
-    let document = crate::documents::template(&name).map_err(ApiError::from_render)?;
+    let document =
+        crate::documents::offered_template(state.pool.as_ref(), &name).await.map_err(ApiError::from_render)?;
     let inline = format == opsflux_render::OutputFormat::Html;
     rendered_response(&state, &caller, &name, document, &parameters, format, inline).await
 }

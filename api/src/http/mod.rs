@@ -197,6 +197,15 @@ impl AppState {
         public: PublicAddress,
     ) -> Result<Self, AuthError> {
         let key = crate::auth::secret::signing_key(&pool).await?;
+        // The shipped templates become published templates the first time a server
+        // starts on the database; the shipped copies stand in until then.
+        match crate::document_store::load_shipped(&pool, &crate::documents::TEMPLATES).await {
+            Ok(0) => {}
+            Ok(loaded) => tracing::info!(loaded, "shipped templates stored as published templates"),
+            Err(error) => {
+                tracing::warn!(%error, "the shipped templates could not be stored; they are served as shipped")
+            }
+        }
         Ok(Self {
             pool: Some(pool),
             security: Some(Arc::new(Security { keys: TokenKeys::new(&key), throttle: AddressThrottle::default() })),

@@ -280,12 +280,24 @@ fn spec_from_form(fields: &[(String, String)]) -> ScheduleSpec {
     }
 }
 
-fn form(caller: &Caller, action: &str, spec: &ScheduleSpec, error: Option<&str>) -> String {
+/// The published templates a schedule may render, `(code, title)`.
+async fn templates(pool: &PgPool) -> Result<Vec<(String, String)>, ApiError> {
+    crate::documents::offered_templates(Some(pool)).await.map_err(ApiError::from_render)
+}
+
+fn form(
+    caller: &Caller,
+    action: &str,
+    spec: &ScheduleSpec,
+    templates: &[(String, String)],
+    error: Option<&str>,
+) -> String {
     let value = |text: Option<&str>| escape(text.unwrap_or_default());
-    let template_options: String = crate::documents::TEMPLATES
+    let template_options: String = templates
         .iter()
         .map(|(name, _)| {
-            let selected = if spec.template.as_deref() == Some(name) { " selected" } else { "" };
+            let selected = if spec.template.as_deref() == Some(name.as_str()) { " selected" } else { "" };
+            let name = escape(name);
             format!("<option value=\"{name}\"{selected}>{name}</option>")
         })
         .collect();
@@ -349,11 +361,23 @@ pub(crate) async fn list_page(
         "/schedules",
         "Envois programmés",
         STYLE,
-        &list_body(&caller, &all, &ScheduleSpec { formats: vec!["pdf".into()], ..Default::default() }, None),
+        &list_body(
+            &caller,
+            &all,
+            &ScheduleSpec { formats: vec!["pdf".into()], ..Default::default() },
+            &templates(pool).await?,
+            None,
+        ),
     )))
 }
 
-fn list_body(caller: &Caller, all: &[Schedule], draft: &ScheduleSpec, error: Option<&str>) -> String {
+fn list_body(
+    caller: &Caller,
+    all: &[Schedule],
+    draft: &ScheduleSpec,
+    templates: &[(String, String)],
+    error: Option<&str>,
+) -> String {
     let mut body = String::new();
     if all.is_empty() {
         body.push_str("<p class=\"empty\">Aucun envoi programmé pour l'instant.</p>");
@@ -381,7 +405,7 @@ fn list_body(caller: &Caller, all: &[Schedule], draft: &ScheduleSpec, error: Opt
         body.push_str("</tbody></table></section>");
     }
     body.push_str("<h2>Nouvel envoi</h2>");
-    body.push_str(&form(caller, "/schedules", draft, error));
+    body.push_str(&form(caller, "/schedules", draft, templates, error));
     body
 }
 
@@ -402,7 +426,7 @@ pub(crate) async fn create_form(
         Err(error @ crate::jobs::JobError::Invalid { .. }) => {
             let all =
                 schedules::list(pool, owner_filter(&caller, "schedules.manage")).await.map_err(ApiError::from_job)?;
-            let body = list_body(&caller, &all, &spec, Some(&error.to_string()));
+            let body = list_body(&caller, &all, &spec, &templates(pool).await?, Some(&error.to_string()));
             Ok((StatusCode::BAD_REQUEST, Html(page("/schedules", "Envois programmés", STYLE, &body))).into_response())
         }
         Err(other) => Err(ApiError::from_job(other)),
@@ -501,7 +525,8 @@ async fn detail(pool: &PgPool, caller: &Caller, schedule: &Schedule, error: Opti
     if schedule.document.is_some() {
         body.push_str("<p>Ce envoi rend un document enregistré : modifiez-le par l'API (<code>PUT /api/schedules/{id}</code>).</p>");
     } else {
-        body.push_str(&form(caller, &format!("/schedules/{}", schedule.id), &spec, error));
+        let templates = templates(pool).await?;
+        body.push_str(&form(caller, &format!("/schedules/{}", schedule.id), &spec, &templates, error));
     }
     Ok(page("/schedules", &schedule.name, STYLE, &body))
 }

@@ -368,7 +368,7 @@ impl Scheduler {
                 .await?;
         let schedule_id = schedule_id.ok_or_else(|| JobError::NotFound(format!("job {job} has no schedule")))?;
         let schedule = schedules::get(&self.pool, schedule_id).await?;
-        let document = schedule.document()?;
+        let document = schedule.document(&self.pool).await?;
         let fire_at = fire_at.unwrap_or_else(Utc::now);
         let today = fire_at.with_timezone(&schedule.cadence()?.timezone()).date_naive();
         let pin = match self.engine.refresh().await {

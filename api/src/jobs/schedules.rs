@@ -92,12 +92,13 @@ impl Schedule {
         Cadence::new(&self.cron, &self.timezone).map_err(|error| JobError::invalid(error.field(), error.to_string()))
     }
 
-    /// The document each firing renders.
-    pub fn document(&self) -> Result<opsflux_render::Document, JobError> {
+    /// The document each firing renders: its own, or the template's published version.
+    pub async fn document(&self, pool: &PgPool) -> Result<opsflux_render::Document, JobError> {
         match &self.document {
             Some(document) => serde_json::from_value(document.clone())
                 .map_err(|error| JobError::invalid("document", format!("the stored document is unreadable: {error}"))),
-            None => crate::documents::template(&self.template)
+            None => crate::documents::offered_template(Some(pool), &self.template)
+                .await
                 .map_err(|error| JobError::invalid("template", error.to_string())),
         }
     }
@@ -133,7 +134,8 @@ async fn check(pool: &PgPool, spec: &ScheduleSpec, owner: Option<Uuid>) -> Resul
             ));
         }
         (Some(name), None) => {
-            let parsed = crate::documents::template(name.trim())
+            let parsed = crate::documents::offered_template(Some(pool), name.trim())
+                .await
                 .map_err(|error| JobError::invalid("template", error.to_string()))?;
             (name.trim().to_owned(), None, parsed)
         }
