@@ -379,15 +379,22 @@ fn data_error(pending: &opsflux_render::Pending, error: DataFailure) -> RenderEr
 }
 
 async fn sites(engine: &Engine, scope: &Scope) -> Vec<SiteInfo> {
-    let sql = "SELECT code, name FROM core.sites WHERE deleted_at IS NULL ORDER BY code";
+    let sql = "SELECT code, name, latitude, longitude FROM core.sites WHERE deleted_at IS NULL ORDER BY code";
+    let degrees = |cell: Option<&Cell>| match cell {
+        Some(Cell::Number(number)) => Some(*number),
+        _ => None,
+    };
     match engine.query(sql, &[], ROW_LIMIT, scope).await {
         Ok(rows) => rows
             .rows
             .iter()
             .filter_map(|row| match (row.first(), row.get(1)) {
-                (Some(Cell::Text(code)), Some(Cell::Text(name))) => {
-                    Some(SiteInfo { code: code.clone(), name: name.clone() })
-                }
+                (Some(Cell::Text(code)), Some(Cell::Text(name))) => Some(SiteInfo {
+                    code: code.clone(),
+                    name: name.clone(),
+                    latitude: degrees(row.get(2)),
+                    longitude: degrees(row.get(3)),
+                }),
                 _ => None,
             })
             .collect(),

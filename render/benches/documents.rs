@@ -92,7 +92,10 @@ fn answer(request: &DataRequest, shift: f64) -> DataTable {
 }
 
 fn bind(shift: f64) -> BoundDocument {
-    let sites = SITES.iter().map(|(code, name)| SiteInfo { code: (*code).into(), name: (*name).into() }).collect();
+    let sites = SITES
+        .iter()
+        .map(|(code, name)| SiteInfo { code: (*code).into(), name: (*name).into(), latitude: None, longitude: None })
+        .collect();
     let parameters = BTreeMap::from([("period".to_owned(), "2026-W46".to_owned())]);
     let today = NaiveDate::from_ymd_opt(2026, 11, 22).expect("a valid date");
     let mut binding = Binding::new(

@@ -11,13 +11,20 @@ use crate::chart::{Chart, ChartKind, Series, ValueStyle};
 use crate::inline::{self, Span};
 use crate::{Block, Document, DocumentError, Locale, Word};
 
+mod map;
 pub mod powertrace;
 
 /// A site as templates name it: `{site.code}`, `{site.name}`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SiteInfo {
     pub code: String,
     pub name: String,
+    /// Degrees north, for maps.
+    #[serde(default)]
+    pub latitude: Option<f64>,
+    /// Degrees east, for maps.
+    #[serde(default)]
+    pub longitude: Option<f64>,
 }
 
 /// Data a block needs. The caller answers each with a [`DataTable`] whose columns are
@@ -1170,6 +1177,7 @@ const DATA: &[&str] = &[
     "repeat",
     "forecast",
     "scenario",
+    "map",
 ];
 
 impl Walk<'_> {
@@ -1267,6 +1275,7 @@ impl Walk<'_> {
             },
             "timeline" => DataRequest::Timeline { sites: fields.sites(scope)?, project: fields.raw_text("project")? },
             "company" => DataRequest::Company { name: fields.required("company")? },
+            "map" => map::request(fields, scope)?,
             "forecast" => powertrace::forecast_request(fields, scope)?,
             "scenario" => powertrace::scenario_request(fields, scope)?,
             _ => return Ok(None),
@@ -1480,6 +1489,11 @@ impl Walk<'_> {
                     return Ok(());
                 };
                 Node::Chart { id, chart: chart_of(&fields, &table, locale)? }
+            }
+            "map" => {
+                let Some(table) = self.data(&fields, scope, "a map needs a metric")? else { return Ok(()) };
+                let wanted = fields.sites(scope)?;
+                map::node(&fields, id, &table, &self.binding.sites, &wanted)?
             }
             "forecast" => {
                 let Some(table) = self.data(&fields, scope, "")? else { return Ok(()) };

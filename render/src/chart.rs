@@ -1,12 +1,17 @@
-//! The one chart model — line, bar, stacked bar, KPI tile and heatmap — drawn as SVG
+//! The one chart model — line, bar, stacked bar, KPI tile, heatmap, pie, timeline and
+//! map (`chart/map.rs`) — drawn as SVG
 //! for dashboards and documents. Every mark carries its series, category and raw value
 //! as `data-` attributes, so a browser test (or a script) can read what is drawn.
 //!
 //! The drawing is deterministic: the same chart gives the same bytes.
 
+mod map;
+
 use std::fmt::Write as _;
 
 use chrono::Datelike;
+
+pub use map::{LATITUDE, LONGITUDE};
 
 use crate::Locale;
 
@@ -26,6 +31,9 @@ pub enum ChartKind {
     /// Gantt-like bars: categories are bars; the series `start` and `end` hold days
     /// counted from the common era, `percent` the progress of each bar.
     Timeline,
+    /// Sites on a map: categories are sites, the series [`LATITUDE`] and [`LONGITUDE`]
+    /// hold their coordinates in degrees, the other series their values (colours).
+    Map,
 }
 
 /// How values are written on axes, labels and tooltips.
@@ -107,6 +115,7 @@ impl Chart {
             ChartKind::Kpi => (240.0, 120.0),
             ChartKind::Heatmap => (WIDTH, TOP + BOTTOM + 22.0 * self.series.len().max(1) as f64),
             ChartKind::Timeline => (WIDTH, TOP + 40.0 + 22.0 * self.categories.len().max(1) as f64),
+            ChartKind::Map => (map::WIDTH, map::HEIGHT),
             _ => (WIDTH, HEIGHT),
         };
         let _ = write!(
@@ -129,6 +138,7 @@ impl Chart {
                 ChartKind::Heatmap => self.draw_heatmap(&mut svg, locale, width),
                 ChartKind::Pie => self.draw_pie(&mut svg, locale),
                 ChartKind::Timeline => self.draw_timeline(&mut svg),
+                ChartKind::Map => self.draw_map(&mut svg, locale),
                 ChartKind::Line | ChartKind::Bar | ChartKind::StackedBar => self.draw_axes_chart(&mut svg, locale),
             }
         }
@@ -520,6 +530,7 @@ fn kind_name(kind: ChartKind) -> &'static str {
         ChartKind::Heatmap => "heatmap",
         ChartKind::Pie => "pie",
         ChartKind::Timeline => "timeline",
+        ChartKind::Map => "map",
     }
 }
 

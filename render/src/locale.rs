@@ -211,6 +211,13 @@ impl Locale {
                     "Parameters"
                 }
             }
+            Word::NoCoordinates => {
+                if french {
+                    "Sans coordonnées"
+                } else {
+                    "No coordinates"
+                }
+            }
             Word::IssuedOn => {
                 if french {
                     "Édité le"
@@ -237,6 +244,8 @@ pub enum Word {
     DataVersion,
     Parameters,
     IssuedOn,
+    /// Sites a map cannot place.
+    NoCoordinates,
 }
 
 impl fmt::Display for Locale {

@@ -340,13 +340,15 @@ fn chart_sheet(
     for (index, (title, _)) in columns.iter().enumerate() {
         sheet.write_string_with_format(0, index as u16 + 1, title, header).map_err(error)?;
     }
+    let degrees = Format::new().set_num_format("0.0000");
     for (row, category) in chart.categories.iter().enumerate() {
         sheet.write_string(row as u32 + 1, 0, category).map_err(error)?;
-        for (index, (_, values)) in columns.iter().enumerate() {
+        for (index, (title, values)) in columns.iter().enumerate() {
             if let Some(value) = values.get(row).copied().flatten() {
-                sheet
-                    .write_number_with_format(row as u32 + 1, index as u16 + 1, value, &value_format)
-                    .map_err(error)?;
+                let coordinate =
+                    chart.kind == ChartKind::Map && (title == chart::LATITUDE || title == chart::LONGITUDE);
+                let format = if coordinate { &degrees } else { &value_format };
+                sheet.write_number_with_format(row as u32 + 1, index as u16 + 1, value, format).map_err(error)?;
             }
         }
     }
@@ -357,6 +359,29 @@ fn chart_sheet(
     }
     if chart.kind == ChartKind::Heatmap {
         sheet.add_conditional_format(1, 1, count, last_column, &ConditionalFormat3ColorScale::new()).map_err(error)?;
+        sheet.autofit();
+        return Ok(());
+    }
+    if chart.kind == ChartKind::Map {
+        // The values coloured as on the map, and the sites as points of longitude and
+        // latitude: Excel has no map without an online service.
+        sheet.add_conditional_format(1, 1, count, 1, &ConditionalFormat3ColorScale::new()).map_err(error)?;
+        let column_of =
+            |wanted: &str| columns.iter().position(|(title, _)| title == wanted).map(|index| index as u16 + 1);
+        if let (Some(latitude), Some(longitude)) = (column_of(chart::LATITUDE), column_of(chart::LONGITUDE)) {
+            let mut native = Chart::new(ChartType::Scatter);
+            native
+                .add_series()
+                .set_name(&chart.title)
+                .set_categories((name, 1, longitude, count, longitude))
+                .set_values((name, 1, latitude, count, latitude));
+            native.title().set_name(&chart.title);
+            native.x_axis().set_name(chart::LONGITUDE);
+            native.y_axis().set_name(chart::LATITUDE);
+            native.legend().set_hidden();
+            native.set_width(720).set_height(360);
+            sheet.insert_chart(1, last_column + 2, &native).map_err(error)?;
+        }
         sheet.autofit();
         return Ok(());
     }

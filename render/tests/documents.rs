@@ -36,8 +36,8 @@ fn text(value: &str) -> Value {
 
 fn sites() -> Vec<SiteInfo> {
     vec![
-        SiteInfo { code: "ALPHA".into(), name: "Alpha Platform".into() },
-        SiteInfo { code: "BRAVO".into(), name: "Bravo FPSO".into() },
+        SiteInfo { code: "ALPHA".into(), name: "Alpha Platform".into(), latitude: Some(4.1), longitude: Some(6.9) },
+        SiteInfo { code: "BRAVO".into(), name: "Bravo FPSO".into(), latitude: Some(4.3), longitude: Some(7.2) },
     ]
 }
 
@@ -117,6 +117,18 @@ fn answer(request: &DataRequest) -> DataTable {
                         vec![date("2026-11-09"), text("majeur"), Value::Number(1.0)],
                     ],
                     warehouse: versions(&["hse.incidents"]),
+                },
+                ("hse.incidents", true, [site]) if site == "site" => DataTable {
+                    columns: vec![
+                        column("period", "Période", ValueFormat::Date),
+                        column("site", "Site", ValueFormat::Text),
+                        column("incidents", "Incidents", ValueFormat::Integer),
+                    ],
+                    rows: vec![
+                        vec![date("2026-11-09"), text("ALPHA"), Value::Number(3.0)],
+                        vec![date("2026-11-09"), text("CHARLIE"), Value::Number(1.0)],
+                    ],
+                    warehouse: versions(&["hse.incidents", "core.sites"]),
                 },
                 ("projects.progress", true, []) => DataTable {
                     columns: vec![
@@ -625,4 +637,86 @@ fn powertrace_blocks_show_a_scenario_s_tables_and_its_forecast_against_n1() {
         f1 | block `f1` at /blocks/0/data/view: unknown view `gauge` (chart, table, summary)
         f2 | block `f2` at /blocks/0/data/site: a PowerTrace block reads one site: give `site`, or pick a site for the document
         f3 | block `f3` at /blocks/0/data/site: a PowerTrace block reads one site: give `site`, or pick a site for the document"#]].assert_eq(&errors.join("\n"));
+}
+
+#[test]
+fn a_map_places_the_sites_by_their_coordinates_in_every_format() {
+    let document = r#"{"blocks": [
+        {"id": "carte", "type": "map", "data": {"metric": "hse.incidents", "title": "Incidents par site", "unit": "incidents"}}
+    ]}"#;
+    let sites = vec![
+        SiteInfo { code: "ALPHA".into(), name: "Alpha Platform".into(), latitude: Some(4.1), longitude: Some(6.9) },
+        SiteInfo { code: "BRAVO".into(), name: "Bravo FPSO".into(), latitude: Some(4.3), longitude: Some(7.2) },
+        SiteInfo { code: "CHARLIE".into(), name: "Charlie Base".into(), latitude: None, longitude: None },
+    ];
+    let bind = |text: &str| {
+        let mut binding = Binding::new(Document::from_json(text)?, &BTreeMap::new(), sites.clone(), assets(), today())?;
+        for request in binding.pending()? {
+            let table = answer(&request.request);
+            binding.answer(request.request, table);
+        }
+        binding.finish()
+    };
+    let bound = bind(document).unwrap();
+    let html = String::from_utf8(Renderer::shared().render(&bound, OutputFormat::Html).unwrap()).unwrap();
+    // ALPHA has 3 incidents, BRAVO none (grey), CHARLIE cannot be placed.
+    let mark = |site: &str| {
+        let start = html.find(&format!("data-category=\"{site}\"")).unwrap_or_else(|| panic!("{site} in {html}"));
+        let circle = &html[html[..start].rfind("<circle").unwrap()..start];
+        let number = |name: &str| -> f64 {
+            let at = circle.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+            circle[at..at + circle[at..].find('"').unwrap()].parse().unwrap()
+        };
+        (number("cx"), number("cy"), circle.contains("fill=\"#c8d0d8\""))
+    };
+    let (alpha, bravo) = (mark("Alpha Platform"), mark("Bravo FPSO"));
+    assert!(alpha.0 < bravo.0 && alpha.1 > bravo.1, "Alpha lies west and south of Bravo: {alpha:?} {bravo:?}");
+    assert!(!alpha.2 && bravo.2, "Alpha coloured by its value, Bravo grey for want of one");
+    for expected in [
+        "data-kind=\"map\"",
+        "data-series=\"Incidents\" data-category=\"Alpha Platform\" data-value=\"3\" data-latitude=\"4.1\" data-longitude=\"6.9\"",
+        "Alpha Platform · 3</text>",
+        "Bravo FPSO · —</text>",
+        "Sans coordonnées : Charlie Base",
+        "3 – 3 incidents",
+    ] {
+        assert!(html.contains(expected), "missing {expected} in {html}");
+    }
+
+    let directory = scratch();
+    let pdf = directory.join("map.pdf");
+    std::fs::write(&pdf, Renderer::shared().render(&bound, OutputFormat::Pdf).unwrap()).unwrap();
+    let text = run("pdftotext", &[pdf.to_str().unwrap(), "-"]);
+    assert!(text.contains("Alpha Platform · 3") && text.contains("Charlie Base"), "{text}");
+    let docx = unzip(&Renderer::shared().render(&bound, OutputFormat::Docx).unwrap());
+    assert!(docx.keys().any(|part| part.starts_with("word/media/") && part.ends_with(".png")), "{:?}", docx.keys());
+
+    use calamine::{Data, Reader, Xlsx};
+    let bytes = Renderer::shared().render(&bound, OutputFormat::Xlsx).unwrap();
+    let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.clone())).unwrap();
+    let sheet = workbook.worksheet_range("Incidents par site").unwrap();
+    let rows: Vec<Vec<String>> = sheet.rows().map(|row| row.iter().map(Data::to_string).collect()).collect();
+    assert_eq!(
+        rows,
+        [
+            ["", "Incidents", "latitude", "longitude"],
+            ["Alpha Platform", "3", "4.1", "6.9"],
+            ["Bravo FPSO", "", "4.3", "7.2"],
+            ["Charlie Base", "1", "", ""],
+        ]
+    );
+    assert!(unzip(&bytes).iter().any(|(name, xml)| name.starts_with("xl/charts/") && xml.contains("<c:scatterChart>")));
+
+    // A metric without sites, or a measure it does not have, is named.
+    let errors: Vec<String> = [
+        r#"{"id": "m1", "type": "map", "data": {"metric": "hse.incidents", "measure": "deaths"}}"#,
+        r#"{"id": "m2", "type": "map", "data": {}}"#,
+    ]
+    .iter()
+    .map(|block| bind(&format!(r#"{{"blocks": [{block}]}}"#)).unwrap_err().to_string())
+    .collect();
+    expect_test::expect![[r#"
+        block `m1` at /blocks/0/data/measure: no measure `deaths` (the data has: incidents)
+        block `m2` at /blocks/0/data/metric: is required"#]]
+    .assert_eq(&errors.join("\n"));
 }

@@ -403,3 +403,51 @@ async fn task_lists_timelines_and_company_cards_read_projects_and_tiers() {
         "block `nope` at /blocks/0/data/company: no company named `Nope Ltd` in the Tiers directory"
     );
 }
+
+#[tokio::test]
+async fn a_map_block_places_the_warehouse_sites_with_the_metric_by_site() {
+    let directory = tempfile::tempdir().unwrap();
+    let engine = crate::metrics::fixture_engine(directory.path()).await;
+    let document = opsflux_render::Document::from_json(
+        r#"{"blocks": [{"id": "carte", "type": "map", "data": {"metric": "pob.people_on_board", "measure": "pob"}}],
+            "settings": {"parameters": [{"name": "period", "kind": "month"}]}}"#,
+    )
+    .unwrap();
+    let parameters = BTreeMap::from([("period".to_owned(), "2026-03".to_owned())]);
+    let bound = bind(&engine, document, &parameters, april_first(), &Scope::All).await.unwrap();
+    let Some(Node::Chart { chart, .. }) = bound.nodes.first() else { panic!("{:?}", bound.nodes) };
+    assert_eq!(chart.kind, opsflux_render::chart::ChartKind::Map);
+    assert_eq!(chart.categories, ["Alpha Platform", "Bravo FPSO", "Charlie Base"]);
+    let series = |name: &str| chart.series.iter().find(|series| series.name == name).unwrap().values.clone();
+    assert_eq!(series("latitude"), [Some(4.1), Some(4.3), Some(4.8)]);
+    assert_eq!(series("longitude"), [Some(6.9), Some(7.2), Some(7.0)]);
+    let mut expected = Vec::new();
+    for site in ["ALPHA", "BRAVO", "CHARLIE"] {
+        let request = MetricRequest {
+            sites: vec![site.to_owned()],
+            from: "2026-03-01".parse().unwrap(),
+            to: "2026-03-31".parse().unwrap(),
+            grain: Some(opsflux_query::Grain::Total),
+            by: Some(Vec::new()),
+        };
+        let result = engine.metric("pob.people_on_board", &request, &Scope::All).await.unwrap();
+        let column = result.column("pob").unwrap();
+        expected.push(result.rows.first().and_then(|row| row[column].as_number()));
+    }
+    assert_eq!(chart.series[0].values, expected, "each site's total, as the metric API gives it");
+
+    // A reader of one site sees only that site on the map.
+    let scoped = Scope::sites(["BRAVO"]);
+    let document = template_map();
+    let bound = bind(&engine, document, &parameters, april_first(), &scoped).await.unwrap();
+    let Some(Node::Chart { chart, .. }) = bound.nodes.first() else { panic!("{:?}", bound.nodes) };
+    assert_eq!(chart.categories, ["Bravo FPSO"]);
+}
+
+fn template_map() -> opsflux_render::Document {
+    opsflux_render::Document::from_json(
+        r#"{"blocks": [{"id": "carte", "type": "map", "data": {"metric": "pob.people_on_board"}}],
+            "settings": {"parameters": [{"name": "period", "kind": "month"}]}}"#,
+    )
+    .unwrap()
+}

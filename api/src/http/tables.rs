@@ -63,8 +63,13 @@ const MODULES: &[(&str, &str)] = &[
 pub(crate) async fn tables_page(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
     let tables = counts(&state).await?;
     let total: i64 = tables.iter().map(|(_, rows)| rows).sum();
-    // Users and their sign-ins are no operational data.
-    let operational: i64 = tables.iter().filter(|(name, _)| !name.starts_with("platform.")).map(|(_, rows)| rows).sum();
+    // Users and their sign-ins are no operational data, nor the Rédacteur templates a
+    // server stores at its first start.
+    let operational: i64 = tables
+        .iter()
+        .filter(|(name, _)| !name.starts_with("platform.") && !name.starts_with("redacteur."))
+        .map(|(_, rows)| rows)
+        .sum();
     let mut sections = String::new();
     for (schema, title) in MODULES {
         let prefix = format!("{schema}.");

@@ -247,7 +247,7 @@ async fn check_parameters(
     let sites = sites
         .into_iter()
         .filter(|(code, _)| scope.allows(code))
-        .map(|(code, name)| opsflux_render::SiteInfo { code, name })
+        .map(|(code, name)| opsflux_render::SiteInfo { code, name, latitude: None, longitude: None })
         .collect();
     opsflux_render::Binding::new(
         document.clone(),
