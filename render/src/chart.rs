@@ -115,7 +115,7 @@ impl Chart {
             ChartKind::Kpi => (240.0, 120.0),
             ChartKind::Heatmap => (WIDTH, TOP + BOTTOM + 22.0 * self.series.len().max(1) as f64),
             ChartKind::Timeline => (WIDTH, TOP + 40.0 + 22.0 * self.categories.len().max(1) as f64),
-            ChartKind::Map => (map::WIDTH, map::HEIGHT),
+            ChartKind::Map => (map::WIDTH, map::height(self)),
             _ => (WIDTH, HEIGHT),
         };
         let _ = write!(

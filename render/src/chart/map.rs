@@ -1,7 +1,9 @@
 //! The map chart: sites placed by latitude and longitude on an equirectangular
-//! projection fitted to them, each a disc coloured by its value (pale yellow low, dark
-//! red high), with a graticule for bearings and a colour legend. Drawn from the chart
-//! alone — no tile server, no network — so every output format carries the same map.
+//! projection fitted to them, each a numbered disc coloured by its value (pale yellow
+//! low, dark red high), with a graticule for bearings, a colour scale, and beside the
+//! map the numbered list of sites with their values — sites of one field sit too close
+//! for names on the map itself. Drawn from the chart alone — no tile server, no
+//! network — so every output format carries the same map.
 
 use std::fmt::Write as _;
 
@@ -13,9 +15,17 @@ pub const LATITUDE: &str = "latitude";
 pub const LONGITUDE: &str = "longitude";
 
 pub(super) const WIDTH: f64 = 640.0;
-pub(super) const HEIGHT: f64 = 380.0;
+const HEIGHT: f64 = 380.0;
 const MARGIN: f64 = 28.0;
 const LEGEND: f64 = 44.0;
+/// Where the map ends and the list of sites begins.
+const MAP_RIGHT: f64 = 420.0;
+const LINE: f64 = 17.0;
+
+/// The drawing's height: the map's, or the list's when it holds many sites.
+pub(super) fn height(chart: &Chart) -> f64 {
+    HEIGHT.max(MARGIN + LINE * (chart.categories.len() as f64 + 2.0) + LEGEND)
+}
 
 /// One site as drawn.
 struct Place<'a> {
@@ -55,7 +65,7 @@ impl Chart {
             let _ = write!(
                 svg,
                 r##"<text class="no-data" x="{}" y="{}" text-anchor="middle" fill="#5b6b7c">{}</text>"##,
-                WIDTH / 2.0,
+                MAP_RIGHT / 2.0,
                 bottom / 2.0,
                 locale.word(crate::Word::NoData)
             );
@@ -74,9 +84,9 @@ impl Chart {
         let (west, east) = pad(west, east);
         // Equirectangular: a degree of longitude shrinks with the cosine of the latitude.
         let squeeze = ((south + north) / 2.0).to_radians().cos().max(0.2);
-        let (plot_width, plot_height) = (WIDTH - 2.0 * MARGIN, bottom - 2.0 * MARGIN);
+        let (plot_width, plot_height) = (MAP_RIGHT - 2.0 * MARGIN, bottom - 2.0 * MARGIN);
         let scale = (plot_width / ((east - west) * squeeze)).min(plot_height / (north - south));
-        let (centre_x, centre_y) = (WIDTH / 2.0, MARGIN + plot_height / 2.0);
+        let (centre_x, centre_y) = (MARGIN + plot_width / 2.0, MARGIN + plot_height / 2.0);
         let x_of = |longitude: f64| centre_x + (longitude - (west + east) / 2.0) * squeeze * scale;
         let y_of = |latitude: f64| centre_y - (latitude - (south + north) / 2.0) * scale;
         let _ = write!(
@@ -90,26 +100,38 @@ impl Chart {
         let low = numbers.iter().copied().fold(f64::INFINITY, f64::min);
         let high = numbers.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let series_name = values.map(|series| series.name.as_str()).unwrap_or_default();
-        for place in &places {
+        for (index, place) in places.iter().enumerate() {
             let (x, y) = (x_of(place.longitude), y_of(place.latitude));
-            let (fill, shown, value) = match place.value {
+            let (fill, shown, value, share) = match place.value {
                 Some(value) => {
                     let share = if high > low { (value - low) / (high - low) } else { 0.5 };
-                    (heat_colour(share), self.format_value(value, locale), raw(value))
+                    (heat_colour(share), self.format_value(value, locale), raw(value), share)
                 }
-                None => ("#c8d0d8".to_owned(), "—".to_owned(), String::new()),
+                None => ("#c8d0d8".to_owned(), "—".to_owned(), String::new(), 0.0),
             };
+            let ink = if share > 0.6 { "#ffffff" } else { "#1d2733" };
+            let number = index + 1;
             let _ = write!(
                 svg,
-                r##"<circle class="mark" cx="{x:.2}" cy="{y:.2}" r="9" fill="{fill}" stroke="#1d2733" stroke-width="1" data-series="{}" data-category="{}" data-value="{value}" data-latitude="{}" data-longitude="{}"><title>{} : {}</title></circle><text x="{:.2}" y="{:.2}" fill="#1d2733">{} · {}</text>"##,
+                r##"<circle class="mark" cx="{x:.2}" cy="{y:.2}" r="8" fill="{fill}" stroke="#1d2733" stroke-width="1" data-series="{}" data-category="{}" data-value="{value}" data-latitude="{}" data-longitude="{}"><title>{} : {}</title></circle><text x="{x:.2}" y="{:.2}" text-anchor="middle" font-size="8" fill="{ink}">{number}</text>"##,
                 escape(series_name),
                 escape(place.name),
                 raw(place.latitude),
                 raw(place.longitude),
                 escape(place.name),
                 escape(&shown),
-                x + 13.0,
-                y + 4.0,
+                y + 3.0,
+            );
+            let line = MARGIN + LINE * index as f64;
+            let _ = write!(
+                svg,
+                r##"<circle cx="{:.2}" cy="{:.2}" r="6" fill="{fill}" stroke="#1d2733" stroke-width="0.6"/><text x="{:.2}" y="{:.2}" text-anchor="middle" font-size="7" fill="{ink}">{number}</text><text x="{:.2}" y="{:.2}" fill="#1d2733">{} · {}</text>"##,
+                MAP_RIGHT + 8.0,
+                line + 6.0,
+                MAP_RIGHT + 8.0,
+                line + 8.5,
+                MAP_RIGHT + 18.0,
+                line + 10.0,
                 escape(place.name),
                 escape(&shown),
             );
@@ -118,14 +140,23 @@ impl Chart {
             self.draw_map_legend(svg, low, high, locale);
         }
         if !unplaced.is_empty() {
+            let first = MARGIN + LINE * (places.len() as f64 + 0.5);
             let _ = write!(
                 svg,
-                r##"<text class="unplaced" x="{}" y="{}" text-anchor="end" fill="#5b6b7c">{} : {}</text>"##,
-                WIDTH - MARGIN,
-                HEIGHT - 8.0,
+                r##"<text class="unplaced" x="{}" y="{:.2}" fill="#5b6b7c">{} :</text>"##,
+                MAP_RIGHT + 4.0,
+                first + 10.0,
                 locale.word(crate::Word::NoCoordinates),
-                escape(&unplaced.join(", "))
             );
+            for (index, name) in unplaced.iter().enumerate() {
+                let _ = write!(
+                    svg,
+                    r##"<text class="unplaced" x="{}" y="{:.2}" fill="#5b6b7c">{}</text>"##,
+                    MAP_RIGHT + 18.0,
+                    first + 10.0 + LINE * (index as f64 + 1.0),
+                    escape(name)
+                );
+            }
         }
     }
 
@@ -138,7 +169,7 @@ impl Chart {
         y_of: &dyn Fn(f64) -> f64,
         bottom: f64,
     ) {
-        let inside_x = |x: f64| (MARGIN..=WIDTH - MARGIN).contains(&x);
+        let inside_x = |x: f64| (MARGIN..=MAP_RIGHT - MARGIN).contains(&x);
         let inside_y = |y: f64| (MARGIN..=bottom - MARGIN).contains(&y);
         let (_, _, step) = nice_scale(south, north);
         let mut latitude = (south / step).ceil() * step;
@@ -148,7 +179,7 @@ impl Chart {
                 let _ = write!(
                     svg,
                     r##"<line x1="{MARGIN}" x2="{}" y1="{y:.2}" y2="{y:.2}" stroke="#dde5ee"/><text x="{}" y="{:.2}" fill="#8795a1" font-size="9">{}°</text>"##,
-                    WIDTH - MARGIN,
+                    MAP_RIGHT - MARGIN,
                     MARGIN + 2.0,
                     y - 2.0,
                     raw((latitude * 1e6).round() / 1e6)
