@@ -500,6 +500,40 @@ async fn answer(
             };
             Ok(table(query(sql, parameters).await?))
         }
+        DataRequest::Planning { sites, from, to, show } => {
+            let mut parameters = Vec::new();
+            let (from, to) = (from.to_string(), to.to_string());
+            let mut parts = Vec::new();
+            if show.iter().any(|kind| kind == "reservations") {
+                parts.push(format!(
+                    "SELECT o.code || ' ' || o.name || COALESCE(' — ' || r.purpose, '') AS label, 'reservation' AS kind, \
+                     CAST(r.starts_at AS DATE) AS start, CAST(r.ends_at - INTERVAL '1 second' AS DATE) AS \"end\", \
+                     s.code AS site \
+                     FROM organizer.reservations r JOIN organizer.resources o ON o.id = r.resource_id \
+                     JOIN core.sites s ON s.id = o.site_id \
+                     WHERE r.deleted_at IS NULL AND o.deleted_at IS NULL AND r.status <> 'cancelled' \
+                     AND CAST(r.starts_at AS DATE) <= CAST({} AS DATE) \
+                     AND CAST(r.ends_at - INTERVAL '1 second' AS DATE) >= CAST({} AS DATE){}",
+                    parameter(&to, &mut parameters),
+                    parameter(&from, &mut parameters),
+                    site_filter(sites, &mut parameters)
+                ));
+            }
+            if show.iter().any(|kind| kind == "milestones") {
+                parts.push(format!(
+                    "SELECT p.code || ' — ' || m.name AS label, 'milestone' AS kind, m.due_date AS start, \
+                     m.due_date AS \"end\", s.code AS site FROM projects.milestones m \
+                     JOIN projects.projects p ON p.id = m.project_id JOIN core.sites s ON s.id = p.site_id \
+                     WHERE m.deleted_at IS NULL AND p.deleted_at IS NULL \
+                     AND m.due_date BETWEEN CAST({} AS DATE) AND CAST({} AS DATE){}",
+                    parameter(&from, &mut parameters),
+                    parameter(&to, &mut parameters),
+                    site_filter(sites, &mut parameters)
+                ));
+            }
+            let sql = format!("SELECT * FROM ({}) AS planning ORDER BY start, label", parts.join(" UNION ALL "));
+            Ok(table(query(sql, parameters).await?))
+        }
         DataRequest::Scenario { site, scenario, view } => {
             Ok(blocks::scenario_table(engine, scope, answered, site, scenario, view).await?)
         }

@@ -12,6 +12,7 @@ use crate::inline::{self, Span};
 use crate::{Block, Document, DocumentError, Locale, Word};
 
 mod map;
+mod planning;
 pub mod powertrace;
 
 /// A site as templates name it: `{site.code}`, `{site.name}`.
@@ -64,6 +65,10 @@ pub enum DataRequest {
     /// so no peak is lost), `added` (kW of the scenario) and `capacity` (the site's N-1
     /// capacity in kW; empty for a switchboard).
     Forecast { site: String, switchboard: Option<String>, horizon: String, scenario: Option<String> },
+    /// Organizer reservations (not cancelled) and project milestones between `from` and
+    /// `to`, of `show` (`reservations`, `milestones`): columns `label`, `kind`
+    /// (`reservation` or `milestone`), `start`, `end`, `site`, ordered by start.
+    Planning { sites: Vec<String>, from: NaiveDate, to: NaiveDate, show: Vec<String> },
 }
 
 /// How a column's values are written.
@@ -1178,6 +1183,7 @@ const DATA: &[&str] = &[
     "forecast",
     "scenario",
     "map",
+    "planning",
 ];
 
 impl Walk<'_> {
@@ -1276,6 +1282,7 @@ impl Walk<'_> {
             "timeline" => DataRequest::Timeline { sites: fields.sites(scope)?, project: fields.raw_text("project")? },
             "company" => DataRequest::Company { name: fields.required("company")? },
             "map" => map::request(fields, scope)?,
+            "planning" => planning::request(fields, scope)?,
             "forecast" => powertrace::forecast_request(fields, scope)?,
             "scenario" => powertrace::scenario_request(fields, scope)?,
             _ => return Ok(None),
@@ -1489,6 +1496,14 @@ impl Walk<'_> {
                     return Ok(());
                 };
                 Node::Chart { id, chart: chart_of(&fields, &table, locale)? }
+            }
+            "planning" => {
+                let view = planning::view(&fields)?;
+                let Some(table) = self.data(&fields, scope, "")? else { return Ok(()) };
+                match view {
+                    planning::View::Gantt => planning::gantt(&fields, id, &table, locale)?,
+                    planning::View::Table => self.data_table(&fields, id, &table)?,
+                }
             }
             "map" => {
                 let Some(table) = self.data(&fields, scope, "a map needs a metric")? else { return Ok(()) };

@@ -43,6 +43,9 @@ const VALUES: &[(&str, Label)] = &[
     ("supplier", label("Fournisseur", "Supplier")),
     ("partner", label("Partenaire", "Partner")),
     ("subcontractor", label("Sous-traitant", "Subcontractor")),
+    // planning blocks
+    ("reservation", label("Réservation", "Reservation")),
+    ("milestone", label("Jalon", "Milestone")),
     // redacteur.documents.kind
     ("document", label("Document", "Document")),
     ("template", label("Modèle", "Template")),

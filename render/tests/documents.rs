@@ -231,6 +231,40 @@ fn answer(request: &DataRequest) -> DataTable {
             ],
             warehouse: versions(&["tiers.companies", "tiers.contacts"]),
         },
+        DataRequest::Planning { sites, from, to, show } => {
+            assert_eq!((from.to_string(), to.to_string()), ("2026-11-01".into(), "2026-11-30".into()));
+            let mut rows = Vec::new();
+            if show.iter().any(|kind| kind == "reservations") {
+                rows.push(vec![
+                    text("GRU-01 Grue 50 t — levage compresseur"),
+                    text("reservation"),
+                    date("2026-11-10"),
+                    date("2026-11-12"),
+                    text("ALPHA"),
+                ]);
+            }
+            if show.iter().any(|kind| kind == "milestones") {
+                rows.push(vec![
+                    text("P-001 — Mise en service"),
+                    text("milestone"),
+                    date("2026-11-14"),
+                    date("2026-11-14"),
+                    text("ALPHA"),
+                ]);
+            }
+            rows.retain(|row| sites.is_empty() || matches!(&row[4], Value::Text(site) if sites.contains(site)));
+            DataTable {
+                columns: vec![
+                    column("label", "label", ValueFormat::Text),
+                    column("kind", "kind", ValueFormat::Text),
+                    column("start", "start", ValueFormat::Date),
+                    column("end", "end", ValueFormat::Date),
+                    column("site", "site", ValueFormat::Text),
+                ],
+                rows,
+                warehouse: versions(&["organizer.reservations", "projects.milestones"]),
+            }
+        }
         DataRequest::Query { sql, .. } => panic!("the fixture has no query {sql}"),
         DataRequest::Scenario { site, scenario, view } => {
             assert_eq!((site.as_str(), scenario.as_str()), ("ALPHA", "Ajout compresseurs gaz"));
@@ -719,5 +753,45 @@ fn a_map_places_the_sites_by_their_coordinates_in_every_format() {
     expect_test::expect![[r#"
         block `m1` at /blocks/0/data/measure: no measure `deaths` (the data has: incidents)
         block `m2` at /blocks/0/data/metric: is required"#]]
+    .assert_eq(&errors.join("\n"));
+}
+
+#[test]
+fn a_planning_block_shows_reservations_and_milestones_as_a_gantt_or_a_table() {
+    let document = r#"{"blocks": [
+        {"id": "gantt", "type": "planning", "data": {"title": "Planning de novembre"}},
+        {"id": "jalons", "type": "planning", "data": {"view": "table", "show": ["milestones"], "columns": ["label", "start"]}}
+    ], "settings": {"parameters": [{"name": "period", "kind": "month"}]}}"#;
+    let bound = bind_with(document, &[("period", "2026-11")]).unwrap();
+    let html = String::from_utf8(Renderer::shared().render(&bound, OutputFormat::Html).unwrap()).unwrap();
+    for expected in [
+        "data-kind=\"timeline\" data-title=\"Planning de novembre\"",
+        ">GRU-01 Grue 50 t — levage compresseur</text>",
+        ">Jalon · P-001 — Mise en service</text>",
+        "<td>P-001 — Mise en service</td><td>14/11/2026</td>",
+    ] {
+        assert!(html.contains(expected), "missing {expected} in {html}");
+    }
+    assert!(!html.contains("<td>GRU-01"), "the table shows milestones only");
+    let xlsx = Renderer::shared().render(&bound, OutputFormat::Xlsx).unwrap();
+    assert!(unzip(&xlsx).iter().any(|(name, xml)| name.starts_with("xl/charts/") && xml.contains("<c:barChart>")));
+
+    let errors: Vec<String> = [
+        r#"{"id": "p1", "type": "planning", "data": {"view": "calendar"}}"#,
+        r#"{"id": "p2", "type": "planning", "data": {"show": ["holidays"]}}"#,
+        r#"{"id": "p3", "type": "planning", "data": {"show": []}}"#,
+    ]
+    .iter()
+    .map(|block| {
+        let document = format!(
+            r#"{{"blocks": [{block}], "settings": {{"parameters": [{{"name": "period", "kind": "month"}}]}}}}"#
+        );
+        bind_with(&document, &[("period", "2026-11")]).unwrap_err().to_string()
+    })
+    .collect();
+    expect_test::expect![[r#"
+        block `p1` at /blocks/0/data/view: unknown view `calendar` (gantt, table)
+        block `p2` at /blocks/0/data/show: unknown `holidays` (reservations, milestones)
+        block `p3` at /blocks/0/data/show: name what to show: reservations, milestones or both"#]]
     .assert_eq(&errors.join("\n"));
 }

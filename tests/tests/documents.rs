@@ -451,3 +451,54 @@ fn template_map() -> opsflux_render::Document {
     )
     .unwrap()
 }
+
+#[tokio::test]
+async fn a_planning_block_lists_the_reservations_and_milestones_of_the_period() {
+    let directory = tempfile::tempdir().unwrap();
+    let engine = crate::metrics::fixture_engine(directory.path()).await;
+    let document = opsflux_render::Document::from_json(
+        r#"{"blocks": [{"id": "plan", "type": "planning", "data": {"view": "table", "columns": ["label", "start", "end", "site"]}}],
+            "settings": {"parameters": [{"name": "site", "kind": "site"}, {"name": "period", "kind": "month"}]}}"#,
+    )
+    .unwrap();
+    let rows = async |site: &str, scope: &Scope| {
+        let parameters =
+            BTreeMap::from([("site".to_owned(), site.to_owned()), ("period".to_owned(), "2026-03".to_owned())]);
+        let (html, _) = render(
+            &engine,
+            document.clone(),
+            &parameters,
+            OutputFormat::Html,
+            april_first(),
+            scope,
+            &RenderLimits::default(),
+        )
+        .await
+        .unwrap();
+        let html = String::from_utf8(html).unwrap();
+        html.split("<tr>")
+            .skip(2)
+            .map(|row| {
+                row.split("</tr>")
+                    .next()
+                    .unwrap()
+                    .replace("</td>", "|")
+                    .replace("<td>", "")
+                    .replace("<td class=\"number\">", "")
+            })
+            .collect::<Vec<String>>()
+    };
+    // The cancelled training is left out; a reservation ending at midnight ends the day before.
+    assert_eq!(
+        rows("", &Scope::All).await,
+        [
+            "GRU-01 Grue mobile — Levage|01/03/2026|01/03/2026|ALPHA|",
+            "SAL-01 Salle de réunion — Réunion|01/03/2026|01/03/2026|ALPHA|",
+            "GRU-01 Grue mobile — Inspection|02/03/2026|02/03/2026|ALPHA|",
+            "GRU-01 Grue mobile — Levage de nuit|02/03/2026|03/03/2026|ALPHA|",
+            "VEH-01 Pick-up — Tournée|04/03/2026|04/03/2026|BRAVO|",
+        ]
+    );
+    assert_eq!(rows("BRAVO", &Scope::All).await, ["VEH-01 Pick-up — Tournée|04/03/2026|04/03/2026|BRAVO|"]);
+    assert!(rows("", &Scope::sites(["BRAVO"])).await.iter().all(|row| row.ends_with("|BRAVO|")));
+}
