@@ -316,6 +316,43 @@ async fn the_document_api_keeps_versions_reviews_and_scopes() {
     let refused = call("alpha", "PUT", &path, twice).await;
     assert_eq!((refused.status, &refused.json()["pointer"]), (400, &"/document".into()), "{}", refused.body);
     assert_eq!(refused.json()["detail"], "duplicate block id `a`");
+    // What only the data can tell is refused too, with the block and the member.
+    let big_image = format!("data:image/png;base64,{}", "A".repeat(3 * 1024 * 1024));
+    for (block, expected) in [
+        (
+            serde_json::json!({"id": "k", "type": "kpi", "data": {"metric": "pob.nope"}}),
+            "block `k` at /document/blocks/0/data/metric: unknown metric `pob.nope`",
+        ),
+        (
+            serde_json::json!({"id": "c", "type": "chart", "data": {"metric": "pob.people_on_board", "by": ["colour"]}}),
+            "block `c` at /document/blocks/0/data/by:",
+        ),
+        (
+            serde_json::json!({"id": "p", "type": "paragraph", "data": {"text": "Site {site.nom}"}}),
+            "block `p` at /document/blocks/0/data/text: unknown variable `{site.nom}`",
+        ),
+        (
+            serde_json::json!({"id": "i", "type": "image", "data": {"file": {"url": big_image}}}),
+            "block `i` at /document/blocks/0/data/file/url: the image is 2.2 MiB: at most 2 MiB",
+        ),
+    ] {
+        let refused = call("alpha", "PUT", &path, serde_json::json!({"document": {"blocks": [block]}})).await;
+        let problem = refused.json();
+        // The detail is the renderer's own message, with the pointer inside the document.
+        let detail = problem["detail"].as_str().unwrap_or("?");
+        let place = format!(
+            "block `{}` at {}: {}",
+            problem["block"].as_str().unwrap_or("?"),
+            problem["pointer"].as_str().unwrap_or("?"),
+            detail.split_once(": ").map_or(detail, |(_, message)| message)
+        );
+        assert!(
+            refused.status == 400 && place.starts_with(expected),
+            "{expected}: {} {}",
+            refused.status,
+            refused.body
+        );
+    }
     let refused = call("alpha", "PUT", &path, serde_json::json!({"document": document, "colour": "red"})).await;
     assert_eq!(refused.status, 400, "{}", refused.body);
     let refused =

@@ -2,7 +2,8 @@
 //! read any version, save the next version, delete, versions, diff, restore, review
 //! actions and the render of any version. Every route needs `redacteur.write`; a reader
 //! scoped to sites sees the documents of those sites and those of no site, and renders
-//! with their own scope. Changes are audited.
+//! with their own scope. A document is bound against the warehouse before it is saved,
+//! so bad blocks are refused with their place. Changes are audited.
 
 use std::collections::BTreeMap;
 
@@ -107,6 +108,36 @@ fn source_of(document: &Value) -> Result<String, ApiError> {
     serde_json::to_string_pretty(document).map_err(|error| ApiError::internal("printing the document", &error))
 }
 
+/// Binds the document as the caller would read it (no parameters: every site of their
+/// scope, the last complete period) so that what only data can tell — an unknown
+/// metric, a dimension the metric lacks, an unknown variable, an image too large — is
+/// refused before anything is saved, with the block and pointer (under `/document`).
+/// A failure that is not the document's (the warehouse busy, the time limit) does not
+/// stop the save.
+async fn check_against_data(state: &AppState, caller: &Caller, source: &str) -> Result<(), ApiError> {
+    let document = opsflux_render::Document::from_json(source)
+        .map_err(|error| ApiError::from_document_store(StoreError::Invalid(error)))?;
+    let today = chrono::Utc::now().date_naive();
+    let parameters = BTreeMap::new();
+    let bound = crate::documents::bind(&state.engine, document, &parameters, today, &caller.scope);
+    match tokio::time::timeout(state.renders.timeout, bound).await {
+        Ok(Err(error)) if error.is_bad_input() && error.pointer().is_some() => {
+            let mut problem = ApiError::from_render(error);
+            problem.pointer = problem.pointer.map(|pointer| format!("/document{pointer}"));
+            Err(problem)
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "a document was saved without its data check");
+            Ok(())
+        }
+        Ok(Ok(_)) => Ok(()),
+        Err(_) => {
+            tracing::warn!("a document's data check ran out of time; it was saved unchecked");
+            Ok(())
+        }
+    }
+}
+
 /// `POST /api/documents`: `{"document": {...}, "template"?: code, "site"?: code,
 /// "comment"?}` stored as version 1 in draft; 201 with its list line.
 #[utoipa::path(post, path = "/api/documents", tag = "documents", request_body = Object,
@@ -128,6 +159,7 @@ pub(crate) async fn create_json(
         );
     }
     let source = source_of(&body.document)?;
+    check_against_data(&state, &caller, &source).await?;
     let kind = if body.template.is_some() { Kind::Template } else { Kind::Document };
     let id = document_store::create(
         pool,
@@ -180,6 +212,7 @@ pub(crate) async fn update_json(
     visible(&state, &caller, id).await?;
     let body: SaveBody = json_body(&body)?;
     let source = source_of(&body.document)?;
+    check_against_data(&state, &caller, &source).await?;
     let pool = pool(&state)?;
     let version = document_store::save(pool, id, &source, caller.principal.user_id, body.comment.as_deref())
         .await
