@@ -5,6 +5,7 @@
 //! approved → published, or back to draft with a comment. Every change is one
 //! transaction: all of it or nothing.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -543,54 +544,69 @@ pub fn diff(old: &Value, new: &Value) -> Vec<Change> {
             .collect()
     };
     let (before, after) = (blocks(old), blocks(new));
+    // Ids are unique within a document (checked on every save); the first one wins
+    // for a stored body that is not.
+    let mut position_before: HashMap<&str, usize> = HashMap::new();
+    for (index, (id, _)) in before.iter().enumerate() {
+        position_before.entry(id.as_str()).or_insert(index);
+    }
+    let ids_after: HashSet<&str> = after.iter().map(|(id, _)| id.as_str()).collect();
     let kind = |block: &Value| block.get("type").and_then(Value::as_str).map(str::to_owned);
-    let kept_before: Vec<&str> =
-        before.iter().map(|(id, _)| id.as_str()).filter(|id| after.iter().any(|(other, _)| other == id)).collect();
-    let kept_after: Vec<&str> =
-        after.iter().map(|(id, _)| id.as_str()).filter(|id| before.iter().any(|(other, _)| other == id)).collect();
+    let change = |change: ChangeKind, id: &str, block: &Value, pointers: Vec<String>| Change {
+        change,
+        block: Some(id.to_owned()),
+        block_type: kind(block),
+        pointers,
+    };
     for (id, block) in &before {
-        if !after.iter().any(|(other, _)| other == id) {
-            let change = Change {
-                change: ChangeKind::Removed,
-                block: Some(id.clone()),
-                block_type: kind(block),
-                pointers: Vec::new(),
-            };
-            changes.push(change);
+        if !ids_after.contains(id.as_str()) {
+            changes.push(change(ChangeKind::Removed, id, block, Vec::new()));
         }
     }
+    let staying = kept_in_order(
+        &after.iter().filter_map(|(id, _)| position_before.get(id.as_str()).copied()).collect::<Vec<_>>(),
+    );
+    let mut kept = 0;
     for (id, block) in &after {
-        let Some((_, previous)) = before.iter().find(|(other, _)| other == id) else {
-            let change = Change {
-                change: ChangeKind::Added,
-                block: Some(id.clone()),
-                block_type: kind(block),
-                pointers: Vec::new(),
-            };
-            changes.push(change);
+        let Some(&index) = position_before.get(id.as_str()) else {
+            changes.push(change(ChangeKind::Added, id, block, Vec::new()));
             continue;
         };
         let mut pointers = Vec::new();
-        differences(previous, block, "", &mut pointers);
+        differences(&before[index].1, block, "", &mut pointers);
         if !pointers.is_empty() {
-            changes.push(Change {
-                change: ChangeKind::Changed,
-                block: Some(id.clone()),
-                block_type: kind(block),
-                pointers,
-            });
+            changes.push(change(ChangeKind::Changed, id, block, pointers));
         }
-        let rank = |list: &[&str]| list.iter().position(|other| other == id);
-        if rank(&kept_before) != rank(&kept_after) {
-            changes.push(Change {
-                change: ChangeKind::Moved,
-                block: Some(id.clone()),
-                block_type: kind(block),
-                pointers: Vec::new(),
-            });
+        if !staying.contains(&kept) {
+            changes.push(change(ChangeKind::Moved, id, block, Vec::new()));
         }
+        kept += 1;
     }
     changes
+}
+
+/// Which of the kept blocks (given by their old positions, in their new order) stayed
+/// in place: the longest run of increasing old positions (O(n log n)); the others moved.
+fn kept_in_order(old_positions: &[usize]) -> HashSet<usize> {
+    // tails[k]: index (into old_positions) ending the best increasing run of length k + 1.
+    let mut tails: Vec<usize> = Vec::new();
+    let mut previous: Vec<Option<usize>> = vec![None; old_positions.len()];
+    for (index, position) in old_positions.iter().enumerate() {
+        let length = tails.partition_point(|&tail| old_positions[tail] < *position);
+        previous[index] = length.checked_sub(1).map(|before| tails[before]);
+        if length == tails.len() {
+            tails.push(index);
+        } else {
+            tails[length] = index;
+        }
+    }
+    let mut staying = HashSet::new();
+    let mut at = tails.last().copied();
+    while let Some(index) = at {
+        staying.insert(index);
+        at = previous[index];
+    }
+    staying
 }
 
 /// Appends the JSON pointers (under `at`) where `old` and `new` differ: members and
@@ -743,11 +759,21 @@ mod tests {
                 "- block `old` (paragraph)",
                 "↕ block `chart` (chart) moved",
                 "~ block `kpi` (kpi): /data/label, /data/measure, /data/metric",
-                "↕ block `kpi` (kpi) moved",
                 "+ block `new` (paragraph)",
             ]
         );
         assert_eq!(diff(&old, &old), []);
+        // One block brought to the top moves; the others keep their order and do not.
+        let many = |order: &[usize]| {
+            let blocks: Vec<Value> = order
+                .iter()
+                .map(|index| serde_json::json!({"id": format!("b{index}"), "type": "paragraph", "data": {"text": "x"}}))
+                .collect();
+            document(Value::Array(blocks))
+        };
+        let lines: Vec<String> =
+            diff(&many(&[0, 1, 2, 3, 4]), &many(&[4, 0, 1, 2, 3])).iter().map(ToString::to_string).collect();
+        assert_eq!(lines, ["↕ block `b4` (paragraph) moved"]);
     }
 
     #[test]
