@@ -361,7 +361,24 @@ async fn the_document_api_keeps_versions_reviews_and_scopes() {
     let refused =
         call("alpha", "POST", "/api/documents", serde_json::json!({"document": document, "template": "Bilan POB"}))
             .await;
+    assert_eq!(
+        (refused.status, &refused.json()["pointer"]),
+        (403, &"/template".into()),
+        "templates are for every site"
+    );
+    let refused =
+        call("analyst", "POST", "/api/documents", serde_json::json!({"document": document, "template": "Bilan POB"}))
+            .await;
     assert_eq!((refused.status, &refused.json()["pointer"]), (400, &"/template".into()));
+    // A shipped template is shared by every site: a manager of one reads it, may not change it.
+    let listed = call("alpha", "GET", "/api/documents", null.clone()).await.json();
+    let shared =
+        listed["documents"].as_array().unwrap().iter().find(|document| document["code"] == "5s-audit").unwrap();
+    let shared = format!("/api/documents/{}", shared["id"].as_str().unwrap());
+    assert_eq!(call("alpha", "GET", &shared, null.clone()).await.status, 200);
+    let refused = call("alpha", "PUT", &shared, serde_json::json!({"document": document})).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(call("alpha", "DELETE", &shared, null.clone()).await.status, 403);
     let refused = call("alpha", "GET", &format!("{path}?version=9"), null.clone()).await;
     assert_eq!((refused.status, &refused.json()["parameter"]), (404, &"version".into()));
     assert_eq!(stored_versions(&pool).await, before);

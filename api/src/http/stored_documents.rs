@@ -67,6 +67,18 @@ async fn visible(state: &AppState, caller: &Caller, id: Uuid) -> Result<Summary,
     }
 }
 
+/// A document the caller may change: as [`visible`], and a shared one (no site: the
+/// templates every site's reports and schedules use) only with every site in scope.
+async fn changeable(state: &AppState, caller: &Caller, id: Uuid) -> Result<Summary, ApiError> {
+    let summary = visible(state, caller, id).await?;
+    if summary.site.is_none() && caller.scope != opsflux_query::Scope::All {
+        return Err(ApiError::forbidden(
+            "this document is shared by every site: it is changed by authors whose scope is every site",
+        ));
+    }
+    Ok(summary)
+}
+
 /// `GET /api/documents`: the documents and templates the caller may see, most recently
 /// changed first.
 #[utoipa::path(get, path = "/api/documents", tag = "documents",
@@ -150,13 +162,33 @@ pub(crate) async fn create_json(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let pool = pool(&state)?;
-    let body: CreateBody = json_body(&body)?;
+    let mut body: CreateBody = json_body(&body)?;
     if let Some(site) = &body.site
         && !caller.scope.allows(site)
     {
         return Err(
             ApiError::forbidden(format!("site `{site}` is outside your site scope")).with_pointer("/site".into())
         );
+    }
+    // A shared document (no site) or a template is for authors of every site; an author
+    // of one site writes for it by default.
+    if let opsflux_query::Scope::Sites(sites) = &caller.scope {
+        if body.template.is_some() {
+            return Err(ApiError::forbidden("templates are written by authors whose scope is every site")
+                .with_pointer("/template".into()));
+        }
+        if body.site.is_none() {
+            match sites.iter().collect::<Vec<_>>().as_slice() {
+                [only] => body.site = Some((*only).clone()),
+                known => {
+                    let known: Vec<&str> = known.iter().map(|site| site.as_str()).collect();
+                    return Err(ApiError::bad_body(
+                        format!("give the `site` the document belongs to (one of {})", known.join(", ")),
+                        Some("/site".into()),
+                    ));
+                }
+            }
+        }
     }
     let source = source_of(&body.document)?;
     check_against_data(&state, &caller, &source).await?;
@@ -209,7 +241,7 @@ pub(crate) async fn update_json(
     body: Bytes,
 ) -> Result<Json<Summary>, ApiError> {
     let id = parse_id(&id)?;
-    visible(&state, &caller, id).await?;
+    changeable(&state, &caller, id).await?;
     let body: SaveBody = json_body(&body)?;
     let source = source_of(&body.document)?;
     check_against_data(&state, &caller, &source).await?;
@@ -231,7 +263,7 @@ pub(crate) async fn delete_json(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id)?;
-    visible(&state, &caller, id).await?;
+    changeable(&state, &caller, id).await?;
     document_store::delete(pool(&state)?, id, caller.principal.user_id).await.map_err(ApiError::from_document_store)?;
     state.audit_change(&caller, "document.delete", "redacteur.documents", id, Value::Null).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -297,7 +329,7 @@ pub(crate) async fn restore_json(
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "Invalid parameter", "give the `version` to restore")
             .with_parameter("version"));
     };
-    visible(&state, &caller, id).await?;
+    changeable(&state, &caller, id).await?;
     let pool = pool(&state)?;
     let saved = document_store::restore(pool, id, version, caller.principal.user_id)
         .await
@@ -336,7 +368,7 @@ pub(crate) async fn review_json(
     body: Bytes,
 ) -> Result<Json<Summary>, ApiError> {
     let id = parse_id(&id)?;
-    visible(&state, &caller, id).await?;
+    changeable(&state, &caller, id).await?;
     let body: ReviewBody = json_body(&body)?;
     let action = match body.action {
         ReviewAction::Submit => Review::Submit,
