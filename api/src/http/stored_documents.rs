@@ -129,6 +129,16 @@ fn source_of(document: &Value) -> Result<String, ApiError> {
 async fn check_against_data(state: &AppState, caller: &Caller, source: &str) -> Result<(), ApiError> {
     let document = opsflux_render::Document::from_json(source)
         .map_err(|error| ApiError::from_document_store(StoreError::Invalid(error)))?;
+    // The check binds like a render, so it takes a render slot: saves cannot crowd out
+    // the renders (nor the other way round for longer than the queue's wait).
+    let Ok(Ok(_permit)) = tokio::time::timeout(state.renders.queue_wait, state.renders.permits.acquire()).await else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Busy",
+            "the server is busy rendering other documents: save again in a moment",
+        )
+        .with_retry_after(5));
+    };
     let today = chrono::Utc::now().date_naive();
     let parameters = BTreeMap::new();
     let bound = crate::documents::bind(&state.engine, document, &parameters, today, &caller.scope);
@@ -155,7 +165,8 @@ async fn check_against_data(state: &AppState, caller: &Caller, source: &str) -> 
 #[utoipa::path(post, path = "/api/documents", tag = "documents", request_body = Object,
     responses((status = 201, body = Object), (status = 400, description = "`block` and `pointer` name what is wrong", body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "a template with that code exists", body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json")))]
+        (status = 409, description = "a template with that code exists", body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "too many renders and checks at once", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn create_json(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -233,7 +244,8 @@ pub(crate) async fn get_json(
 /// `PUT /api/documents/{id}`: `{"document": {...}, "comment"?}` saved as the next version.
 #[utoipa::path(put, path = "/api/documents/{id}", tag = "documents", params(("id" = String, Path, description = "document id")), request_body = Object,
     responses((status = 200, body = Object), (status = 400, description = "`block` and `pointer` name what is wrong", body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json")))]
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "too many renders and checks at once", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn update_json(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
