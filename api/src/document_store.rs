@@ -25,14 +25,18 @@ pub enum StoreError {
     Invalid(#[from] opsflux_render::DocumentError),
     #[error("no site `{0}` in the platform database")]
     UnknownSite(String),
+    #[error("a template serves every site: it belongs to none (leave out the site)")]
+    SitedTemplate,
     #[error("`{0}` is not a template code: use 1 to 64 lower-case letters, digits and hyphens")]
     BadCode(String),
     #[error("a template named `{0}` already exists")]
     DuplicateCode(String),
     #[error("cannot {action} a document that is {status}: {hint}")]
     Transition { action: &'static str, status: Status, hint: &'static str },
-    #[error("version {version} was saved by you: another user must approve it")]
+    #[error("version {version} holds changes of yours since the last publication: another user must approve it")]
     OwnApproval { version: i32 },
+    #[error("the document is at version {current}, not {expected}: read it again before going on")]
+    Stale { expected: i32, current: i32 },
     #[error("sending a document back to draft needs a comment saying why")]
     CommentRequired,
     #[error("the platform database failed: {0}")]
@@ -45,7 +49,10 @@ impl StoreError {
     /// Whether the caller's input is at fault (400), rather than a missing record or
     /// the database.
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, Self::Invalid(_) | Self::BadCode(_) | Self::CommentRequired | Self::UnknownSite(_))
+        matches!(
+            self,
+            Self::Invalid(_) | Self::BadCode(_) | Self::CommentRequired | Self::UnknownSite(_) | Self::SitedTemplate
+        )
     }
 }
 
@@ -189,6 +196,9 @@ pub async fn create(
     comment: Option<&str>,
 ) -> Result<Uuid, StoreError> {
     let (body, title) = checked(source)?;
+    if kind == Kind::Template && site.is_some() {
+        return Err(StoreError::SitedTemplate);
+    }
     let code = match (kind, code) {
         (Kind::Template, Some(code)) => Some(checked_code(code)?),
         (Kind::Template, None) => return Err(StoreError::BadCode(String::new())),
@@ -237,10 +247,17 @@ pub async fn save(
     source: &str,
     author: Option<Uuid>,
     comment: Option<&str>,
+    base_version: Option<i32>,
 ) -> Result<i32, StoreError> {
     let (body, title) = checked(source)?;
     let mut transaction = pool.begin().await?;
     let (_, current) = locked(&mut transaction, id).await?;
+    // An editor that read version N saves on top of N, or learns that someone else saved.
+    if let Some(base) = base_version
+        && base != current
+    {
+        return Err(StoreError::Stale { expected: base, current });
+    }
     let version = current + 1;
     insert_version(&mut transaction, id, version, source, &body, author, comment).await?;
     sqlx::query(
@@ -260,7 +277,7 @@ pub async fn save(
 /// Saves version `version` again as the newest one.
 pub async fn restore(pool: &PgPool, id: Uuid, version: i32, author: Option<Uuid>) -> Result<i32, StoreError> {
     let old = read(pool, id, Some(version)).await?;
-    save(pool, id, &old.source, author, Some(&format!("restored from version {version}"))).await
+    save(pool, id, &old.source, author, Some(&format!("restored from version {version}")), None).await
 }
 
 /// Marks a document deleted: it leaves every list, its versions stay for the record.
@@ -354,6 +371,7 @@ pub async fn review(
     action: Review,
     actor: Option<Uuid>,
     comment: Option<&str>,
+    reviewed_version: Option<i32>,
 ) -> Result<Status, StoreError> {
     let comment = comment.map(str::trim).filter(|comment| !comment.is_empty());
     if action == Review::SendBack && comment.is_none() {
@@ -362,15 +380,28 @@ pub async fn review(
     let mut transaction = pool.begin().await?;
     let (status, current) = locked(&mut transaction, id).await?;
     let next = action.next(status)?;
+    // Approval and publication apply to the version the reviewer read, never to one
+    // saved meanwhile.
+    if let Some(reviewed) = reviewed_version
+        && reviewed != current
+    {
+        return Err(StoreError::Stale { expected: reviewed, current });
+    }
     if action == Review::Approve {
-        let author: Option<Uuid> = sqlx::query_scalar(
-            "SELECT created_by FROM redacteur.document_versions WHERE document_id = $1 AND version = $2",
+        let Some(actor) = actor else { return Err(StoreError::OwnApproval { version: current }) };
+        // Nobody approves what they wrote: any version since the last published one.
+        // (Versions from the command line have no author: its use is audited instead.)
+        let wrote: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM redacteur.document_versions AS versions \
+             JOIN redacteur.documents AS documents ON documents.id = versions.document_id \
+             WHERE versions.document_id = $1 AND versions.version > COALESCE(documents.published_version, 0) \
+             AND versions.created_by = $2)",
         )
         .bind(id)
-        .bind(current)
+        .bind(actor)
         .fetch_one(&mut *transaction)
         .await?;
-        if actor.is_some() && author == actor {
+        if wrote {
             return Err(StoreError::OwnApproval { version: current });
         }
     }
@@ -523,13 +554,8 @@ impl fmt::Display for Change {
 /// and the settings changed, in the order of the newer document.
 pub fn diff(old: &Value, new: &Value) -> Vec<Change> {
     let mut changes = Vec::new();
-    let mut pointers = Vec::new();
-    differences(
-        old.get("settings").unwrap_or(&Value::Null),
-        new.get("settings").unwrap_or(&Value::Null),
-        "",
-        &mut pointers,
-    );
+    let pointers =
+        changed_pointers(old.get("settings").unwrap_or(&Value::Null), new.get("settings").unwrap_or(&Value::Null));
     if !pointers.is_empty() {
         changes.push(Change { change: ChangeKind::Changed, block: None, block_type: None, pointers });
     }
@@ -572,8 +598,7 @@ pub fn diff(old: &Value, new: &Value) -> Vec<Change> {
             changes.push(change(ChangeKind::Added, id, block, Vec::new()));
             continue;
         };
-        let mut pointers = Vec::new();
-        differences(&before[index].1, block, "", &mut pointers);
+        let pointers = changed_pointers(&before[index].1, block);
         if !pointers.is_empty() {
             changes.push(change(ChangeKind::Changed, id, block, pointers));
         }
@@ -609,32 +634,56 @@ fn kept_in_order(old_positions: &[usize]) -> HashSet<usize> {
     staying
 }
 
-/// Appends the JSON pointers (under `at`) where `old` and `new` differ: members and
-/// items compared one by one, anything else as a whole.
-fn differences(old: &Value, new: &Value, at: &str, found: &mut Vec<String>) {
+/// Most pointers a diff names per block (or for the settings); past it, one more line
+/// says how many changed beyond.
+const POINTERS_PER_BLOCK: usize = 20;
+
+/// Appends the JSON pointers where `old` and `new` differ: members and items compared
+/// one by one, anything else as a whole. The path is kept as segments and written out
+/// only for a difference, and the walk stops past [`POINTERS_PER_BLOCK`], so a large
+/// unchanged member costs its comparison alone.
+fn differences(old: &Value, new: &Value, path: &mut Vec<String>, found: &mut Vec<String>, more: &mut usize) {
+    if found.len() >= POINTERS_PER_BLOCK && old != new {
+        *more += 1;
+        return;
+    }
     match (old, new) {
         (Value::Object(before), Value::Object(after)) => {
-            let mut keys: Vec<&String> =
-                after.keys().chain(before.keys().filter(|key| !after.contains_key(*key))).collect();
-            keys.dedup();
-            for key in keys {
-                let pointer = format!("{at}/{}", key.replace('~', "~0").replace('/', "~1"));
-                differences(
-                    before.get(key).unwrap_or(&Value::Null),
-                    after.get(key).unwrap_or(&Value::Null),
-                    &pointer,
-                    found,
-                );
+            let removed = before.keys().filter(|key| !after.contains_key(*key));
+            for key in after.keys().chain(removed) {
+                let (old, new) = (before.get(key).unwrap_or(&Value::Null), after.get(key).unwrap_or(&Value::Null));
+                if old == new {
+                    continue;
+                }
+                path.push(key.replace('~', "~0").replace('/', "~1"));
+                differences(old, new, path, found, more);
+                path.pop();
             }
         }
         (Value::Array(before), Value::Array(after)) if before.len() == after.len() => {
             for (index, (old, new)) in before.iter().zip(after).enumerate() {
-                differences(old, new, &format!("{at}/{index}"), found);
+                if old == new {
+                    continue;
+                }
+                path.push(index.to_string());
+                differences(old, new, path, found, more);
+                path.pop();
             }
         }
         _ if old == new => {}
-        _ => found.push(if at.is_empty() { "/".to_owned() } else { at.to_owned() }),
+        _ => found.push(if path.is_empty() { "/".to_owned() } else { format!("/{}", path.join("/")) }),
     }
+}
+
+/// The pointers where two values differ, at most [`POINTERS_PER_BLOCK`] and a last
+/// entry counting the others.
+fn changed_pointers(old: &Value, new: &Value) -> Vec<String> {
+    let (mut found, mut more) = (Vec::new(), 0);
+    differences(old, new, &mut Vec::new(), &mut found, &mut more);
+    if more > 0 {
+        found.push(format!("(+{more} more)"));
+    }
+    found
 }
 
 const SUMMARY: &str = "SELECT documents.id, documents.kind, documents.code, sites.code AS site, documents.title, \

@@ -82,7 +82,7 @@ async fn saves_make_versions_with_a_diff_a_restore_and_a_review() {
         r#"{"id": "note", "type": "paragraph", "data": {"text": "Nouveau."}},
   {"id": "intro""#,
     );
-    assert_eq!(document_store::save(&pool, id, &second, None, Some("mesure LTI")).await.unwrap(), 2);
+    assert_eq!(document_store::save(&pool, id, &second, None, Some("mesure LTI"), Some(1)).await.unwrap(), 2);
     let (ok, diff, stderr) = opsflux(&["document", "diff", "--database-url", &url, &id.to_string(), "1", "2"]);
     assert!(ok, "{stderr}");
     assert_eq!(
@@ -118,22 +118,29 @@ async fn saves_make_versions_with_a_diff_a_restore_and_a_review() {
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert_eq!(document_store::save(&pool, id, &second, Some(author), None).await.unwrap(), 4);
-    assert_eq!(document_store::review(&pool, id, Review::Submit, Some(author), None).await.unwrap(), Status::InReview);
-    let own = document_store::review(&pool, id, Review::Approve, Some(author), None).await.unwrap_err();
-    assert_eq!(own.to_string(), "version 4 was saved by you: another user must approve it");
+    assert_eq!(document_store::save(&pool, id, &second, Some(author), None, None).await.unwrap(), 4);
     assert_eq!(
-        document_store::review(&pool, id, Review::Approve, Some(reviewer), None).await.unwrap(),
+        document_store::review(&pool, id, Review::Submit, Some(author), None, None).await.unwrap(),
+        Status::InReview
+    );
+    let own = document_store::review(&pool, id, Review::Approve, Some(author), None, Some(4)).await.unwrap_err();
+    assert_eq!(
+        own.to_string(),
+        "version 4 holds changes of yours since the last publication: another user must approve it"
+    );
+    assert_eq!(
+        document_store::review(&pool, id, Review::Approve, Some(reviewer), None, Some(4)).await.unwrap(),
         Status::Approved
     );
     assert_eq!(
-        document_store::review(&pool, id, Review::Publish, Some(reviewer), None).await.unwrap(),
+        document_store::review(&pool, id, Review::Publish, Some(reviewer), None, Some(4)).await.unwrap(),
         Status::Published
     );
-    assert_eq!(document_store::save(&pool, id, first, Some(author), Some("brouillon")).await.unwrap(), 5);
+    assert_eq!(document_store::save(&pool, id, first, Some(author), Some("brouillon"), None).await.unwrap(), 5);
     let summary = document_store::summary(&pool, id).await.unwrap();
     assert_eq!((summary.status, summary.version, summary.published_version), (Status::Draft, 5, Some(4)));
-    let refused = document_store::review(&pool, id, Review::SendBack, Some(reviewer), Some("  ")).await.unwrap_err();
+    let refused =
+        document_store::review(&pool, id, Review::SendBack, Some(reviewer), Some("  "), None).await.unwrap_err();
     assert_eq!(refused.to_string(), "sending a document back to draft needs a comment saying why");
     let (ok, history, _) = opsflux(&["document", "history", "--database-url", &url, &id.to_string()]);
     assert!(ok && history.contains("   4  ") && history.contains("auteur@example.com"), "{history}");
@@ -269,8 +276,13 @@ async fn the_document_api_keeps_versions_reviews_and_scopes() {
 
     let mut edited = document.clone();
     edited["blocks"][1]["data"]["label"] = "POB moyen".into();
-    let saved = call("alpha", "PUT", &path, serde_json::json!({"document": edited, "comment": "libellé"})).await;
+    let saved =
+        call("alpha", "PUT", &path, serde_json::json!({"document": edited, "comment": "libellé", "base_version": 1}))
+            .await;
     assert_eq!((saved.status, &saved.json()["version"]), (200, &2.into()), "{}", saved.body);
+    // A second editor who also started from version 1 is told, and overwrites nothing.
+    let late = call("alpha", "PUT", &path, serde_json::json!({"document": document, "base_version": 1})).await;
+    assert_eq!(late.status, 409, "{}", late.body);
     let diff = call("alpha", "GET", &format!("{path}/diff?from=1&to=2"), null.clone()).await.json();
     assert_eq!(diff["lines"], serde_json::json!(["~ block `kpi-pob` (kpi): /data/label"]));
     let versions = call("alpha", "GET", &format!("{path}/versions"), null.clone()).await.json();
@@ -289,15 +301,24 @@ async fn the_document_api_keeps_versions_reviews_and_scopes() {
     // Review: the author submits, may not approve, another user approves and publishes.
     let review = async |who: &str, body: serde_json::Value| call(who, "POST", &format!("{path}/review"), body).await;
     assert_eq!(review("alpha", serde_json::json!({"action": "submit"})).await.json()["status"], "in_review");
-    let own = review("alpha", serde_json::json!({"action": "approve"})).await;
+    let own = review("alpha", serde_json::json!({"action": "approve", "version": 3})).await;
     assert_eq!(
         (own.status, &own.json()["detail"]),
-        (409, &"version 3 was saved by you: another user must approve it".into())
+        (409, &"version 3 holds changes of yours since the last publication: another user must approve it".into())
     );
-    let early = review("analyst", serde_json::json!({"action": "publish"})).await;
+    let early = review("analyst", serde_json::json!({"action": "publish", "version": 3})).await;
     assert_eq!(early.status, 409, "{}", early.body);
-    assert_eq!(review("analyst", serde_json::json!({"action": "approve"})).await.json()["status"], "approved");
-    let published = review("analyst", serde_json::json!({"action": "publish"})).await.json();
+    // Approval names the version read: not given, or not the current one, it is refused.
+    let blind = review("analyst", serde_json::json!({"action": "approve"})).await;
+    assert_eq!((blind.status, &blind.json()["pointer"]), (400, &"/version".into()));
+    let stale = review("analyst", serde_json::json!({"action": "approve", "version": 2})).await;
+    assert_eq!(
+        (stale.status, &stale.json()["detail"]),
+        (409, &"the document is at version 3, not 2: read it again before going on".into())
+    );
+    let approved = review("analyst", serde_json::json!({"action": "approve", "version": 3})).await;
+    assert_eq!(approved.json()["status"], "approved");
+    let published = review("analyst", serde_json::json!({"action": "publish", "version": 3})).await.json();
     assert_eq!((&published["status"], &published["published_version"]), (&"published".into(), &3.into()));
     let silent = review("analyst", serde_json::json!({"action": "send_back"})).await;
     assert_eq!((silent.status, &silent.json()["pointer"]), (400, &"/comment".into()));
@@ -370,6 +391,9 @@ async fn the_document_api_keeps_versions_reviews_and_scopes() {
         call("analyst", "POST", "/api/documents", serde_json::json!({"document": document, "template": "Bilan POB"}))
             .await;
     assert_eq!((refused.status, &refused.json()["pointer"]), (400, &"/template".into()));
+    let body = serde_json::json!({"document": document, "template": "bilan-pob", "site": "ALPHA"});
+    let refused = call("analyst", "POST", "/api/documents", body).await;
+    assert_eq!((refused.status, &refused.json()["pointer"]), (400, &"/site".into()), "a template serves every site");
     // A shipped template is shared by every site: a manager of one reads it, may not change it.
     let listed = call("alpha", "GET", "/api/documents", null.clone()).await.json();
     let shared =
@@ -493,7 +517,8 @@ async fn published_templates_render_their_published_version_while_a_draft_is_edi
     );
     assert_eq!(report_title("5s-audit").await, "Audit 5S", "the published version still renders");
     for (who, action) in [("author", "submit"), ("reviewer", "approve"), ("reviewer", "publish")] {
-        let answer = call(who, "POST", &format!("{path}/review"), serde_json::json!({"action": action})).await;
+        let body = serde_json::json!({"action": action, "version": 2});
+        let answer = call(who, "POST", &format!("{path}/review"), body).await;
         assert_eq!(answer.status, 200, "{action}: {}", answer.body);
     }
     assert_eq!(report_title("5s-audit").await, "Audit 5S révisé");
@@ -514,7 +539,7 @@ async fn published_templates_render_their_published_version_while_a_draft_is_edi
     );
     let path = format!("/api/documents/{}", created.json()["id"].as_str().unwrap());
     for (who, action) in [("author", "submit"), ("reviewer", "approve"), ("reviewer", "publish")] {
-        call(who, "POST", &format!("{path}/review"), serde_json::json!({"action": action})).await;
+        call(who, "POST", &format!("{path}/review"), serde_json::json!({"action": action, "version": 1})).await;
     }
     assert_eq!(report_title("bilan-energie").await, "Bilan énergie");
     let page = call("author", "GET", "/documents", serde_json::Value::Null).await;

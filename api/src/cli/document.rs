@@ -43,8 +43,8 @@ pub struct ImportArgs {
     #[arg(long)]
     pub template: Option<String>,
     /// The code of the site the document belongs to (default: none, shared by the
-    /// authors of every site).
-    #[arg(long)]
+    /// authors of every site). A template belongs to no site.
+    #[arg(long, conflicts_with = "template")]
     pub site: Option<String>,
     /// The comment of version 1 (default: "imported from FILE").
     #[arg(long)]

@@ -41,8 +41,11 @@ impl ApiError {
                 };
                 Self::new(status, "Invalid template code", error.to_string()).with_pointer("/template".into())
             }
-            StoreError::UnknownSite(_) => Self::new(StatusCode::BAD_REQUEST, "Invalid request body", error.to_string())
-                .with_pointer("/site".into()),
+            StoreError::UnknownSite(_) | StoreError::SitedTemplate => {
+                Self::new(StatusCode::BAD_REQUEST, "Invalid request body", error.to_string())
+                    .with_pointer("/site".into())
+            }
+            StoreError::Stale { .. } => Self::new(StatusCode::CONFLICT, "Saved meanwhile", error.to_string()),
             StoreError::CommentRequired => {
                 Self::new(StatusCode::BAD_REQUEST, "Invalid request body", error.to_string())
                     .with_pointer("/comment".into())
@@ -71,7 +74,8 @@ async fn visible(state: &AppState, caller: &Caller, id: Uuid) -> Result<Summary,
 /// templates every site's reports and schedules use) only with every site in scope.
 async fn changeable(state: &AppState, caller: &Caller, id: Uuid) -> Result<Summary, ApiError> {
     let summary = visible(state, caller, id).await?;
-    if summary.site.is_none() && caller.scope != opsflux_query::Scope::All {
+    let shared = summary.site.is_none() || summary.kind == Kind::Template;
+    if shared && caller.scope != opsflux_query::Scope::All {
         return Err(ApiError::forbidden(
             "this document is shared by every site: it is changed by authors whose scope is every site",
         ));
@@ -107,6 +111,8 @@ struct CreateBody {
 struct SaveBody {
     document: Value,
     comment: Option<String>,
+    /// The version the editor started from: a save on top of another answers 409.
+    base_version: Option<i32>,
 }
 
 /// The text stored for a document sent as JSON: printed with two-space indents.
@@ -126,7 +132,17 @@ fn source_of(document: &Value) -> Result<String, ApiError> {
 /// refused before anything is saved, with the block and pointer (under `/document`).
 /// A failure that is not the document's (the warehouse busy, the time limit) does not
 /// stop the save.
-async fn check_against_data(state: &AppState, caller: &Caller, source: &str) -> Result<(), ApiError> {
+async fn check_against_data(
+    state: &AppState,
+    caller: &Caller,
+    site: Option<&str>,
+    source: &str,
+) -> Result<(), ApiError> {
+    // A site's document is checked over that site's data alone, as its readers see it.
+    let scope = match site {
+        Some(site) => opsflux_query::Scope::sites([site]).intersect(&caller.scope),
+        None => caller.scope.clone(),
+    };
     let document = opsflux_render::Document::from_json(source)
         .map_err(|error| ApiError::from_document_store(StoreError::Invalid(error)))?;
     // The check binds like a render, so it takes a render slot: saves cannot crowd out
@@ -141,7 +157,7 @@ async fn check_against_data(state: &AppState, caller: &Caller, source: &str) -> 
     };
     let today = chrono::Utc::now().date_naive();
     let parameters = BTreeMap::new();
-    let bound = crate::documents::bind(&state.engine, document, &parameters, today, &caller.scope);
+    let bound = crate::documents::bind(&state.engine, document, &parameters, today, &scope);
     match tokio::time::timeout(state.renders.timeout, bound).await {
         Ok(Err(error)) if error.is_bad_input() && error.pointer().is_some() => {
             let mut problem = ApiError::from_render(error);
@@ -202,7 +218,7 @@ pub(crate) async fn create_json(
         }
     }
     let source = source_of(&body.document)?;
-    check_against_data(&state, &caller, &source).await?;
+    check_against_data(&state, &caller, body.site.as_deref(), &source).await?;
     let kind = if body.template.is_some() { Kind::Template } else { Kind::Document };
     let id = document_store::create(
         pool,
@@ -244,7 +260,8 @@ pub(crate) async fn get_json(
 /// `PUT /api/documents/{id}`: `{"document": {...}, "comment"?}` saved as the next version.
 #[utoipa::path(put, path = "/api/documents/{id}", tag = "documents", params(("id" = String, Path, description = "document id")), request_body = Object,
     responses((status = 200, body = Object), (status = 400, description = "`block` and `pointer` name what is wrong", body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "saved on top of another version than `base_version`", body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "too many renders and checks at once", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn update_json(
     State(state): State<AppState>,
@@ -253,14 +270,15 @@ pub(crate) async fn update_json(
     body: Bytes,
 ) -> Result<Json<Summary>, ApiError> {
     let id = parse_id(&id)?;
-    changeable(&state, &caller, id).await?;
+    let summary = changeable(&state, &caller, id).await?;
     let body: SaveBody = json_body(&body)?;
     let source = source_of(&body.document)?;
-    check_against_data(&state, &caller, &source).await?;
+    check_against_data(&state, &caller, summary.site.as_deref(), &source).await?;
     let pool = pool(&state)?;
-    let version = document_store::save(pool, id, &source, caller.principal.user_id, body.comment.as_deref())
-        .await
-        .map_err(ApiError::from_document_store)?;
+    let version =
+        document_store::save(pool, id, &source, caller.principal.user_id, body.comment.as_deref(), body.base_version)
+            .await
+            .map_err(ApiError::from_document_store)?;
     let parameters = serde_json::json!({"version": version, "comment": body.comment});
     state.audit_change(&caller, "document.save", "redacteur.documents", id, parameters).await?;
     Ok(Json(document_store::summary(pool, id).await.map_err(ApiError::from_document_store)?))
@@ -341,8 +359,11 @@ pub(crate) async fn restore_json(
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "Invalid parameter", "give the `version` to restore")
             .with_parameter("version"));
     };
-    changeable(&state, &caller, id).await?;
+    let summary = changeable(&state, &caller, id).await?;
     let pool = pool(&state)?;
+    // The old version meets today's data as any save does.
+    let old = document_store::read(pool, id, Some(version)).await.map_err(ApiError::from_document_store)?;
+    check_against_data(&state, &caller, summary.site.as_deref(), &old.source).await?;
     let saved = document_store::restore(pool, id, version, caller.principal.user_id)
         .await
         .map_err(ApiError::from_document_store)?;
@@ -365,6 +386,9 @@ enum ReviewAction {
 struct ReviewBody {
     action: ReviewAction,
     comment: Option<String>,
+    /// The version reviewed: required to approve or publish, so that neither applies to
+    /// a version saved meanwhile.
+    version: Option<i32>,
 }
 
 /// `POST /api/documents/{id}/review`: `{"action": "submit" | "approve" | "publish" |
@@ -388,10 +412,17 @@ pub(crate) async fn review_json(
         ReviewAction::Publish => Review::Publish,
         ReviewAction::SendBack => Review::SendBack,
     };
+    if matches!(action, Review::Approve | Review::Publish) && body.version.is_none() {
+        return Err(ApiError::bad_body(
+            "give the `version` you reviewed: approval and publication apply to that version only".into(),
+            Some("/version".into()),
+        ));
+    }
     let pool = pool(&state)?;
-    let status = document_store::review(pool, id, action, caller.principal.user_id, body.comment.as_deref())
-        .await
-        .map_err(ApiError::from_document_store)?;
+    let status =
+        document_store::review(pool, id, action, caller.principal.user_id, body.comment.as_deref(), body.version)
+            .await
+            .map_err(ApiError::from_document_store)?;
     let parameters = serde_json::json!({"status": status, "comment": body.comment});
     state.audit_change(&caller, "document.review", "redacteur.documents", id, parameters).await?;
     Ok(Json(document_store::summary(pool, id).await.map_err(ApiError::from_document_store)?))
