@@ -751,10 +751,12 @@ async fn insert_version(
     Ok(())
 }
 
-/// The JSON parsed, checked as a document, and the title it shows (its settings' title,
+/// The JSON parsed, checked as a document (every block against its kind's definition),
+/// and the title it shows (its settings' title,
 /// else its first header, else "Sans titre").
 fn checked(source: &str) -> Result<(Value, String), StoreError> {
     let document = opsflux_render::Document::from_json(source)?;
+    opsflux_render::blocks::check_document(&document)?;
     let body: Value = serde_json::from_str(source).map_err(|error| opsflux_render::DocumentError::Malformed {
         line: error.line(),
         column: error.column(),

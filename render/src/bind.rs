@@ -1169,37 +1169,6 @@ impl Fields<'_> {
     }
 }
 
-const STANDARD: &[&str] = &[
-    "paragraph",
-    "header",
-    "list",
-    "checklist",
-    "quote",
-    "code",
-    "callout",
-    "warning",
-    "table",
-    "image",
-    "delimiter",
-    "page_break",
-    "typst",
-];
-const DATA: &[&str] = &[
-    "kpi",
-    "data_table",
-    "chart",
-    "tasks",
-    "company",
-    "timeline",
-    "badges",
-    "progress",
-    "repeat",
-    "forecast",
-    "scenario",
-    "map",
-    "planning",
-];
-
 impl Walk<'_> {
     fn blocks(&mut self, blocks: &[Block], pointer: &str, scope: &Scope, suffix: &str) -> Result<(), DocumentError> {
         for (index, block) in blocks.iter().enumerate() {
@@ -1308,15 +1277,8 @@ impl Walk<'_> {
         let id = format!("{}{suffix}", block.id);
         let locale = self.binding.locale;
         let kind = block.block_type.as_str();
-        if !STANDARD.contains(&kind) && !DATA.contains(&kind) {
-            return Err(fields.error(
-                "",
-                format!("unknown block type `{kind}` (known: {}, {})", STANDARD.join(", "), DATA.join(", ")),
-            ));
-        }
-        if !block.data.is_object() && kind != "delimiter" && kind != "page_break" {
-            return Err(fields.error("", "`data` must be an object"));
-        }
+        // The shape first, by the kind's typed definition: the meaning is checked below.
+        crate::blocks::check(block, pointer)?;
         let node = match kind {
             "paragraph" => Node::Paragraph { id, text: fields.inline("text")? },
             "header" => {

@@ -7,6 +7,7 @@
 //! rendered to bytes, the same bytes every time.
 
 pub mod bind;
+pub mod blocks;
 pub mod chart;
 mod docx;
 mod html;

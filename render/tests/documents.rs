@@ -608,6 +608,13 @@ fn bad_documents_name_the_block_or_the_position() {
         (r#"{"blocks": [], "settings": {"parameters": [{"name": "site", "kind": "site"}]}}"#.to_owned(), "site=ZULU"),
         (r#"{"blocks": [], "settings": {"parameters": [{"name": "period", "kind": "week"}]}}"#.to_owned(), "period=2026-W60"),
         (r#"{"blocks": []}"#.to_owned(), "colour=blue"),
+        (r#"{"blocks": [{"id": "s1", "type": "kpi", "data": {"label": "POB"}}]}"#.to_owned(), ""),
+        (r#"{"blocks": [{"id": "s2", "type": "data_table", "data": {"metric": "pob.occupancy", "totals": "yes"}}]}"#.to_owned(), ""),
+        (r#"{"blocks": [{"id": "s3", "type": "badges", "data": {"items": [{"label": "A"}, {"tone": "info"}]}}]}"#.to_owned(), ""),
+        (r#"{"blocks": [{"id": "s4", "type": "list", "data": {"style": "roman", "items": []}}]}"#.to_owned(), ""),
+        (r#"{"blocks": [{"id": "s5", "type": "table", "data": {"content": [["a", 3]]}}]}"#.to_owned(), ""),
+        (r#"{"blocks": [{"id": "s6", "type": "chart", "data": "pob.occupancy"}]}"#.to_owned(), ""),
+        (r#"{"blocks": [{"id": "s7", "type": "data_table", "data": {"metric": "pob.occupancy", "formats": {"pob": "roman"}}}]}"#.to_owned(), ""),
     ];
     let mut errors = Vec::new();
     for (text, parameter) in &cases {
@@ -794,4 +801,99 @@ fn a_planning_block_shows_reservations_and_milestones_as_a_gantt_or_a_table() {
         block `p2` at /blocks/0/data/show: unknown `holidays` (reservations, milestones)
         block `p3` at /blocks/0/data/show: name what to show: reservations, milestones or both"#]]
     .assert_eq(&errors.join("\n"));
+}
+
+/// Each document's errors under the JSON Schema, read by Python's `jsonschema` (the
+/// reference implementation of the specification, not ours): one line per document,
+/// `ok` or the pointers of the members at fault.
+fn validated_by_jsonschema(schema: &serde_json::Value, documents: &[(String, serde_json::Value)]) -> String {
+    let directory = scratch();
+    let schema_path = directory.join("schema.json");
+    std::fs::write(&schema_path, serde_json::to_vec(schema).unwrap()).unwrap();
+    let documents_path = directory.join("documents.json");
+    std::fs::write(&documents_path, serde_json::to_vec(documents).unwrap()).unwrap();
+    let program = r#"
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+validator = jsonschema.Draft202012Validator(schema)
+for name, document in json.load(open(sys.argv[2])):
+    errors = sorted("/" + "/".join(str(part) for part in error.absolute_path) for error in validator.iter_errors(document))
+    print(name, "ok" if not errors else " ".join(errors))
+"#;
+    run("python3", &["-c", program, &schema_path.display().to_string(), &documents_path.display().to_string()])
+}
+
+#[test]
+fn the_block_schema_is_generated_from_the_definitions_binding_checks() {
+    // Every shipped template holds to the definitions and to the schema.
+    let mut documents = Vec::new();
+    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&templates)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "json"))
+        .collect();
+    names.sort();
+    for path in names {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let document = Document::from_json(&text).unwrap();
+        opsflux_render::blocks::check_document(&document).unwrap();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        documents.push((name, serde_json::from_str(&text).unwrap()));
+    }
+    // What the definitions refuse, the schema refuses at the same member (a missing
+    // member at the object that lacks it, as JSON Schema reports `required`).
+    let bad = [
+        ("no-metric", r#"{"id": "s1", "type": "kpi", "data": {"label": "POB"}}"#),
+        ("totals-text", r#"{"id": "s2", "type": "data_table", "data": {"metric": "m", "totals": "yes"}}"#),
+        ("badge-label", r#"{"id": "s3", "type": "badges", "data": {"items": [{"label": "A"}, {"tone": "info"}]}}"#),
+        ("list-style", r#"{"id": "s4", "type": "list", "data": {"style": "roman", "items": []}}"#),
+        ("cell-number", r#"{"id": "s5", "type": "table", "data": {"content": [["a", 3]]}}"#),
+        ("format", r#"{"id": "s7", "type": "data_table", "data": {"metric": "m", "formats": {"pob": "roman"}}}"#),
+        ("unknown-type", r#"{"id": "s8", "type": "marquee", "data": {}}"#),
+        (
+            "nested",
+            r#"{"id": "s9", "type": "repeat", "data": {"over": "sites", "blocks": [{"id": "in", "type": "kpi", "data": {}}]}}"#,
+        ),
+    ];
+    let mut refused = Vec::new();
+    for (name, block) in bad {
+        let document: serde_json::Value = serde_json::from_str(&format!(r#"{{"blocks": [{block}]}}"#)).unwrap();
+        let error =
+            opsflux_render::blocks::check_document(&serde_json::from_value(document.clone()).unwrap()).unwrap_err();
+        refused.push(format!("{name}: {}", error.pointer().unwrap_or("-")));
+        documents.push((name.to_owned(), document));
+    }
+    expect_test::expect![[r#"
+        no-metric: /blocks/0/data/metric
+        totals-text: /blocks/0/data/totals
+        badge-label: /blocks/0/data/items/1/label
+        list-style: /blocks/0/data/style
+        cell-number: /blocks/0/data/content/0/1
+        format: /blocks/0/data/formats/pob
+        unknown-type: /blocks/0/type
+        nested: /blocks/0/data/blocks/0/data/metric"#]]
+    .assert_eq(&refused.join("\n"));
+    let schema = opsflux_render::blocks::schema();
+    expect_test::expect![[r#"
+        5s-audit ok
+        moc-dossier ok
+        powertrace-monthly ok
+        powertrace-scenario ok
+        project-progress ok
+        weekly-site-report ok
+        no-metric /blocks/0/data
+        totals-text /blocks/0/data/totals
+        badge-label /blocks/0/data/items/1
+        list-style /blocks/0/data/style
+        cell-number /blocks/0/data/content/0/1
+        format /blocks/0/data/formats/pob
+        unknown-type /blocks/0/type
+        nested /blocks/0/data/blocks/0/data
+    "#]]
+    .assert_eq(&validated_by_jsonschema(&schema, &documents));
+    // Every kind has its definition in the schema.
+    let kinds: Vec<&str> = opsflux_render::blocks::kinds().iter().map(|kind| kind.name).collect();
+    assert_eq!(schema["$defs"]["Block"]["properties"]["type"]["enum"], serde_json::json!(kinds));
 }

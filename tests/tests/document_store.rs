@@ -356,6 +356,15 @@ async fn the_document_api_keeps_versions_reviews_and_scopes() {
             serde_json::json!({"id": "i", "type": "image", "data": {"file": {"url": big_image}}}),
             "block `i` at /document/blocks/0/data/file/url: the image is 2.2 MiB: at most 2 MiB",
         ),
+        // A block that fails the JSON Schema of `GET /api/documents/schema`.
+        (
+            serde_json::json!({"id": "t", "type": "data_table", "data": {"metric": "pob.people_on_board", "totals": "yes"}}),
+            "block `t` at /document/blocks/0/data/totals: expected a boolean, found string \"yes\"",
+        ),
+        (
+            serde_json::json!({"id": "m", "type": "marquee", "data": {}}),
+            "block `m` at /document/blocks/0/type: unknown block type `marquee`",
+        ),
     ] {
         let refused = call("alpha", "PUT", &path, serde_json::json!({"document": {"blocks": [block]}})).await;
         let problem = refused.json();
@@ -374,6 +383,13 @@ async fn the_document_api_keeps_versions_reviews_and_scopes() {
             refused.body
         );
     }
+    // The schema those refusals follow is served to the editor.
+    let schema = call("alpha", "GET", "/api/documents/schema", serde_json::Value::Null).await;
+    assert_eq!(schema.status, 200, "{}", schema.body);
+    let schema = schema.json();
+    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    assert_eq!(schema["$defs"]["Kpi"]["required"], serde_json::json!(["metric"]));
+    assert!(schema["$defs"]["Block"]["properties"]["type"]["enum"].as_array().is_some_and(|kinds| kinds.len() > 20));
     let refused = call("alpha", "PUT", &path, serde_json::json!({"document": document, "colour": "red"})).await;
     assert_eq!(refused.status, 400, "{}", refused.body);
     let refused =

@@ -264,6 +264,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/export", get(exports::export))
         .route("/api/render", post(documents::render_document))
         .route("/api/documents", get(stored_documents::list_json).post(stored_documents::create_json))
+        .route("/api/documents/schema", get(stored_documents::schema_json))
         .route(
             "/api/documents/{id}",
             get(stored_documents::get_json).put(stored_documents::update_json).delete(stored_documents::delete_json),

@@ -26,6 +26,7 @@ use super::layout::{escape, page};
         super::exports::export,
         super::documents::render_document,
         super::stored_documents::list_json,
+        super::stored_documents::schema_json,
         super::stored_documents::create_json,
         super::stored_documents::get_json,
         super::stored_documents::update_json,

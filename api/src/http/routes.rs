@@ -66,6 +66,7 @@ const ROUTES: &[Route] = &[
     ),
     route(Method::POST, "/api/render", Access::Permission("redacteur.render"), "/api/render"),
     route(Method::GET, "/api/documents", DOCUMENTS, "/api/documents"),
+    route(Method::GET, "/api/documents/schema", DOCUMENTS, "/api/documents/schema"),
     route(Method::POST, "/api/documents", DOCUMENTS, "/api/documents"),
     route(
         Method::GET,

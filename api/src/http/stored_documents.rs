@@ -96,6 +96,16 @@ pub(crate) async fn list_json(
     Ok(Json(serde_json::json!({ "documents": documents })))
 }
 
+/// `GET /api/documents/schema`: the JSON Schema (2020-12) of a document's blocks,
+/// generated from the block definitions the renderer and every save check against.
+#[utoipa::path(get, path = "/api/documents/schema", tag = "documents",
+    responses((status = 200, description = "a JSON Schema, draft 2020-12", body = Object, content_type = "application/schema+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn schema_json() -> impl IntoResponse {
+    static SCHEMA: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| opsflux_render::blocks::schema().to_string());
+    ([(axum::http::header::CONTENT_TYPE, "application/schema+json")], SCHEMA.as_str())
+}
+
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
