@@ -329,29 +329,61 @@ pub async fn summary(pool: &PgPool, id: Uuid) -> Result<Summary, StoreError> {
     summary_of(&row)
 }
 
-/// Every document and template, most recently changed first.
-pub async fn list(pool: &PgPool) -> Result<Vec<Summary>, StoreError> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{SUMMARY} WHERE documents.deleted_at IS NULL ORDER BY documents.updated_at DESC, documents.id"
-    )))
-    .fetch_all(pool)
-    .await?;
-    rows.iter().map(summary_of).collect()
+/// One page of a list: at most `limit` entries after the first `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub limit: i64,
+    pub offset: i64,
 }
 
-/// Every saved version of a document, oldest first.
-pub async fn versions(pool: &PgPool, id: Uuid) -> Result<Vec<VersionInfo>, StoreError> {
+impl Page {
+    /// Entries a page holds unless asked otherwise, and at most.
+    pub const DEFAULT_LIMIT: i64 = 100;
+    pub const MOST: i64 = 500;
+
+    /// Everything, for the command line run by whoever holds the database.
+    pub const ALL: Page = Page { limit: i64::MAX, offset: 0 };
+}
+
+/// The documents and templates of `sites` (and those of no site; `None`: every site),
+/// most recently changed first, one page of them, with how many there are in all.
+pub async fn list(pool: &PgPool, sites: Option<&[String]>, page: Page) -> Result<(Vec<Summary>, i64), StoreError> {
+    const VISIBLE: &str = "documents.deleted_at IS NULL \
+         AND ($1::text[] IS NULL OR documents.site_id IS NULL OR sites.code = ANY($1))";
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{SUMMARY} WHERE {VISIBLE} ORDER BY documents.updated_at DESC, documents.id LIMIT $2 OFFSET $3"
+    )))
+    .bind(sites)
+    .bind(page.limit)
+    .bind(page.offset)
+    .fetch_all(pool)
+    .await?;
+    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM redacteur.documents AS documents \
+         LEFT JOIN core.sites AS sites ON sites.id = documents.site_id WHERE {VISIBLE}"
+    )))
+    .bind(sites)
+    .fetch_one(pool)
+    .await?;
+    Ok((rows.iter().map(summary_of).collect::<Result<_, _>>()?, total))
+}
+
+/// One page of a document's saved versions, oldest first, with how many there are.
+pub async fn versions(pool: &PgPool, id: Uuid, page: Page) -> Result<(Vec<VersionInfo>, i64), StoreError> {
     summary(pool, id).await?;
     let rows = sqlx::query(
         "SELECT versions.version, versions.comment, versions.created_at, users.email \
          FROM redacteur.document_versions AS versions \
          LEFT JOIN platform.users AS users ON users.id = versions.created_by \
-         WHERE versions.document_id = $1 AND versions.deleted_at IS NULL ORDER BY versions.version",
+         WHERE versions.document_id = $1 AND versions.deleted_at IS NULL ORDER BY versions.version \
+         LIMIT $2 OFFSET $3",
     )
     .bind(id)
+    .bind(page.limit)
+    .bind(page.offset)
     .fetch_all(pool)
     .await?;
-    Ok(rows
+    let versions = rows
         .iter()
         .map(|row| VersionInfo {
             version: row.get("version"),
@@ -359,7 +391,14 @@ pub async fn versions(pool: &PgPool, id: Uuid) -> Result<Vec<VersionInfo>, Store
             saved_at: row.get("created_at"),
             saved_by: row.get("email"),
         })
-        .collect())
+        .collect();
+    let total: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM redacteur.document_versions WHERE document_id = $1 AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await?;
+    Ok((versions, total))
 }
 
 /// Moves a document through review and returns its new status. `actor` is who acts

@@ -437,6 +437,21 @@ async fn the_document_api_keeps_versions_reviews_and_scopes() {
     assert_eq!(call("viewer", "GET", "/api/documents", null.clone()).await.status, 403);
     let listed = call("analyst", "GET", "/api/documents", null.clone()).await.json();
     assert_eq!(listed["documents"].as_array().unwrap().len(), 7);
+    // Lists come a page at a time; the total counts what the reader may see.
+    let page = call("analyst", "GET", "/api/documents?limit=3&offset=6", null.clone()).await.json();
+    assert_eq!((page["documents"].as_array().unwrap().len(), &page["total"]), (1, &7.into()));
+    assert_eq!(page["documents"][0]["id"], listed["documents"][6]["id"], "the same order, page by page");
+    let page = call("bravo", "GET", "/api/documents?limit=2", null.clone()).await.json();
+    assert_eq!((page["documents"].as_array().unwrap().len(), &page["total"]), (2, &6.into()));
+    for (query, parameter) in
+        [("limit=0", "limit"), ("limit=501", "limit"), ("offset=-1", "offset"), ("limit=ten", "limit")]
+    {
+        let refused = call("analyst", "GET", &format!("/api/documents?{query}"), null.clone()).await;
+        assert_eq!((refused.status, &refused.json()["parameter"]), (400, &parameter.into()), "{query}");
+    }
+    let page = call("alpha", "GET", &format!("{path}/versions?limit=1&offset=1"), null.clone()).await.json();
+    assert_eq!((page["versions"][0]["version"].as_i64(), page["versions"].as_array().unwrap().len()), (Some(2), 1));
+    assert!(page["total"].as_i64().is_some_and(|total| total >= 2), "{page}");
     assert_eq!(call("alpha", "DELETE", &path, null.clone()).await.status, 204);
     assert_eq!(call("alpha", "GET", &path, null.clone()).await.status, 404);
     let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM platform.audit_log WHERE action LIKE 'document.%'")

@@ -124,7 +124,7 @@ pub async fn run(args: DocumentArgs) -> anyhow::Result<()> {
             let published =
                 summary.published_version.map(|version| format!(", version {version} published")).unwrap_or_default();
             println!("{} — {} ({}{published})", summary.title, summary.kind.as_str(), summary.status);
-            for version in document_store::versions(&pool, id).await? {
+            for version in document_store::versions(&pool, id, document_store::Page::ALL).await?.0 {
                 println!(
                     "{:>4}  {}  {}  {}",
                     version.version,

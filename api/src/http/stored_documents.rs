@@ -12,6 +12,7 @@ use axum::body::Bytes;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use opsflux_query::Scope;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -19,7 +20,7 @@ use super::error::{ApiError, Problem, json_body};
 use super::powertrace::{VersionParameter, parse_version};
 use super::schedules::{parse_id, pool};
 use super::{AppState, Caller};
-use crate::document_store::{self, Kind, Review, StoreError, Summary};
+use crate::document_store::{self, Kind, Page, Review, StoreError, Summary};
 
 impl ApiError {
     /// A store error: bad input names its member (400), a missing document or version
@@ -75,7 +76,7 @@ async fn visible(state: &AppState, caller: &Caller, id: Uuid) -> Result<Summary,
 async fn changeable(state: &AppState, caller: &Caller, id: Uuid) -> Result<Summary, ApiError> {
     let summary = visible(state, caller, id).await?;
     let shared = summary.site.is_none() || summary.kind == Kind::Template;
-    if shared && caller.scope != opsflux_query::Scope::All {
+    if shared && caller.scope != Scope::All {
         return Err(ApiError::forbidden(
             "this document is shared by every site: it is changed by authors whose scope is every site",
         ));
@@ -83,17 +84,58 @@ async fn changeable(state: &AppState, caller: &Caller, id: Uuid) -> Result<Summa
     Ok(summary)
 }
 
-/// `GET /api/documents`: the documents and templates the caller may see, most recently
-/// changed first.
-#[utoipa::path(get, path = "/api/documents", tag = "documents",
-    responses((status = 200, body = Object), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, description = "no platform database", body = Problem, content_type = "application/problem+json")))]
+/// `?limit=&offset=` of a list.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PageParameters {
+    /// Entries per page: 1 to 500, 100 by default.
+    limit: Option<String>,
+    /// Entries skipped before the page: 0 by default.
+    offset: Option<String>,
+}
+
+impl PageParameters {
+    fn page(&self) -> Result<Page, ApiError> {
+        let number = |parameter: &'static str,
+                      text: Option<&str>,
+                      default: i64,
+                      range: std::ops::RangeInclusive<i64>| {
+            match text {
+                None => Ok(default),
+                Some(text) => text.trim().parse::<i64>().ok().filter(|value| range.contains(value)).ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "Invalid parameter",
+                        format!("`{text}` is not a whole number from {} to {}", range.start(), range.end()),
+                    )
+                    .with_parameter(parameter)
+                }),
+            }
+        };
+        Ok(Page {
+            limit: number("limit", self.limit.as_deref(), Page::DEFAULT_LIMIT, 1..=Page::MOST)?,
+            offset: number("offset", self.offset.as_deref(), 0, 0..=i64::from(i32::MAX))?,
+        })
+    }
+}
+
+/// `GET /api/documents?limit=&offset=`: the documents and templates the caller may see,
+/// most recently changed first, a page at a time, with the `total`.
+#[utoipa::path(get, path = "/api/documents", tag = "documents", params(PageParameters),
+    responses((status = 200, body = Object), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, description = "no platform database", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn list_json(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Query(parameters): Query<PageParameters>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut documents = document_store::list(pool(&state)?).await.map_err(ApiError::from_document_store)?;
-    documents.retain(|document| document.site.as_ref().is_none_or(|site| caller.scope.allows(site)));
-    Ok(Json(serde_json::json!({ "documents": documents })))
+    let page = parameters.page()?;
+    let sites: Option<Vec<String>> = match &caller.scope {
+        Scope::All => None,
+        Scope::Sites(codes) => Some(codes.iter().cloned().collect()),
+    };
+    let (documents, total) =
+        document_store::list(pool(&state)?, sites.as_deref(), page).await.map_err(ApiError::from_document_store)?;
+    Ok(Json(serde_json::json!({ "documents": documents, "total": total, "limit": page.limit, "offset": page.offset })))
 }
 
 /// `GET /api/documents/schema`: the JSON Schema (2020-12) of a document's blocks,
@@ -150,7 +192,7 @@ async fn check_against_data(
 ) -> Result<(), ApiError> {
     // A site's document is checked over that site's data alone, as its readers see it.
     let scope = match site {
-        Some(site) => opsflux_query::Scope::sites([site]).intersect(&caller.scope),
+        Some(site) => Scope::sites([site]).intersect(&caller.scope),
         None => caller.scope.clone(),
     };
     let document = opsflux_render::Document::from_json(source)
@@ -209,7 +251,7 @@ pub(crate) async fn create_json(
     }
     // A shared document (no site) or a template is for authors of every site; an author
     // of one site writes for it by default.
-    if let opsflux_query::Scope::Sites(sites) = &caller.scope {
+    if let Scope::Sites(sites) = &caller.scope {
         if body.template.is_some() {
             return Err(ApiError::forbidden("templates are written by authors whose scope is every site")
                 .with_pointer("/template".into()));
@@ -309,18 +351,22 @@ pub(crate) async fn delete_json(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /api/documents/{id}/versions`: every version with its time, author and comment.
-#[utoipa::path(get, path = "/api/documents/{id}/versions", tag = "documents", params(("id" = String, Path, description = "document id")),
+/// `GET /api/documents/{id}/versions?limit=&offset=`: the versions with their time,
+/// author and comment, oldest first, a page at a time, with the `total`.
+#[utoipa::path(get, path = "/api/documents/{id}/versions", tag = "documents", params(("id" = String, Path, description = "document id"), PageParameters),
     responses((status = 200, body = Object), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn versions_json(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
+    Query(parameters): Query<PageParameters>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
+    let page = parameters.page()?;
     visible(&state, &caller, id).await?;
-    let versions = document_store::versions(pool(&state)?, id).await.map_err(ApiError::from_document_store)?;
-    Ok(Json(serde_json::json!({ "versions": versions })))
+    let (versions, total) =
+        document_store::versions(pool(&state)?, id, page).await.map_err(ApiError::from_document_store)?;
+    Ok(Json(serde_json::json!({ "versions": versions, "total": total, "limit": page.limit, "offset": page.offset })))
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
