@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what OpsFlux needs on a fresh Debian or Ubuntu machine, once: the
 # PostgreSQL server binaries (initdb, pg_ctl, postgres, psql) and mold, the linker
-# that keeps link memory low on small machines. With OPSFLUX_SETUP_TESTS=1 (test.sh),
-# also what only the tests use: Chromium (the headless browser the dashboard tests
-# drive), poppler (pdftotext, pdffonts, pdftoppm read rendered PDFs), LibreOffice
+# that keeps link memory low on small machines, and npm, which installs the editor's
+# scripts. With OPSFLUX_SETUP_TESTS=1 (test.sh), also what only the tests use: Chromium
+# (the headless browser the page tests drive) and chromedriver (WebDriver for the
+# editor's test), poppler (pdftotext, pdffonts, pdftoppm read rendered PDFs), LibreOffice
 # Writer and Calc (they open rendered DOCX files), and the Python packages deltalake,
 # aiosmtpd, moto (an S3-compatible server) and schemathesis. Sourced by demo.sh and
 # test.sh; sets CARGO_TARGET_DIR.
@@ -22,8 +23,10 @@ missing=()
 have_postgres || missing+=(postgresql)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v mold >/dev/null 2>&1 || missing+=(mold)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ "${OPSFLUX_SETUP_TESTS:-0}" = 1 ]; then
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
     command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
     command -v soffice >/dev/null 2>&1 || missing+=(libreoffice-writer-nogui libreoffice-calc-nogui)
 fi
@@ -39,6 +42,15 @@ if ((${#missing[@]})); then
     echo "installing ${missing[*]} (Debian packages)..." >&2
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The Rédacteur editor's scripts (Editor.js and its tools), pinned by package-lock.json
+# and served from web/editor/node_modules: installed once, then the page works offline.
+editor_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/web/editor"
+if [ ! -f "$editor_dir/node_modules/@editorjs/editorjs/dist/editorjs.umd.js" ] \
+    || [ "$editor_dir/package-lock.json" -nt "$editor_dir/node_modules/.package-lock.json" ]; then
+    echo "installing the editor's scripts (npm ci in web/editor)..." >&2
+    (cd "$editor_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
 # One build directory outside the work tree, reused between runs and clones.

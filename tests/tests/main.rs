@@ -5,6 +5,7 @@ mod cli;
 mod dashboards;
 mod document_store;
 mod documents;
+mod editor;
 mod import;
 mod ingest;
 mod metrics;

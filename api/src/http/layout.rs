@@ -30,7 +30,11 @@ pub fn page(path: &str, title: &str, header: &str, body: &str) -> String {
     );
     let _ = CALLER.try_with(|caller| {
         for (permission, target, label) in
-            [("schedules.manage", "/schedules", "Envois programmés"), ("alerts.manage", "/alerts", "Alertes")]
+            [
+                ("redacteur.write", "/editor", "Éditeur"),
+                ("schedules.manage", "/schedules", "Envois programmés"),
+                ("alerts.manage", "/alerts", "Alertes"),
+            ]
         {
             if caller.principal.scope_for(permission).is_some() {
                 let current = if path == target { " aria-current=\"page\"" } else { "" };

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod dashboards;
 pub mod documents;
+pub mod editor;
 pub mod error;
 pub mod exports;
 pub mod guard;
@@ -265,6 +266,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/render", post(documents::render_document))
         .route("/api/documents", get(stored_documents::list_json).post(stored_documents::create_json))
         .route("/api/documents/schema", get(stored_documents::schema_json))
+        .route("/editor", get(editor::new_page))
+        .route("/editor/{id}", get(editor::document_page))
+        .route("/assets/editor/{file}", get(editor::asset))
         .route(
             "/api/documents/{id}",
             get(stored_documents::get_json).put(stored_documents::update_json).delete(stored_documents::delete_json),

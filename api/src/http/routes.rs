@@ -67,6 +67,10 @@ const ROUTES: &[Route] = &[
     route(Method::POST, "/api/render", Access::Permission("redacteur.render"), "/api/render"),
     route(Method::GET, "/api/documents", DOCUMENTS, "/api/documents"),
     route(Method::GET, "/api/documents/schema", DOCUMENTS, "/api/documents/schema"),
+    route(Method::GET, "/editor", DOCUMENTS, "/editor"),
+    route(Method::GET, "/editor/{id}", DOCUMENTS, concat!("/editor/", "00000000-0000-4000-8000-000000000000")),
+    // The editor's scripts hold nothing of the product's data.
+    route(Method::GET, "/assets/editor/{file}", Access::Public, "/assets/editor/opsflux-editor.js"),
     route(Method::POST, "/api/documents", DOCUMENTS, "/api/documents"),
     route(
         Method::GET,

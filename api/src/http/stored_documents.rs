@@ -63,7 +63,7 @@ impl ApiError {
 
 /// A document the caller may see (its site in their scope, or no site), or 404 — also
 /// for another site's, which is not told apart.
-async fn visible(state: &AppState, caller: &Caller, id: Uuid) -> Result<Summary, ApiError> {
+pub(crate) async fn visible(state: &AppState, caller: &Caller, id: Uuid) -> Result<Summary, ApiError> {
     let summary = document_store::summary(pool(state)?, id).await.map_err(ApiError::from_document_store)?;
     match &summary.site {
         Some(site) if !caller.scope.allows(site) => Err(ApiError::not_found(format!("no document {id}"))),
