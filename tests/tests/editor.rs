@@ -66,7 +66,7 @@ impl Browser {
         );
         stream.write_all(request.as_bytes()).await.unwrap();
         let mut received = Vec::new();
-        let mut buffer = [0u8; 65536];
+        let mut buffer = vec![0u8; 65536];
         let (status, answer) = loop {
             let read = tokio::time::timeout(Duration::from_secs(60), stream.read(&mut buffer))
                 .await
