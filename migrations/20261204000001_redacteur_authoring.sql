@@ -15,16 +15,11 @@ ALTER TABLE redacteur.documents
     ADD COLUMN review_comment text,
     ADD CONSTRAINT documents_status_known
         CHECK (status IN ('draft', 'in_review', 'approved', 'published', 'archived')),
-    ADD CONSTRAINT documents_template_has_code CHECK (kind = 'document' OR code IS NOT NULL),
-    ADD CONSTRAINT documents_template_has_no_site CHECK (kind = 'document' OR site_id IS NULL),
-    ADD CONSTRAINT documents_published_version_saved
-        CHECK (published_version IS NULL OR published_version <= current_version);
+    ADD CONSTRAINT documents_template_has_code CHECK (kind = 'document' OR code IS NOT NULL);
 COMMENT ON COLUMN redacteur.documents.kind IS 'document, or template (offered to the reports page and schedules once published).';
 COMMENT ON COLUMN redacteur.documents.code IS 'A template''s name in the reports page and schedules (weekly-site-report…).';
 COMMENT ON COLUMN redacteur.documents.published_version IS 'The version rendered as the published document; a newer draft does not change it.';
 COMMENT ON COLUMN redacteur.documents.review_comment IS 'The comment of the latest review action (why it went back to draft, say).';
--- Documents published before versions were tracked publish their current version.
-UPDATE redacteur.documents SET published_version = current_version WHERE status = 'published';
 CREATE UNIQUE INDEX documents_template_code_idx ON redacteur.documents (code)
     WHERE kind = 'template' AND deleted_at IS NULL;
 

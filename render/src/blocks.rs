@@ -1,6 +1,6 @@
-//! The typed definition of every block kind's `data`: what the renderer reads, what the
-//! API checks before a save and what the editor's tools validate against, through the
-//! JSON Schema generated here from the same definitions ([`schema`]).
+//! The typed definition of every block kind's `data`: what the renderer reads and what
+//! every save checks, and the JSON Schema generated here from the same definitions
+//! ([`schema`]) that the API serves to editors and other clients.
 //!
 //! A definition fixes a block's shape — members, their types, required ones, closed
 //! lists of values. Meaning is checked while binding (a metric the catalog has, a

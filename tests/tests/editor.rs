@@ -360,6 +360,27 @@ async fn writes_previews_and_publishes() {
         .await;
     reviewer.click("#pdf").await;
     reviewer.wait("return !document.getElementById('pdf-link').hidden", "the PDF preview").await;
+
+    // Stored text opens as the inline markup the renderer reads and nothing more: no
+    // handler, no script link, no element of another kind, even in a block the data
+    // check never bound (hidden by its condition).
+    let hostile = json!({"document": {"blocks": [
+        {"id": "shown", "type": "paragraph", "data": {"text": "<b onmouseover=\"document.title='owned'\">gras</b> <a href=\"javascript:document.title='owned'\">lien</a>"}},
+        {"id": "hidden", "type": "paragraph", "data": {"text": "<img src=x onerror=\"document.title='owned'\">caché"},
+         "tunes": {"when": {"equals": ["a", "b"]}}}
+    ]}});
+    let created = send(server, "POST", "/api/documents", &headers, &hostile.to_string()).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    reviewer.open(&format!("http://{server}/editor/{}", created.json()["id"].as_str().unwrap())).await;
+    reviewer.wait("return document.getElementById('editor-page').dataset.ready === 'true'", "Editor.js").await;
+    let opened = reviewer
+        .script(
+            "const editor = document.getElementById('editor'); \
+             return [document.title.includes('owned'), editor.querySelectorAll('[onmouseover], [onerror], img, a[href^=javascript]').length, \
+                     editor.querySelector('.ce-paragraph b')?.textContent, editor.querySelector('.ce-paragraph a')?.textContent]",
+        )
+        .await;
+    assert_eq!(opened, json!([false, 0, "gras", "lien"]));
     drop(reviewer);
 
     // The published version, rendered as PDF and read back by pdftotext.

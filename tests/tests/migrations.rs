@@ -9,7 +9,7 @@ async fn migrate_creates_the_database_then_changes_nothing_the_second_time() {
     let url = server().url("migrate_twice_fresh");
     let first = opsflux_api::database::migrate(&url).await.unwrap();
     assert!(first.created_database);
-    assert_eq!(first.applied.len(), 5);
+    assert_eq!(first.applied.len(), 6);
     let second = opsflux_api::database::migrate(&url).await.unwrap();
     assert_eq!(second, opsflux_api::database::MigrationReport { created_database: false, applied: vec![] });
 }

@@ -41,6 +41,55 @@
     return payload;
   }
 
+  // Previews wait for one another.
+  let previewQueue = Promise.resolve();
+  function queued(work) {
+    const run = previewQueue.then(work, work);
+    previewQueue = run.catch(() => {});
+    return run;
+  }
+
+  // Stored text is shown by Editor.js as HTML: only the inline markup the renderer
+  // reads survives loading (b, i, u, a with an http, https or mailto link, code, mark,
+  // br), without other attributes; anything else becomes its text.
+  const INLINE = new Set(["B", "I", "U", "A", "CODE", "MARK", "BR"]);
+  function cleanInline(html) {
+    const parsed = new DOMParser().parseFromString(`<body>${html}</body>`, "text/html");
+    const out = document.createElement("div");
+    const copy = (from, to) => {
+      for (const node of from.childNodes) {
+        if (node.nodeType === Node.TEXT_NODE) {
+          to.append(node.textContent);
+        } else if (node.nodeType === Node.ELEMENT_NODE) {
+          if (INLINE.has(node.tagName)) {
+            const element = document.createElement(node.tagName.toLowerCase());
+            const href = node.tagName === "A" ? node.getAttribute("href") || "" : "";
+            if (/^(https?:|mailto:)/i.test(href.trim())) element.setAttribute("href", href.trim());
+            copy(node, element);
+            to.append(element);
+          } else {
+            copy(node, to);
+          }
+        }
+      }
+    };
+    copy(parsed.body, out);
+    return out.innerHTML;
+  }
+  function cleanData(value) {
+    if (typeof value === "string") return value.includes("<") ? cleanInline(value) : value;
+    if (Array.isArray(value)) return value.map(cleanData);
+    if (value && typeof value === "object") {
+      return Object.fromEntries(Object.entries(value).map(([key, member]) => [key, key === "url" ? member : cleanData(member)]));
+    }
+    return value;
+  }
+  // Code and Typst blocks show their text as text, and data blocks in form fields.
+  const AS_TEXT = new Set(["code", "typst", "kpi", "chart", "data_table"]);
+  function cleanBlocks(blocks) {
+    return (blocks || []).map((block) => (AS_TEXT.has(block.type) ? block : Object.assign({}, block, { data: cleanData(block.data) })));
+  }
+
   // ---- Data blocks -------------------------------------------------------------
 
   const KINDS = {
@@ -154,17 +203,20 @@
           for (const dimension of metric.dimensions) this.by.append(option(dimension, dimension, chosen.includes(dimension)));
         }
       }
+      // The block's data: what the controls say, over the members they do not show
+      // (a comparison, a unit, totals, a query…), which are kept as they were.
       values() {
-        const data = {};
-        if (this.metric.value) data.metric = this.metric.value;
-        if (this.measure.value) data.measure = this.measure.value;
-        if (this.by) {
-          const by = [...this.by.selectedOptions].map((element) => element.value);
-          if (by.length) data.by = by;
-        }
-        if (this.grain && this.grain.value) data.grain = this.grain.value;
-        if (this.kind) data.kind = this.kind.value;
-        if (this.label.value.trim()) data[this.label.name] = this.label.value;
+        const data = Object.assign({}, this.data);
+        const put = (member, value) => {
+          if (value === undefined || value === "" || (Array.isArray(value) && !value.length)) delete data[member];
+          else data[member] = value;
+        };
+        if (this.metric.value || !data.query) put("metric", this.metric.value);
+        put("measure", this.measure.value);
+        if (this.by) put("by", [...this.by.selectedOptions].map((element) => element.value));
+        if (this.grain) put("grain", this.grain.value);
+        if (this.kind) put("kind", this.kind.value);
+        put(this.label.name, this.label.value.trim() ? this.label.value : "");
         return data;
       }
       schedulePreview() {
@@ -174,17 +226,23 @@
       async showPreview() {
         const data = this.values();
         this.error.textContent = "";
-        if (!data.metric) {
+        if (!data.metric && !data.query) {
           this.preview.textContent = "Choisissez un indicateur du catalogue.";
           return;
         }
         const block = { id: "preview", type: kind, data };
+        const asked = (this.asked = (this.asked || 0) + 1);
         try {
-          const html = await api("POST", "/api/render", {
-            document: { blocks: [block], settings: { parameters: state.settings.parameters || [] } },
-            format: "html",
-            parameters: currentParameters(),
-          });
+          // One block preview at a time, so a page of data blocks never fills the
+          // server's render slots; an answer overtaken by a newer question is dropped.
+          const html = await queued(() =>
+            api("POST", "/api/render", {
+              document: { blocks: [block], settings: { parameters: state.settings.parameters || [] } },
+              format: "html",
+              parameters: currentParameters(),
+            }),
+          );
+          if (asked !== this.asked) return;
           const frame = document.createElement("iframe");
           frame.className = "ofx-frame";
           // No scripts in the preview; the page may reach into it to show the block.
@@ -231,13 +289,20 @@
     }
     const locale = form.get("locale");
     if (locale) settings.locale = locale;
-    const parameters = (settings.parameters || []).filter(
-      (parameter) => parameter.name !== "site" && parameter.name !== "period",
-    );
+    else delete settings.locale;
+    // The site and period parameters are switched on and off here; one already declared
+    // keeps its label and default.
+    const declared = settings.parameters || [];
+    const kept = (name) => declared.find((parameter) => parameter.name === name);
+    const parameters = declared.filter((parameter) => parameter.name !== "site" && parameter.name !== "period");
     if (form.get("period_parameter") === "on") {
-      parameters.unshift({ name: "period", kind: form.get("period_kind") || "week", label: "Période" });
+      const period = Object.assign({ name: "period", label: "Période" }, kept("period") || {});
+      period.kind = form.get("period_kind") || "week";
+      parameters.unshift(period);
     }
-    if (form.get("site_parameter") === "on") parameters.unshift({ name: "site", kind: "site", label: "Site" });
+    if (form.get("site_parameter") === "on") {
+      parameters.unshift(kept("site") || { name: "site", kind: "site", label: "Site" });
+    }
     settings.parameters = parameters;
     state.settings = settings;
     return settings;
@@ -345,16 +410,22 @@
     }
   }
 
+  let previewAsked = 0;
   async function refreshPreview() {
+    const asked = ++previewAsked;
     try {
       const document_ = await currentDocument();
       const started = performance.now();
-      const html = await api("POST", "/api/render", { document: document_, format: "html", parameters: currentParameters() });
+      const html = await queued(() =>
+        api("POST", "/api/render", { document: document_, format: "html", parameters: currentParameters() }),
+      );
+      if (asked !== previewAsked) return;
       previewFrame.srcdoc = html;
       previewFrame.dataset.milliseconds = String(Math.round(performance.now() - started));
       markBlock(null);
       say(`Aperçu à jour (${previewFrame.dataset.milliseconds} ms)`, "info");
     } catch (problem) {
+      if (asked !== previewAsked) return;
       markBlock(problem);
       say(problem.detail || "aperçu impossible", "error");
     }
@@ -371,11 +442,14 @@
 
   // What the page can tell before asking the server: a data block needs its metric.
   function unfinished(document_) {
-    const block = document_.blocks.find((candidate) => KINDS[candidate.type] && !candidate.data.metric);
+    const block = document_.blocks.find(
+      (candidate) => KINDS[candidate.type] && !candidate.data.metric && !candidate.data.query,
+    );
     return block && { block: block.id, detail: "choisissez un indicateur pour ce bloc" };
   }
 
   async function save() {
+    if (state.loadFailed) return say("Le document n'a pas pu être lu : rechargez la page avant d'enregistrer", "error");
     const document_ = await currentDocument();
     const missing = unfinished(document_);
     if (missing) {
@@ -459,13 +533,14 @@
         state.version = answer.version;
         state.status = answer.status || state.status;
       } catch (problem) {
+        state.loadFailed = true;
         say(problem.detail || "document illisible", "error");
       }
     }
     showSettings(stored.settings);
     showStatus();
     const tools = {
-      header: { class: window.Header, inlineToolbar: true, config: { levels: [1, 2, 3, 4], defaultLevel: 2 } },
+      header: { class: window.Header, inlineToolbar: true, config: { levels: [1, 2, 3, 4, 5, 6], defaultLevel: 2 } },
       list: { class: window.EditorjsList, inlineToolbar: true },
       checklist: { class: window.Checklist, inlineToolbar: true },
       quote: { class: window.Quote, inlineToolbar: true },
@@ -494,7 +569,7 @@
     editor = new window.EditorJS({
       holder: "editor",
       tools,
-      data: { blocks: stored.blocks || [] },
+      data: { blocks: cleanBlocks(stored.blocks) },
       placeholder: "Écrivez, ou tapez / pour ajouter un bloc",
       onChange: schedulePreview,
       onReady: () => {
