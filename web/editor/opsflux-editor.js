@@ -108,6 +108,11 @@
     return element;
   }
 
+  function keepStored(select, value) {
+    if (typeof value !== "string" || !value || [...select.options].some((element) => element.value === value)) return;
+    select.append(option(value, value, true));
+  }
+
   function field(label, control) {
     const wrapper = document.createElement("label");
     wrapper.className = "ofx-field";
@@ -144,6 +149,8 @@
         for (const metric of state.catalog) {
           this.metric.append(option(metric.name, `${metric.title} (${metric.name})`, metric.name === this.data.metric));
         }
+        // A stored value the catalog does not list (a `{param.x}` variable, say) stays.
+        keepStored(this.metric, this.data.metric);
         this.measure = document.createElement("select");
         this.measure.name = "measure";
         const controls = [field("Indicateur", this.metric), field("Mesure", this.measure)];
@@ -157,12 +164,14 @@
           this.grain = document.createElement("select");
           this.grain.name = "grain";
           for (const grain of GRAINS) this.grain.append(option(grain, grain || "(du modèle)", grain === (this.data.grain || "")));
+          keepStored(this.grain, this.data.grain);
           controls.push(field("Pas", this.grain));
         }
         if (kind === "chart") {
           this.kind = document.createElement("select");
           this.kind.name = "kind";
           for (const chart of CHARTS) this.kind.append(option(chart, chart, chart === (this.data.kind || "line")));
+          keepStored(this.kind, this.data.kind);
           controls.push(field("Type", this.kind));
         }
         this.label = document.createElement("input");
@@ -198,8 +207,10 @@
         for (const measure of metric.measures) {
           this.measure.append(option(measure.name, measure.label, !changed && measure.name === this.data.measure));
         }
+        if (!changed) keepStored(this.measure, this.data.measure);
         if (this.by) {
-          const chosen = changed ? [] : [].concat(this.data.by || []);
+          const stored = typeof this.data.by === "string" ? this.data.by.split(",").map((name) => name.trim()) : this.data.by;
+          const chosen = changed ? [] : [].concat(stored || []);
           for (const dimension of metric.dimensions) this.by.append(option(dimension, dimension, chosen.includes(dimension)));
         }
       }
@@ -506,6 +517,7 @@
       if (!response.ok) throw await response.json();
       const url = URL.createObjectURL(await response.blob());
       const link = document.getElementById("pdf-link");
+      if (link.href.startsWith("blob:")) URL.revokeObjectURL(link.href);
       link.href = url;
       link.hidden = false;
       say("PDF prêt", "success");
@@ -539,6 +551,8 @@
     }
     showSettings(stored.settings);
     showStatus();
+    // A stored document's site is its own; the choice is for new documents.
+    if (state.id) document.getElementById("document-site").closest("label").hidden = true;
     const tools = {
       header: { class: window.Header, inlineToolbar: true, config: { levels: [1, 2, 3, 4, 5, 6], defaultLevel: 2 } },
       list: { class: window.EditorjsList, inlineToolbar: true },

@@ -46,10 +46,14 @@ fn node_modules() -> PathBuf {
 pub(crate) async fn asset(Path(file): Path<String>) -> Response {
     let javascript = "text/javascript; charset=utf-8";
     let cached = (header::CACHE_CONTROL, "public, max-age=3600");
+    // OpsFlux's own files change with the server: checked again at every load.
+    let revalidated = (header::CACHE_CONTROL, "no-cache");
     match file.as_str() {
-        "opsflux-editor.js" => return ([(header::CONTENT_TYPE, javascript), cached], EDITOR_SCRIPT).into_response(),
+        "opsflux-editor.js" => {
+            return ([(header::CONTENT_TYPE, javascript), revalidated], EDITOR_SCRIPT).into_response();
+        }
         "opsflux-editor.css" => {
-            return ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), cached], EDITOR_STYLES).into_response();
+            return ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), revalidated], EDITOR_STYLES).into_response();
         }
         _ => {}
     }
@@ -89,7 +93,7 @@ pub(crate) async fn document_page(
 
 fn page(state: &AppState, caller: &Caller, summary: Option<&crate::document_store::Summary>) -> String {
     let sites = state.engine.pin().sites_in(&caller.scope);
-    let mut site_options = String::from("<option value=\"\">(tous les sites de votre périmètre)</option>");
+    let mut site_options = String::from("<option value=\"\">(par défaut)</option>");
     for site in &sites {
         site_options.push_str(&format!("<option value=\"{0}\">{0}</option>", escape(site)));
     }
