@@ -20,6 +20,7 @@ use utoipa::openapi::{RefOr, schema::Ref};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::DocumentError;
+use crate::bind::ValueFormat;
 
 /// Text an author writes, possibly with `{variables}`; a number is read as its text.
 #[derive(Debug, Clone, PartialEq)]
@@ -285,18 +286,6 @@ pub struct Progress {
     pub source: Source,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ColumnFormat {
-    Text,
-    Date,
-    Integer,
-    Decimal,
-    Percent,
-    Ratio,
-    Currency,
-}
-
 #[derive(Debug, Clone, PartialEq, Deserialize, ToSchema)]
 pub struct DataTable {
     pub title: Option<Text>,
@@ -305,7 +294,7 @@ pub struct DataTable {
     /// Column headings by column name.
     pub labels: Option<BTreeMap<String, String>>,
     /// Formats by column name (a query's numbers are decimals).
-    pub formats: Option<BTreeMap<String, ColumnFormat>>,
+    pub formats: Option<BTreeMap<String, ValueFormat>>,
     /// A total row for the additive columns.
     pub totals: Option<bool>,
     #[serde(flatten)]
@@ -379,7 +368,7 @@ pub struct Scenario {
     pub title: Option<Text>,
     pub columns: Option<Names>,
     pub labels: Option<BTreeMap<String, String>>,
-    pub formats: Option<BTreeMap<String, ColumnFormat>>,
+    pub formats: Option<BTreeMap<String, ValueFormat>>,
     pub totals: Option<bool>,
 }
 
@@ -407,7 +396,7 @@ pub struct Planning {
     pub limit: Option<Text>,
     pub columns: Option<Names>,
     pub labels: Option<BTreeMap<String, String>>,
-    pub formats: Option<BTreeMap<String, ColumnFormat>>,
+    pub formats: Option<BTreeMap<String, ValueFormat>>,
     pub totals: Option<bool>,
 }
 

@@ -203,18 +203,20 @@ async fn bad_files_and_ids_are_refused_with_their_place_and_nothing_is_stored() 
     assert_eq!(stored_versions(&pool).await, 1);
 }
 
-/// `/api/documents` against a real server over the metric fixture: a site manager
-/// creates, saves, diffs, restores and submits a document; another user approves and
-/// publishes it; renders of old versions; refusals name the member; other sites' and
-/// other roles' users neither see nor change it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_document_api_keeps_versions_reviews_and_scopes() {
-    use opsflux_api::auth::{password, users};
-    use opsflux_api::http::{AppState, PublicAddress};
-    use opsflux_tests::send;
+/// The password of the users [`documents_server`] adds.
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
-    const PASSWORD: &str = "correct horse battery staple";
-    let (_, pool) = opsflux_tests::migrated_pool("document_api").await;
+/// A server over the metric fixture warehouse and a migrated database holding the sites
+/// ALPHA and BRAVO and `users` (email, role, sites), all with [`PASSWORD`]; the
+/// warehouse's directory lives as long as the returned guard.
+pub(crate) async fn documents_server(
+    label: &str,
+    users: &[(&str, &str, &[&str])],
+) -> (std::net::SocketAddr, PgPool, tempfile::TempDir) {
+    use opsflux_api::auth::{password, users as accounts};
+    use opsflux_api::http::{AppState, PublicAddress};
+
+    let (_, pool) = opsflux_tests::migrated_pool(label).await;
     let warehouse = tempfile::tempdir().unwrap();
     let engine = crate::metrics::fixture_engine(warehouse.path()).await;
     sqlx::query(
@@ -226,14 +228,9 @@ async fn the_document_api_keeps_versions_reviews_and_scopes() {
     .await
     .unwrap();
     let hash = password::hash(PASSWORD.to_owned()).await.unwrap();
-    for (email, role, sites) in [
-        ("alpha@test.example", "manager", vec!["ALPHA"]),
-        ("bravo@test.example", "manager", vec!["BRAVO"]),
-        ("viewer@test.example", "viewer", vec!["ALPHA"]),
-        ("analyst@test.example", "analyst", vec![]),
-    ] {
-        let sites: Vec<String> = sites.into_iter().map(str::to_owned).collect();
-        users::add(&pool, email, email, role, &sites, &hash).await.unwrap();
+    for (email, role, sites) in users {
+        let sites: Vec<String> = sites.iter().map(|site| (*site).to_owned()).collect();
+        accounts::add(&pool, email, email, role, &sites, &hash).await.unwrap();
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -242,6 +239,27 @@ async fn the_document_api_keeps_versions_reviews_and_scopes() {
             .await
             .unwrap();
     tokio::spawn(opsflux_api::http::serve_on(listener, state, std::future::pending()));
+    (address, pool, warehouse)
+}
+
+/// `/api/documents` against a real server over the metric fixture: a site manager
+/// creates, saves, diffs, restores and submits a document; another user approves and
+/// publishes it; renders of old versions; refusals name the member; other sites' and
+/// other roles' users neither see nor change it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_api_keeps_versions_reviews_and_scopes() {
+    use opsflux_tests::send;
+
+    let (address, pool, _warehouse) = documents_server(
+        "document_api",
+        &[
+            ("alpha@test.example", "manager", &["ALPHA"]),
+            ("bravo@test.example", "manager", &["BRAVO"]),
+            ("viewer@test.example", "viewer", &["ALPHA"]),
+            ("analyst@test.example", "analyst", &[]),
+        ],
+    )
+    .await;
     let mut tokens = BTreeMap::new();
     for email in ["alpha", "bravo", "viewer", "analyst"] {
         let body = format!(r#"{{"email":"{email}@test.example","password":"{PASSWORD}"}}"#);

@@ -11,6 +11,8 @@ use base64::Engine as _;
 use opsflux_tests::send;
 use serde_json::{Value, json};
 
+use crate::document_store::{PASSWORD, documents_server};
+
 /// The key WebDriver names an element by.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -226,30 +228,11 @@ fn an_author_writes_previews_and_publishes_a_document_in_the_browser() {
 }
 
 async fn writes_previews_and_publishes() {
-    use opsflux_api::auth::{password, users};
-    use opsflux_api::http::{AppState, PublicAddress};
-
-    const PASSWORD: &str = "correct horse battery staple";
-    let (_, pool) = opsflux_tests::migrated_pool("editor").await;
-    let warehouse = tempfile::tempdir().unwrap();
-    let engine = crate::metrics::fixture_engine(warehouse.path()).await;
-    sqlx::query(
-        "INSERT INTO core.sites (id, code, name, kind, region, latitude, longitude, bed_capacity) VALUES \
-         ('00000001-0000-4000-8000-000000000001', 'ALPHA', 'Alpha Platform', 'offshore_platform', 'Niger Delta', 4.1, 6.9, 2), \
-         ('00000001-0000-4000-8000-000000000002', 'BRAVO', 'Bravo FPSO', 'fpso', 'Niger Delta', 4.3, 7.2, 3)",
+    let (server, _pool, _warehouse) = documents_server(
+        "editor",
+        &[("author@test.example", "manager", &["ALPHA"]), ("reviewer@test.example", "analyst", &[])],
     )
-    .execute(&pool)
-    .await
-    .unwrap();
-    let hash = password::hash(PASSWORD.to_owned()).await.unwrap();
-    users::add(&pool, "author@test.example", "Author", "manager", &["ALPHA".to_owned()], &hash).await.unwrap();
-    users::add(&pool, "reviewer@test.example", "Reviewer", "analyst", &[], &hash).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = listener.local_addr().unwrap();
-    let state = AppState::with_database(pool.clone(), engine, "test".into(), PublicAddress::new(None, server).unwrap())
-        .await
-        .unwrap();
-    tokio::spawn(opsflux_api::http::serve_on(listener, state, std::future::pending()));
+    .await;
 
     // The author writes: a title, a paragraph, a KPI, a chart and a data table, the
     // site and the period as parameters.

@@ -60,8 +60,8 @@ pub enum DataRequest {
     Planning { sites: Vec<String>, from: NaiveDate, to: NaiveDate, show: Vec<String> },
 }
 
-/// How a column's values are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+/// How a column's values are written (and how a block's `formats` names them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ValueFormat {
     #[default]

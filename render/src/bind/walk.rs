@@ -287,23 +287,13 @@ impl Walk<'_> {
                 if relabel {
                     column.label = substitute(text, fields.variables).map_err(|message| fields.error(&at, message))?;
                 } else {
-                    column.format = match text {
-                        "text" => ValueFormat::Text,
-                        "date" => ValueFormat::Date,
-                        "integer" => ValueFormat::Integer,
-                        "decimal" => ValueFormat::Decimal,
-                        "percent" => ValueFormat::Percent,
-                        "ratio" => ValueFormat::Ratio,
-                        "currency" => ValueFormat::Currency,
-                        other => {
-                            return Err(fields.error(
-                                &at,
-                                format!(
-                                    "unknown format `{other}` (text, date, integer, decimal, percent, ratio, currency)"
-                                ),
-                            ));
-                        }
-                    };
+                    // The names are the format's own serde names, as in the block definitions.
+                    column.format = serde_json::from_value(value.clone()).map_err(|_| {
+                        fields.error(
+                            &at,
+                            format!("unknown format `{text}` (text, date, integer, decimal, percent, ratio, currency)"),
+                        )
+                    })?;
                 }
             }
         }
