@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use crate::document_store;
 use crate::powertrace::{PowerTraceError, blocks};
 use chrono::NaiveDate;
-use opsflux_query::{Cell, ColumnKind, ColumnRole, Engine, Format, MetricRequest, QueryError, QueryRows, Scope};
+use opsflux_query::{
+    Cell, ColumnKind, ColumnRole, Engine, Format, MetricRequest, MetricResult, QueryError, QueryRows, Scope,
+};
 use opsflux_render::{
     Binding, BoundDocument, DataColumn, DataRequest, DataTable, Document, DocumentError, OutputFormat, Renderer,
     SiteInfo, Value, ValueFormat,
@@ -434,27 +436,7 @@ async fn answer(
             let grain = grain.as_deref().map(str::parse).transpose().map_err(QueryError::from)?;
             let request = MetricRequest { sites: sites.clone(), from: *from, to: *to, grain, by: by.clone() };
             let result = engine.metric(metric, &request, scope).await?;
-            Ok(DataTable {
-                columns: result
-                    .columns
-                    .iter()
-                    .map(|column| DataColumn {
-                        name: column.name.clone(),
-                        label: column.label.clone(),
-                        format: match (column.role, column.format) {
-                            (ColumnRole::Period, _) => ValueFormat::Date,
-                            (ColumnRole::Dimension, _) | (_, None) => ValueFormat::Text,
-                            (ColumnRole::Measure, Some(Format::Integer)) => ValueFormat::Integer,
-                            (ColumnRole::Measure, Some(Format::Decimal)) => ValueFormat::Decimal,
-                            (ColumnRole::Measure, Some(Format::Percent)) => ValueFormat::Percent,
-                            (ColumnRole::Measure, Some(Format::Ratio)) => ValueFormat::Ratio,
-                            (ColumnRole::Measure, Some(Format::Currency)) => ValueFormat::Currency,
-                        },
-                    })
-                    .collect(),
-                rows: result.rows.iter().map(|row| row.iter().map(value).collect()).collect(),
-                warehouse: result.warehouse.clone(),
-            })
+            Ok(metric_table(&result))
         }
         DataRequest::Query { sql, parameters } => Ok(table(query(sql.clone(), parameters.clone()).await?)),
         DataRequest::Tasks { sites, project, status } => {
@@ -559,6 +541,32 @@ async fn answer(
             );
             Ok(table(query(sql, parameters).await?))
         }
+    }
+}
+
+/// A metric's result as the renderer's data table, each measure with its catalog format:
+/// the one conversion documents and dashboards share, so both format alike.
+pub fn metric_table(result: &MetricResult) -> DataTable {
+    DataTable {
+        columns: result
+            .columns
+            .iter()
+            .map(|column| DataColumn {
+                name: column.name.clone(),
+                label: column.label.clone(),
+                format: match (column.role, column.format) {
+                    (ColumnRole::Period, _) => ValueFormat::Date,
+                    (ColumnRole::Dimension, _) | (_, None) => ValueFormat::Text,
+                    (ColumnRole::Measure, Some(Format::Integer)) => ValueFormat::Integer,
+                    (ColumnRole::Measure, Some(Format::Decimal)) => ValueFormat::Decimal,
+                    (ColumnRole::Measure, Some(Format::Percent)) => ValueFormat::Percent,
+                    (ColumnRole::Measure, Some(Format::Ratio)) => ValueFormat::Ratio,
+                    (ColumnRole::Measure, Some(Format::Currency)) => ValueFormat::Currency,
+                },
+            })
+            .collect(),
+        rows: result.rows.iter().map(|row| row.iter().map(value).collect()).collect(),
+        warehouse: result.warehouse.clone(),
     }
 }
 

@@ -169,7 +169,11 @@ impl Binding {
         variables.insert("period.month".into(), locale.format_month(period.start));
         variables.insert("period.year".into(), period.start.year().to_string());
         variables.insert("date.today".into(), locale.format_date_long(today));
-        let currency = settings.get("currency").and_then(|value| value.as_str()).unwrap_or("EUR").to_owned();
+        let currency = settings
+            .get("currency")
+            .and_then(|value| value.as_str())
+            .unwrap_or(crate::figures::DEFAULT_CURRENCY)
+            .to_owned();
         Ok(Self {
             document,
             locale,

@@ -10,6 +10,7 @@ pub mod bind;
 pub mod blocks;
 pub mod chart;
 mod docx;
+pub mod figures;
 mod html;
 pub mod inline;
 pub mod labels;

@@ -97,6 +97,7 @@ impl Locale {
         let amount = self.format_number(value.abs(), 2);
         let sign = if value < 0.0 && amount.bytes().any(|byte| matches!(byte, b'1'..=b'9')) { "-" } else { "" };
         match self {
+            _ if symbol.is_empty() => format!("{sign}{amount}"),
             Locale::FrFr => format!("{sign}{amount}\u{a0}{symbol}"),
             Locale::EnGb | Locale::EnUs if symbol.chars().count() == 1 => format!("{sign}{symbol}{amount}"),
             Locale::EnGb | Locale::EnUs => format!("{sign}{amount} {symbol}"),

@@ -577,3 +577,81 @@ async fn pages_and_documents_show_labels_never_the_codes_the_schema_stores() {
     }
     assert!(offending.is_empty(), "codes shown to readers:\n{}", offending.join("\n"));
 }
+
+/// Every drawn panel of one measure, drawn again by a document's chart block asking the
+/// same metric, measure, dimensions, grain and month: the two go through one path, so
+/// the categories, series and value style are the same, and a list panel's cells read
+/// as the same document data table's.
+#[tokio::test]
+async fn a_panel_and_a_document_block_draw_one_metric_alike() {
+    use opsflux_render::bind::Node;
+    let directory = tempfile::tempdir().unwrap();
+    let engine = crate::metrics::fixture_engine(directory.path()).await;
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 4, 2).unwrap();
+    let locale = opsflux_render::Locale::FrFr;
+    let mut compared = 0;
+    for panel in PAGES.iter().flat_map(|page| page.panels) {
+        let kind = match panel.show {
+            Show::Line => "line",
+            Show::Bar => "bar",
+            Show::StackedBar => "stacked_bar",
+            Show::Heatmap => "heatmap",
+            Show::List => "list",
+            Show::Kpi => continue,
+        };
+        if kind != "list" && (panel.measures.len() != 1 || panel.threshold.is_some()) {
+            continue;
+        }
+        let data = serde_json::json!({
+            "metric": panel.metric,
+            "measure": panel.measures[0],
+            "by": panel.by,
+            "grain": panel.grain.map(|grain| grain.to_string()),
+            "kind": if kind == "list" { None } else { Some(kind) },
+            "columns": if kind == "list" {
+                Some(std::iter::once("period").chain(panel.by.iter().copied()).chain(panel.measures.iter().copied()).collect::<Vec<_>>())
+            } else {
+                None
+            },
+        });
+        let block = if kind == "list" { "data_table" } else { "chart" };
+        let source = serde_json::json!({
+            "settings": {"parameters": [{"name": "period", "kind": "month"}]},
+            "blocks": [{"id": "b", "type": block, "data": data}],
+        });
+        let document = opsflux_render::Document::from_json(&source.to_string()).unwrap();
+        let parameters = BTreeMap::from([("period".to_owned(), "2026-03".to_owned())]);
+        let bound = opsflux_api::documents::bind(&engine, document, &parameters, today, &opsflux_query::Scope::All)
+            .await
+            .unwrap_or_else(|error| panic!("{}: {error}", panel.metric));
+        let request = opsflux_query::MetricRequest {
+            sites: Vec::new(),
+            from: chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+            to: chrono::NaiveDate::from_ymd_opt(2026, 3, 31).unwrap(),
+            grain: panel.grain,
+            by: Some(panel.by.iter().map(|name| (*name).to_owned()).collect()),
+        };
+        let result = engine.metric(panel.metric, &request, &opsflux_query::Scope::All).await.unwrap();
+        match (&bound.nodes[..], kind) {
+            ([Node::Chart { chart, .. }], _) => {
+                let drawn = opsflux_api::http::dashboards::chart_of(panel, &result, locale);
+                assert_eq!(
+                    (&drawn.categories, &drawn.series, drawn.style),
+                    (&chart.categories, &chart.series, chart.style),
+                    "{}",
+                    panel.metric
+                );
+                assert!(!drawn.categories.is_empty(), "{} draws nothing in March", panel.metric);
+            }
+            ([Node::DataTable { rows, .. }], "list") => {
+                let page = opsflux_api::http::dashboards::list_cells(panel, &result, locale);
+                let document: Vec<Vec<String>> =
+                    rows.iter().map(|row| row.iter().map(|cell| cell.text.clone()).collect()).collect();
+                assert_eq!(page, document, "{}", panel.metric);
+            }
+            (nodes, _) => panic!("{}: {nodes:?}", panel.metric),
+        }
+        compared += 1;
+    }
+    assert!(compared >= 8, "{compared} panels compared");
+}

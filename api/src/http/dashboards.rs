@@ -1,13 +1,12 @@
 //! The dashboard pages: which metrics each page shows and how, the filter form (site,
 //! period, grain as query parameters), and the HTML around the SVG charts.
 
-use std::collections::BTreeMap;
-
 use axum::extract::{Extension, OriginalUri, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use opsflux_query::{Cell, ColumnRole, Format, Grain, MetricRequest, MetricResult, ParameterError, QueryError};
-use opsflux_render::chart::{Chart, ChartKind, Series, ValueStyle};
+use opsflux_query::{ColumnRole, Grain, MetricRequest, MetricResult, ParameterError, QueryError};
+use opsflux_render::chart::{Chart, ChartKind};
+use opsflux_render::figures::{self, ChartSpec};
 use opsflux_render::{Locale, labels};
 
 use super::layout::{escape, page as layout};
@@ -485,63 +484,11 @@ fn filter_form(
     )
 }
 
-fn style_of(format: Option<Format>) -> ValueStyle {
-    match format {
-        Some(Format::Integer) | Some(Format::Currency) => ValueStyle { decimals: 0, percent_of_one: false },
-        Some(Format::Ratio) => ValueStyle { decimals: 1, percent_of_one: true },
-        _ => ValueStyle { decimals: 1, percent_of_one: false },
-    }
-}
-
-fn cell_text(cell: &Cell) -> String {
-    match cell {
-        Cell::Null => "—".to_owned(),
-        Cell::Number(value) => value.to_string(),
-        Cell::Text(text) => text.clone(),
-        Cell::Date(date) => date.to_string(),
-    }
-}
-
-/// The chart of one panel from a metric result, in the one chart model.
+/// The chart of one panel from a metric result, through the path documents take too
+/// ([`opsflux_render::figures::chart`] over [`crate::documents::metric_table`]).
 pub fn chart_of(panel: &Panel, result: &MetricResult, locale: Locale) -> Chart {
-    let measure_columns: Vec<usize> = panel.measures.iter().filter_map(|name| result.column(name)).collect();
-    let dimension_columns: Vec<usize> = panel.by.iter().filter_map(|name| result.column(name)).collect();
-    let period = result.column("period").unwrap_or(0);
-    let mut categories: Vec<String> = result.rows.iter().map(|row| cell_text(&row[period])).collect();
-    categories.sort();
-    categories.dedup();
-    let category_index: BTreeMap<&str, usize> =
-        categories.iter().enumerate().map(|(index, category)| (category.as_str(), index)).collect();
-    let mut series: Vec<Series> = Vec::new();
-    for row in &result.rows {
-        let key: Vec<String> =
-            dimension_columns.iter().map(|column| labels::value_or_text(locale, &cell_text(&row[*column]))).collect();
-        for measure in &measure_columns {
-            let name = match (key.is_empty(), measure_columns.len()) {
-                (true, _) => result.columns[*measure].label.clone(),
-                (false, 1) => key.join(" · "),
-                (false, _) => format!("{} · {}", key.join(" · "), result.columns[*measure].label),
-            };
-            let position = match series.iter().position(|existing| existing.name == name) {
-                Some(position) => position,
-                None => {
-                    series.push(Series { name, values: vec![None; categories.len()] });
-                    series.len() - 1
-                }
-            };
-            // The categories were collected from these same rows, so the lookup cannot miss.
-            let category = category_index[cell_text(&row[period]).as_str()];
-            series[position].values[category] = row[*measure].as_number();
-        }
-    }
-    let threshold = panel.threshold.and_then(|name| {
-        let column = result.column(name)?;
-        let values: Vec<f64> = result.rows.iter().filter_map(|row| row[column].as_number()).collect();
-        let maximum = values.iter().copied().fold(f64::NAN, f64::max);
-        maximum.is_finite().then(|| (maximum, result.columns[column].label.clone()))
-    });
-    let format = measure_columns.first().and_then(|column| result.columns[*column].format);
-    Chart {
+    let table = crate::documents::metric_table(result);
+    let spec = ChartSpec {
         kind: match panel.show {
             Show::Kpi => ChartKind::Kpi,
             Show::Line => ChartKind::Line,
@@ -553,12 +500,39 @@ pub fn chart_of(panel: &Panel, result: &MetricResult, locale: Locale) -> Chart {
         // The catalog's unit is its first measure's; another measure shows none rather
         // than a wrong one (people counted in "entreprises").
         unit: if first_measure_shown(panel, result) { result.unit.clone() } else { String::new() },
-        categories,
-        series,
-        style: style_of(format),
-        threshold,
-        band: None,
-    }
+        measures: panel.measures.iter().filter_map(|name| result.column(name)).collect(),
+        dimensions: panel.by.iter().filter_map(|name| result.column(name)).collect(),
+        threshold: panel.threshold.and_then(|name| result.column(name)),
+    };
+    figures::chart(&table, &spec, locale)
+}
+
+/// The columns a list panel shows: the period, its dimensions, its measures.
+fn list_columns(panel: &Panel, result: &MetricResult) -> Vec<usize> {
+    std::iter::once("period")
+        .chain(panel.by.iter().copied())
+        .chain(panel.measures.iter().copied())
+        .filter_map(|name| result.column(name))
+        .collect()
+}
+
+/// The text of a list panel's cells, written as a document's data table writes them
+/// ([`opsflux_render::figures::cell`]).
+pub fn list_cells(panel: &Panel, result: &MetricResult, locale: Locale) -> Vec<Vec<String>> {
+    let shown = list_columns(panel, result);
+    let table = crate::documents::metric_table(result);
+    table
+        .rows
+        .iter()
+        .map(|row| {
+            shown
+                .iter()
+                .map(|column| {
+                    figures::cell(&row[*column], table.columns[*column].format, locale, figures::DEFAULT_CURRENCY)
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// Whether the panel draws the metric's first measure, the one its unit describes.
@@ -591,11 +565,7 @@ fn draw_panel_html(panel: &Panel, result: &MetricResult, chart: &Chart, locale: 
             escape(panel.title)
         ),
         Show::List => {
-            let shown: Vec<usize> = std::iter::once("period")
-                .chain(panel.by.iter().copied())
-                .chain(panel.measures.iter().copied())
-                .filter_map(|name| result.column(name))
-                .collect();
+            let shown = list_columns(panel, result);
             let mut table = String::from("<table class=\"list\"><thead><tr>");
             for column in &shown {
                 let column = &result.columns[*column];
@@ -606,14 +576,9 @@ fn draw_panel_html(panel: &Panel, result: &MetricResult, chart: &Chart, locale: 
                 table.push_str(&format!("<th>{}</th>", escape(header)));
             }
             table.push_str("</tr></thead><tbody>");
-            for row in &result.rows {
+            for row in list_cells(panel, result, locale) {
                 table.push_str("<tr class=\"mark\">");
-                for column in &shown {
-                    let text = match &row[*column] {
-                        Cell::Number(value) => style_of(result.columns[*column].format).format(*value, locale),
-                        Cell::Date(date) => locale.format_date_short(*date),
-                        other => labels::value_or_text(locale, &cell_text(other)),
-                    };
+                for (column, text) in shown.iter().zip(row) {
                     table.push_str(&format!(
                         "<td data-column=\"{}\">{}</td>",
                         escape(&result.columns[*column].name),

@@ -17,62 +17,16 @@ pub(super) fn chart_kind(fields: &Fields) -> Result<ChartKind, DocumentError> {
     })
 }
 
-/// The chart of a data block: categories are periods (or, for a pie, the first
-/// dimension); series are the values of the first dimension (or the measures).
+/// The chart of a data block, through the path the dashboards take too
+/// ([`crate::figures::chart`]): categories are periods (or, for a pie, the first
+/// dimension); series are the values of the other dimensions.
 pub(super) fn chart_of(fields: &Fields, table: &DataTable, locale: Locale) -> Result<Chart, DocumentError> {
     let kind = chart_kind(fields)?;
-    let (measure, column) = measure_column(fields, table)?;
-    let texts: Vec<usize> = table
-        .columns
-        .iter()
-        .enumerate()
-        .filter(|(_, column)| !column.format.is_numeric() && column.name != "period")
-        .map(|(index, _)| index)
-        .collect();
-    let period = table.column("period");
-    // Dimension values are stored codes or names: codes read as their labels.
-    let label = |row: &[Value], index: usize| match &row[index] {
-        Value::Date(date) => locale.format_date_short(*date),
-        other => crate::labels::value_or_text(locale, &other.format(ValueFormat::Text, locale, "")),
-    };
-    let mut categories: Vec<String> = Vec::new();
-    let mut series: Vec<Series> = Vec::new();
-    let category_column =
-        if kind == ChartKind::Pie { texts.first().copied().or(period) } else { period.or(texts.first().copied()) };
-    let series_column =
-        if kind == ChartKind::Pie { None } else { texts.iter().copied().find(|index| Some(*index) != category_column) };
-    for row in &table.rows {
-        let category = category_column.map(|index| label(row, index)).unwrap_or_else(|| column.label.clone());
-        let name = series_column.map(|index| label(row, index)).unwrap_or_else(|| column.label.clone());
-        let position = match categories.iter().position(|known| *known == category) {
-            Some(position) => position,
-            None => {
-                categories.push(category);
-                for series in &mut series {
-                    series.values.push(None);
-                }
-                categories.len() - 1
-            }
-        };
-        let index = match series.iter().position(|series| series.name == name) {
-            Some(index) => index,
-            None => {
-                series.push(Series { name, values: vec![None; categories.len()] });
-                series.len() - 1
-            }
-        };
-        series[index].values[position] = row[measure].as_number();
-    }
-    Ok(Chart {
-        kind,
-        title: fields.text("title")?,
-        unit: fields.text("unit")?,
-        categories,
-        series,
-        style: column.format.chart_style(),
-        threshold: None,
-        band: None,
-    })
+    let (measure, _) = measure_column(fields, table)?;
+    let mut spec = crate::figures::ChartSpec::of_table(table, kind, vec![measure]);
+    spec.title = fields.text("title")?;
+    spec.unit = fields.text("unit")?;
+    Ok(crate::figures::chart(table, &spec, locale))
 }
 
 /// Timeline bars drawn with the chart model: one series per bar, with start and end as

@@ -305,11 +305,7 @@ impl Walk<'_> {
                     .iter()
                     .zip(&columns)
                     .map(|(index, column)| {
-                        let text = row[*index].format(column.format, locale, currency);
-                        let text = match column.format {
-                            ValueFormat::Text => crate::labels::value_or_text(locale, &text),
-                            _ => text,
-                        };
+                        let text = crate::figures::cell(&row[*index], column.format, locale, currency);
                         Cell { value: row[*index].clone(), text }
                     })
                     .collect()
