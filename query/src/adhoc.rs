@@ -59,11 +59,10 @@ impl Engine {
             }
             let warehouse = pin.versions_read(&sql);
             let frame = frame.limit(0, Some(limit + 1)).map_err(QueryError::execution("limiting the query"))?;
+            // The plan's columns: a query without rows still has them (a table's headings).
+            let planned = frame.schema().inner().clone();
             let batches = frame.collect().await.map_err(QueryError::execution("running the query"))?;
-            let schema = match batches.first() {
-                Some(batch) => batch.schema(),
-                None => return Ok(QueryRows { columns: Vec::new(), rows: Vec::new(), warehouse }),
-            };
+            let schema = batches.first().map(|batch| batch.schema()).unwrap_or(planned);
             let columns: Vec<(String, ColumnKind)> = schema
                 .fields()
                 .iter()

@@ -4,6 +4,8 @@
 //! - PDF through Typst as a library: cold (first render in the process: fonts, library,
 //!   empty comemo caches) and warm (the same document again, and with changed data);
 //! - DOCX and XLSX: time and size;
+//! - the editor's preview after an edit (bind and HTML, p50/p95 over 30 edits) against a
+//!   full re-render of each edit to PDF;
 //! - the same generated Typst source and files compiled by the `typst` Python package
 //!   (Typst 0.15), cold (a fresh compiler) and warm (the same compiler again).
 //!
@@ -92,6 +94,16 @@ fn answer(request: &DataRequest, shift: f64) -> DataTable {
 }
 
 fn bind(shift: f64) -> BoundDocument {
+    bind_source(&document(), shift)
+}
+
+/// The bench document after an author's edit: paragraph `p3` rewritten, `edit` times.
+fn edited(edit: usize) -> String {
+    document()
+        .replace("Commentaire d'exploitation n° 3 :", &format!("Commentaire d'exploitation n° 3 (révision {edit}) :"))
+}
+
+fn bind_source(source: &str, shift: f64) -> BoundDocument {
     let sites = SITES
         .iter()
         .map(|(code, name)| SiteInfo { code: (*code).into(), name: (*name).into(), latitude: None, longitude: None })
@@ -99,7 +111,7 @@ fn bind(shift: f64) -> BoundDocument {
     let parameters = BTreeMap::from([("period".to_owned(), "2026-W46".to_owned())]);
     let today = NaiveDate::from_ymd_opt(2026, 11, 22).expect("a valid date");
     let mut binding = Binding::new(
-        Document::from_json(&document()).expect("the bench document reads"),
+        Document::from_json(source).expect("the bench document reads"),
         &parameters,
         sites,
         BTreeMap::new(),
@@ -119,9 +131,15 @@ fn bind(shift: f64) -> BoundDocument {
     binding.finish().expect("the bench document binds")
 }
 
-fn median(mut samples: Vec<f64>) -> f64 {
+fn median(samples: Vec<f64>) -> f64 {
+    percentile(samples, 50)
+}
+
+/// The nearest-rank percentile of `samples`.
+fn percentile(mut samples: Vec<f64>, rank: usize) -> f64 {
     samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
+    let index = (samples.len() * rank).div_ceil(100).max(1) - 1;
+    samples[index.min(samples.len() - 1)]
 }
 
 /// The page count, as poppler's `pdfinfo` reads it.
@@ -167,6 +185,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Ok((median(samples), size))
     };
+    // The editor's preview after an edit: the edited document read, bound and written as
+    // HTML (what `POST /api/render` with `format: html` does once the data is answered),
+    // against a full re-render of the same edit to PDF.
+    let edits = 30;
+    let mut preview = Vec::new();
+    let mut full = Vec::new();
+    for edit in 0..edits {
+        let source = edited(edit);
+        let started = Instant::now();
+        let html = renderer.render(&bind_source(&source, 0.0), OutputFormat::Html)?;
+        preview.push(started.elapsed().as_secs_f64() * 1000.0);
+        assert!(String::from_utf8_lossy(&html).contains(&format!("révision {edit}")));
+        let started = Instant::now();
+        renderer.render(&bind_source(&source, 0.0), OutputFormat::Pdf)?;
+        full.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
     let (docx_ms, docx_size) = timed(OutputFormat::Docx)?;
     let (xlsx_ms, xlsx_size) = timed(OutputFormat::Xlsx)?;
 
@@ -225,6 +259,17 @@ print(json.dumps({"cold": cold, "warm": warm[len(warm) // 2], "bytes": len(pdf)}
     println!("{:<34} {:>12.1} {:>14} {:>8}", "PDF warm (data changed), median", median(warm_changed), "-", "");
     println!("{:<34} {:>12.1} {:>14} {:>8}", format!("DOCX ({} KiB), median", docx_size / 1024), docx_ms, "-", "");
     println!("{:<34} {:>12.1} {:>14} {:>8}", format!("XLSX ({} KiB), median", xlsx_size / 1024), xlsx_ms, "-", "");
+    println!(
+        "{:<34} {:>12} {:>14} {:>8}",
+        format!("preview after an edit ({edits} edits)"),
+        "HTML",
+        "full PDF",
+        "ratio"
+    );
+    let (preview_50, preview_95) = (percentile(preview.clone(), 50), percentile(preview, 95));
+    let (full_50, full_95) = (percentile(full.clone(), 50), percentile(full, 95));
+    println!("{:<34} {:>12.1} {:>14.1} {:>7.2}×", "  p50", preview_50, full_50, preview_50 / full_50);
+    println!("{:<34} {:>12.1} {:>14.1} {:>7.2}×", "  p95", preview_95, full_95, preview_95 / full_95);
     println!("typst Python package PDF: {} KiB", baseline["bytes"].as_u64().unwrap_or(0) / 1024);
     Ok(())
 }

@@ -338,7 +338,7 @@ pub struct Timeline {
 
 #[derive(Debug, Clone, PartialEq, Deserialize, ToSchema)]
 pub struct Repeat {
-    /// `sites` (each site in scope), or the rows of `metric` or `query`.
+    /// `sites` repeats per site in scope; otherwise per row of the block's metric or query.
     pub over: Option<Text>,
     pub blocks: InnerBlocks,
     #[serde(flatten)]

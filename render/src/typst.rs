@@ -479,6 +479,10 @@ impl Markup {
                 if !title.is_empty() {
                     let _ = writeln!(self.main, "#block(above: 10pt, below: 4pt)[#strong[{}]]", text(title));
                 }
+                if columns.is_empty() {
+                    let _ = write!(self.main, "#emph[{}]", text(locale.word(Word::NoData)));
+                    return;
+                }
                 let widths: Vec<&str> =
                     columns.iter().map(|column| if column.format.is_numeric() { "auto" } else { "1fr" }).collect();
                 let aligns: Vec<&str> =

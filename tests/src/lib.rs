@@ -6,6 +6,8 @@
 //! the server named by `OPSFLUX_TEST_DATABASE_URL`. A missing server fails the test with
 //! a message saying how to get one; it is never skipped.
 
+pub mod browser;
+
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -203,6 +203,18 @@ async fn data_blocks_show_the_values_of_the_metric_api() {
         engine.query("SELECT * FROM pob.stays", &[], 2, &Scope::All).await,
         Err(QueryError::TooManyRows { limit: 2 })
     ));
+    // A query without rows keeps its columns: its table has headings in every format.
+    let empty = engine.query("SELECT code, name FROM core.sites WHERE code = 'NOWHERE'", &[], 10, &Scope::All).await;
+    let names: Vec<String> = empty.unwrap().columns.into_iter().map(|(name, _)| name).collect();
+    assert_eq!(names, ["code", "name"]);
+    let document = opsflux_render::Document::from_json(
+        r#"{"blocks": [{"id": "none", "type": "data_table", "data": {"query": "SELECT code FROM core.sites WHERE code = 'NOWHERE'"}}]}"#,
+    )
+    .unwrap();
+    let bound = bind(&engine, document, &BTreeMap::new(), april_first(), &Scope::All).await.unwrap();
+    for format in [OutputFormat::Pdf, OutputFormat::Docx, OutputFormat::Xlsx, OutputFormat::Html] {
+        assert!(opsflux_render::Renderer::shared().render(&bound, format).is_ok(), "{format:?}");
+    }
 }
 
 #[test]

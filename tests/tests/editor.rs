@@ -4,213 +4,12 @@
 //! another user approves and publishes it; the published PDF holds the KPI's value.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
 
-use base64::Engine as _;
+use opsflux_tests::browser::Browser;
 use opsflux_tests::send;
 use serde_json::{Value, json};
 
 use crate::document_store::{PASSWORD, documents_server};
-
-/// The key WebDriver names an element by.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-/// A chromedriver process and one browser session in it.
-struct Browser {
-    driver: std::process::Child,
-    address: SocketAddr,
-    session: String,
-}
-
-impl Browser {
-    async fn start() -> Browser {
-        let port = {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            listener.local_addr().unwrap().port()
-        };
-        let driver = std::process::Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap_or_else(|error| panic!("chromedriver must be installed (scripts/setup.sh installs it): {error}"));
-        let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let started = Instant::now();
-        while tokio::net::TcpStream::connect(address).await.is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "chromedriver did not start");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let capabilities = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": "/usr/bin/chromium",
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1600,1100"]
-            }
-        }}});
-        let mut browser = Browser { driver, address, session: String::new() };
-        let answer = browser.call("POST", "/session", &capabilities).await;
-        browser.session = answer["sessionId"].as_str().unwrap().to_owned();
-        browser
-    }
-
-    /// One WebDriver command. chromedriver keeps connections open, so the answer is
-    /// read to its `Content-Length`, not to the end of the stream.
-    async fn call(&self, method: &str, path: &str, body: &Value) -> Value {
-        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-        let body = if body.is_null() { String::new() } else { body.to_string() };
-        let mut stream = tokio::net::TcpStream::connect(self.address).await.unwrap();
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json; charset=utf-8\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            self.address,
-            body.len()
-        );
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut received = Vec::new();
-        let mut buffer = vec![0u8; 65536];
-        let (status, answer) = loop {
-            let read = tokio::time::timeout(Duration::from_secs(60), stream.read(&mut buffer))
-                .await
-                .unwrap_or_else(|_| panic!("WebDriver {method} {path}: no answer in 60 s"))
-                .unwrap();
-            received.extend_from_slice(&buffer[..read]);
-            if let Some(end) = received.windows(4).position(|window| window == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&received[..end]).to_ascii_lowercase();
-                let length = head
-                    .lines()
-                    .find_map(|line| line.strip_prefix("content-length:"))
-                    .and_then(|length| length.trim().parse::<usize>().ok());
-                if let Some(length) = length
-                    && received.len() >= end + 4 + length
-                {
-                    let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-                    break (status, String::from_utf8_lossy(&received[end + 4..end + 4 + length]).into_owned());
-                }
-            }
-            assert!(read > 0, "WebDriver {method} {path}: the connection closed early");
-        };
-        let value: Value = serde_json::from_str(&answer).unwrap_or(Value::Null);
-        assert_eq!(status, 200, "WebDriver {method} {path}: {answer}");
-        value["value"].clone()
-    }
-
-    async fn session(&self, method: &str, path: &str, body: Value) -> Value {
-        self.call(method, &format!("/session/{}{path}", self.session), &body).await
-    }
-
-    async fn open(&self, url: &str) {
-        self.session("POST", "/url", json!({"url": url})).await;
-    }
-
-    async fn find(&self, selector: &str) -> String {
-        let found = self.wait(&format!("return document.querySelector({selector:?}) !== null"), selector).await;
-        assert!(found.as_bool().unwrap_or(false));
-        let element = self.session("POST", "/element", json!({"using": "css selector", "value": selector})).await;
-        element[ELEMENT].as_str().unwrap().to_owned()
-    }
-
-    async fn click(&self, selector: &str) {
-        eprintln!("click {selector}");
-        let element = self.find(selector).await;
-        self.session(
-            "POST",
-            "/execute/sync",
-            json!({"script": "arguments[0].scrollIntoView({block: 'center'})", "args": [{ELEMENT: element}]}),
-        )
-        .await;
-        self.session("POST", &format!("/element/{element}/click"), json!({})).await;
-    }
-
-    async fn type_into(&self, selector: &str, text: &str) {
-        let element = self.find(selector).await;
-        self.session("POST", &format!("/element/{element}/value"), json!({"text": text})).await;
-    }
-
-    async fn script(&self, script: &str) -> Value {
-        self.session("POST", "/execute/sync", json!({"script": script, "args": []})).await
-    }
-
-    /// Polls `script` until it returns something truthy; fails naming `what`.
-    async fn wait(&self, script: &str, what: &str) -> Value {
-        let started = Instant::now();
-        loop {
-            let value = self.script(script).await;
-            let truthy = match &value {
-                Value::Null => false,
-                Value::Bool(value) => *value,
-                Value::String(text) => !text.is_empty(),
-                _ => true,
-            };
-            if truthy {
-                return value;
-            }
-            if started.elapsed() > Duration::from_secs(30) {
-                let status = self.script("return document.getElementById('editor-status')?.textContent").await;
-                panic!("waited 30 s for {what}; the editor says {status}");
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    async fn screenshot(&self, name: &str) {
-        let png = self.session("GET", "/screenshot", Value::Null).await;
-        let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap()).unwrap();
-        assert!(bytes.starts_with(b"\x89PNG"));
-        std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name), bytes).unwrap();
-    }
-
-    async fn sign_in(&self, server: SocketAddr, email: &str, password: &str) {
-        self.open(&format!("http://{server}/login?next=/editor")).await;
-        self.type_into("input[name=email]", email).await;
-        self.type_into("input[name=password]", password).await;
-        self.click("form.signin button[type=submit]").await;
-        self.wait("return location.pathname === '/editor'", "the editor after sign-in").await;
-    }
-
-    /// Adds a block of `kind` at the end through the editor's own toolbox.
-    async fn add_block(&self, kind: &str) {
-        let before = self.script("return document.querySelectorAll('.ce-block').length").await;
-        // A new empty line at the end (what Enter gives), then "/" opens the toolbox there.
-        self.script(
-            "const editor = window.opsfluxEditor; const last = editor.blocks.getBlocksCount() - 1; \
-             const block = editor.blocks.getBlockByIndex(last); \
-             if (block.name !== 'paragraph' || !block.isEmpty) editor.blocks.insert('paragraph');",
-        )
-        .await;
-        self.wait(
-            "window.opsfluxEditor.caret.setToLastBlock('end'); \
-             return document.activeElement.classList.contains('ce-paragraph')",
-            "the caret in the new line",
-        )
-        .await;
-        // The editor learns where the caret is from the selection change it just saw.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let keys = json!({"actions": [{"type": "key", "id": "keyboard",
-            "actions": [{"type": "keyDown", "value": "/"}, {"type": "keyUp", "value": "/"}]}]});
-        self.session("POST", "/actions", keys).await;
-        self.click(&format!(".ce-popover--opened [data-item-name={kind}]")).await;
-        self.wait(&format!("return document.querySelectorAll('.ce-block').length > {before}"), kind).await;
-    }
-
-    /// Picks `value` in the last data block's `select[name=…]`.
-    async fn pick(&self, kind: &str, name: &str, value: &str) {
-        let selector = format!(".ofx-data[data-kind={kind}] select[name={name}]");
-        self.wait(&format!("return [...document.querySelectorAll({selector:?})].pop()?.querySelector('option[value=\"{value}\"]') != null"), value).await;
-        let script = format!(
-            "const select = [...document.querySelectorAll({selector:?})].pop(); select.value = {value:?}; \
-             select.dispatchEvent(new Event('change', {{bubbles: true}})); return select.value"
-        );
-        assert_eq!(self.script(&script).await, value);
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-    }
-}
 
 #[test]
 fn an_author_writes_previews_and_publishes_a_document_in_the_browser() {
@@ -251,6 +50,9 @@ async fn writes_previews_and_publishes() {
     author.add_block("data_table").await;
     author.pick("data_table", "metric", "pob.people_on_board").await;
     author.pick("data_table", "grain", "week").await;
+    // A block whose form the schema draws: the planning's closed list of views.
+    author.add_block("planning").await;
+    author.pick("planning", "view", "table").await;
     author.click("#settings input[name=site_parameter]").await;
     author.click("#settings input[name=period_parameter]").await;
     author.script("const kind = document.querySelector('#settings select[name=period_kind]'); kind.value = 'month'; kind.dispatchEvent(new Event('change', {bubbles: true}));").await;
@@ -276,7 +78,8 @@ async fn writes_previews_and_publishes() {
     let stored = send(server, "GET", &format!("/api/documents/{id}"), &headers, "").await.json();
     let kinds: Vec<&str> =
         stored["document"]["blocks"].as_array().unwrap().iter().map(|block| block["type"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["paragraph", "kpi", "chart", "data_table"]);
+    assert_eq!(kinds, ["paragraph", "kpi", "chart", "data_table", "planning"]);
+    assert_eq!(stored["document"]["blocks"][4]["data"], json!({"view": "table"}), "only what the form set");
     assert_eq!(stored["document"]["settings"]["title"], "Bilan POB Alpha");
     let parameters = json!({"parameters": {"site": "ALPHA", "period": "2026-03"}}).to_string();
     let html = send(server, "POST", &format!("/api/documents/{id}/render?format=html"), &headers, &parameters).await;
@@ -308,11 +111,10 @@ async fn writes_previews_and_publishes() {
         )
         .await;
     author.script("window.scrollTo(0, 0)").await;
-    author.screenshot("editor.png").await;
+    let screenshots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    author.screenshot(None, &screenshots.join("editor.png")).await;
     let preview = author.find("#preview").await;
-    let png = author.session("GET", &format!("/element/{preview}/screenshot"), Value::Null).await;
-    let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap()).unwrap();
-    std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("editor-preview.png"), bytes).unwrap();
+    author.screenshot(Some(&preview), &screenshots.join("editor-preview.png")).await;
 
     // A block the data refuses is shown at its place, and nothing is saved.
     author.pick("kpi", "metric", "").await;
@@ -322,6 +124,36 @@ async fn writes_previews_and_publishes() {
     assert_eq!(versions["total"], 1, "nothing saved: {versions}");
     author.pick("kpi", "metric", "pob.people_on_board").await;
     author.pick("kpi", "measure", "pob").await;
+    // The planning's own preview came from the server; a member the schema refuses (a
+    // column heading that is not text) is named at its block before any request.
+    author
+        .wait(
+            "return document.querySelector('.ofx-data[data-kind=planning] .ofx-preview[data-rendered=true]') !== null",
+            "the planning's preview",
+        )
+        .await;
+    author
+        .script(
+            "const labels = document.querySelector('.ofx-data[data-kind=planning] textarea[name=labels]');              labels.value = '{\"label\": 3}'; labels.dispatchEvent(new Event('change', {bubbles: true}));",
+        )
+        .await;
+    author.click("#save").await;
+    let problem = author
+        .wait(
+            "return document.querySelector('.ce-block.ofx-faulty')?.dataset.problem",
+            "the planning block marked by the schema",
+        )
+        .await;
+    let planning = author.script("return document.querySelectorAll('.ce-block')[4].dataset.id").await;
+    let planning = planning.as_str().unwrap();
+    assert_eq!(problem, format!("bloc {planning} à /blocks/4/data/labels/label : attendu : du texte"));
+    let versions = send(server, "GET", &format!("/api/documents/{id}/versions"), &headers, "").await.json();
+    assert_eq!(versions["total"], 1, "nothing saved: {versions}");
+    author
+        .script(
+            "const labels = document.querySelector('.ofx-data[data-kind=planning] textarea[name=labels]');              labels.value = ''; labels.dispatchEvent(new Event('change', {bubbles: true}));",
+        )
+        .await;
 
     // Sent for review; another user approves and publishes it.
     author.click("#review-submit").await;

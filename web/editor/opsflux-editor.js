@@ -15,11 +15,17 @@
     catalog: [],
     // The data blocks on the page: their previews follow the document's parameters.
     dataBlocks: new Set(),
+    // The block JSON Schema, as the server generates it from the renderer's definitions.
+    schema: {},
   };
   const status = document.getElementById("editor-status");
-  const say = (text, tone) => {
+  // What the page says last. A preview that comes back fine does not hide the refusal
+  // of an action (a save, a PDF) the author has not read yet.
+  const say = (text, tone, fromPreview) => {
+    if (fromPreview && tone !== "error" && status.dataset.tone === "error" && status.dataset.source === "action") return;
     status.textContent = text;
     status.dataset.tone = tone || "info";
+    status.dataset.source = fromPreview ? "preview" : "action";
   };
 
   async function api(method, path, body) {
@@ -85,20 +91,157 @@
     return value;
   }
   // Code and Typst blocks show their text as text, and data blocks in form fields.
-  const AS_TEXT = new Set(["code", "typst", "kpi", "chart", "data_table"]);
+  const AS_TEXT = new Set(["code", "typst"]);
   function cleanBlocks(blocks) {
-    return (blocks || []).map((block) => (AS_TEXT.has(block.type) ? block : Object.assign({}, block, { data: cleanData(block.data) })));
+    return (blocks || []).map((block) => (AS_TEXT.has(block.type) || KINDS[block.type] ? block : Object.assign({}, block, { data: cleanData(block.data) })));
+  }
+
+  // ---- The block schema ----------------------------------------------------------
+  //
+  // The data blocks' forms are drawn from the JSON Schema the server generates from
+  // the renderer's own block definitions (`GET /api/documents/schema`), and every block
+  // is checked against it before a save: the editor, the API and the renderer read one
+  // definition.
+
+  function resolve(node) {
+    let seen = 0;
+    while (node && node.$ref && seen++ < 20) {
+      node = (state.schema.$defs || {})[node.$ref.replace("#/$defs/", "")];
+    }
+    return node || {};
+  }
+  const refName = (node) => (node && node.$ref ? node.$ref.replace("#/$defs/", "") : null);
+
+  // The schema of a block kind's `data`, or null for a kind without one.
+  function definitionOf(kind) {
+    const block = (state.schema.$defs || {}).Block || {};
+    for (const condition of block.allOf || []) {
+      if (condition.if?.properties?.type?.const === kind) {
+        const data = condition.then?.properties?.data;
+        return data && Object.keys(data).length ? data : null;
+      }
+    }
+    return null;
+  }
+  function describedKind(kind) {
+    const block = (state.schema.$defs || {}).Block || {};
+    const found = (block.allOf || []).find((condition) => condition.if?.properties?.type?.const === kind);
+    return found?.then?.description || "";
+  }
+
+  // The members of an object schema, through `allOf` (flattened sources) and `$ref`.
+  function membersOf(node) {
+    node = resolve(node);
+    const members = { properties: {}, required: [] };
+    for (const part of node.allOf || []) {
+      const inner = membersOf(part);
+      Object.assign(members.properties, inner.properties);
+      members.required.push(...inner.required);
+    }
+    Object.assign(members.properties, node.properties || {});
+    members.required.push(...(node.required || []));
+    return members;
+  }
+
+  const TYPE_NAMES = { string: "du texte", number: "un nombre", integer: "un entier", boolean: "vrai ou faux", array: "une liste", object: "un objet", null: "rien" };
+  function typeOf(value) {
+    if (value === null) return "null";
+    if (Array.isArray(value)) return "array";
+    if (typeof value === "number") return Number.isInteger(value) ? "integer" : "number";
+    return typeof value;
+  }
+  function pointerPart(key) {
+    return `/${String(key).replace(/~/g, "~0").replace(/\//g, "~1")}`;
+  }
+  // The first way `value` fails `node`, as [JSON pointer, message], or null. Covers what
+  // the generated schema uses: $ref, allOf, oneOf, type, enum, const, required,
+  // properties, additionalProperties, items, minimum, maximum, minLength.
+  function validate(value, node, pointer) {
+    const name = refName(node);
+    node = resolve(node);
+    for (const part of node.allOf || []) {
+      const failure = validate(value, part, pointer);
+      if (failure) return failure;
+    }
+    if (node.oneOf) {
+      const failures = node.oneOf.map((branch) => validate(value, branch, pointer));
+      const passing = failures.filter((failure) => !failure).length;
+      if (passing !== 1) {
+        // The branch that got furthest says the most (a null branch says least).
+        const deepest = failures.filter(Boolean).sort((a, b) => b[0].length - a[0].length)[0];
+        return deepest || [pointer, "matches more than one definition"];
+      }
+    }
+    if (node.type !== undefined) {
+      const types = [].concat(node.type);
+      const actual = typeOf(value);
+      if (!types.includes(actual) && !(actual === "integer" && types.includes("number"))) {
+        const wanted = types.map((type) => TYPE_NAMES[type] || type).join(" ou ");
+        return [pointer, name === "Text" ? "attendu : du texte ou un nombre" : `attendu : ${wanted}`];
+      }
+    }
+    if (node.enum && !node.enum.includes(value)) {
+      return [pointer, `valeur inconnue « ${value} » (attendu : ${node.enum.join(", ")})`];
+    }
+    if (node.const !== undefined && node.const !== value) return [pointer, `attendu : ${node.const}`];
+    if (typeof value === "string" && node.minLength && value.length < node.minLength) return [pointer, "ne peut pas être vide"];
+    if (typeof value === "number") {
+      if (node.minimum !== undefined && value < node.minimum) return [pointer, `au moins ${node.minimum}`];
+      if (node.maximum !== undefined && value > node.maximum) return [pointer, `au plus ${node.maximum}`];
+    }
+    if (Array.isArray(value) && node.items) {
+      for (let index = 0; index < value.length; index++) {
+        const failure = validate(value[index], node.items, pointer + pointerPart(index));
+        if (failure) return failure;
+      }
+    }
+    if (value && typeof value === "object" && !Array.isArray(value)) {
+      for (const member of node.required || []) {
+        if (value[member] === undefined) return [pointer + pointerPart(member), "est obligatoire"];
+      }
+      for (const [key, member] of Object.entries(value)) {
+        const inner = (node.properties || {})[key] ?? (node.properties && key in node.properties ? null : node.additionalProperties);
+        if (inner === false) return [pointer + pointerPart(key), "membre inconnu"];
+        if (inner && typeof inner === "object") {
+          const failure = validate(member, inner, pointer + pointerPart(key));
+          if (failure) return failure;
+        }
+      }
+    }
+    return null;
   }
 
   // ---- Data blocks -------------------------------------------------------------
 
+  // The OpsFlux tools: every block kind that reads data, and badges. Titles for the
+  // toolbox; the form itself comes from the schema.
   const KINDS = {
-    kpi: { title: "Indicateur (KPI)", icon: "#", grain: false, by: false },
-    chart: { title: "Graphique", icon: "📈", grain: true, by: true },
-    data_table: { title: "Tableau de données", icon: "▦", grain: true, by: true },
+    kpi: { title: "Indicateur (KPI)", icon: "#" },
+    chart: { title: "Graphique", icon: "📈" },
+    data_table: { title: "Tableau de données", icon: "▦" },
+    map: { title: "Carte des sites", icon: "🗺" },
+    planning: { title: "Planning", icon: "📅" },
+    tasks: { title: "Tâches", icon: "☑" },
+    timeline: { title: "Frise des projets", icon: "⟷" },
+    progress: { title: "Avancement", icon: "▰" },
+    company: { title: "Fiche entreprise", icon: "🏢" },
+    badges: { title: "Badges", icon: "🏷" },
+    forecast: { title: "Prévision PowerTrace", icon: "⚡" },
+    scenario: { title: "Scénario PowerTrace", icon: "⚙" },
+    repeat: { title: "Section répétée", icon: "↻" },
   };
   const GRAINS = ["", "day", "week", "month", "quarter", "year", "total"];
   const CHARTS = ["line", "bar", "stacked_bar", "pie", "heatmap"];
+  const LABELS = {
+    metric: "Indicateur", measure: "Mesure", by: "Par", grain: "Pas", kind: "Type", label: "Libellé",
+    title: "Titre", unit: "Unité", compare: "Comparaison", period: "Période", site: "Sites", query: "Requête SQL",
+    columns: "Colonnes", labels: "Intitulés des colonnes", formats: "Formats des colonnes", totals: "Ligne de total",
+    project: "Projet", status: "Statuts", limit: "Nombre maximal", company: "Entreprise", value: "Valeur",
+    max: "Maximum", items: "Badges", view: "Vue", show: "Afficher", horizon: "Horizon", switchboard: "Tableau électrique",
+    scenario: "Scénario", over: "Répéter pour", blocks: "Blocs répétés",
+  };
+  // Shown in the block's first row; the others under "Plus de réglages".
+  const MAIN = new Set(["metric", "measure", "by", "grain", "kind", "label", "title", "company", "scenario", "value", "items", "site", "view"]);
 
   function option(value, label, selected) {
     const element = document.createElement("option");
@@ -113,11 +256,38 @@
     select.append(option(value, value, true));
   }
 
-  function field(label, control) {
+  function field(label, control, help) {
     const wrapper = document.createElement("label");
     wrapper.className = "ofx-field";
+    if (help) wrapper.title = help;
     wrapper.append(label + " ", control);
     return wrapper;
+  }
+
+  // What a member's form control is, from its schema: `null` branches are dropped.
+  function controlOf(name, node) {
+    let inner = node;
+    if (inner.oneOf && inner.oneOf.length === 2 && inner.oneOf.some((branch) => branch.type === "null")) {
+      inner = inner.oneOf.find((branch) => branch.type !== "null");
+    }
+    const help = inner.description || node.description || "";
+    const ref = refName(inner);
+    const resolved = resolve(inner);
+    const types = [].concat(resolved.type || []);
+    if (name === "metric" || name === "measure" || name === "grain" || (name === "kind" && ref === "Text")) return { type: name, help };
+    if (name === "by" && ref === "Names") return { type: "by", help };
+    if (ref === "Names") return { type: "names", help };
+    if (resolved.enum) return { type: "enum", values: resolved.enum, help };
+    if (ref === "Text") {
+      // "`chart` (by default), `table` or `summary`": a closed list, offered as such.
+      const words = [...help.matchAll(/`([a-z_0-9]+)`/g)].map((match) => match[1]);
+      if (words.length >= 2 && / or /.test(help) && !/ to /.test(help)) return { type: "enum", values: words, help, text: true };
+      return { type: "text", help };
+    }
+    if (types.includes("boolean")) return { type: "boolean", help };
+    if (types.includes("integer") || types.includes("number")) return { type: "number", help };
+    if (types.length === 1 && types[0] === "string") return { type: name === "query" ? "code" : "text", help };
+    return { type: "json", help };
   }
 
   function dataTool(kind) {
@@ -133,6 +303,7 @@
         this.data = Object.assign({}, data || {});
         this.block = block;
         this.previewTimer = null;
+        this.controls = {};
       }
       render() {
         const root = document.createElement("div");
@@ -141,47 +312,27 @@
         const head = document.createElement("div");
         head.className = "ofx-head";
         head.textContent = spec.title;
+        head.title = describedKind(kind);
         root.append(head);
-
-        this.metric = document.createElement("select");
-        this.metric.name = "metric";
-        this.metric.append(option("", "— choisir un indicateur —", !this.data.metric));
-        for (const metric of state.catalog) {
-          this.metric.append(option(metric.name, `${metric.title} (${metric.name})`, metric.name === this.data.metric));
+        const main = document.createElement("div");
+        main.className = "ofx-controls";
+        const more = document.createElement("details");
+        more.className = "ofx-more";
+        const summary = document.createElement("summary");
+        summary.textContent = "Plus de réglages";
+        const rest = document.createElement("div");
+        rest.className = "ofx-controls";
+        more.append(summary, rest);
+        const { properties, required } = membersOf(definitionOf(kind) || {});
+        for (const [name, node] of Object.entries(properties)) {
+          const control = controlOf(name, node);
+          const element = this.control(name, control);
+          this.controls[name] = { element, control };
+          const label = (LABELS[name] || name) + (required.includes(name) ? " *" : "");
+          (MAIN.has(name) ? main : rest).append(field(label, element, control.help));
         }
-        // A stored value the catalog does not list (a `{param.x}` variable, say) stays.
-        keepStored(this.metric, this.data.metric);
-        this.measure = document.createElement("select");
-        this.measure.name = "measure";
-        const controls = [field("Indicateur", this.metric), field("Mesure", this.measure)];
-        if (spec.by) {
-          this.by = document.createElement("select");
-          this.by.name = "by";
-          this.by.multiple = true;
-          controls.push(field("Par", this.by));
-        }
-        if (spec.grain) {
-          this.grain = document.createElement("select");
-          this.grain.name = "grain";
-          for (const grain of GRAINS) this.grain.append(option(grain, grain || "(du modèle)", grain === (this.data.grain || "")));
-          keepStored(this.grain, this.data.grain);
-          controls.push(field("Pas", this.grain));
-        }
-        if (kind === "chart") {
-          this.kind = document.createElement("select");
-          this.kind.name = "kind";
-          for (const chart of CHARTS) this.kind.append(option(chart, chart, chart === (this.data.kind || "line")));
-          keepStored(this.kind, this.data.kind);
-          controls.push(field("Type", this.kind));
-        }
-        this.label = document.createElement("input");
-        this.label.name = kind === "kpi" ? "label" : "title";
-        this.label.value = this.data[this.label.name] || "";
-        controls.push(field(kind === "kpi" ? "Libellé" : "Titre", this.label));
-        const row = document.createElement("div");
-        row.className = "ofx-controls";
-        row.append(...controls);
-        root.append(row);
+        root.append(main);
+        if (rest.children.length) root.append(more);
         this.preview = document.createElement("div");
         this.preview.className = "ofx-preview";
         this.error = document.createElement("div");
@@ -191,7 +342,7 @@
         this.fillMetric();
         state.dataBlocks.add(this);
         root.addEventListener("change", (event) => {
-          if (event.target === this.metric) this.fillMetric(true);
+          if (this.controls.metric && event.target === this.controls.metric.element) this.fillMetric(true);
           this.schedulePreview();
           this.block && this.block.dispatchChange();
         });
@@ -199,36 +350,148 @@
         this.schedulePreview();
         return root;
       }
-      fillMetric(changed) {
-        const metric = state.catalog.find((candidate) => candidate.name === this.metric.value);
-        this.measure.replaceChildren(option("", "(la première)", !this.data.measure || changed));
-        if (this.by) this.by.replaceChildren();
-        if (!metric) return;
-        for (const measure of metric.measures) {
-          this.measure.append(option(measure.name, measure.label, !changed && measure.name === this.data.measure));
+      // One member's control, showing its stored value.
+      control(name, control) {
+        const stored = this.data[name];
+        let element;
+        switch (control.type) {
+          case "metric":
+            element = document.createElement("select");
+            element.append(option("", "— choisir un indicateur —", !stored));
+            for (const metric of state.catalog) element.append(option(metric.name, `${metric.title} (${metric.name})`, metric.name === stored));
+            // A stored value the catalog does not list (a `{param.x}` variable, say) stays.
+            keepStored(element, stored);
+            break;
+          case "measure":
+            element = document.createElement("select");
+            break;
+          case "by":
+            element = document.createElement("select");
+            element.multiple = true;
+            break;
+          case "grain":
+            element = document.createElement("select");
+            for (const grain of GRAINS) element.append(option(grain, grain || "(du modèle)", grain === (stored || "")));
+            keepStored(element, stored);
+            break;
+          case "kind":
+            element = document.createElement("select");
+            for (const chart of CHARTS) element.append(option(chart, chart, chart === (stored || "line")));
+            keepStored(element, stored);
+            break;
+          case "enum":
+            element = document.createElement("select");
+            element.append(option("", "(par défaut)", stored === undefined || stored === null || stored === ""));
+            for (const value of control.values) element.append(option(value, value, value === stored));
+            keepStored(element, stored);
+            break;
+          case "boolean":
+            element = document.createElement("input");
+            element.type = "checkbox";
+            element.checked = stored === true;
+            break;
+          case "code":
+          case "json":
+            element = document.createElement("textarea");
+            element.rows = control.type === "code" ? 3 : 2;
+            element.spellcheck = false;
+            element.value = stored === undefined || stored === null ? "" : control.type === "code" ? String(stored) : JSON.stringify(stored);
+            if (control.type === "json") element.placeholder = "JSON";
+            break;
+          case "names":
+            element = document.createElement("input");
+            element.value = Array.isArray(stored) ? stored.join(", ") : stored == null ? "" : String(stored);
+            element.placeholder = "a, b, c";
+            break;
+          default:
+            element = document.createElement("input");
+            if (control.type === "number") element.type = "number";
+            element.value = stored === undefined || stored === null ? "" : String(stored);
         }
-        if (!changed) keepStored(this.measure, this.data.measure);
-        if (this.by) {
-          const stored = typeof this.data.by === "string" ? this.data.by.split(",").map((name) => name.trim()) : this.data.by;
-          const chosen = changed ? [] : [].concat(stored || []);
-          for (const dimension of metric.dimensions) this.by.append(option(dimension, dimension, chosen.includes(dimension)));
-        }
+        element.name = name;
+        return element;
       }
-      // The block's data: what the controls say, over the members they do not show
-      // (a comparison, a unit, totals, a query…), which are kept as they were.
+      fillMetric(changed) {
+        const metricControl = this.controls.metric;
+        const metric = metricControl && state.catalog.find((candidate) => candidate.name === metricControl.element.value);
+        const measure = this.controls.measure && this.controls.measure.element;
+        const by = this.controls.by && this.controls.by.element;
+        if (measure) measure.replaceChildren(option("", "(la première)", !this.data.measure || changed));
+        if (by) by.replaceChildren();
+        if (metric) {
+          if (measure) {
+            for (const entry of metric.measures) measure.append(option(entry.name, entry.label, !changed && entry.name === this.data.measure));
+          }
+          if (by) {
+            const stored = typeof this.data.by === "string" ? this.data.by.split(",").map((name) => name.trim()) : this.data.by;
+            const chosen = changed ? [] : [].concat(stored || []);
+            for (const dimension of metric.dimensions) by.append(option(dimension, dimension, chosen.includes(dimension)));
+          }
+        }
+        if (measure && !changed) keepStored(measure, this.data.measure);
+      }
+      // The block's data: what the controls say, over the members the schema does not
+      // list, which are kept as they were. A member whose text is unchanged keeps its
+      // stored form (a number stays a number, a list a list). JSON that does not read
+      // is reported by `problem()`.
       values() {
         const data = Object.assign({}, this.data);
+        this.unreadable = null;
         const put = (member, value) => {
           if (value === undefined || value === "" || (Array.isArray(value) && !value.length)) delete data[member];
           else data[member] = value;
         };
-        if (this.metric.value || !data.query) put("metric", this.metric.value);
-        put("measure", this.measure.value);
-        if (this.by) put("by", [...this.by.selectedOptions].map((element) => element.value));
-        if (this.grain) put("grain", this.grain.value);
-        if (this.kind) put("kind", this.kind.value);
-        put(this.label.name, this.label.value.trim() ? this.label.value : "");
+        for (const [name, { element, control }] of Object.entries(this.controls)) {
+          const stored = this.data[name];
+          switch (control.type) {
+            case "by":
+              put(name, [...element.selectedOptions].map((choice) => choice.value));
+              break;
+            case "boolean":
+              if (element.checked) data[name] = true;
+              else if (stored === undefined) delete data[name];
+              else data[name] = false;
+              break;
+            case "json": {
+              const text = element.value.trim();
+              if (!text) {
+                delete data[name];
+                break;
+              }
+              try {
+                data[name] = JSON.parse(text);
+              } catch (error) {
+                this.unreadable = this.unreadable || [pointerPart(name), `JSON illisible : ${error.message}`];
+              }
+              break;
+            }
+            case "names": {
+              const text = element.value.trim();
+              const unchanged = text === (Array.isArray(stored) ? stored.join(", ") : String(stored ?? ""));
+              if (unchanged) put(name, stored);
+              else put(name, Array.isArray(stored) ? text.split(",").map((part) => part.trim()).filter(Boolean) : text);
+              break;
+            }
+            case "number":
+              put(name, element.value === "" ? undefined : Number(element.value));
+              break;
+            case "metric":
+              // A query-driven block keeps its query and no metric.
+              if (element.value || !data.query) put(name, element.value);
+              break;
+            default: {
+              const text = element.value;
+              put(name, stored !== undefined && stored !== null && text === String(stored) ? stored : text.trim() ? text : "");
+            }
+          }
+        }
         return data;
+      }
+      // The first way the block's data fails its definition, as [pointer, message].
+      problem(data) {
+        if (this.unreadable) return this.unreadable;
+        const definition = definitionOf(kind);
+        return definition ? validate(data, definition, "") : null;
       }
       schedulePreview() {
         clearTimeout(this.previewTimer);
@@ -237,8 +500,10 @@
       async showPreview() {
         const data = this.values();
         this.error.textContent = "";
-        if (!data.metric && !data.query) {
-          this.preview.textContent = "Choisissez un indicateur du catalogue.";
+        const problem = this.problem(data);
+        if (problem) {
+          this.preview.replaceChildren();
+          this.error.textContent = `${problem[0] || "/"} : ${problem[1]}`;
           return;
         }
         const block = { id: "preview", type: kind, data };
@@ -267,6 +532,7 @@
           this.preview.replaceChildren(frame);
           this.preview.dataset.rendered = "true";
         } catch (problem) {
+          if (asked !== this.asked) return;
           this.preview.replaceChildren();
           this.error.textContent = problem.detail || "aperçu impossible";
         }
@@ -433,12 +699,14 @@
       if (asked !== previewAsked) return;
       previewFrame.srcdoc = html;
       previewFrame.dataset.milliseconds = String(Math.round(performance.now() - started));
+      // Named moments for the browser's performance timeline (and the page-load benchmark).
+      performance.mark("opsflux-preview");
       markBlock(null);
-      say(`Aperçu à jour (${previewFrame.dataset.milliseconds} ms)`, "info");
+      say(`Aperçu à jour (${previewFrame.dataset.milliseconds} ms)`, "info", true);
     } catch (problem) {
       if (asked !== previewAsked) return;
       markBlock(problem);
-      say(problem.detail || "aperçu impossible", "error");
+      say(problem.detail || "aperçu impossible", "error", true);
     }
   }
   function schedulePreview() {
@@ -451,12 +719,20 @@
     for (const block of state.dataBlocks) block.schedulePreview();
   }
 
-  // What the page can tell before asking the server: a data block needs its metric.
+  // What the page can tell before asking the server: every block against its kind's
+  // definition in the schema, named by block and JSON pointer as the server names it.
   function unfinished(document_) {
-    const block = document_.blocks.find(
-      (candidate) => KINDS[candidate.type] && !candidate.data.metric && !candidate.data.query,
-    );
-    return block && { block: block.id, detail: "choisissez un indicateur pour ce bloc" };
+    for (let index = 0; index < document_.blocks.length; index++) {
+      const block = document_.blocks[index];
+      const definition = definitionOf(block.type);
+      if (!definition) continue;
+      const tool = [...state.dataBlocks].find((candidate) => candidate.block && candidate.block.id === block.id);
+      const problem = (tool && tool.unreadable) || validate(block.data || {}, definition, "");
+      if (problem) {
+        return { block: block.id, detail: `bloc ${block.id} à /blocks/${index}/data${problem[0]} : ${problem[1]}` };
+      }
+    }
+    return null;
   }
 
   async function save() {
@@ -537,6 +813,12 @@
     } catch (problem) {
       say(`Le catalogue des indicateurs n'a pas pu être lu : ${problem.detail || ""}`, "error");
     }
+    try {
+      state.schema = await api("GET", "/api/documents/schema");
+    } catch (problem) {
+      state.schema = {};
+      say(`Le schéma des blocs n'a pas pu être lu : ${problem.detail || ""}`, "error");
+    }
     let stored = { blocks: [], settings: { title: "", page: { size: "A4", orientation: "portrait" } } };
     if (state.id) {
       try {
@@ -587,6 +869,7 @@
       placeholder: "Écrivez, ou tapez / pour ajouter un bloc",
       onChange: schedulePreview,
       onReady: () => {
+        performance.mark("opsflux-ready");
         page.dataset.ready = "true";
         refreshPreview();
       },
