@@ -179,7 +179,7 @@ impl Binding {
             locale,
             currency,
             today,
-            scope: Scope { variables, sites: scope_sites, period },
+            scope: Scope { variables, sites: scope_sites, period, depth: 0 },
             parameters: shown,
             period_label,
             sites,
@@ -313,5 +313,48 @@ mod tests {
         assert_eq!(parse_week("2026-11-12"), Some(week));
         assert_eq!(parse_month("2026-10"), Some(month));
         assert_eq!(parse_week("2026-W54"), None);
+    }
+
+    /// Binds `source` answering every query with `rows` rows of one column `n`.
+    fn bind_rows(source: &str, rows: usize) -> Result<BoundDocument, DocumentError> {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+        let mut binding =
+            Binding::new(Document::from_json(source)?, &BTreeMap::new(), Vec::new(), BTreeMap::new(), today)?;
+        loop {
+            let pending = binding.pending()?;
+            if pending.is_empty() {
+                return binding.finish();
+            }
+            for pending in pending {
+                let table = DataTable {
+                    columns: vec![DataColumn { name: "n".into(), label: "n".into(), format: ValueFormat::Integer }],
+                    rows: (0..rows).map(|row| vec![Value::Number(row as f64)]).collect(),
+                    warehouse: BTreeMap::new(),
+                };
+                binding.answer(pending.request, table);
+            }
+        }
+    }
+
+    #[test]
+    fn repeated_sections_nest_three_deep_and_expand_to_ten_thousand_blocks_at_most() {
+        let nested = |depth: usize| {
+            let mut blocks = r#"[{"id": "p", "type": "paragraph", "data": {"text": "{row.n}"}}]"#.to_owned();
+            for level in 0..depth {
+                blocks = format!(
+                    r#"[{{"id": "r{level}", "type": "repeat", "data": {{"query": "SELECT n FROM t{level}", "blocks": {blocks}}}}}]"#
+                );
+            }
+            format!(r#"{{"blocks": {blocks}}}"#)
+        };
+        assert_eq!(bind_rows(&nested(3), 4).unwrap().nodes.len(), 64);
+        assert_eq!(
+            bind_rows(&nested(4), 2).unwrap_err().to_string(),
+            "block `r0` at /blocks/0/data/blocks/0/data/blocks/0/data/blocks/0/data/blocks: repeated sections nest at most 3 deep"
+        );
+        assert_eq!(
+            bind_rows(&nested(2), 101).unwrap_err().to_string(),
+            "block `r0` at /blocks/0/data/blocks/0/data/blocks: the document would hold more than 10000 blocks once repeated; narrow the rows"
+        );
     }
 }

@@ -47,6 +47,8 @@ pub(super) struct Scope {
     pub(super) variables: BTreeMap<String, String>,
     pub(super) sites: Vec<String>,
     pub(super) period: Period,
+    /// How many repeated sections the block sits in.
+    pub(super) depth: usize,
 }
 
 pub(super) fn parameter_specs(

@@ -3,6 +3,11 @@
 
 use super::*;
 
+/// How deep repeated sections nest, and how many blocks a document may expand to: a
+/// section repeated per row inside another is rows × rows blocks.
+pub(super) const MAX_REPEAT_DEPTH: usize = 3;
+pub(super) const MAX_NODES: usize = 10_000;
+
 pub(super) struct Walk<'a> {
     pub(super) binding: &'a Binding,
     pub(super) nodes: Vec<Node>,
@@ -345,6 +350,9 @@ impl Walk<'_> {
     /// narrows the section's data blocks to that site.
     pub(super) fn repeat(&mut self, fields: &Fields, scope: &Scope, suffix: &str) -> Result<(), DocumentError> {
         let block = fields.block;
+        if scope.depth >= MAX_REPEAT_DEPTH {
+            return Err(fields.error("blocks", format!("repeated sections nest at most {MAX_REPEAT_DEPTH} deep")));
+        }
         let inner: Vec<Block> = match block.data.get("blocks") {
             Some(blocks) => serde_json::from_value(blocks.clone())
                 .map_err(|error| fields.error("blocks", format!("the repeated blocks are not blocks: {error}")))?,
@@ -394,12 +402,19 @@ impl Walk<'_> {
         }
         for (index, (variables, site)) in rows.into_iter().zip(row_sites).enumerate() {
             let mut inner_scope = scope.clone();
+            inner_scope.depth += 1;
             inner_scope.variables.extend(variables);
             if let Some(site) = site {
                 inner_scope.sites = vec![site];
             }
             let pointer = format!("{}/data/blocks", fields.pointer);
             self.blocks(&inner, &pointer, &inner_scope, &format!("{suffix}-{}", index + 1))?;
+            if self.nodes.len() > MAX_NODES {
+                return Err(fields.error(
+                    "blocks",
+                    format!("the document would hold more than {MAX_NODES} blocks once repeated; narrow the rows"),
+                ));
+            }
         }
         Ok(())
     }
