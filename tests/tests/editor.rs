@@ -212,3 +212,42 @@ async fn writes_previews_and_publishes() {
         [("status", summary["status"].clone()), ("published_version", summary["published_version"].clone())].into();
     assert_eq!(published, [("status", json!("published")), ("published_version", json!(1))].into());
 }
+
+/// The editor's scripts: gzip when the browser takes it, a validator answered with
+/// `304 Not Modified`, and nothing outside the list of files.
+#[tokio::test]
+async fn the_editor_scripts_are_compressed_revalidated_and_listed() {
+    let directory = tempfile::tempdir().unwrap();
+    let engine = crate::metrics::fixture_engine(directory.path()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    let public = opsflux_api::http::PublicAddress::new(None, server).unwrap();
+    let state = opsflux_api::http::AppState::local(engine, "fixture".to_owned(), public);
+    tokio::spawn(opsflux_api::http::serve_on(listener, state, std::future::pending()));
+    let header = |answer: &opsflux_tests::Answer, name: &str| {
+        answer.raw_head.lines().find_map(|line| {
+            let (key, value) = line.split_once(": ")?;
+            key.eq_ignore_ascii_case(name).then(|| value.to_owned())
+        })
+    };
+    for file in ["editorjs.js", "opsflux-editor.js", "opsflux-editor.css"] {
+        let path = format!("/assets/editor/{file}");
+        let plain = send(server, "GET", &path, &[], "").await;
+        assert_eq!(plain.status, 200, "{file}: {}", plain.body);
+        let gzip = send(server, "GET", &path, &[("Accept-Encoding", "gzip")], "").await;
+        assert_eq!(header(&gzip, "content-encoding").as_deref(), Some("gzip"), "{file}");
+        assert!(
+            gzip.bytes.len() * 2 < plain.bytes.len(),
+            "{file}: {} of {} bytes",
+            gzip.bytes.len(),
+            plain.bytes.len()
+        );
+        let tag = header(&plain, "etag").unwrap();
+        let again = send(server, "GET", &path, &[("If-None-Match", tag.as_str())], "").await;
+        assert_eq!((again.status, again.bytes.len()), (304, 0), "{file}");
+    }
+    for file in ["package.json", "..%2Fpackage.json", "editorjs.umd.js"] {
+        let answer = send(server, "GET", &format!("/assets/editor/{file}"), &[], "").await;
+        assert_eq!(answer.status, 404, "{file}: {}", answer.body);
+    }
+}

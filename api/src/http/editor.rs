@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use axum::extract::{Extension, Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::error::ApiError;
@@ -42,18 +42,34 @@ fn node_modules() -> PathBuf {
     web.join("editor").join("node_modules")
 }
 
-/// `GET /assets/editor/{file}`: one of the editor's scripts or its styles.
-pub(crate) async fn asset(Path(file): Path<String>) -> Response {
+/// A weak validator of `bytes` (weak: the gzip layer may change the bytes sent).
+fn tag_of(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(bytes);
+    format!("W/\"{}\"", digest.iter().take(12).map(|byte| format!("{byte:02x}")).collect::<String>())
+}
+
+/// The file, or `304 Not Modified` when the browser's copy carries the same tag.
+fn served(request: &HeaderMap, content_type: &'static str, cache: &'static str, bytes: Vec<u8>) -> Response {
+    let tag = tag_of(&bytes);
+    let headers = [(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, cache)];
+    let known = request.get_all(header::IF_NONE_MATCH).iter().filter_map(|value| value.to_str().ok());
+    if known.flat_map(|value| value.split(',')).any(|candidate| candidate.trim() == tag) {
+        return (StatusCode::NOT_MODIFIED, headers, [(header::ETAG, tag)]).into_response();
+    }
+    (headers, [(header::ETAG, tag)], bytes).into_response()
+}
+
+/// `GET /assets/editor/{file}`: one of the editor's scripts or its styles, with a
+/// validator so a browser's copy is confirmed rather than sent again.
+pub(crate) async fn asset(Path(file): Path<String>, request: HeaderMap) -> Response {
     let javascript = "text/javascript; charset=utf-8";
-    let cached = (header::CACHE_CONTROL, "public, max-age=3600");
     // OpsFlux's own files change with the server: checked again at every load.
-    let revalidated = (header::CACHE_CONTROL, "no-cache");
+    let revalidated = "no-cache";
     match file.as_str() {
-        "opsflux-editor.js" => {
-            return ([(header::CONTENT_TYPE, javascript), revalidated], EDITOR_SCRIPT).into_response();
-        }
+        "opsflux-editor.js" => return served(&request, javascript, revalidated, EDITOR_SCRIPT.as_bytes().to_vec()),
         "opsflux-editor.css" => {
-            return ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), revalidated], EDITOR_STYLES).into_response();
+            return served(&request, "text/css; charset=utf-8", revalidated, EDITOR_STYLES.as_bytes().to_vec());
         }
         _ => {}
     }
@@ -62,7 +78,7 @@ pub(crate) async fn asset(Path(file): Path<String>) -> Response {
     };
     let path = node_modules().join(relative);
     match tokio::fs::read(&path).await {
-        Ok(bytes) => ([(header::CONTENT_TYPE, javascript), cached], bytes).into_response(),
+        Ok(bytes) => served(&request, javascript, "public, max-age=3600", bytes),
         Err(error) => {
             tracing::error!(path = %path.display(), %error, "an editor script is missing");
             ApiError::new(

@@ -268,7 +268,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/documents/schema", get(stored_documents::schema_json))
         .route("/editor", get(editor::new_page))
         .route("/editor/{id}", get(editor::document_page))
-        .route("/assets/editor/{file}", get(editor::asset))
+        .route("/assets/editor/{file}", get(editor::asset).layer(tower_http::compression::CompressionLayer::new()))
         .route(
             "/api/documents/{id}",
             get(stored_documents::get_json).put(stored_documents::update_json).delete(stored_documents::delete_json),
