@@ -22,7 +22,7 @@
   // What the page says last. A preview that comes back fine does not hide the refusal
   // of an action (a save, a PDF) the author has not read yet.
   const say = (text, tone, fromPreview) => {
-    if (fromPreview && tone !== "error" && status.dataset.tone === "error" && status.dataset.source === "action") return;
+    if (fromPreview && status.dataset.tone === "error" && status.dataset.source === "action") return;
     status.textContent = text;
     status.dataset.tone = tone || "info";
     status.dataset.source = fromPreview ? "preview" : "action";
@@ -168,8 +168,8 @@
       const passing = failures.filter((failure) => !failure).length;
       if (passing !== 1) {
         // The branch that got furthest says the most (a null branch says least).
-        const deepest = failures.filter(Boolean).sort((a, b) => b[0].length - a[0].length)[0];
-        return deepest || [pointer, "matches more than one definition"];
+        if (passing > 1) return [pointer, "correspond à plusieurs définitions"];
+        return failures.filter(Boolean).sort((a, b) => b[0].length - a[0].length)[0];
       }
     }
     if (node.type !== undefined) {
@@ -200,7 +200,8 @@
         if (value[member] === undefined) return [pointer + pointerPart(member), "est obligatoire"];
       }
       for (const [key, member] of Object.entries(value)) {
-        const inner = (node.properties || {})[key] ?? (node.properties && key in node.properties ? null : node.additionalProperties);
+        const listed = node.properties && Object.hasOwn(node.properties, key);
+        const inner = listed ? node.properties[key] : node.additionalProperties;
         if (inner === false) return [pointer + pointerPart(key), "membre inconnu"];
         if (inner && typeof inner === "object") {
           const failure = validate(member, inner, pointer + pointerPart(key));
@@ -251,9 +252,13 @@
     return element;
   }
 
+  // A stored value the list does not offer (a `{variable}`, a number) stays chosen.
   function keepStored(select, value) {
-    if (typeof value !== "string" || !value || [...select.options].some((element) => element.value === value)) return;
-    select.append(option(value, value, true));
+    if (value === undefined || value === null || value === "" || typeof value === "object") return;
+    const text = String(value);
+    const known = [...select.options].find((element) => element.value === text);
+    if (known) known.selected = true;
+    else select.append(option(text, text, true));
   }
 
   function field(label, control, help) {
@@ -273,7 +278,7 @@
     const help = inner.description || node.description || "";
     const ref = refName(inner);
     const resolved = resolve(inner);
-    const types = [].concat(resolved.type || []);
+    const types = [].concat(resolved.type || []).filter((type) => type !== "null");
     if (name === "metric" || name === "measure" || name === "grain" || (name === "kind" && ref === "Text")) return { type: name, help };
     if (name === "by" && ref === "Names") return { type: "by", help };
     if (ref === "Names") return { type: "names", help };
@@ -323,6 +328,12 @@
         const rest = document.createElement("div");
         rest.className = "ofx-controls";
         more.append(summary, rest);
+        if (!definitionOf(kind)) {
+          const notice = document.createElement("div");
+          notice.className = "ofx-error";
+          notice.textContent = "Le schéma des blocs n'a pas pu être lu : ce bloc garde ses données telles quelles.";
+          root.append(notice);
+        }
         const { properties, required } = membersOf(definitionOf(kind) || {});
         for (const [name, node] of Object.entries(properties)) {
           const control = controlOf(name, node);
@@ -376,7 +387,8 @@
             break;
           case "kind":
             element = document.createElement("select");
-            for (const chart of CHARTS) element.append(option(chart, chart, chart === (stored || "line")));
+            element.append(option("", "line (par défaut)", stored === undefined || stored === null || stored === ""));
+            for (const chart of CHARTS) element.append(option(chart, chart, chart === stored));
             keepStored(element, stored);
             break;
           case "enum":
@@ -418,13 +430,18 @@
         const by = this.controls.by && this.controls.by.element;
         if (measure) measure.replaceChildren(option("", "(la première)", !this.data.measure || changed));
         if (by) by.replaceChildren();
+        const storedBy = typeof this.data.by === "string" ? this.data.by.split(",").map((name) => name.trim()) : [].concat(this.data.by || []);
+        if (by && !changed) {
+          // Dimensions the catalog does not list here (a variable, an unread catalog) stay.
+          const offered = new Set(metric ? metric.dimensions : []);
+          for (const dimension of storedBy) if (dimension && !offered.has(dimension)) by.append(option(dimension, dimension, true));
+        }
         if (metric) {
           if (measure) {
             for (const entry of metric.measures) measure.append(option(entry.name, entry.label, !changed && entry.name === this.data.measure));
           }
           if (by) {
-            const stored = typeof this.data.by === "string" ? this.data.by.split(",").map((name) => name.trim()) : this.data.by;
-            const chosen = changed ? [] : [].concat(stored || []);
+            const chosen = changed ? [] : storedBy;
             for (const dimension of metric.dimensions) by.append(option(dimension, dimension, chosen.includes(dimension)));
           }
         }
@@ -444,13 +461,18 @@
         for (const [name, { element, control }] of Object.entries(this.controls)) {
           const stored = this.data[name];
           switch (control.type) {
-            case "by":
-              put(name, [...element.selectedOptions].map((choice) => choice.value));
+            case "by": {
+              const chosen = [...element.selectedOptions].map((choice) => choice.value);
+              const before = typeof stored === "string" ? stored.split(",").map((part) => part.trim()) : [].concat(stored ?? []);
+              if (stored !== undefined && chosen.join(",") === before.join(",")) data[name] = stored;
+              else put(name, chosen);
               break;
+            }
             case "boolean":
               if (element.checked) data[name] = true;
-              else if (stored === undefined) delete data[name];
+              else if (stored === undefined || stored === null) data[name] = stored;
               else data[name] = false;
+              if (data[name] === undefined) delete data[name];
               break;
             case "json": {
               const text = element.value.trim();
@@ -468,7 +490,9 @@
             case "names": {
               const text = element.value.trim();
               const unchanged = text === (Array.isArray(stored) ? stored.join(", ") : String(stored ?? ""));
-              if (unchanged) put(name, stored);
+              // An empty list is not an absent one (no sites against the document's sites).
+              if (unchanged && stored !== undefined) data[name] = stored;
+              else if (unchanged) delete data[name];
               else put(name, Array.isArray(stored) ? text.split(",").map((part) => part.trim()).filter(Boolean) : text);
               break;
             }
@@ -476,8 +500,10 @@
               put(name, element.value === "" ? undefined : Number(element.value));
               break;
             case "metric":
+              if (stored !== undefined && element.value === String(stored)) data[name] = stored;
               // A query-driven block keeps its query and no metric.
-              if (element.value || !data.query) put(name, element.value);
+              else if (element.value || !data.query) put(name, element.value);
+              else delete data[name];
               break;
             default: {
               const text = element.value;
@@ -727,7 +753,13 @@
       const definition = definitionOf(block.type);
       if (!definition) continue;
       const tool = [...state.dataBlocks].find((candidate) => candidate.block && candidate.block.id === block.id);
-      const problem = (tool && tool.unreadable) || validate(block.data || {}, definition, "");
+      const data = block.data || {};
+      const sourced = data.metric !== undefined || data.query !== undefined;
+      const needsSource = ["chart", "data_table"].includes(block.type) || (block.type === "repeat" && data.over !== "sites");
+      const problem =
+        (tool && tool.unreadable) ||
+        validate(data, definition, "") ||
+        (needsSource && !sourced ? ["/metric", "choisissez un indicateur (ou une requête)"] : null);
       if (problem) {
         return { block: block.id, detail: `bloc ${block.id} à /blocks/${index}/data${problem[0]} : ${problem[1]}` };
       }
